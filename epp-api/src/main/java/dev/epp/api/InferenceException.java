@@ -1,0 +1,62 @@
+package dev.epp.api;
+
+import java.util.Objects;
+
+/**
+ * A request cannot be routed. Carries the Go EPP's error code, which decides the HTTP status the client sees.
+ *
+ * <p>Thrown on expected paths such as shedding under load, so it records no stack trace.
+ */
+public class InferenceException extends RuntimeException {
+
+  private static final long serialVersionUID = 1L;
+
+  private final Code code;
+
+  /** An error with the given code and a message for the client. */
+  public InferenceException(Code code, String message) {
+    super(message, null, false, false);
+    this.code = Objects.requireNonNull(code, "code");
+  }
+
+  /** The error code. */
+  public Code code() {
+    return code;
+  }
+
+  /** Error codes with their Go EPP names and HTTP statuses. */
+  public enum Code {
+    /** The body is not valid for the API, or has no model. */
+    BAD_REQUEST("BadRequest", 400),
+    /** Not raised by the core; available to plugins. */
+    UNAUTHORIZED("Unauthorized", 401),
+    /** Not raised by the core; available to plugins. */
+    FORBIDDEN("Forbidden", 403),
+    /** Not raised by the core; available to plugins. */
+    NOT_FOUND("NotFound", 404),
+    /** A sheddable request under saturation, or no endpoint survived scheduling. */
+    RESOURCE_EXHAUSTED("ResourceExhausted", 429),
+    /** A failure inside the picker, or an admission plugin denied the request. */
+    INTERNAL("Internal", 500),
+    /** No candidate endpoints (empty pool or empty subset). */
+    SERVICE_UNAVAILABLE("ServiceUnavailable", 503);
+
+    private final String wireName;
+    private final int httpStatus;
+
+    Code(String wireName, int httpStatus) {
+      this.wireName = wireName;
+      this.httpStatus = httpStatus;
+    }
+
+    /** The code's name as the Go EPP writes it in error bodies, e.g. {@code ResourceExhausted}. */
+    public String wireName() {
+      return wireName;
+    }
+
+    /** The HTTP status a gateway returns for this code. */
+    public int httpStatus() {
+      return httpStatus;
+    }
+  }
+}

@@ -1,0 +1,55 @@
+package dev.epp.api;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * Everything the framework and plugins know about one request while it is routed and served: the
+ * {@link InferenceRequest} and typed per-request state (replacing the Go EPP's CycleState and PluginState).
+ *
+ * <p><b>Threading:</b> confined to one request. Its phases may run on different threads but never concurrently; the
+ * caller that hands a context between threads provides the happens-before edge (gRPC serialises a stream's
+ * callbacks).
+ */
+public final class RequestContext {
+
+  private final InferenceRequest request;
+  private StateKey<?>[] keys = new StateKey<?>[0];
+  private Object[] values = new Object[0];
+
+  /** A context with no state yet. */
+  public RequestContext(InferenceRequest request) {
+    this.request = Objects.requireNonNull(request, "request");
+  }
+
+  /** The request being routed. */
+  public InferenceRequest request() {
+    return request;
+  }
+
+  /** The value stored under {@code key}, or {@code null} if none. */
+  public <T> T get(StateKey<T> key) {
+    for (int i = 0; i < keys.length; i++) {
+      if (keys[i] == key) {
+        return key.type().cast(values[i]);
+      }
+    }
+    return null;
+  }
+
+  /** Stores {@code value} under {@code key}, replacing any previous value. */
+  public <T> void put(StateKey<T> key, T value) {
+    Objects.requireNonNull(key, "key");
+    Object checked = key.type().cast(Objects.requireNonNull(value, "value"));
+    for (int i = 0; i < keys.length; i++) {
+      if (keys[i] == key) {
+        values[i] = checked;
+        return;
+      }
+    }
+    keys = Arrays.copyOf(keys, keys.length + 1);
+    values = Arrays.copyOf(values, values.length + 1);
+    keys[keys.length - 1] = key;
+    values[values.length - 1] = checked;
+  }
+}

@@ -1,0 +1,412 @@
+package dev.epp.scheduler;
+
+import dev.epp.api.Parameters;
+import dev.epp.api.Plugin;
+import dev.epp.api.PluginConfigException;
+import dev.epp.api.PluginHandle;
+import dev.epp.api.PluginSpec;
+import dev.epp.api.Ticker;
+import dev.epp.api.requestcontrol.SaturationDetector;
+import dev.epp.api.scheduling.Filter;
+import dev.epp.api.scheduling.Picker;
+import dev.epp.api.scheduling.ProfileHandler;
+import dev.epp.api.scheduling.Scorer;
+import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
+import dev.epp.scheduler.internal.YamlTree;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Binds a YAML document to an {@link EndpointPickerConfig}, following the Go EPP v1.5 loading pipeline: strict
+ * decoding, name defaulting, plugin instantiation, system defaults, then validation.
+ */
+final class ConfigBinder {
+
+  private static final Logger log = LoggerFactory.getLogger(ConfigBinder.class);
+
+  static final Set<String> API_VERSIONS = Set.of("inference.networking.x-k8s.io/v1alpha1", "llm-d.ai/v1alpha1");
+  static final String KIND = "EndpointPickerConfig";
+  static final Set<String> FEATURE_GATES = Set.of("dataLayer", "enableLegacyMetrics", "flowControl");
+
+  static final String SINGLE_PROFILE_HANDLER = "single-profile-handler";
+  static final String MAX_SCORE_PICKER = "max-score-picker";
+  static final String DEFAULT_PARSER = "openai-parser";
+  static final String DEFAULT_SATURATION_DETECTOR = "utilization-detector";
+
+  private final PluginRegistry registry;
+  private final Ticker ticker;
+  private final String source;
+  private YamlTree tree;
+  private final Map<String, Plugin> plugins = new LinkedHashMap<>();
+
+  ConfigBinder(PluginRegistry registry, Ticker ticker, String source) {
+    this.registry = registry;
+    this.ticker = ticker;
+    this.source = source;
+  }
+
+  EndpointPickerConfig bind(String yaml) {
+    try {
+      tree = YamlTree.parse(yaml);
+    } catch (IllegalArgumentException e) {
+      throw new ConfigException(source + ": invalid YAML: " + e.getMessage());
+    }
+    Map<String, Object> root = object(tree.root(), "");
+    checkKeys(root, "", "apiVersion", "kind", "plugins", "schedulingProfiles", "featureGates",
+        "saturationDetector", "parser", "dataLayer", "flowControl");
+
+    String apiVersion = requiredString(root, "", "apiVersion");
+    if (!API_VERSIONS.contains(apiVersion)) {
+      throw fail("apiVersion", "unsupported apiVersion '" + apiVersion + "'; expected one of " + sorted(API_VERSIONS));
+    }
+    String kind = requiredString(root, "", "kind");
+    if (!KIND.equals(kind)) {
+      throw fail("kind", "unsupported kind '" + kind + "'; expected " + KIND);
+    }
+    Set<String> featureGates = featureGates(root);
+    if (root.containsKey("flowControl")) {
+      log.warn("{}: flowControl is ignored because the flowControl feature gate is not enabled", source);
+    }
+
+    bindPlugins(list(root.get("plugins"), "plugins"));
+    List<SchedulingProfile> profiles = bindProfiles(root.get("schedulingProfiles"));
+    ProfileHandler handler = profileHandler(profiles);
+    Plugin parser = pluginSection(root, "parser", Plugin.class, DEFAULT_PARSER);
+    SaturationDetector detector =
+        pluginSection(root, "saturationDetector", SaturationDetector.class, DEFAULT_SATURATION_DETECTOR);
+    bindDataLayer(root.get("dataLayer"));
+    return new EndpointPickerConfig(
+        List.copyOf(plugins.values()), profiles, handler, featureGates, parser, detector);
+  }
+
+  private Set<String> featureGates(Map<String, Object> root) {
+    Set<String> gates = new LinkedHashSet<>();
+    List<Object> raw = list(root.get("featureGates"), "featureGates");
+    for (int i = 0; i < raw.size(); i++) {
+      String path = "featureGates[" + i + "]";
+      String gate = string(raw.get(i), path);
+      if (!FEATURE_GATES.contains(gate)) {
+        throw fail(path, "unknown feature gate '" + gate + "'; known gates: " + sorted(FEATURE_GATES));
+      }
+      if (gate.equals("flowControl")) {
+        throw fail(path, "the flowControl feature gate is not supported by this EPP");
+      }
+      gates.add(gate);
+    }
+    return gates;
+  }
+
+  private void bindPlugins(List<Object> entries) {
+    Map<String, String> definedAt = new LinkedHashMap<>();
+    for (int i = 0; i < entries.size(); i++) {
+      String path = "plugins[" + i + "]";
+      Map<String, Object> entry = object(entries.get(i), path);
+      checkKeys(entry, path, "name", "type", "parameters");
+      String type = requiredString(entry, path, "type");
+      String name = entry.containsKey("name") ? string(entry.get("name"), path + ".name") : type;
+      if (name.isBlank()) {
+        throw fail(path + ".name", "plugin name must not be blank");
+      }
+      String first = definedAt.putIfAbsent(name, path);
+      if (first != null) {
+        throw fail(path + ".name", "duplicate plugin name '" + name + "' (first defined at " + first + ")");
+      }
+      if (registry.factory(type).isEmpty()) {
+        throw fail(path + ".type",
+            "unknown plugin type '" + type + "'; known types: " + String.join(", ", registry.types()));
+      }
+      Object rawParameters = entry.get("parameters");
+      Parameters parameters =
+          Parameters.of(rawParameters == null ? Map.of() : object(rawParameters, path + ".parameters"));
+      create(new PluginSpec(name, type, parameters), path);
+    }
+  }
+
+  private Plugin create(PluginSpec spec, String path) {
+    try {
+      Plugin plugin = registry.create(spec, handle());
+      plugins.put(spec.name(), plugin);
+      return plugin;
+    } catch (PluginConfigException e) {
+      String at = e.parameter() == null ? path : path + ".parameters." + e.parameter();
+      throw fail(at, "plugin '" + spec.name() + "' (type " + spec.type() + "): " + e.getMessage());
+    }
+  }
+
+  private List<SchedulingProfile> bindProfiles(Object raw) {
+    List<Object> entries = list(raw, "schedulingProfiles");
+    List<SchedulingProfile> profiles = new ArrayList<>();
+    if (entries.isEmpty()) {
+      profiles.add(defaultProfile());
+      return profiles;
+    }
+    Map<String, String> definedAt = new LinkedHashMap<>();
+    for (int i = 0; i < entries.size(); i++) {
+      String path = "schedulingProfiles[" + i + "]";
+      Map<String, Object> entry = object(entries.get(i), path);
+      checkKeys(entry, path, "name", "plugins");
+      String name = requiredString(entry, path, "name");
+      String first = definedAt.putIfAbsent(name, path);
+      if (first != null) {
+        throw fail(path + ".name", "duplicate profile name '" + name + "' (first defined at " + first + ")");
+      }
+      profiles.add(bindProfile(name, list(entry.get("plugins"), path + ".plugins"), path));
+    }
+    return profiles;
+  }
+
+  private SchedulingProfile bindProfile(String name, List<Object> refs, String path) {
+    List<Filter> filters = new ArrayList<>();
+    List<WeightedScorer> scorers = new ArrayList<>();
+    Picker picker = null;
+    for (int j = 0; j < refs.size(); j++) {
+      String refPath = path + ".plugins[" + j + "]";
+      Map<String, Object> ref = object(refs.get(j), refPath);
+      checkKeys(ref, refPath, "pluginRef", "weight");
+      String pluginRef = requiredString(ref, refPath, "pluginRef");
+      Plugin plugin = plugins.get(pluginRef);
+      if (plugin == null) {
+        throw fail(refPath + ".pluginRef", "no plugin named '" + pluginRef + "' is defined");
+      }
+      boolean slotted = false;
+      if (plugin instanceof Filter filter) {
+        filters.add(filter);
+        slotted = true;
+      }
+      if (plugin instanceof Scorer scorer) {
+        scorers.add(new WeightedScorer(scorer, weight(ref.get("weight"), refPath + ".weight")));
+        slotted = true;
+      }
+      if (plugin instanceof Picker p) {
+        if (picker != null) {
+          throw fail(refPath + ".pluginRef", "profile '" + name + "' already has picker '"
+              + picker.typedName().name() + "'; a profile has one picker");
+        }
+        picker = p;
+        slotted = true;
+      }
+      if (!slotted) {
+        throw fail(refPath + ".pluginRef",
+            "plugin '" + pluginRef + "' (type " + plugin.typedName().type() + ") is not a filter, scorer or picker");
+      }
+    }
+    return new SchedulingProfile(name, filters, scorers, picker == null ? defaultPicker() : picker);
+  }
+
+  /** Go step 6a: no profiles gives one profile {@code default} with every filter, scorer and picker, weight 1. */
+  private SchedulingProfile defaultProfile() {
+    List<Object> refs = new ArrayList<>();
+    for (Plugin plugin : plugins.values()) {
+      if (plugin instanceof Filter || plugin instanceof Scorer || plugin instanceof Picker) {
+        refs.add(Map.of("pluginRef", plugin.typedName().name()));
+      }
+    }
+    return bindProfile("default", refs, "schedulingProfiles");
+  }
+
+  /** Go step 6c: the first configured picker, else a new {@code max-score-picker}. */
+  private Picker defaultPicker() {
+    for (Plugin plugin : plugins.values()) {
+      if (plugin instanceof Picker picker) {
+        return picker;
+      }
+    }
+    return (Picker) create(PluginSpec.of(MAX_SCORE_PICKER), "plugins");
+  }
+
+  private ProfileHandler profileHandler(List<SchedulingProfile> profiles) {
+    List<ProfileHandler> handlers = new ArrayList<>();
+    for (Plugin plugin : plugins.values()) {
+      if (plugin instanceof ProfileHandler handler) {
+        handlers.add(handler);
+      }
+    }
+    if (handlers.isEmpty() && profiles.size() == 1) {
+      handlers.add((ProfileHandler) create(PluginSpec.of(SINGLE_PROFILE_HANDLER), "plugins"));
+    }
+    if (handlers.isEmpty()) {
+      throw fail("plugins", "no profile handler configured; " + profiles.size() + " profiles need one");
+    }
+    if (handlers.size() > 1) {
+      throw fail("plugins", "more than one profile handler configured: " + names(handlers));
+    }
+    ProfileHandler handler = handlers.get(0);
+    if (handler.typedName().type().equals(SINGLE_PROFILE_HANDLER) && profiles.size() > 1) {
+      throw fail("schedulingProfiles",
+          SINGLE_PROFILE_HANDLER + " cannot run " + profiles.size() + " profiles; configure another profile handler");
+    }
+    return handler;
+  }
+
+  /**
+   * A section {@code {pluginRef: name}} naming a plugin of {@code type}. When the section is absent, as in Go, the
+   * plugin named {@code defaultType}, created with default parameters if not configured; {@code null} if that type is
+   * not registered.
+   */
+  private <T> T pluginSection(Map<String, Object> root, String key, Class<T> type, String defaultType) {
+    Object raw = root.get(key);
+    if (raw != null) {
+      Map<String, Object> section = object(raw, key);
+      checkKeys(section, key, "pluginRef");
+      return plugin(requiredString(section, key, "pluginRef"), key + ".pluginRef", type);
+    }
+    if (!plugins.containsKey(defaultType)) {
+      if (registry.factory(defaultType).isEmpty()) {
+        return null;
+      }
+      create(PluginSpec.of(defaultType), "plugins");
+    }
+    return plugin(defaultType, key, type);
+  }
+
+  private void bindDataLayer(Object raw) {
+    if (raw == null) {
+      return;
+    }
+    Map<String, Object> dataLayer = object(raw, "dataLayer");
+    checkKeys(dataLayer, "dataLayer", "sources");
+    List<Object> sources = list(dataLayer.get("sources"), "dataLayer.sources");
+    for (int i = 0; i < sources.size(); i++) {
+      String path = "dataLayer.sources[" + i + "]";
+      Map<String, Object> entry = object(sources.get(i), path);
+      checkKeys(entry, path, "pluginRef", "extractors");
+      plugin(requiredString(entry, path, "pluginRef"), path + ".pluginRef", Plugin.class);
+      List<Object> extractors = list(entry.get("extractors"), path + ".extractors");
+      for (int j = 0; j < extractors.size(); j++) {
+        String extractorPath = path + ".extractors[" + j + "]";
+        Map<String, Object> extractor = object(extractors.get(j), extractorPath);
+        checkKeys(extractor, extractorPath, "pluginRef");
+        plugin(requiredString(extractor, extractorPath, "pluginRef"), extractorPath + ".pluginRef", Plugin.class);
+      }
+    }
+  }
+
+  private <T> T plugin(String name, String path, Class<T> type) {
+    Plugin plugin = plugins.get(name);
+    if (plugin == null) {
+      throw fail(path, "no plugin named '" + name + "' is defined");
+    }
+    if (!type.isInstance(plugin)) {
+      throw fail(path, "plugin '" + name + "' (type " + plugin.typedName().type() + ") is not a "
+          + type.getSimpleName());
+    }
+    return type.cast(plugin);
+  }
+
+  private PluginHandle handle() {
+    return new PluginHandle() {
+      @Override
+      public Ticker ticker() {
+        return ticker;
+      }
+
+      @Override
+      public <T> Optional<T> plugin(String name, Class<T> type) {
+        Plugin plugin = plugins.get(name);
+        return type.isInstance(plugin) ? Optional.of(type.cast(plugin)) : Optional.empty();
+      }
+    };
+  }
+
+  private double weight(Object raw, String path) {
+    if (raw == null) {
+      return 1.0;
+    }
+    if (raw instanceof Number number) {
+      double weight = number.doubleValue();
+      if (weight >= 0 && !Double.isInfinite(weight)) {
+        return weight;
+      }
+    }
+    throw fail(path, "weight must be a finite number >= 0, got " + raw);
+  }
+
+  private void checkKeys(Map<String, Object> map, String path, String... allowed) {
+    Set<String> known = Set.of(allowed);
+    for (String key : map.keySet()) {
+      if (!known.contains(key)) {
+        throw fail(child(path, key), "unknown field '" + key + "'; expected one of " + sorted(known));
+      }
+    }
+  }
+
+  private String requiredString(Map<String, Object> map, String path, String key) {
+    Object value = map.get(key);
+    if (value == null) {
+      throw fail(path, "missing required field '" + key + "'");
+    }
+    String s = string(value, child(path, key));
+    if (s.isBlank()) {
+      throw fail(child(path, key), "'" + key + "' must not be blank");
+    }
+    return s;
+  }
+
+  private String string(Object value, String path) {
+    if (value instanceof String s) {
+      return s;
+    }
+    throw fail(path, "expected a string, got " + describe(value));
+  }
+
+  @SuppressWarnings("unchecked")
+  private Map<String, Object> object(Object value, String path) {
+    if (value instanceof Map<?, ?> map) {
+      return (Map<String, Object>) map;
+    }
+    throw fail(path, "expected an object, got " + describe(value));
+  }
+
+  @SuppressWarnings("unchecked")
+  private List<Object> list(Object value, String path) {
+    if (value == null) {
+      return List.of();
+    }
+    if (value instanceof List<?> l) {
+      return (List<Object>) l;
+    }
+    throw fail(path, "expected a list, got " + describe(value));
+  }
+
+  private ConfigException fail(String path, String message) {
+    String location = tree == null ? "" : tree.location(path);
+    return new ConfigException(source + (location.isEmpty() ? "" : ":" + location) + ": "
+        + (path.isEmpty() ? "" : path + ": ") + message);
+  }
+
+  private static String child(String path, String key) {
+    return path.isEmpty() ? key : path + "." + key;
+  }
+
+  private static String describe(Object value) {
+    if (value == null) {
+      return "nothing";
+    }
+    if (value instanceof Map) {
+      return "an object";
+    }
+    if (value instanceof List) {
+      return "a list";
+    }
+    return value instanceof String ? "\"" + value + "\"" : String.valueOf(value);
+  }
+
+  private static String sorted(Set<String> values) {
+    return String.join(", ", new java.util.TreeSet<>(values));
+  }
+
+  private static String names(List<? extends Plugin> plugins) {
+    List<String> names = new ArrayList<>();
+    for (Plugin plugin : plugins) {
+      names.add(plugin.typedName().name());
+    }
+    return String.join(", ", names);
+  }
+}

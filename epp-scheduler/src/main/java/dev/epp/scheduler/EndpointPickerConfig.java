@@ -1,0 +1,214 @@
+package dev.epp.scheduler;
+
+import dev.epp.api.Plugin;
+import dev.epp.api.Ticker;
+import dev.epp.api.requestcontrol.SaturationDetector;
+import dev.epp.api.scheduling.ProfileHandler;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+
+/**
+ * A loaded, validated {@code EndpointPickerConfig}: the plugin instances, the scheduling profiles and the profile
+ * handler, with the Go EPP's defaulting applied (plugin names default to their type; no profiles gives one profile
+ * {@code default} with every filter, scorer and picker; one profile and no handler adds
+ * {@code single-profile-handler}; no picker adds {@code max-score-picker}; scorer weights default to 1).
+ *
+ * <p>Accepted {@code apiVersion}s are {@code inference.networking.x-k8s.io/v1alpha1} and {@code llm-d.ai/v1alpha1};
+ * the kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
+ * parameter, duplicate name or dangling {@code pluginRef} is a {@link ConfigException} naming where it is.
+ *
+ * <p><b>Threading:</b> immutable and thread-safe once loaded.
+ */
+public final class EndpointPickerConfig {
+
+  /** The default profile's scorers and weights (Go v1.5 {@code loadDefaultConfig}), in order. */
+  private static final Map<String, Integer> DEFAULT_SCORERS = defaultScorers();
+
+  private final List<Plugin> plugins;
+  private final List<SchedulingProfile> profiles;
+  private final ProfileHandler profileHandler;
+  private final Set<String> featureGates;
+  private final Plugin parser;
+  private final SaturationDetector saturationDetector;
+
+  private static Map<String, Integer> defaultScorers() {
+    Map<String, Integer> scorers = new LinkedHashMap<>();
+    scorers.put("queue-scorer", 2);
+    scorers.put("kv-cache-utilization-scorer", 2);
+    scorers.put("prefix-cache-scorer", 3);
+    return Collections.unmodifiableMap(scorers);
+  }
+
+  /** Assembled by the configuration binder. */
+  EndpointPickerConfig(
+      List<Plugin> plugins,
+      List<SchedulingProfile> profiles,
+      ProfileHandler profileHandler,
+      Set<String> featureGates,
+      Plugin parser,
+      SaturationDetector saturationDetector) {
+    this.plugins = List.copyOf(plugins);
+    this.profiles = List.copyOf(profiles);
+    this.profileHandler = Objects.requireNonNull(profileHandler);
+    this.featureGates = Set.copyOf(featureGates);
+    this.parser = parser;
+    this.saturationDetector = saturationDetector;
+  }
+
+  /**
+   * Loads a configuration from YAML text with the {@linkplain PluginRegistry#defaultRegistry() default registry}.
+   *
+   * @throws ConfigException if the document is invalid
+   */
+  public static EndpointPickerConfig parse(String yaml) {
+    return loader().parse(yaml, "<config-text>");
+  }
+
+  /** The configuration used when none is given, built with the default registry. */
+  public static EndpointPickerConfig defaults() {
+    return loader().defaults();
+  }
+
+  /** A loader, to choose the registry and ticker. */
+  public static Loader loader() {
+    return new Loader();
+  }
+
+  /** Every plugin instance, configured and defaulted, in configuration order. */
+  public List<Plugin> plugins() {
+    return plugins;
+  }
+
+  /** The plugin with the given instance name. */
+  public Optional<Plugin> plugin(String name) {
+    for (Plugin plugin : plugins) {
+      if (plugin.typedName().name().equals(name)) {
+        return Optional.of(plugin);
+      }
+    }
+    return Optional.empty();
+  }
+
+  /** Every plugin implementing {@code extensionPoint}, in configuration order. */
+  public <T> List<T> plugins(Class<T> extensionPoint) {
+    List<T> out = new ArrayList<>();
+    for (Plugin plugin : plugins) {
+      if (extensionPoint.isInstance(plugin)) {
+        out.add(extensionPoint.cast(plugin));
+      }
+    }
+    return List.copyOf(out);
+  }
+
+  /** The scheduling profiles, in configuration order. */
+  public List<SchedulingProfile> profiles() {
+    return profiles;
+  }
+
+  /** The one profile handler. */
+  public ProfileHandler profileHandler() {
+    return profileHandler;
+  }
+
+  /** The enabled feature gates. */
+  public Set<String> featureGates() {
+    return featureGates;
+  }
+
+  /** The request parser named by {@code parser.pluginRef}, or the default parser when one is registered. */
+  public Optional<Plugin> parser() {
+    return Optional.ofNullable(parser);
+  }
+
+  /** The saturation detector named by {@code saturationDetector.pluginRef}, or the default one if registered. */
+  public Optional<SaturationDetector> saturationDetector() {
+    return Optional.ofNullable(saturationDetector);
+  }
+
+  /** Loads configurations with a chosen plugin registry and ticker. Not thread-safe. */
+  public static final class Loader {
+    private PluginRegistry registry;
+    private Ticker ticker = Ticker.system();
+
+    private Loader() {}
+
+    /** The registry to create plugins from; default {@link PluginRegistry#defaultRegistry()}. */
+    public Loader registry(PluginRegistry value) {
+      this.registry = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /** The ticker plugins judge metric freshness with; default {@link Ticker#system()}. */
+    public Loader ticker(Ticker value) {
+      this.ticker = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /**
+     * Loads YAML text.
+     *
+     * @param source names the text in error messages, e.g. a file name
+     * @throws ConfigException if the document is invalid
+     */
+    public EndpointPickerConfig parse(String yaml, String source) {
+      return new ConfigBinder(registry(), ticker, source).bind(yaml);
+    }
+
+    /**
+     * Loads a YAML file.
+     *
+     * @throws ConfigException if the file cannot be read or is invalid
+     */
+    public EndpointPickerConfig load(Path file) {
+      String text;
+      try {
+        text = Files.readString(file, StandardCharsets.UTF_8);
+      } catch (IOException e) {
+        throw new ConfigException(file + ": cannot read configuration: " + e.getMessage());
+      }
+      return parse(text, file.toString());
+    }
+
+    /**
+     * The default configuration (Go v1.5 {@code loadDefaultConfig}): {@code queue-scorer} weight 2,
+     * {@code kv-cache-utilization-scorer} weight 2 and {@code prefix-cache-scorer} weight 3 in one profile, plus the
+     * defaulted handler, picker, parser and saturation detector. Plugin types that are not registered are left out.
+     */
+    public EndpointPickerConfig defaults() {
+      PluginRegistry reg = registry();
+      return new ConfigBinder(reg, ticker, "<default config>").bind(defaultConfigText(reg));
+    }
+
+    private PluginRegistry registry() {
+      return registry != null ? registry : PluginRegistry.defaultRegistry();
+    }
+
+    private static String defaultConfigText(PluginRegistry registry) {
+      StringBuilder plugins = new StringBuilder();
+      StringBuilder refs = new StringBuilder();
+      for (Map.Entry<String, Integer> scorer : DEFAULT_SCORERS.entrySet()) {
+        if (registry.factory(scorer.getKey()).isPresent()) {
+          plugins.append("- type: ").append(scorer.getKey()).append('\n');
+          refs.append("  - pluginRef: ").append(scorer.getKey()).append('\n');
+          refs.append("    weight: ").append(scorer.getValue()).append('\n');
+        }
+      }
+      return "apiVersion: inference.networking.x-k8s.io/v1alpha1\n"
+          + "kind: EndpointPickerConfig\n"
+          + "plugins:\n" + plugins
+          + "schedulingProfiles:\n"
+          + "- name: default\n"
+          + "  plugins:\n" + refs;
+    }
+  }
+}

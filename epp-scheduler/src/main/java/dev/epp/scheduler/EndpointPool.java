@@ -1,0 +1,195 @@
+package dev.epp.scheduler;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.scheduling.Candidates;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+
+/**
+ * The endpoints of one inference pool and their latest metrics: the EPP's datastore.
+ *
+ * <p>Discovery adds and removes endpoints, the scraper replaces their metrics, and the request path reads
+ * {@link #snapshot()}: an immutable {@link Candidates} published with one volatile write per change, so reads never
+ * lock and every request sees one consistent set of metrics.
+ *
+ * <p><b>Threading:</b> thread-safe. Writers are serialised; listeners run on the writer's thread, in order, after
+ * the change is visible, and must return quickly.
+ */
+public final class EndpointPool {
+
+  /** Observes membership changes, e.g. to start and stop scraping an endpoint. */
+  public interface Listener {
+
+    /** Called after {@code endpoint} joined the pool, or replaced an endpoint of the same name. */
+    void added(Endpoint endpoint);
+
+    /** Called after {@code endpoint} left the pool. */
+    void removed(Endpoint endpoint);
+  }
+
+  private final Object writeLock = new Object();
+  private final List<Listener> listeners = new CopyOnWriteArrayList<>();
+  private volatile Snapshot snapshot = new Snapshot(new Endpoint[0], new EndpointMetrics[0], Map.of());
+
+  /** An empty pool. */
+  public EndpointPool() {}
+
+  /** The current endpoints and metrics; immutable. */
+  public Candidates snapshot() {
+    return snapshot;
+  }
+
+  /** The endpoint named {@code name}, if in the pool. */
+  public Optional<Endpoint> endpoint(String name) {
+    Snapshot current = snapshot;
+    Integer i = current.indexByName.get(name);
+    return i == null ? Optional.empty() : Optional.of(current.endpoints[i]);
+  }
+
+  /** The current endpoints in the order they joined. */
+  public List<Endpoint> endpoints() {
+    return List.of(snapshot.endpoints);
+  }
+
+  /**
+   * Adds an endpoint, or replaces the one with the same name. A replaced endpoint keeps its metrics if its address
+   * and port are unchanged; otherwise its metrics start over as {@link EndpointMetrics#none()}.
+   *
+   * @return whether the pool changed
+   */
+  public boolean upsert(Endpoint endpoint) {
+    Objects.requireNonNull(endpoint, "endpoint");
+    synchronized (writeLock) {
+      Snapshot current = snapshot;
+      Integer i = current.indexByName.get(endpoint.name());
+      if (i == null) {
+        Endpoint[] endpoints = Arrays.copyOf(current.endpoints, current.endpoints.length + 1);
+        EndpointMetrics[] metrics = Arrays.copyOf(current.metrics, current.metrics.length + 1);
+        endpoints[endpoints.length - 1] = endpoint;
+        metrics[metrics.length - 1] = EndpointMetrics.none();
+        snapshot = new Snapshot(endpoints, metrics, indexByName(endpoints));
+      } else {
+        Endpoint old = current.endpoints[i];
+        if (old.equals(endpoint)) {
+          return false;
+        }
+        Endpoint[] endpoints = current.endpoints.clone();
+        EndpointMetrics[] metrics = current.metrics.clone();
+        endpoints[i] = endpoint;
+        if (!old.address().equals(endpoint.address()) || old.port() != endpoint.port()) {
+          metrics[i] = EndpointMetrics.none();
+        }
+        snapshot = new Snapshot(endpoints, metrics, current.indexByName);
+      }
+      for (Listener listener : listeners) {
+        listener.added(endpoint);
+      }
+      return true;
+    }
+  }
+
+  /**
+   * Removes the endpoint named {@code name}.
+   *
+   * @return whether it was in the pool
+   */
+  public boolean remove(String name) {
+    synchronized (writeLock) {
+      Snapshot current = snapshot;
+      Integer i = current.indexByName.get(name);
+      if (i == null) {
+        return false;
+      }
+      Endpoint removed = current.endpoints[i];
+      List<Endpoint> endpoints = new ArrayList<>(Arrays.asList(current.endpoints));
+      List<EndpointMetrics> metrics = new ArrayList<>(Arrays.asList(current.metrics));
+      endpoints.remove((int) i);
+      metrics.remove((int) i);
+      Endpoint[] endpointArray = endpoints.toArray(new Endpoint[0]);
+      snapshot = new Snapshot(endpointArray, metrics.toArray(new EndpointMetrics[0]), indexByName(endpointArray));
+      for (Listener listener : listeners) {
+        listener.removed(removed);
+      }
+      return true;
+    }
+  }
+
+  /**
+   * Replaces the metrics of the endpoint named {@code name}.
+   *
+   * @return whether the endpoint is in the pool (metrics for an endpoint that has left are dropped)
+   */
+  public boolean updateMetrics(String name, EndpointMetrics metrics) {
+    Objects.requireNonNull(metrics, "metrics");
+    synchronized (writeLock) {
+      Snapshot current = snapshot;
+      Integer i = current.indexByName.get(name);
+      if (i == null) {
+        return false;
+      }
+      EndpointMetrics[] updated = current.metrics.clone();
+      updated[i] = metrics;
+      snapshot = new Snapshot(current.endpoints, updated, current.indexByName);
+      return true;
+    }
+  }
+
+  /** Registers a listener for later changes. */
+  public void addListener(Listener listener) {
+    listeners.add(Objects.requireNonNull(listener, "listener"));
+  }
+
+  /** Unregisters a listener. */
+  public void removeListener(Listener listener) {
+    listeners.remove(listener);
+  }
+
+  private static Map<String, Integer> indexByName(Endpoint[] endpoints) {
+    Map<String, Integer> index = new HashMap<>();
+    for (int i = 0; i < endpoints.length; i++) {
+      index.put(endpoints[i].name(), i);
+    }
+    return Map.copyOf(index);
+  }
+
+  /** One immutable version of the pool. */
+  private static final class Snapshot implements Candidates {
+    final Endpoint[] endpoints;
+    final EndpointMetrics[] metrics;
+    final Map<String, Integer> indexByName;
+
+    Snapshot(Endpoint[] endpoints, EndpointMetrics[] metrics, Map<String, Integer> indexByName) {
+      this.endpoints = endpoints;
+      this.metrics = metrics;
+      this.indexByName = indexByName;
+    }
+
+    @Override
+    public int size() {
+      return endpoints.length;
+    }
+
+    @Override
+    public Endpoint endpoint(int i) {
+      return endpoints[i];
+    }
+
+    @Override
+    public EndpointMetrics metrics(int i) {
+      return metrics[i];
+    }
+
+    @Override
+    public int position(int i) {
+      Objects.checkIndex(i, endpoints.length);
+      return i;
+    }
+  }
+}

@@ -1,0 +1,129 @@
+package dev.epp.scheduler;
+
+import dev.epp.api.InferenceException;
+import dev.epp.api.InferenceException.Code;
+import dev.epp.api.RequestContext;
+import dev.epp.api.Ticker;
+import dev.epp.api.scheduling.Candidates;
+import dev.epp.api.scheduling.ProfileHandler;
+import dev.epp.api.scheduling.ProfileResult;
+import dev.epp.api.scheduling.SchedulingResult;
+import dev.epp.api.scheduling.Scorer;
+import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
+import dev.epp.scheduler.internal.FailureLog;
+import dev.epp.scheduler.internal.ProfileRunner;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Picks the endpoints that serve a request, as the Go EPP's scheduler does: the profile handler chooses profiles
+ * until it has what it needs, each profile filters, scores and picks, and the handler combines the results.
+ *
+ * <pre>{@code
+ * Scheduler scheduler = new Scheduler(EndpointPickerConfig.parse(yaml));
+ * SchedulingResult result = scheduler.schedule(new RequestContext(request), pool.snapshot());
+ * Endpoint target = result.targets().get(0);
+ * }</pre>
+ *
+ * <p>A plugin that throws is contained (logged at most once a minute): a filter keeps every candidate, a scorer
+ * scores 0, a picker is replaced by the highest total score. The request still gets a decision.
+ *
+ * <p><b>Threading:</b> thread-safe, lock-free and free of I/O; it allocates only the result. A plugin must not call
+ * back into the scheduler from inside a scheduling call.
+ */
+public final class Scheduler {
+
+  private final ProfileHandler handler;
+  private final List<String> profileNames;
+  private final Map<String, ProfileRunner> runners;
+
+  /** A scheduler over the configuration's profiles and handler, logging contained plugin failures. */
+  public Scheduler(EndpointPickerConfig config) {
+    this(config, Ticker.system());
+  }
+
+  /**
+   * A scheduler whose failure-log rate limit is judged with {@code ticker}.
+   *
+   * @param ticker the time source for rate-limiting failure logs
+   */
+  public Scheduler(EndpointPickerConfig config, Ticker ticker) {
+    FailureLog failures = new FailureLog(ticker);
+    Map<String, ProfileRunner> byName = new LinkedHashMap<>();
+    for (SchedulingProfile profile : config.profiles()) {
+      List<Scorer> scorers = new ArrayList<>();
+      double[] weights = new double[profile.scorers().size()];
+      for (WeightedScorer weighted : profile.scorers()) {
+        weights[scorers.size()] = weighted.weight();
+        scorers.add(weighted.scorer());
+      }
+      byName.put(profile.name(),
+          new ProfileRunner(profile.name(), profile.filters(), scorers, weights, profile.picker(), failures));
+    }
+    this.handler = config.profileHandler();
+    this.runners = Collections.unmodifiableMap(byName);
+    this.profileNames = List.copyOf(byName.keySet());
+  }
+
+  /**
+   * Schedules one request.
+   *
+   * @param context the request and its per-request state
+   * @param candidates the endpoints that may serve it, with their metrics
+   * @return the targets, primary first; never empty
+   * @throws InferenceException {@code SERVICE_UNAVAILABLE} if there are no candidates, {@code RESOURCE_EXHAUSTED}
+   *     if no endpoint survives scheduling, {@code INTERNAL} if the profile handler misbehaves
+   */
+  public SchedulingResult schedule(RequestContext context, Candidates candidates) {
+    if (candidates.size() == 0) {
+      throw new InferenceException(Code.SERVICE_UNAVAILABLE, "no candidate endpoints for the request");
+    }
+    Map<String, ProfileResult> results = new LinkedHashMap<>(4);
+    Map<String, ProfileResult> view = Collections.unmodifiableMap(results);
+    for (int round = 0; ; round++) {
+      List<String> next;
+      try {
+        next = handler.pickProfiles(context, profileNames, view);
+      } catch (RuntimeException e) {
+        throw internal("profile handler " + handler.typedName() + " failed: " + e);
+      }
+      if (next.isEmpty()) {
+        break;
+      }
+      if (round > profileNames.size()) {
+        throw internal("profile handler " + handler.typedName() + " did not stop picking profiles");
+      }
+      for (String name : next) {
+        ProfileRunner runner = runners.get(name);
+        if (runner == null || results.containsKey(name)) {
+          throw internal("profile handler " + handler.typedName() + " picked "
+              + (runner == null ? "unknown" : "already run") + " profile '" + name + "'");
+        }
+        results.put(name, runner.run(context, candidates));
+      }
+    }
+    if (results.isEmpty()) {
+      throw new InferenceException(Code.RESOURCE_EXHAUSTED,
+          "failed to find target endpoint: profile handler " + handler.typedName() + " ran no profile");
+    }
+    SchedulingResult result;
+    try {
+      result = handler.processResults(context, view);
+    } catch (InferenceException e) {
+      throw e;
+    } catch (RuntimeException e) {
+      throw internal("profile handler " + handler.typedName() + " failed: " + e);
+    }
+    if (result == null) {
+      throw internal("profile handler " + handler.typedName() + " returned no result");
+    }
+    return result;
+  }
+
+  private static InferenceException internal(String message) {
+    return new InferenceException(Code.INTERNAL, message);
+  }
+}

@@ -155,12 +155,15 @@ public final class EndpointPickerConfig {
     }
 
     /**
-     * Loads YAML text.
+     * Loads YAML text; blank text means the {@linkplain #defaults() default configuration}, as in Go.
      *
      * @param source names the text in error messages, e.g. a file name
      * @throws ConfigException if the document is invalid
      */
     public EndpointPickerConfig parse(String yaml, String source) {
+      if (yaml.isBlank()) {
+        return defaults();
+      }
       return new ConfigBinder(registry(), ticker, source).bind(yaml);
     }
 

@@ -3,7 +3,6 @@ package dev.epp.scheduler;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.scheduling.Candidates;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
@@ -108,12 +107,14 @@ public final class EndpointPool {
         return false;
       }
       Endpoint removed = current.endpoints[i];
-      List<Endpoint> endpoints = new ArrayList<>(Arrays.asList(current.endpoints));
-      List<EndpointMetrics> metrics = new ArrayList<>(Arrays.asList(current.metrics));
-      endpoints.remove((int) i);
-      metrics.remove((int) i);
-      Endpoint[] endpointArray = endpoints.toArray(new Endpoint[0]);
-      snapshot = new Snapshot(endpointArray, metrics.toArray(new EndpointMetrics[0]), indexByName(endpointArray));
+      int n = current.endpoints.length;
+      Endpoint[] endpoints = new Endpoint[n - 1];
+      EndpointMetrics[] metrics = new EndpointMetrics[n - 1];
+      System.arraycopy(current.endpoints, 0, endpoints, 0, i);
+      System.arraycopy(current.endpoints, i + 1, endpoints, i, n - i - 1);
+      System.arraycopy(current.metrics, 0, metrics, 0, i);
+      System.arraycopy(current.metrics, i + 1, metrics, i, n - i - 1);
+      snapshot = new Snapshot(endpoints, metrics, indexByName(endpoints));
       for (Listener listener : listeners) {
         listener.removed(removed);
       }

@@ -251,9 +251,9 @@ class EndpointPickerConfigTest {
             "test.yaml:3:1: data: unknown field 'data'"),
         Arguments.of("missing apiVersion", "kind: EndpointPickerConfig\n", "missing required field 'apiVersion'"),
         Arguments.of("wrong apiVersion", "apiVersion: v1\nkind: EndpointPickerConfig\n",
-            "test.yaml:1:13: apiVersion: unsupported apiVersion 'v1'"),
+            "test.yaml:1:1: apiVersion: unsupported apiVersion 'v1'"),
         Arguments.of("wrong kind", "apiVersion: llm-d.ai/v1alpha1\nkind: Pod\n",
-            "test.yaml:2:7: kind: unsupported kind 'Pod'; expected EndpointPickerConfig"),
+            "test.yaml:2:1: kind: unsupported kind 'Pod'; expected EndpointPickerConfig"),
         Arguments.of("unknown feature gate", HEADER + "featureGates:\n- unknown-gate\n",
             "test.yaml:4:3: featureGates[0]: unknown feature gate 'unknown-gate'"),
         Arguments.of("flow control gate", HEADER + "featureGates:\n- flowControl\n",
@@ -295,7 +295,7 @@ class EndpointPickerConfigTest {
         Arguments.of("negative weight",
             HEADER + "plugins:\n- type: test-scorer\nschedulingProfiles:\n- name: a\n  plugins:\n"
                 + "  - pluginRef: test-scorer\n    weight: -1\n",
-            "test.yaml:10:13: schedulingProfiles[0].plugins[0].weight: weight must be a finite number >= 0"),
+            "test.yaml:10:5: schedulingProfiles[0].plugins[0].weight: weight must be a finite number >= 0"),
         Arguments.of("bad data source reference",
             HEADER + "dataLayer:\n  sources:\n  - pluginRef: test-one\n",
             "test.yaml:5:5: dataLayer.sources[0].pluginRef: no plugin named 'test-one' is defined"),
@@ -311,7 +311,7 @@ class EndpointPickerConfigTest {
             HEADER + "plugins:\n- type: queue-scorer\nsaturationDetector:\n  pluginRef: queue-scorer\n",
             "saturationDetector.pluginRef: plugin 'queue-scorer' (type queue-scorer) is not a SaturationDetector"),
         Arguments.of("plugins is not a list", HEADER + "plugins: queue-scorer\n",
-            "test.yaml:3:10: plugins: expected a list, got \"queue-scorer\""),
+            "test.yaml:3:1: plugins: expected a list, got \"queue-scorer\""),
         Arguments.of("document is not an object", "- a\n- b\n", "expected an object, got a list"));
   }
 

@@ -2,6 +2,7 @@ package dev.epp.scheduler;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.EndpointStore;
 import dev.epp.api.scheduling.Candidates;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -12,7 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
- * The endpoints of one inference pool and their latest metrics: the EPP's datastore.
+ * The {@link EndpointStore} of one inference pool: the EPP's datastore.
  *
  * <p>Discovery adds and removes endpoints, the scraper replaces their metrics, and the request path reads
  * {@link #snapshot()}: an immutable {@link Candidates} published with one volatile write per change, so reads never
@@ -21,17 +22,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * <p><b>Threading:</b> thread-safe. Writers are serialised; listeners run on the writer's thread, in order, after
  * the change is visible, and must return quickly.
  */
-public final class EndpointPool {
-
-  /** Observes membership changes, e.g. to start and stop scraping an endpoint. */
-  public interface Listener {
-
-    /** Called after {@code endpoint} joined the pool, or replaced an endpoint of the same name. */
-    void added(Endpoint endpoint);
-
-    /** Called after {@code endpoint} left the pool. */
-    void removed(Endpoint endpoint);
-  }
+public final class EndpointPool implements EndpointStore {
 
   private final Object writeLock = new Object();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
@@ -40,7 +31,7 @@ public final class EndpointPool {
   /** An empty pool. */
   public EndpointPool() {}
 
-  /** The current endpoints and metrics; immutable. */
+  @Override
   public Candidates snapshot() {
     return snapshot;
   }
@@ -57,12 +48,7 @@ public final class EndpointPool {
     return List.of(snapshot.endpoints);
   }
 
-  /**
-   * Adds an endpoint, or replaces the one with the same name. A replaced endpoint keeps its metrics if its address
-   * and port are unchanged; otherwise its metrics start over as {@link EndpointMetrics#none()}.
-   *
-   * @return whether the pool changed
-   */
+  @Override
   public boolean upsert(Endpoint endpoint) {
     Objects.requireNonNull(endpoint, "endpoint");
     synchronized (writeLock) {
@@ -94,11 +80,7 @@ public final class EndpointPool {
     }
   }
 
-  /**
-   * Removes the endpoint named {@code name}.
-   *
-   * @return whether it was in the pool
-   */
+  @Override
   public boolean remove(String name) {
     synchronized (writeLock) {
       Snapshot current = snapshot;
@@ -122,11 +104,7 @@ public final class EndpointPool {
     }
   }
 
-  /**
-   * Replaces the metrics of the endpoint named {@code name}.
-   *
-   * @return whether the endpoint is in the pool (metrics for an endpoint that has left are dropped)
-   */
+  @Override
   public boolean updateMetrics(String name, EndpointMetrics metrics) {
     Objects.requireNonNull(metrics, "metrics");
     synchronized (writeLock) {
@@ -142,12 +120,12 @@ public final class EndpointPool {
     }
   }
 
-  /** Registers a listener for later changes. */
+  @Override
   public void addListener(Listener listener) {
     listeners.add(Objects.requireNonNull(listener, "listener"));
   }
 
-  /** Unregisters a listener. */
+  @Override
   public void removeListener(Listener listener) {
     listeners.remove(listener);
   }

@@ -59,7 +59,7 @@ class EndpointPoolTest {
   void listenersSeeChangesInOrderAfterTheyAreVisible() {
     EndpointPool pool = new EndpointPool();
     List<String> events = new ArrayList<>();
-    pool.addListener(new EndpointPool.Listener() {
+    pool.addListener(new dev.epp.api.EndpointStore.Listener() {
       @Override
       public void added(Endpoint endpoint) {
         events.add("+" + endpoint.name() + "@" + pool.snapshot().size());

@@ -1,0 +1,93 @@
+package dev.epp.bench;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.InferenceRequest;
+import dev.epp.api.RequestBody;
+import dev.epp.api.RequestContext;
+import dev.epp.api.scheduling.Candidates;
+import dev.epp.api.scheduling.SchedulingResult;
+import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.EndpointPool;
+import dev.epp.scheduler.Scheduler;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One scheduling decision with the default configuration over a pool with skewed load, against the same decision
+ * with only {@code random-picker} (the baseline: the framework's fixed cost, no scoring).
+ *
+ * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar SchedulerBenchmark -prof gc}
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class SchedulerBenchmark {
+
+  /** Endpoints in the pool. */
+  @Param({"5", "25", "100", "1000"})
+  public int endpoints;
+
+  /** Which configuration schedules. */
+  @Param({"default", "random"})
+  public String config;
+
+  private Scheduler scheduler;
+  private Candidates candidates;
+  private InferenceRequest request;
+
+  /** Builds the pool: Zipf-like queues, random KV use, a few LoRA adapters. */
+  @Setup
+  public void setUp() {
+    Random random = new Random(42);
+    EndpointPool pool = new EndpointPool();
+    for (int i = 0; i < endpoints; i++) {
+      String name = "pod-" + i + "-rank-0";
+      pool.upsert(Endpoint.of(name, "10.0." + (i / 250) + "." + (i % 250 + 1), 8000));
+      pool.updateMetrics(name, EndpointMetrics.builder()
+          .waitingQueueSize((int) (50 / (1 + random.nextInt(endpoints))))
+          .runningRequests(random.nextInt(64))
+          .kvCacheUsage(random.nextDouble())
+          .activeModels(i % 7 == 0 ? Set.of("adapter-a") : Set.of())
+          .maxActiveModels(4)
+          .updatedNanos(System.nanoTime())
+          .build());
+    }
+    candidates = pool.snapshot();
+    EndpointPickerConfig loaded = config.equals("default")
+        ? EndpointPickerConfig.defaults()
+        : EndpointPickerConfig.parse("""
+            apiVersion: inference.networking.x-k8s.io/v1alpha1
+            kind: EndpointPickerConfig
+            plugins:
+            - type: random-picker
+            """);
+    scheduler = new Scheduler(loaded);
+    request = InferenceRequest.builder()
+        .requestId("bench")
+        .model("base-model")
+        .body(RequestBody.completion("Summarise the following text in three sentences."))
+        .build();
+  }
+
+  /** Schedules one request. */
+  @Benchmark
+  public SchedulingResult schedule() {
+    return scheduler.schedule(new RequestContext(request), candidates);
+  }
+}

@@ -1,0 +1,95 @@
+package dev.epp.examples;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.InferenceException;
+import dev.epp.api.InferenceRequest;
+import dev.epp.api.RequestBody;
+import dev.epp.api.RequestContext;
+import dev.epp.scheduler.ConfigException;
+import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.EndpointPool;
+import dev.epp.scheduler.Scheduler;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * A gateway that routes in-process: it loads an {@code EndpointPickerConfig}, keeps three simulated pods in an
+ * {@link EndpointPool}, and asks the {@link Scheduler} where each request goes. Each routed request adds to its pod's
+ * queue, and each pod drains one request per round, so the load the scorers see changes as requests are routed.
+ */
+final class EmbeddedGateway {
+
+  private EmbeddedGateway() {}
+
+  static int run(String[] args, PrintStream out, PrintStream err) {
+    Path configFile = null;
+    int requests = 12;
+    try {
+      for (int i = 0; i < args.length; i += 2) {
+        String value = i + 1 < args.length ? args[i + 1] : null;
+        switch (args[i]) {
+          case "--config-file" -> configFile = Path.of(require(args[i], value));
+          case "--requests" -> requests = Integer.parseInt(require(args[i], value));
+          default -> throw new IllegalArgumentException("unknown option " + args[i]);
+        }
+      }
+    } catch (IllegalArgumentException e) {
+      err.println("embedded: " + e.getMessage());
+      return 2;
+    }
+    EndpointPickerConfig config;
+    try {
+      config = configFile == null ? EndpointPickerConfig.defaults() : EndpointPickerConfig.loader().load(configFile);
+    } catch (ConfigException e) {
+      err.println("invalid configuration: " + e.getMessage());
+      return 1;
+    }
+    Scheduler scheduler = new Scheduler(config);
+    EndpointPool pool = new EndpointPool();
+    Map<String, Integer> queues = new HashMap<>();
+    for (int i = 0; i < 3; i++) {
+      Endpoint pod = Endpoint.of("vllm-" + i + "-rank-0", "127.0.0." + (i + 1), 8000);
+      pool.upsert(pod);
+      queues.put(pod.name(), i * 2);
+    }
+    for (int r = 0; r < requests; r++) {
+      publish(pool, queues);
+      InferenceRequest request = InferenceRequest.builder()
+          .requestId("req-" + r)
+          .model("meta-llama/Llama-3.1-8B-Instruct")
+          .body(RequestBody.completion("Request " + r + ": explain prefix caching."))
+          .build();
+      try {
+        Endpoint target = scheduler.schedule(new RequestContext(request), pool.snapshot()).targets().get(0);
+        out.printf("%s -> %s (%s) queues before: %s%n", request.requestId(), target.hostPort(), target.name(),
+            new java.util.TreeMap<>(queues));
+        queues.merge(target.name(), 1, Integer::sum);
+      } catch (InferenceException e) {
+        out.printf("%s rejected: %s - %s%n", request.requestId(), e.code().wireName(), e.getMessage());
+      }
+      if (r % 2 == 1) {
+        queues.replaceAll((name, q) -> Math.max(0, q - 1));
+      }
+    }
+    return 0;
+  }
+
+  private static void publish(EndpointPool pool, Map<String, Integer> queues) {
+    long now = System.nanoTime();
+    queues.forEach((name, queue) -> pool.updateMetrics(name, EndpointMetrics.builder()
+        .waitingQueueSize(queue)
+        .kvCacheUsage(Math.min(1.0, queue / 10.0))
+        .updatedNanos(now)
+        .build()));
+  }
+
+  private static String require(String option, String value) {
+    if (value == null) {
+      throw new IllegalArgumentException(option + " needs a value");
+    }
+    return value;
+  }
+}

@@ -1,0 +1,36 @@
+package dev.epp.examples;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/** Entry point of {@code epp-examples.jar}: {@code java -jar epp-examples.jar <command> [options]}. */
+public final class Main {
+
+  private Main() {}
+
+  /** Runs a command; prints usage and exits non-zero for an unknown one. */
+  public static void main(String[] args) {
+    String command = args.length == 0 ? "" : args[0];
+    String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
+    switch (command) {
+      case "embedded" -> System.exit(EmbeddedGateway.run(rest, System.out, System.err));
+      case "help", "--help", "-h" -> usage(System.out);
+      default -> {
+        if (!command.isEmpty()) {
+          System.err.println("unknown command '" + command + "'");
+        }
+        usage(System.err);
+        System.exit(2);
+      }
+    }
+  }
+
+  static void usage(PrintStream out) {
+    out.println("usage: java -jar epp-examples.jar <command> [options]");
+    out.println();
+    out.println("commands:");
+    out.println("  embedded [--config-file PATH] [--requests N]");
+    out.println("      route requests in-process with the scheduler library over three simulated pods");
+    out.println("  help    show this message");
+  }
+}

@@ -1,14 +1,19 @@
 package dev.epp.scheduler;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.junit.jupiter.api.DynamicContainer.dynamicContainer;
 import static org.junit.jupiter.api.DynamicTest.dynamicTest;
 
+import com.sun.management.ThreadMXBean;
 import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.PluginSpec;
+import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
+import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Picker;
 import dev.epp.api.scheduling.Scorer;
@@ -18,9 +23,11 @@ import dev.epp.scheduler.testing.Fixtures;
 import dev.epp.scheduler.testing.PickerContract;
 import dev.epp.scheduler.testing.PluginContract;
 import dev.epp.scheduler.testing.ScorerContract;
+import java.lang.management.ManagementFactory;
 import java.lang.reflect.InvocationTargetException;
 import java.lang.reflect.Method;
 import java.util.ArrayList;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,6 +38,8 @@ import org.junit.jupiter.api.TestFactory;
 
 /** The plugins this module registers through {@link java.util.ServiceLoader}, each checked against its contract. */
 class BuiltinPluginsTest {
+
+  private static final int MEASURED_CALLS = 10_000;
 
   private static final Set<String> BUILTIN_TYPES =
       Set.of(
@@ -51,6 +60,54 @@ class BuiltinPluginsTest {
   @Test
   void registersExactlyTheBuiltinTypes() {
     assertEquals(BUILTIN_TYPES, registry.types());
+  }
+
+  /**
+   * Scorers, filters and pickers allocate nothing per call once warm: any per-call allocation would show as at least
+   * 16 bytes × {@value #MEASURED_CALLS}.
+   */
+  @Test
+  void requestPathAllocatesNothing() {
+    ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+    assumeTrue(threads.isThreadAllocatedMemoryEnabled(), "the JVM does not measure thread allocation");
+    RequestContext context =
+        Fixtures.context(Fixtures.ADAPTER, Map.of("test-epp-endpoint-selection", "192.168.1.2, 192.168.1.4:8000"));
+    Candidates candidates = Fixtures.skewed();
+    double[] scores = {0.5, 1.5, 0.0, 1.5, 2.0, 0.25};
+    double[] out = new double[candidates.size()];
+    int[] picked = new int[candidates.size()];
+    BitSet keep = new BitSet(candidates.size());
+    List<Plugin> plugins = new ArrayList<>();
+    for (String type : registry.types()) {
+      plugins.add(create(registry.factory(type).orElseThrow(), defaultParameters(type)));
+      if (type.endsWith("-picker")) {
+        plugins.add(create(registry.factory(type).orElseThrow(), Parameters.of(Map.of("maxNumOfEndpoints", 3))));
+      }
+    }
+    for (Plugin plugin : plugins) {
+      Runnable call;
+      if (plugin instanceof Scorer scorer) {
+        call = () -> scorer.score(context, candidates, out);
+      } else if (plugin instanceof Filter filter) {
+        call = () -> {
+          keep.set(0, candidates.size());
+          filter.filter(context, candidates, keep);
+        };
+      } else if (plugin instanceof Picker picker) {
+        call = () -> picker.pick(context, candidates, scores, picked);
+      } else {
+        continue;
+      }
+      for (int i = 0; i < 20 * MEASURED_CALLS; i++) {
+        call.run();
+      }
+      long before = threads.getCurrentThreadAllocatedBytes();
+      for (int i = 0; i < MEASURED_CALLS; i++) {
+        call.run();
+      }
+      long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+      assertTrue(allocated < 4096, () -> plugin.typedName() + " allocated " + allocated + " bytes");
+    }
   }
 
   /** For every registered type: creation with default parameters, then every check of the matching contract. */

@@ -81,7 +81,9 @@ class LabelSelectorFilterTest implements FilterContract<LabelSelectorFilter> {
     assertThrows(PluginConfigException.class, () -> new LabelSelectorFilter("s", Parameters.empty()));
     assertThrows(
         PluginConfigException.class,
-        () -> new LabelSelectorFilter("s", Parameters.of(Map.of("matchLabels", Map.of(), "matchExpressions", List.of()))));
+        () ->
+            new LabelSelectorFilter(
+                "s", Parameters.of(Map.of("matchLabels", Map.of(), "matchExpressions", List.of()))));
   }
 
   @Test

@@ -56,7 +56,8 @@ class LoraAffinityScorerTest implements ScorerContract<LoraAffinityScorer> {
   void usesTheTargetModelAfterRewrite() {
     RequestContext rewritten =
         new RequestContext(InferenceRequest.builder().model("base-model").targetModel(ADAPTER).build());
-    Candidates candidates = candidates(metrics(0, 0, ADAPTER, "a", "b", "c"), metrics(0, 0, "base-model", "a", "b", "c"));
+    Candidates candidates =
+        candidates(metrics(0, 0, ADAPTER, "a", "b", "c"), metrics(0, 0, "base-model", "a", "b", "c"));
     double[] scores = new double[2];
     newScorer().score(rewritten, candidates, scores);
     assertArrayEquals(new double[] {1.0, 0.0}, scores);

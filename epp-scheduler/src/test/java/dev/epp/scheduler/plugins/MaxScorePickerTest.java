@@ -51,7 +51,8 @@ class MaxScorePickerTest implements PickerContract<MaxScorePicker> {
 
   @Test
   void returnsTheTopScoresInDescendingOrder() {
-    assertArrayEquals(new int[] {1, 3, 2}, pick(new MaxScorePicker("max", maxNumOfEndpoints(3)), 0.1, 0.9, 0.5, 0.7, 0.3));
+    MaxScorePicker picker = new MaxScorePicker("max", maxNumOfEndpoints(3));
+    assertArrayEquals(new int[] {1, 3, 2}, pick(picker, 0.1, 0.9, 0.5, 0.7, 0.3));
   }
 
   @Test

@@ -50,7 +50,8 @@ class SingleProfileHandlerTest implements PluginContract {
 
   @Test
   void otherThanOneResultIsResourceExhausted() {
-    for (Map<String, ProfileResult> results : List.of(Map.<String, ProfileResult>of(), Map.of("a", found, "b", found))) {
+    List<Map<String, ProfileResult>> notOne = List.of(Map.of(), Map.of("a", found, "b", found));
+    for (Map<String, ProfileResult> results : notOne) {
       InferenceException e =
           assertThrows(InferenceException.class, () -> handler.processResults(newContext(), results));
       assertEquals(InferenceException.Code.RESOURCE_EXHAUSTED, e.code());

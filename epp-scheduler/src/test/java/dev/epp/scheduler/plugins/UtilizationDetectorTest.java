@@ -148,9 +148,10 @@ class UtilizationDetectorTest implements FilterContract<UtilizationDetector> {
 
   @Test
   void durationWithoutUnitIsRejectedClearly() {
-    PluginConfigException text = assertRejected("metricsStalenessThreshold", Map.of("metricsStalenessThreshold", "200"));
+    String key = "metricsStalenessThreshold";
+    PluginConfigException text = assertRejected(key, Map.of(key, "200"));
     assertTrue(text.getMessage().contains("missing unit"), text::getMessage);
-    PluginConfigException number = assertRejected("metricsStalenessThreshold", Map.of("metricsStalenessThreshold", 200));
+    PluginConfigException number = assertRejected(key, Map.of(key, 200));
     assertTrue(number.getMessage().contains("\"200ms\""), number::getMessage);
   }
 

@@ -221,7 +221,7 @@ class EndpointPickerConfigTest {
     Files.writeString(file, HEADER + "plugins:\n- type: queue-scorer\n  parameters:\n    foo: 1\n");
     ConfigException e = assertThrows(ConfigException.class,
         () -> EndpointPickerConfig.loader().registry(TestPlugins.registry()).load(file));
-    assertEquals(file + ":5:5: plugins[0].parameters.foo: plugin 'queue-scorer' (type queue-scorer): "
+    assertEquals(file + ":6:5: plugins[0].parameters.foo: plugin 'queue-scorer' (type queue-scorer): "
         + "unknown parameter 'foo'", e.getMessage());
     ConfigException missing = assertThrows(ConfigException.class,
         () -> EndpointPickerConfig.loader().load(dir.resolve("absent.yaml")));
@@ -295,7 +295,7 @@ class EndpointPickerConfigTest {
         Arguments.of("negative weight",
             HEADER + "plugins:\n- type: test-scorer\nschedulingProfiles:\n- name: a\n  plugins:\n"
                 + "  - pluginRef: test-scorer\n    weight: -1\n",
-            "test.yaml:10:5: schedulingProfiles[0].plugins[0].weight: weight must be a finite number >= 0"),
+            "test.yaml:9:5: schedulingProfiles[0].plugins[0].weight: weight must be a finite number >= 0"),
         Arguments.of("bad data source reference",
             HEADER + "dataLayer:\n  sources:\n  - pluginRef: test-one\n",
             "test.yaml:5:5: dataLayer.sources[0].pluginRef: no plugin named 'test-one' is defined"),

@@ -2,6 +2,7 @@ package dev.epp.api;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashSet;
@@ -64,7 +65,7 @@ public final class Parameters {
   public int getInt(String key, int defaultValue) {
     long value = getLong(key, defaultValue);
     if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE) {
-      throw invalid(key, "an integer in the 32-bit range", value);
+      throw wrongType(key, "an integer in the 32-bit range", value);
     }
     return (int) value;
   }
@@ -87,7 +88,7 @@ public final class Parameters {
         return (long) d;
       }
     }
-    throw invalid(key, "an integer", value);
+    throw wrongType(key, "an integer", value);
   }
 
   /** The number at {@code key}, or {@code defaultValue} when absent. */
@@ -102,7 +103,7 @@ public final class Parameters {
         return d;
       }
     }
-    throw invalid(key, "a finite number", value);
+    throw wrongType(key, "a finite number", value);
   }
 
   /** The boolean at {@code key}, or {@code defaultValue} when absent. */
@@ -114,7 +115,7 @@ public final class Parameters {
     if (value instanceof Boolean b) {
       return b;
     }
-    throw invalid(key, "true or false", value);
+    throw wrongType(key, "true or false", value);
   }
 
   /** The string at {@code key}, or {@code defaultValue} (which may be {@code null}) when absent. */
@@ -126,7 +127,7 @@ public final class Parameters {
     if (value instanceof String s) {
       return s;
     }
-    throw invalid(key, "a string", value);
+    throw wrongType(key, "a string", value);
   }
 
   /** The list of strings at {@code key}, or {@code defaultValue} when absent. */
@@ -139,13 +140,56 @@ public final class Parameters {
       List<String> out = new ArrayList<>(list.size());
       for (Object item : list) {
         if (!(item instanceof String s)) {
-          throw invalid(key, "a list of strings", value);
+          throw wrongType(key, "a list of strings", value);
         }
         out.add(s);
       }
       return List.copyOf(out);
     }
-    throw invalid(key, "a list of strings", value);
+    throw wrongType(key, "a list of strings", value);
+  }
+
+  /**
+   * The Go duration string at {@code key} (such as {@code "200ms"} or {@code "1.5s"}, see {@link GoDuration}), or
+   * {@code defaultValue} when absent.
+   */
+  public Duration getDuration(String key, Duration defaultValue) {
+    Object value = get(key);
+    if (value == null) {
+      return defaultValue;
+    }
+    if (value instanceof String s) {
+      try {
+        return GoDuration.parse(s);
+      } catch (IllegalArgumentException e) {
+        throw wrongType(key, "a duration such as \"200ms\" or \"1.5s\" (" + e.getMessage() + ")", value);
+      }
+    }
+    throw wrongType(key, "a duration string with a unit such as \"200ms\" or \"1.5s\"", value);
+  }
+
+  /** The object of strings at {@code key} (e.g. label key to value), or an empty map when absent. */
+  public Map<String, String> getStringMap(String key) {
+    Parameters map = getParameters(key);
+    Map<String, String> out = new LinkedHashMap<>();
+    for (Map.Entry<String, Object> e : map.values.entrySet()) {
+      if (!(e.getValue() instanceof String s)) {
+        throw map.wrongType(e.getKey(), "a string", e.getValue());
+      }
+      out.put(e.getKey(), s);
+    }
+    map.markAllRead();
+    return Collections.unmodifiableMap(out);
+  }
+
+  /**
+   * A configuration error about {@code key} of these parameters, naming its full path (e.g.
+   * {@code matchExpressions[0].values}), for validation the typed accessors cannot express.
+   *
+   * @param problem what is wrong, e.g. "must not be empty"
+   */
+  public PluginConfigException invalid(String key, String problem) {
+    return new PluginConfigException("parameter '" + qualify(key) + "' " + problem, qualify(key));
   }
 
   /**
@@ -159,7 +203,7 @@ public final class Parameters {
     if (value instanceof Map<?, ?> map) {
       return child(key, stringKeys(key, map));
     }
-    throw invalid(key, "an object", value);
+    throw wrongType(key, "an object", value);
   }
 
   /** The list of nested objects at {@code key}; empty when absent. */
@@ -169,12 +213,12 @@ public final class Parameters {
       return List.of();
     }
     if (!(value instanceof List<?> list)) {
-      throw invalid(key, "a list of objects", value);
+      throw wrongType(key, "a list of objects", value);
     }
     List<Parameters> out = new ArrayList<>(list.size());
     for (int i = 0; i < list.size(); i++) {
       if (!(list.get(i) instanceof Map<?, ?> map)) {
-        throw invalid(key, "a list of objects", value);
+        throw wrongType(key, "a list of objects", value);
       }
       out.add(child(key + "[" + i + "]", stringKeys(key, map)));
     }
@@ -235,14 +279,14 @@ public final class Parameters {
     Map<String, Object> out = new LinkedHashMap<>();
     for (Map.Entry<?, ?> e : map.entrySet()) {
       if (!(e.getKey() instanceof String k)) {
-        throw invalid(key, "an object with string keys", map);
+        throw wrongType(key, "an object with string keys", map);
       }
       out.put(k, e.getValue());
     }
     return out;
   }
 
-  private PluginConfigException invalid(String key, String expected, Object actual) {
+  private PluginConfigException wrongType(String key, String expected, Object actual) {
     String shown = actual instanceof String ? "\"" + actual + "\"" : String.valueOf(actual);
     return new PluginConfigException(
         "parameter '" + qualify(key) + "' must be " + expected + ", got " + shown, qualify(key));

@@ -68,4 +68,25 @@ class ParametersTest {
     p.markAllRead();
     assertEquals(List.of("nested.b", "list[0].extra"), p.unreadKeys());
   }
+
+  @Test
+  void durationsStringMapsAndNestedErrors() {
+    Parameters p = Parameters.of(Map.of(
+        "ttl", "1.5s", "number", 200, "bad", "200", "labels", Map.of("app", "vllm"), "badLabels", Map.of("n", 1),
+        "items", List.of(Map.of("key", ""))));
+    assertEquals(java.time.Duration.ofMillis(1500), p.getDuration("ttl", java.time.Duration.ZERO));
+    assertEquals(java.time.Duration.ofSeconds(2), p.getDuration("absent", java.time.Duration.ofSeconds(2)));
+    assertTrue(assertThrows(PluginConfigException.class, () -> p.getDuration("number", null))
+        .getMessage().contains("a duration string with a unit"));
+    assertTrue(assertThrows(PluginConfigException.class, () -> p.getDuration("bad", null))
+        .getMessage().contains("missing unit"));
+    assertEquals(Map.of("app", "vllm"), p.getStringMap("labels"));
+    assertEquals(Map.of(), p.getStringMap("absentLabels"));
+    assertEquals("badLabels.n", assertThrows(PluginConfigException.class, () -> p.getStringMap("badLabels"))
+        .parameter());
+    Parameters item = p.getParametersList("items").get(0);
+    PluginConfigException e = item.invalid("key", "is required");
+    assertEquals("parameter 'items[0].key' is required", e.getMessage());
+    assertEquals("items[0].key", e.parameter());
+  }
 }

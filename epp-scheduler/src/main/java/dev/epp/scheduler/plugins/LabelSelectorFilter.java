@@ -50,19 +50,12 @@ public final class LabelSelectorFilter implements Filter {
   public LabelSelectorFilter(String name, Parameters parameters) {
     this.typedName = new TypedName(TYPE, name);
     List<Requirement> parsed = new ArrayList<>();
-    Parameters matchLabels = parameters.getParameters(MATCH_LABELS);
-    for (Map.Entry<String, Object> e : matchLabels.asMap().entrySet()) {
-      if (!(e.getValue() instanceof String value)) {
-        String key = MATCH_LABELS + "." + e.getKey();
-        throw new PluginConfigException(
-            "parameter '" + key + "' must be a string, got " + e.getValue(), key);
-      }
-      parsed.add(new Requirement(e.getKey(), Operator.IN, Set.of(value)));
+    for (Map.Entry<String, String> e : parameters.getStringMap(MATCH_LABELS).entrySet()) {
+      parsed.add(new Requirement(e.getKey(), Operator.IN, Set.of(e.getValue())));
     }
-    matchLabels.markAllRead();
     List<Parameters> expressions = parameters.getParametersList(MATCH_EXPRESSIONS);
-    for (int i = 0; i < expressions.size(); i++) {
-      parsed.add(expression(expressions.get(i), MATCH_EXPRESSIONS + "[" + i + "]"));
+    for (Parameters expression : expressions) {
+      parsed.add(expression(expression));
     }
     if (parsed.isEmpty()) {
       throw new PluginConfigException(
@@ -94,26 +87,22 @@ public final class LabelSelectorFilter implements Filter {
     return true;
   }
 
-  private static Requirement expression(Parameters expression, String path) {
+  private static Requirement expression(Parameters expression) {
     String key = expression.getString("key", "");
     if (key.isEmpty()) {
-      throw new PluginConfigException("parameter '" + path + ".key' is required", path + ".key");
+      throw expression.invalid("key", "is required");
     }
     String operatorName = expression.getString("operator", "");
     Operator operator = Operator.named(operatorName);
     if (operator == null) {
-      throw new PluginConfigException(
-          "parameter '" + path + ".operator' must be one of In, NotIn, Exists, DoesNotExist, got \""
-              + operatorName + "\"",
-          path + ".operator");
+      throw expression.invalid("operator",
+          "must be one of In, NotIn, Exists, DoesNotExist, got \"" + operatorName + "\"");
     }
     List<String> values = expression.getStringList("values", List.of());
     boolean needsValues = operator == Operator.IN || operator == Operator.NOT_IN;
     if (needsValues == values.isEmpty()) {
-      throw new PluginConfigException(
-          "parameter '" + path + ".values' must be " + (needsValues ? "non-empty" : "empty") + " for operator "
-              + operatorName,
-          path + ".values");
+      throw expression.invalid("values",
+          "must be " + (needsValues ? "non-empty" : "empty") + " for operator " + operatorName);
     }
     return new Requirement(key, operator, Set.copyOf(values));
   }

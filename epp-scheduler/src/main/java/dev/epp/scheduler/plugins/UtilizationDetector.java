@@ -12,6 +12,7 @@ import dev.epp.api.TypedName;
 import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Filter;
+import java.time.Duration;
 import java.util.BitSet;
 
 /**
@@ -66,16 +67,16 @@ public final class UtilizationDetector implements SaturationDetector, Filter {
     this.ticker = ticker;
     int queue = parameters.getInt(QUEUE_DEPTH_THRESHOLD, 5);
     if (queue <= 0) {
-      throw invalid(QUEUE_DEPTH_THRESHOLD, "greater than 0", queue);
+      throw parameters.invalid(QUEUE_DEPTH_THRESHOLD, "must be greater than 0, got " + queue);
     }
     double kv = parameters.getDouble(KV_CACHE_UTIL_THRESHOLD, 0.8);
     if (!(kv > 0 && kv <= 1)) {
-      throw invalid(KV_CACHE_UTIL_THRESHOLD, "in (0, 1]", kv);
+      throw parameters.invalid(KV_CACHE_UTIL_THRESHOLD, "must be in (0, 1], got " + kv);
     }
     long staleness = stalenessNanos(parameters);
     double headroom = parameters.getDouble(HEADROOM, 0.0);
     if (headroom < 0) {
-      throw invalid(HEADROOM, "at least 0", headroom);
+      throw parameters.invalid(HEADROOM, "must be at least 0, got " + headroom);
     }
     this.queueDepthThreshold = queue;
     this.kvCacheUtilThreshold = kv;
@@ -130,31 +131,11 @@ public final class UtilizationDetector implements SaturationDetector, Filter {
   }
 
   private static long stalenessNanos(Parameters parameters) {
-    Object raw = parameters.asMap().get(METRICS_STALENESS_THRESHOLD);
-    if (raw instanceof Number) {
-      throw new PluginConfigException(
-          "parameter '" + METRICS_STALENESS_THRESHOLD + "' must be a duration string with a unit such as \"200ms\""
-              + " or \"1s\", got " + raw,
-          METRICS_STALENESS_THRESHOLD);
-    }
-    String text = parameters.getString(METRICS_STALENESS_THRESHOLD, "200ms");
-    long nanos;
-    try {
-      nanos = GoDurations.parseNanos(text);
-    } catch (IllegalArgumentException e) {
-      throw new PluginConfigException(
-          "parameter '" + METRICS_STALENESS_THRESHOLD + "' must be a duration such as \"200ms\" or \"1.5s\": "
-              + e.getMessage(),
-          METRICS_STALENESS_THRESHOLD);
-    }
+    long nanos = parameters.getDuration(METRICS_STALENESS_THRESHOLD, Duration.ofMillis(200)).toNanos();
     if (nanos <= 0) {
-      throw invalid(METRICS_STALENESS_THRESHOLD, "greater than 0", "\"" + text + "\"");
+      throw parameters.invalid(METRICS_STALENESS_THRESHOLD, "must be greater than 0");
     }
     return nanos;
-  }
-
-  private static PluginConfigException invalid(String key, String expected, Object actual) {
-    return new PluginConfigException("parameter '" + key + "' must be " + expected + ", got " + actual, key);
   }
 
   /** Creates {@link UtilizationDetector}s that judge freshness with the handle's {@link Ticker}. */

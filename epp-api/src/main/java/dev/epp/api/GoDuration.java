@@ -1,12 +1,26 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.api;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.time.Duration;
 
-/** Parses Go duration strings ({@code time.ParseDuration}), for parameters the Go EPP declares as durations. */
-final class GoDurations {
+/**
+ * Go duration strings ({@code time.ParseDuration}), the syntax of the Go EPP's duration parameters and flags, such as
+ * {@code 50ms}, {@code 1.5s} or {@code 1h30m}.
+ */
+public final class GoDuration {
 
-  private GoDurations() {}
+  private GoDuration() {}
+
+  /**
+   * Parses {@code text}.
+   *
+   * @throws IllegalArgumentException if {@code text} is not a Go duration or does not fit in a {@code long} of
+   *     nanoseconds
+   */
+  public static Duration parse(String text) {
+    return Duration.ofNanos(parseNanos(text));
+  }
 
   /**
    * The nanoseconds in {@code text}: an optional sign, then {@code 0} or a sequence of decimal numbers (with optional
@@ -15,7 +29,7 @@ final class GoDurations {
    *
    * @throws IllegalArgumentException if {@code text} is not a Go duration or does not fit in a {@code long}
    */
-  static long parseNanos(String text) {
+  private static long parseNanos(String text) {
     int i = 0;
     int length = text.length();
     boolean negative = false;

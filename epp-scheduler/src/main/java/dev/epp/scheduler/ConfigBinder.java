@@ -6,6 +6,7 @@ import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginHandle;
 import dev.epp.api.PluginSpec;
 import dev.epp.api.Ticker;
+import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Picker;
@@ -78,7 +79,7 @@ final class ConfigBinder {
     bindPlugins(list(root.get("plugins"), "plugins"));
     List<SchedulingProfile> profiles = bindProfiles(root.get("schedulingProfiles"));
     ProfileHandler handler = profileHandler(profiles);
-    Plugin parser = pluginSection(root, "parser", Plugin.class, DEFAULT_PARSER);
+    RequestParser parser = pluginSection(root, "parser", RequestParser.class, DEFAULT_PARSER);
     SaturationDetector detector =
         pluginSection(root, "saturationDetector", SaturationDetector.class, DEFAULT_SATURATION_DETECTOR);
     bindDataLayer(root.get("dataLayer"));

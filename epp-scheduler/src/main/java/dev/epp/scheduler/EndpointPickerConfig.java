@@ -2,6 +2,7 @@ package dev.epp.scheduler;
 
 import dev.epp.api.Plugin;
 import dev.epp.api.Ticker;
+import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.ProfileHandler;
 import java.io.IOException;
@@ -38,7 +39,7 @@ public final class EndpointPickerConfig {
   private final List<SchedulingProfile> profiles;
   private final ProfileHandler profileHandler;
   private final Set<String> featureGates;
-  private final Plugin parser;
+  private final RequestParser parser;
   private final SaturationDetector saturationDetector;
 
   private static Map<String, Integer> defaultScorers() {
@@ -55,7 +56,7 @@ public final class EndpointPickerConfig {
       List<SchedulingProfile> profiles,
       ProfileHandler profileHandler,
       Set<String> featureGates,
-      Plugin parser,
+      RequestParser parser,
       SaturationDetector saturationDetector) {
     this.plugins = List.copyOf(plugins);
     this.profiles = List.copyOf(profiles);
@@ -125,8 +126,8 @@ public final class EndpointPickerConfig {
     return featureGates;
   }
 
-  /** The request parser named by {@code parser.pluginRef}, or the default parser when one is registered. */
-  public Optional<Plugin> parser() {
+  /** The request parser named by {@code parser.pluginRef}, or the default {@code openai-parser} if registered. */
+  public Optional<RequestParser> parser() {
     return Optional.ofNullable(parser);
   }
 

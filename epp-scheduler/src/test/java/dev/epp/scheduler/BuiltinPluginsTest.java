@@ -53,7 +53,9 @@ class BuiltinPluginsTest {
           "single-profile-handler",
           "header-based-testing-filter",
           "label-selector-filter",
-          "utilization-detector");
+          "utilization-detector",
+          "openai-parser",
+          "passthrough-parser");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 

@@ -67,7 +67,9 @@ class EndpointPickerConfigTest {
         saturationDetector:
           pluginRef: detector
         """);
-    assertEquals(List.of("test1", "profileHandler", "test-scorer", "testPicker", "detector"), names(config.plugins()));
+    assertEquals(List.of("test1", "profileHandler", "test-scorer", "testPicker", "detector", "openai-parser"),
+        names(config.plugins()));
+    assertEquals("openai-parser", config.parser().orElseThrow().typedName().type());
     SchedulingProfile profile = config.profiles().get(0);
     assertEquals("default", profile.name());
     assertEquals(List.of("test1"), names(profile.filters()));
@@ -145,7 +147,7 @@ class EndpointPickerConfigTest {
     SchedulingProfile profile = config.profiles().get(0);
     assertEquals("test-picker", profile.picker().typedName().name());
     assertEquals(List.of(2.0, 0.5), profile.scorers().stream().map(WeightedScorer::weight).toList());
-    assertEquals(List.of("test-picker", "test-scorer", "queue-scorer", "single-profile-handler",
+    assertEquals(List.of("test-picker", "test-scorer", "queue-scorer", "single-profile-handler", "openai-parser",
         "utilization-detector"), names(config.plugins()));
   }
 
@@ -205,6 +207,19 @@ class EndpointPickerConfigTest {
         """);
     assertEquals(List.of("prefill", "decode"), config.profiles().stream().map(SchedulingProfile::name).toList());
     assertEquals(config.profiles().get(0).picker(), config.profiles().get(1).picker());
+  }
+
+  @Test
+  void parserSectionNamesTheActiveParser() {
+    EndpointPickerConfig config = load(HEADER + """
+        plugins:
+        - name: raw
+          type: passthrough-parser
+        parser:
+          pluginRef: raw
+        """);
+    assertEquals("raw", config.parser().orElseThrow().typedName().name());
+    assertTrue(config.plugin("openai-parser").isEmpty());
   }
 
   @Test
@@ -303,6 +318,9 @@ class EndpointPickerConfigTest {
             HEADER + "plugins:\n- type: test-filter\ndataLayer:\n  sources:\n  - pluginRef: test-filter\n"
                 + "    extractors:\n    - pluginRef: test-one\n",
             "dataLayer.sources[0].extractors[0].pluginRef: no plugin named 'test-one' is defined"),
+        Arguments.of("parser of the wrong type",
+            HEADER + "plugins:\n- type: queue-scorer\nparser:\n  pluginRef: queue-scorer\n",
+            "parser.pluginRef: plugin 'queue-scorer' (type queue-scorer) is not a RequestParser"),
         Arguments.of("undefined parser", HEADER + "parser:\n  pluginRef: missing-parser\n",
             "test.yaml:4:3: parser.pluginRef: no plugin named 'missing-parser' is defined"),
         Arguments.of("undefined saturation detector", HEADER + "saturationDetector:\n  pluginRef: nope\n",

@@ -1,0 +1,344 @@
+package dev.epp.scheduler.plugins;
+
+import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.epp.api.InferenceException;
+import dev.epp.api.InferenceException.Code;
+import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
+import dev.epp.api.PluginSpec;
+import dev.epp.api.RequestBody;
+import dev.epp.api.RequestBody.Api;
+import dev.epp.api.TypedName;
+import dev.epp.api.requestcontrol.ParsedRequest;
+import dev.epp.api.requestcontrol.RequestParser;
+import dev.epp.api.requestcontrol.Usage;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+
+/**
+ * Parses OpenAI-style JSON: completions, chat completions, responses, conversations and embeddings, chosen by the
+ * request path ({@code :path}, else {@code x-original-path}, else {@code x-forwarded-path}; suffix match, query string
+ * ignored; anything else is completions), as the Go EPP's {@code openai-parser}.
+ *
+ * <p>Requests are read with one streaming pass that builds no tree: {@code model}, {@code stream},
+ * {@code cache_salt}, and the user input as {@link RequestBody#prompt()} (the completion prompt, array prompts joined by
+ * a space; for the other APIs the raw JSON of {@code messages}, {@code items} or {@code input}, and for responses
+ * {@code [{"instructions":…},{"tools":…},{"input":…}]}). Each API's required field must be present and non-empty, else
+ * the request fails with {@code BAD_REQUEST}. A body is rewritten (re-serialised, key order kept) only for a model
+ * rewrite.
+ *
+ * <p>Response usage comes from a JSON body's {@code usage} or from the {@code data:} lines of a server-sent-event
+ * chunk ({@code [DONE]} skipped; the Responses API's {@code response.completed} event carries it under
+ * {@code response.usage}). Cached tokens are read from {@code prompt_tokens_details.cached_tokens}, the field OpenAI
+ * and vLLM send; the Go EPP reads the misspelt {@code prompt_token_details}, which is accepted too. No parameters.
+ */
+public final class OpenAiParser implements RequestParser {
+
+  /** The plugin type. */
+  public static final String TYPE = "openai-parser";
+
+  private static final JsonFactory JSON = JsonFactory.builder()
+      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(256).build())
+      .build();
+  private static final ObjectMapper MAPPER = new ObjectMapper(JSON);
+
+  private final TypedName typedName;
+
+  /** A parser named {@code name}. */
+  public OpenAiParser(String name) {
+    this.typedName = new TypedName(TYPE, name);
+  }
+
+  @Override
+  public TypedName typedName() {
+    return typedName;
+  }
+
+  @Override
+  public ParsedRequest parseRequest(byte[] body, Map<String, String> headers) {
+    Api api = api(headers);
+    RequestFields fields = new RequestFields();
+    try (JsonParser parser = JSON.createParser(body)) {
+      if (parser.nextToken() != JsonToken.START_OBJECT) {
+        throw badRequest("error unmarshaling request body: the body is not a JSON object");
+      }
+      while (parser.nextToken() == JsonToken.FIELD_NAME) {
+        String name = parser.currentName();
+        JsonToken value = parser.nextToken();
+        fields.read(name, value, parser, body);
+      }
+      if (parser.nextToken() != null) {
+        throw badRequest("error unmarshaling request body: unexpected data after the JSON object");
+      }
+    } catch (JsonProcessingException e) {
+      throw badRequest("error unmarshaling request body: " + e.getOriginalMessage());
+    } catch (IOException e) {
+      throw badRequest("error unmarshaling request body: " + e.getMessage());
+    }
+    return new ParsedRequest(fields.model, new RequestBody(api, fields.stream, fields.cacheSalt, fields.prompt(api)));
+  }
+
+  @Override
+  public byte[] withModel(byte[] body, String model) {
+    try {
+      ObjectNode tree = (ObjectNode) MAPPER.readTree(body);
+      tree.put("model", model);
+      return MAPPER.writeValueAsBytes(tree);
+    } catch (IOException | ClassCastException e) {
+      throw new InferenceException(Code.INTERNAL, "cannot rewrite the request body's model: " + e.getMessage());
+    }
+  }
+
+  @Override
+  public Usage parseResponse(byte[] chunk, boolean eventStream) {
+    if (chunk.length == 0) {
+      return null;
+    }
+    if (!eventStream) {
+      return usage(chunk, 0, chunk.length);
+    }
+    int lineStart = 0;
+    while (lineStart < chunk.length) {
+      int lineEnd = lineStart;
+      while (lineEnd < chunk.length && chunk[lineEnd] != '\n') {
+        lineEnd++;
+      }
+      int start = dataStart(chunk, lineStart, lineEnd);
+      if (start >= 0) {
+        Usage usage = usage(chunk, start, lineEnd - start);
+        if (usage != null) {
+          return usage;
+        }
+      }
+      lineStart = lineEnd + 1;
+    }
+    return null;
+  }
+
+  /** The API a request path selects. */
+  static Api api(Map<String, String> headers) {
+    String path = headers.get(":path");
+    if (path == null) {
+      path = headers.getOrDefault("x-original-path", headers.getOrDefault("x-forwarded-path", ""));
+    }
+    int query = path.indexOf('?');
+    if (query >= 0) {
+      path = path.substring(0, query);
+    }
+    if (path.endsWith("/conversations")) {
+      return Api.CONVERSATIONS;
+    } else if (path.endsWith("/responses")) {
+      return Api.RESPONSES;
+    } else if (path.endsWith("/chat/completions")) {
+      return Api.CHAT_COMPLETIONS;
+    } else if (path.endsWith("/embeddings")) {
+      return Api.EMBEDDINGS;
+    }
+    return Api.COMPLETIONS;
+  }
+
+  /** Index just after {@code data:} (and one optional space) if the line is a data line, else -1. */
+  private static int dataStart(byte[] chunk, int start, int end) {
+    int length = end - start;
+    if (length >= 5 && chunk[start] == 'd' && chunk[start + 1] == 'a' && chunk[start + 2] == 't'
+        && chunk[start + 3] == 'a' && chunk[start + 4] == ':') {
+      int i = start + 5;
+      return i < end && chunk[i] == ' ' ? i + 1 : i;
+    }
+    return -1;
+  }
+
+  private static Usage usage(byte[] json, int offset, int length) {
+    JsonNode root;
+    try {
+      root = MAPPER.readTree(json, offset, length);
+    } catch (IOException e) {
+      return null; // "[DONE]", a partial event or a non-JSON body: no usage
+    }
+    if (root == null || !root.isObject()) {
+      return null;
+    }
+    JsonNode usage = root.path("usage");
+    if ("response.completed".equals(root.path("type").asText())) {
+      usage = root.path("response").path("usage");
+    }
+    if (!usage.isObject()) {
+      return null;
+    }
+    String object = root.path("object").asText("");
+    boolean inputOutput = object.startsWith("response") || object.startsWith("conversation")
+        || (!usage.has("prompt_tokens") && usage.has("input_tokens"));
+    long prompt = usage.path(inputOutput ? "input_tokens" : "prompt_tokens").asLong(0);
+    long completion = usage.path(inputOutput ? "output_tokens" : "completion_tokens").asLong(0);
+    long total = usage.path("total_tokens").asLong(prompt + completion);
+    JsonNode details = usage.has("prompt_tokens_details") ? usage.path("prompt_tokens_details")
+        : usage.has("input_tokens_details") ? usage.path("input_tokens_details")
+        : usage.path("prompt_token_details");
+    long cached = details.path("cached_tokens").asLong(0);
+    return new Usage(Math.max(0, prompt), Math.max(0, completion), Math.max(0, total), Math.max(0, cached));
+  }
+
+  private static InferenceException badRequest(String message) {
+    return new InferenceException(Code.BAD_REQUEST, message);
+  }
+
+  /** The top-level fields one streaming pass collects. */
+  private static final class RequestFields {
+    String model = "";
+    boolean stream;
+    String cacheSalt = "";
+    String completionPrompt;
+    boolean promptPresent;
+    String messages;
+    int messageCount;
+    String items;
+    int itemCount;
+    String input;
+    String instructions;
+    String tools;
+
+    void read(String name, JsonToken value, JsonParser parser, byte[] body) throws IOException {
+      switch (name) {
+        case "model" -> model = value == JsonToken.VALUE_STRING ? parser.getText() : "";
+        case "stream" -> stream = value == JsonToken.VALUE_TRUE;
+        case "cache_salt" -> cacheSalt = value == JsonToken.VALUE_STRING ? parser.getText() : "";
+        case "prompt" -> {
+          promptPresent = true;
+          completionPrompt = prompt(value, parser);
+        }
+        case "messages" -> {
+          int start = start(parser);
+          messageCount = value == JsonToken.START_ARRAY ? count(parser) : -1;
+          messages = raw(parser, body, start);
+        }
+        case "items" -> {
+          int start = start(parser);
+          itemCount = value == JsonToken.START_ARRAY ? count(parser) : -1;
+          items = raw(parser, body, start);
+        }
+        case "input" -> input = raw(parser, body, start(parser));
+        case "instructions" -> instructions = raw(parser, body, start(parser));
+        case "tools" -> tools = raw(parser, body, start(parser));
+        default -> parser.skipChildren();
+      }
+    }
+
+    String prompt(Api api) {
+      switch (api) {
+        case CHAT_COMPLETIONS -> {
+          if (messageCount <= 0) {
+            throw badRequest("invalid chat completions request: 'messages' must be a non-empty array");
+          }
+          return messages;
+        }
+        case CONVERSATIONS -> {
+          if (itemCount <= 0) {
+            throw badRequest("invalid conversations request: 'items' must be a non-empty array");
+          }
+          return items;
+        }
+        case RESPONSES -> {
+          if (input == null) {
+            throw badRequest("invalid responses request: 'input' is required");
+          }
+          StringBuilder sb = new StringBuilder("[");
+          if (instructions != null) {
+            sb.append("{\"instructions\":").append(instructions).append("},");
+          }
+          if (tools != null) {
+            sb.append("{\"tools\":").append(tools).append("},");
+          }
+          return sb.append("{\"input\":").append(input).append("}]").toString();
+        }
+        case EMBEDDINGS -> {
+          if (input == null) {
+            throw badRequest("invalid embeddings request: 'input' is required");
+          }
+          return input;
+        }
+        default -> {
+          if (!promptPresent || completionPrompt == null || completionPrompt.isEmpty()) {
+            throw badRequest("invalid completions request: 'prompt' must be a non-empty string or array of strings");
+          }
+          return completionPrompt;
+        }
+      }
+    }
+
+    /** A string prompt, or the strings of an array prompt joined by a space; {@code null} for anything else. */
+    private static String prompt(JsonToken value, JsonParser parser) throws IOException {
+      if (value == JsonToken.VALUE_STRING) {
+        return parser.getText();
+      }
+      if (value != JsonToken.START_ARRAY) {
+        parser.skipChildren();
+        return null;
+      }
+      StringBuilder joined = new StringBuilder();
+      boolean valid = true;
+      JsonToken token;
+      while ((token = parser.nextToken()) != JsonToken.END_ARRAY) {
+        if (token == JsonToken.VALUE_STRING) {
+          if (joined.length() > 0) {
+            joined.append(' ');
+          }
+          joined.append(parser.getText());
+        } else {
+          valid = false;
+          parser.skipChildren();
+        }
+      }
+      return valid ? joined.toString() : null;
+    }
+
+    /** Counts the elements of the array the parser is at, leaving it at the array's end. */
+    private static int count(JsonParser parser) throws IOException {
+      int count = 0;
+      while (parser.nextToken() != JsonToken.END_ARRAY) {
+        parser.skipChildren();
+        count++;
+      }
+      return count;
+    }
+
+    /** The byte offset where the current value starts. */
+    private static int start(JsonParser parser) {
+      return (int) parser.currentTokenLocation().getByteOffset();
+    }
+
+    /**
+     * The raw JSON text from {@code start} to the end of the current value, consuming the value if the parser is
+     * still at its first token.
+     */
+    private static String raw(JsonParser parser, byte[] body, int start) throws IOException {
+      if (parser.currentToken().isStructStart()) {
+        parser.skipChildren();
+      } else {
+        parser.finishToken();
+      }
+      int end = (int) parser.currentLocation().getByteOffset();
+      return new String(body, start, end - start, StandardCharsets.UTF_8);
+    }
+  }
+
+  /** Creates {@link OpenAiParser}s. */
+  public static final class Factory implements PluginFactory {
+    @Override
+    public String type() {
+      return TYPE;
+    }
+
+    @Override
+    public OpenAiParser create(PluginSpec spec, PluginHandle handle) {
+      return new OpenAiParser(spec.name());
+    }
+  }
+}

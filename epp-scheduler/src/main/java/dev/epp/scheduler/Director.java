@@ -1,0 +1,290 @@
+package dev.epp.scheduler;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.EndpointStore;
+import dev.epp.api.InferenceException;
+import dev.epp.api.InferenceException.Code;
+import dev.epp.api.InferenceRequest;
+import dev.epp.api.RequestBody;
+import dev.epp.api.RequestContext;
+import dev.epp.api.Ticker;
+import dev.epp.api.requestcontrol.Admission;
+import dev.epp.api.requestcontrol.InferenceResponse;
+import dev.epp.api.requestcontrol.Objectives;
+import dev.epp.api.requestcontrol.ParsedRequest;
+import dev.epp.api.requestcontrol.PreRequest;
+import dev.epp.api.requestcontrol.PrepareData;
+import dev.epp.api.requestcontrol.RequestParser;
+import dev.epp.api.requestcontrol.ResponseBody;
+import dev.epp.api.requestcontrol.ResponseHeader;
+import dev.epp.api.requestcontrol.SaturationDetector;
+import dev.epp.api.requestcontrol.Usage;
+import dev.epp.api.scheduling.Candidates;
+import dev.epp.api.scheduling.SchedulingResult;
+import dev.epp.scheduler.internal.FailureLog;
+import dev.epp.scheduler.plugins.PassthroughParser;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * The in-process entry point for gateways: turns an incoming request (headers and body) into a routing decision, and
+ * runs the response hooks as the response streams back. It does what the Go EPP's director does, without Envoy:
+ *
+ * <ol>
+ *   <li>parse the body with the configured {@link RequestParser} ({@code BAD_REQUEST} if invalid or without
+ *       {@code model});
+ *   <li>apply {@code x-gateway-model-name-rewrite} and look up the priority of {@code x-gateway-inference-objective};
+ *   <li>narrow the pool to the gateway's subset hint ({@code SERVICE_UNAVAILABLE} if nothing is left);
+ *   <li>shed a sheddable request (priority below 0) when the saturation detector reports 1.0 or more
+ *       ({@code RESOURCE_EXHAUSTED});
+ *   <li>run data producers and admission plugins, schedule, run pre-request hooks;
+ *   <li>re-serialise the body only if the model was rewritten.
+ * </ol>
+ *
+ * <p>Errors are {@link InferenceException}s whose code is the HTTP status to return. Plugin failures in hooks are
+ * contained and logged at most once a minute per plugin; an admission plugin denies by throwing
+ * {@link InferenceException}.
+ *
+ * <p><b>Threading:</b> thread-safe; each {@link Routing} is confined to its request.
+ */
+public final class Director {
+
+  /** Header naming the request's objective. */
+  public static final String OBJECTIVE_HEADER = "x-gateway-inference-objective";
+  /** Header overriding the model the request is served with. */
+  public static final String MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite";
+  /** Header carrying the request id; generated when absent. */
+  public static final String REQUEST_ID_HEADER = "x-request-id";
+
+  private final EndpointStore endpoints;
+  private final Scheduler scheduler;
+  private final RequestParser parser;
+  private final SaturationDetector saturationDetector;
+  private final Objectives objectives;
+  private final List<PrepareData> dataProducers;
+  private final List<Admission> admissions;
+  private final List<PreRequest> preRequests;
+  private final List<ResponseHeader> responseHeaders;
+  private final List<ResponseBody> responseBodies;
+  private final FailureLog failures;
+
+  /**
+   * A director over {@code endpoints} with the plugins of {@code config}.
+   *
+   * @param objectives the priorities of named objectives; {@link Objectives#none()} without any
+   */
+  public Director(EndpointPickerConfig config, EndpointStore endpoints, Objectives objectives) {
+    this(config, endpoints, objectives, Ticker.system());
+  }
+
+  /** As {@link #Director(EndpointPickerConfig, EndpointStore, Objectives)}, rate-limiting failure logs with ticker. */
+  public Director(EndpointPickerConfig config, EndpointStore endpoints, Objectives objectives, Ticker ticker) {
+    this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
+    this.objectives = Objects.requireNonNull(objectives, "objectives");
+    this.scheduler = new Scheduler(config, ticker);
+    this.parser = config.parser().orElseGet(() -> new PassthroughParser(PassthroughParser.TYPE));
+    this.saturationDetector = config.saturationDetector().orElse(null);
+    this.dataProducers = config.plugins(PrepareData.class);
+    this.admissions = config.plugins(Admission.class);
+    this.preRequests = config.plugins(PreRequest.class);
+    this.responseHeaders = config.plugins(ResponseHeader.class);
+    this.responseBodies = config.plugins(ResponseBody.class);
+    this.failures = new FailureLog(ticker);
+  }
+
+  /**
+   * Routes a request with a body.
+   *
+   * @param headers request headers with lower-case names, control headers included
+   * @param body the complete request body; not modified
+   * @param subsetHint the gateway's candidate subset ({@code ip:port} entries, port ignored), or {@code null} for
+   *     the whole pool
+   * @throws InferenceException if the request cannot be routed
+   */
+  public Routing route(Map<String, String> headers, byte[] body, List<String> subsetHint) {
+    ParsedRequest parsed = parser.parseRequest(body, headers);
+    String incoming = parsed.model();
+    if (incoming.isEmpty() && parsed.body().api() != RequestBody.Api.OPAQUE) {
+      throw new InferenceException(Code.BAD_REQUEST, "model not found in request body");
+    }
+    String rewrite = headers.get(MODEL_REWRITE_HEADER);
+    String target = rewrite == null || rewrite.isEmpty() ? incoming : rewrite;
+    String objective = headers.get(OBJECTIVE_HEADER);
+    InferenceRequest request = new InferenceRequest(
+        requestId(headers),
+        incoming,
+        target,
+        headers,
+        parsed.body(),
+        objective == null ? 0 : objectives.priority(objective),
+        body.length);
+    RequestContext context = new RequestContext(request);
+
+    Candidates candidates = candidates(subsetHint);
+    if (candidates.size() == 0) {
+      throw new InferenceException(Code.SERVICE_UNAVAILABLE, "failed to find endpoint candidates for serving the request");
+    }
+    if (request.isSheddable() && saturationDetector != null && saturationDetector.saturation(candidates) >= 1.0) {
+      throw new InferenceException(Code.RESOURCE_EXHAUSTED, "system saturated, sheddable request dropped");
+    }
+    for (PrepareData producer : dataProducers) {
+      try {
+        producer.prepareData(context, candidates);
+      } catch (RuntimeException e) {
+        failures.failed(producer, "PrepareData", "skipping its data", e);
+      }
+    }
+    for (Admission admission : admissions) {
+      try {
+        admission.admit(context, candidates);
+      } catch (InferenceException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        failures.failed(admission, "Admission", "admitting the request", e);
+      }
+    }
+    SchedulingResult result = scheduler.schedule(context, candidates);
+    for (PreRequest hook : preRequests) {
+      try {
+        hook.preRequest(context, result);
+      } catch (RuntimeException e) {
+        failures.failed(hook, "PreRequest", "skipping it", e);
+      }
+    }
+    boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
+    byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
+    return new Routing(context, result, result.targets(), forwarded, rewritten);
+  }
+
+  /**
+   * Routes a request without a body (e.g. {@code GET /v1/models}) to a uniformly random endpoint of the pool,
+   * unscheduled, as the Go EPP does.
+   *
+   * @throws InferenceException {@code INTERNAL} if the pool is empty
+   */
+  public Routing routeHeaderOnly(Map<String, String> headers) {
+    Candidates pool = endpoints.snapshot();
+    if (pool.size() == 0) {
+      throw new InferenceException(Code.INTERNAL, "no pods available in datastore");
+    }
+    Endpoint target = pool.endpoint(ThreadLocalRandom.current().nextInt(pool.size()));
+    InferenceRequest request = InferenceRequest.builder().requestId(requestId(headers)).headers(headers).build();
+    return new Routing(new RequestContext(request), null, List.of(target), new byte[0], false);
+  }
+
+  /**
+   * Runs the response-header hooks when the model server's response headers arrive.
+   *
+   * @param headers response headers with lower-case names
+   * @return the response; hooks may have added headers for the client
+   */
+  public InferenceResponse responseHeaders(Routing routing, Map<String, String> headers) {
+    InferenceResponse response = new InferenceResponse(routing.targets().get(0), headers);
+    String contentType = headers.getOrDefault("content-type", "");
+    routing.response(response, contentType.contains("text/event-stream") || routing.context().request().body().stream());
+    for (ResponseHeader hook : responseHeaders) {
+      try {
+        hook.responseHeaders(routing.context(), response);
+      } catch (RuntimeException e) {
+        failures.failed(hook, "ResponseHeader", "skipping it", e);
+      }
+    }
+    return response;
+  }
+
+  /**
+   * Runs the response-body hooks for one chunk (or the whole buffered body), after parsing usage from it.
+   *
+   * @return the usage the chunk reported, or {@code null}
+   */
+  public Usage responseBody(Routing routing, byte[] chunk, boolean endOfStream) {
+    InferenceResponse response = responseOf(routing);
+    Usage usage = parser.parseResponse(chunk, routing.streaming());
+    if (usage != null) {
+      response.usage(usage);
+    }
+    response.endOfStream(endOfStream);
+    runResponseBodyHooks(routing, response);
+    if (endOfStream) {
+      routing.complete();
+    }
+    return usage;
+  }
+
+  /**
+   * Ends a request whose response never completed (client gone, upstream error): runs the response-body hooks once
+   * with end of stream set, so hooks that track in-flight requests always see an end. Does nothing for a completed
+   * response. Call it once per routed request when its stream ends.
+   */
+  public void finish(Routing routing) {
+    if (routing.completed()) {
+      return;
+    }
+    routing.complete();
+    InferenceResponse response = responseOf(routing);
+    response.endOfStream(true);
+    runResponseBodyHooks(routing, response);
+  }
+
+  /** The routing's response; one without headers (and without running header hooks) if none arrived. */
+  private static InferenceResponse responseOf(Routing routing) {
+    if (routing.response().isEmpty()) {
+      routing.response(new InferenceResponse(routing.targets().get(0), Map.of()),
+          routing.context().request().body().stream());
+    }
+    return routing.response().orElseThrow();
+  }
+
+  private void runResponseBodyHooks(Routing routing, InferenceResponse response) {
+    for (ResponseBody hook : responseBodies) {
+      try {
+        hook.responseBody(routing.context(), response);
+      } catch (RuntimeException e) {
+        failures.failed(hook, "ResponseBody", "skipping it", e);
+      }
+    }
+  }
+
+  private Candidates candidates(List<String> subsetHint) {
+    Candidates pool = endpoints.snapshot();
+    if (subsetHint == null) {
+      return pool;
+    }
+    Set<String> addresses = new HashSet<>();
+    for (String entry : subsetHint) {
+      addresses.add(address(entry));
+    }
+    List<Endpoint> kept = new ArrayList<>();
+    List<EndpointMetrics> metrics = new ArrayList<>();
+    for (int i = 0; i < pool.size(); i++) {
+      if (addresses.contains(pool.endpoint(i).address())) {
+        kept.add(pool.endpoint(i));
+        metrics.add(pool.metrics(i));
+      }
+    }
+    return Candidates.of(kept, metrics);
+  }
+
+  /** The address of {@code ip:port}, {@code [v6]:port}, or a bare address. */
+  private static String address(String entry) {
+    String s = entry.trim();
+    if (s.startsWith("[")) {
+      int close = s.indexOf(']');
+      return close < 0 ? s : s.substring(1, close);
+    }
+    int colon = s.lastIndexOf(':');
+    return colon < 0 || s.indexOf(':') != colon ? s : s.substring(0, colon);
+  }
+
+  private static String requestId(Map<String, String> headers) {
+    String id = headers.get(REQUEST_ID_HEADER);
+    return id == null || id.isEmpty() ? UUID.randomUUID().toString() : id;
+  }
+}

@@ -1,0 +1,93 @@
+package dev.epp.scheduler;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.RequestContext;
+import dev.epp.api.requestcontrol.InferenceResponse;
+import dev.epp.api.scheduling.SchedulingResult;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The {@link Director}'s decision for one request, and the state of its response as it streams back.
+ *
+ * <p><b>Threading:</b> confined to one request, like its {@link RequestContext}.
+ */
+public final class Routing {
+
+  private final RequestContext context;
+  private final SchedulingResult result;
+  private final List<Endpoint> targets;
+  private final byte[] body;
+  private final boolean bodyChanged;
+  private InferenceResponse response;
+  private boolean streaming;
+  private boolean completed;
+
+  Routing(RequestContext context, SchedulingResult result, List<Endpoint> targets, byte[] body, boolean bodyChanged) {
+    this.context = context;
+    this.result = result;
+    this.targets = List.copyOf(targets);
+    this.body = body;
+    this.bodyChanged = bodyChanged;
+  }
+
+  /** The request and its per-request state. */
+  public RequestContext context() {
+    return context;
+  }
+
+  /** The scheduling result; empty for header-only requests, which go to a random endpoint unscheduled. */
+  public Optional<SchedulingResult> result() {
+    return Optional.ofNullable(result);
+  }
+
+  /** The endpoints to try in order: the primary, then fallbacks. Never empty. */
+  public List<Endpoint> targets() {
+    return targets;
+  }
+
+  /** {@code ip:port[,ip:port...]} of the targets, the value of {@code x-gateway-destination-endpoint}. */
+  public String destination() {
+    StringBuilder sb = new StringBuilder();
+    for (Endpoint target : targets) {
+      if (sb.length() > 0) {
+        sb.append(',');
+      }
+      sb.append(target.hostPort());
+    }
+    return sb.toString();
+  }
+
+  /** The body to forward upstream: the client's, or re-serialised with the rewritten model. Do not modify. */
+  public byte[] body() {
+    return body;
+  }
+
+  /** Whether {@link #body()} differs from the client's body (so its length changed). */
+  public boolean bodyChanged() {
+    return bodyChanged;
+  }
+
+  /** Whether the response is a server-sent-event stream; known once the response headers arrived. */
+  public boolean streaming() {
+    return streaming;
+  }
+
+  /** The response, once its headers arrived. */
+  public Optional<InferenceResponse> response() {
+    return Optional.ofNullable(response);
+  }
+
+  void response(InferenceResponse response, boolean streaming) {
+    this.response = response;
+    this.streaming = streaming;
+  }
+
+  boolean completed() {
+    return completed;
+  }
+
+  void complete() {
+    this.completed = true;
+  }
+}

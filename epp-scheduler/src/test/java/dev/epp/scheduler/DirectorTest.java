@@ -1,0 +1,286 @@
+package dev.epp.scheduler;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.InferenceException;
+import dev.epp.api.InferenceException.Code;
+import dev.epp.api.RequestContext;
+import dev.epp.api.TypedName;
+import dev.epp.api.requestcontrol.Admission;
+import dev.epp.api.requestcontrol.InferenceResponse;
+import dev.epp.api.requestcontrol.Objectives;
+import dev.epp.api.requestcontrol.PrepareData;
+import dev.epp.api.requestcontrol.ResponseBody;
+import dev.epp.api.requestcontrol.ResponseHeader;
+import dev.epp.api.requestcontrol.Usage;
+import dev.epp.api.scheduling.Candidates;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** The request director: the Go EPP's hermetic scenarios that do not need Envoy, and the response hooks. */
+class DirectorTest {
+
+  private static final String HEADER =
+      "apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n";
+  private static final String HERMETIC_CONFIG = HEADER + """
+      plugins:
+      - type: queue-scorer
+      - type: kv-cache-utilization-scorer
+      - type: lora-affinity-scorer
+      - type: openai-parser
+      schedulingProfiles:
+      - name: default
+        plugins:
+        - pluginRef: queue-scorer
+        - pluginRef: kv-cache-utilization-scorer
+        - pluginRef: lora-affinity-scorer
+      parser:
+        pluginRef: openai-parser
+      """;
+  private static final Objectives OBJECTIVES =
+      Objectives.of(Map.of("sql-lora", 2, "sql-lora-sheddable", -1, "my-model", 2));
+
+  private final PluginRegistry registry = TestPlugins.registry();
+  private final EndpointPool pool = new EndpointPool();
+
+  private void pod(int idx, int queue, double kv, String... adapters) {
+    String name = "pod-" + idx + "-rank-0";
+    pool.upsert(Endpoint.of(name, "192.168.1." + (idx + 1), 8000));
+    pool.updateMetrics(name, EndpointMetrics.builder().waitingQueueSize(queue).kvCacheUsage(kv)
+        .activeModels(Set.of(adapters)).updatedNanos(System.nanoTime()).build());
+  }
+
+  private Director director(String yaml) {
+    return new Director(EndpointPickerConfig.loader().registry(registry).parse(yaml, "test.yaml"), pool, OBJECTIVES);
+  }
+
+  private static Map<String, String> headers(String objective, String rewrite) {
+    Map<String, String> headers = new java.util.HashMap<>(Map.of(":path", "/v1/completions", "hi", "mom"));
+    if (objective != null) {
+      headers.put(Director.OBJECTIVE_HEADER, objective);
+    }
+    if (rewrite != null) {
+      headers.put(Director.MODEL_REWRITE_HEADER, rewrite);
+    }
+    return headers;
+  }
+
+  private static byte[] completion(String model, String prompt) {
+    return ("{\"max_tokens\":100,\"model\":\"" + model + "\",\"prompt\":\"" + prompt + "\",\"temperature\":0}")
+        .getBytes(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void routesAndRewritesTheModel() {
+    pod(0, 3, 0.2);
+    pod(1, 0, 0.1);
+    pod(2, 10, 0.2);
+    Routing routing = director(HERMETIC_CONFIG)
+        .route(headers("my-model", "my-model-12345"), completion("my-model", "test1"), null);
+    assertEquals("192.168.1.2:8000", routing.destination());
+    assertEquals("my-model", routing.context().request().incomingModel());
+    assertEquals("my-model-12345", routing.context().request().targetModel());
+    assertEquals(2, routing.context().request().priority());
+    assertTrue(routing.bodyChanged());
+    assertEquals("{\"max_tokens\":100,\"model\":\"my-model-12345\",\"prompt\":\"test1\",\"temperature\":0}",
+        new String(routing.body(), StandardCharsets.UTF_8));
+    assertFalse(routing.context().request().requestId().isEmpty());
+  }
+
+  @Test
+  void keepsTheBodyWhenNothingIsRewritten() {
+    pod(0, 0, 0);
+    byte[] body = completion("m", "p");
+    Routing routing = director(HERMETIC_CONFIG).route(Map.of("x-request-id", "id-1"), body, null);
+    assertSame(body, routing.body());
+    assertFalse(routing.bodyChanged());
+    assertEquals("id-1", routing.context().request().requestId());
+  }
+
+  @Test
+  void doesNotShedNonSheddableRequestsButShedsSheddableOnesUnderSaturation() {
+    pod(0, 6, 0.2, "sql-lora-1fdg2");
+    pod(1, 0, 0.85);
+    pod(2, 10, 0.9);
+    Director director = director(HERMETIC_CONFIG);
+    Routing routing = director.route(headers("sql-lora", "sql-lora-1fdg2"), completion("sql-lora", "test4"), null);
+    assertEquals("192.168.1.1:8000", routing.destination());
+    InferenceException shed = assertThrows(InferenceException.class,
+        () -> director.route(headers("sql-lora-sheddable", null), completion("sql-lora-sheddable", "x"), null));
+    assertEquals(Code.RESOURCE_EXHAUSTED, shed.code());
+    assertEquals("system saturated, sheddable request dropped", shed.getMessage());
+  }
+
+  @Test
+  void sheddableRequestsPassWhenThePoolIsNotSaturated() {
+    pod(0, 0, 0.1);
+    pod(1, 1, 0.2);
+    Routing routing = director(HERMETIC_CONFIG)
+        .route(headers("sql-lora-sheddable", null), completion("sql-lora-sheddable", "x"), null);
+    assertEquals(-1, routing.context().request().priority());
+    assertEquals("192.168.1.1:8000", routing.destination());
+  }
+
+  @Test
+  void subsetHintRestrictsCandidates() {
+    pod(0, 0, 0.2, "foo", "bar");
+    pod(1, 0, 0.1, "foo", "sql-lora-1fdg2");
+    pod(2, 10, 0.2, "foo");
+    Director director = director(HERMETIC_CONFIG);
+    byte[] body = completion("sql-lora", "test2");
+    Map<String, String> headers = headers("sql-lora", "sql-lora-1fdg2");
+    assertEquals("192.168.1.2:8000",
+        director.route(headers, body, List.of("192.168.1.1:8000", "192.168.1.2:8000", "192.168.1.3:8000"))
+            .destination());
+    assertEquals("192.168.1.3:8000", director.route(headers, body, List.of("192.168.1.3:8000")).destination());
+    InferenceException none =
+        assertThrows(InferenceException.class, () -> director.route(headers, body, List.of("192.168.1.99:8000")));
+    assertEquals(Code.SERVICE_UNAVAILABLE, none.code());
+    assertEquals("failed to find endpoint candidates for serving the request", none.getMessage());
+    assertEquals(Code.SERVICE_UNAVAILABLE,
+        assertThrows(InferenceException.class, () -> director.route(headers, body, List.of())).code());
+  }
+
+  @Test
+  void badBodiesAndEmptyPools() {
+    Director director = director(HERMETIC_CONFIG);
+    pod(0, 0, 0);
+    InferenceException noModel = assertThrows(InferenceException.class,
+        () -> director.route(Map.of(), "{\"prompt\":\"hello world\"}".getBytes(StandardCharsets.UTF_8), null));
+    assertEquals(Code.BAD_REQUEST, noModel.code());
+    assertEquals("model not found in request body", noModel.getMessage());
+    InferenceException invalid = assertThrows(InferenceException.class,
+        () -> director.route(Map.of(), "no healthy upstream".getBytes(StandardCharsets.UTF_8), null));
+    assertEquals(Code.BAD_REQUEST, invalid.code());
+    pool.remove("pod-0-rank-0");
+    assertEquals(Code.SERVICE_UNAVAILABLE, assertThrows(InferenceException.class,
+        () -> director.route(Map.of(), completion("m", "p"), null)).code());
+    InferenceException headerOnly =
+        assertThrows(InferenceException.class, () -> director.routeHeaderOnly(Map.of()));
+    assertEquals(Code.INTERNAL, headerOnly.code());
+    assertEquals("no pods available in datastore", headerOnly.getMessage());
+  }
+
+  @Test
+  void headerOnlyRequestsGoToARandomEndpoint() {
+    for (int i = 0; i < 3; i++) {
+      pod(i, i, 0);
+    }
+    Director director = director(HERMETIC_CONFIG);
+    Set<String> seen = new java.util.HashSet<>();
+    for (int i = 0; i < 200; i++) {
+      Routing routing = director.routeHeaderOnly(Map.of());
+      assertTrue(routing.result().isEmpty());
+      seen.add(routing.destination());
+    }
+    assertEquals(Set.of("192.168.1.1:8000", "192.168.1.2:8000", "192.168.1.3:8000"), seen);
+  }
+
+  @Test
+  void passthroughParserNeedsNoModelAndKeepsTheBody() {
+    pod(0, 0, 0);
+    Director director = director(HEADER + """
+        plugins:
+        - type: passthrough-parser
+        - type: queue-scorer
+        parser:
+          pluginRef: passthrough-parser
+        """);
+    byte[] body = "not even json".getBytes(StandardCharsets.UTF_8);
+    Routing routing = director.route(headers("my-model", "ignored-rewrite"), body, null);
+    assertSame(body, routing.body());
+    assertEquals("", routing.context().request().incomingModel());
+    assertEquals(2, routing.context().request().priority());
+  }
+
+  @Test
+  void hooksRunInOrderAndFailuresAreContained() {
+    List<String> calls = new ArrayList<>();
+    registry.register(TestPlugins.factory("hooks", spec -> new Hooks(spec.typedName(), calls)));
+    registry.register(TestPlugins.factory("deny", spec -> new Admission() {
+      @Override
+      public TypedName typedName() {
+        return spec.typedName();
+      }
+
+      @Override
+      public void admit(RequestContext context, Candidates candidates) {
+        if (context.request().targetModel().equals("denied")) {
+          throw new InferenceException(Code.FORBIDDEN, "not allowed");
+        }
+        throw new IllegalStateException("admission bug");
+      }
+    }));
+    pod(0, 0, 0);
+    Director director = director(HEADER + "plugins:\n- type: hooks\n- type: deny\n- type: queue-scorer\n");
+    Routing routing = director.route(Map.of(":path", "/v1/chat/completions", "content-type", "application/json"),
+        "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+            .getBytes(StandardCharsets.UTF_8), null);
+    InferenceResponse response = director.responseHeaders(routing, Map.of("content-type", "text/event-stream"));
+    assertTrue(routing.streaming());
+    assertEquals("yes", response.headers().get("x-hooked"));
+    assertEquals(null, director.responseBody(routing, "data: {}\n\n".getBytes(StandardCharsets.UTF_8), false));
+    Usage usage = director.responseBody(routing, ("data: {\"object\":\"chat.completion.chunk\",\"usage\":"
+        + "{\"prompt_tokens\":7,\"completion_tokens\":2,\"total_tokens\":9}}\n\ndata: [DONE]\n\n")
+        .getBytes(StandardCharsets.UTF_8), true);
+    assertNotNull(usage);
+    assertEquals(7, response.usage().promptTokens());
+    director.finish(routing); // already complete: no extra call
+    assertEquals(List.of("prepare", "preRequest", "headers", "body:false", "body:true"), calls);
+
+    InferenceException denied = assertThrows(InferenceException.class,
+        () -> director.route(Map.of(), completion("denied", "p"), null));
+    assertEquals(Code.FORBIDDEN, denied.code());
+  }
+
+  @Test
+  void finishEndsAnIncompleteResponseOnce() {
+    List<String> calls = new ArrayList<>();
+    registry.register(TestPlugins.factory("hooks", spec -> new Hooks(spec.typedName(), calls)));
+    pod(0, 0, 0);
+    Director director = director(HEADER + "plugins:\n- type: hooks\n- type: queue-scorer\n");
+    Routing routing = director.route(Map.of(), completion("m", "p"), null);
+    director.finish(routing);
+    director.finish(routing);
+    assertEquals(List.of("prepare", "preRequest", "body:true"), calls);
+    assertArrayEquals(completion("m", "p"), routing.body());
+  }
+
+  /** Records every hook call; its PrepareData throws once to prove containment. */
+  record Hooks(TypedName typedName, List<String> calls)
+      implements PrepareData, dev.epp.api.requestcontrol.PreRequest, ResponseHeader, ResponseBody {
+    @Override
+    public void prepareData(RequestContext context, Candidates candidates) {
+      calls.add("prepare");
+      throw new IllegalStateException("producer bug");
+    }
+
+    @Override
+    public void preRequest(RequestContext context, dev.epp.api.scheduling.SchedulingResult result) {
+      calls.add("preRequest");
+    }
+
+    @Override
+    public void responseHeaders(RequestContext context, InferenceResponse response) {
+      calls.add("headers");
+      response.headers().put("x-hooked", "yes");
+    }
+
+    @Override
+    public void responseBody(RequestContext context, InferenceResponse response) {
+      calls.add("body:" + response.endOfStream());
+    }
+  }
+}

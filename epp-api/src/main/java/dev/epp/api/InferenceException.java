@@ -34,6 +34,8 @@ public class InferenceException extends RuntimeException {
     FORBIDDEN("Forbidden", 403),
     /** Not raised by the core; available to plugins. */
     NOT_FOUND("NotFound", 404),
+    /** The request body is larger than the configured limit. */
+    PAYLOAD_TOO_LARGE("PayloadTooLarge", 413),
     /** A sheddable request under saturation, or no endpoint survived scheduling. */
     RESOURCE_EXHAUSTED("ResourceExhausted", 429),
     /** A failure inside the picker, or an admission plugin denied the request. */

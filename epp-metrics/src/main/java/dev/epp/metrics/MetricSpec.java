@@ -70,6 +70,9 @@ public record MetricSpec(String name, Map<String, String> labels) {
             throw new IllegalArgumentException("expected ',' in spec '" + spec + "' at '" + body.substring(p) + "'");
           }
           p++;
+          if (body.substring(p).isBlank()) {
+            break; // trailing comma
+          }
         }
       }
     }

@@ -103,7 +103,8 @@ public final class PrometheusParser {
   private static boolean parseSample(
       byte[] page, int p, int end, int wantedIndex, SampleLabels labels, SampleSink sink) {
     labels.clear();
-    if (page[p] == '{') {
+    p = skipBlanks(page, p, end);
+    if (p < end && page[p] == '{') {
       p = parseLabels(page, p + 1, end, labels);
       if (p < 0) {
         return false;

@@ -28,9 +28,8 @@ import java.util.function.LongSupplier;
  * indexer and build-info families. (Flow-control, latency-predictor and model-rewrite families are not registered:
  * nothing in this EPP produces them yet.)
  *
- * <p>Label names are declared in alphabetical order so the text exposition lists them as Go's client does. The
- * exposition differs from Go's only in number formatting ({@code 1.0} for {@code 1}, {@code 1.6777216E7} for
- * {@code 1.6777216e+07}), which Prometheus parses identically.
+ * <p>Label names are declared in alphabetical order, the order in which Go's client writes them; served by
+ * {@link MetricsExporter}, the page matches the Go EPP's line for line.
  *
  * <p>Pool gauges follow the Go EPP: after {@link #monitorPool}, every refresh interval (default 5 s)
  * {@code inference_pool_ready_pods} counts endpoints whose metrics are fresher than the staleness threshold (default
@@ -87,12 +86,12 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Gauge poolReadyPods;
 
   // inference_extension_*
-  private final Histogram schedulerE2e;
+  private final Lazy<Histogram> schedulerE2e;
   private final Counter schedulerAttempts;
   private final Histogram pluginDuration;
   private final Gauge prefixIndexerSize;
-  private final Histogram prefixHitRatio;
-  private final Histogram prefixHitBytes;
+  private final Lazy<Histogram> prefixHitRatio;
+  private final Lazy<Histogram> prefixHitBytes;
 
   private volatile Pool pool;
   private ScheduledExecutorService poolRefresher;
@@ -138,18 +137,18 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "The number of ready pods in the inference server pool.", "name");
     new PerPodQueueSize().register(registry);
 
-    schedulerE2e = histogram("inference_extension_scheduler_e2e_duration_seconds",
-        "End-to-end scheduling latency distribution in seconds.", FAST, List.of());
+    schedulerE2e = new Lazy<>(() -> histogram("inference_extension_scheduler_e2e_duration_seconds",
+        "End-to-end scheduling latency distribution in seconds.", FAST, List.of()));
     schedulerAttempts = counter("inference_extension_scheduler_attempts_total",
         "Total number of scheduling attempts.", "namespace", "pod_name", "port", "status", "target_model_name");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
     prefixIndexerSize = gauge("inference_extension_prefix_indexer_size", "Size of the prefix indexer.");
-    prefixHitRatio = histogram("inference_extension_prefix_indexer_hit_ratio",
-        "Ratio of prefix length matched to total prefix length in the cache lookup.", RATIO, List.of());
-    prefixHitBytes = histogram("inference_extension_prefix_indexer_hit_bytes",
-        "Length of the prefix match in number of bytes in the cache lookup.", HIT_BYTES, List.of());
+    prefixHitRatio = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_ratio",
+        "Ratio of prefix length matched to total prefix length in the cache lookup.", RATIO, List.of()));
+    prefixHitBytes = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_bytes",
+        "Length of the prefix match in number of bytes in the cache lookup.", HIT_BYTES, List.of()));
 
     BuildInfo build = BuildInfo.load();
     gauge("inference_extension_info", "General information of the current build of Inference Extension.",
@@ -240,7 +239,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordSchedulerLatency(long nanos) {
-    schedulerE2e.observe(nanos / NANOS_PER_SECOND);
+    schedulerE2e.get().observe(nanos / NANOS_PER_SECOND);
   }
 
   @Override
@@ -260,9 +259,9 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordPrefixCacheMatch(long matchedChars, long totalChars) {
-    prefixHitBytes.observe(matchedChars);
+    prefixHitBytes.get().observe(matchedChars);
     if (totalChars > 0) {
-      prefixHitRatio.observe((double) matchedChars / totalChars);
+      prefixHitRatio.get().observe((double) matchedChars / totalChars);
     }
   }
 
@@ -361,6 +360,32 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         .buckets(buckets)
         .labelNames(labels.toArray(new String[0]))
         .register(registry);
+  }
+
+  /**
+   * A collector registered on first use. Go's unlabelled histograms have no series until observed; the Java
+   * client's would show zero buckets from the start.
+   */
+  private static final class Lazy<T> {
+    private final java.util.function.Supplier<T> factory;
+    private volatile T value;
+
+    Lazy(java.util.function.Supplier<T> factory) {
+      this.factory = factory;
+    }
+
+    T get() {
+      T v = value;
+      if (v == null) {
+        synchronized (this) {
+          v = value;
+          if (v == null) {
+            value = v = factory.get();
+          }
+        }
+      }
+      return v;
+    }
   }
 
   /** The monitored pool. */

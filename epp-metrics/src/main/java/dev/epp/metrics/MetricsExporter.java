@@ -3,7 +3,7 @@ package dev.epp.metrics;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import io.prometheus.client.CollectorRegistry;
-import io.prometheus.client.exporter.common.TextFormat;
+import dev.epp.metrics.internal.GoTextFormat;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -13,14 +13,16 @@ import java.io.Writer;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.util.Collections;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 
 /**
  * Serves a {@link CollectorRegistry} at {@code GET /metrics} in the Prometheus text format 0.0.4, as the Go EPP does
- * on its metrics port (default {@value #DEFAULT_PORT}). Other paths answer 404, other methods 405. {@code _created}
- * series, which the Java client adds to counters and histograms but the Go EPP does not expose, are left out.
+ * on its metrics port (default {@value #DEFAULT_PORT}), written the way Go's client writes it (sorted families and
+ * series, Go number formatting, no {@code _created} series) so the page matches the Go EPP's line for line. Other
+ * paths answer 404, methods other than GET and HEAD 405.
  *
  * <p><b>Authentication.</b> By default there is none: anyone who can reach the port can read the metrics. This
  * differs on purpose from the Go EPP, whose default ({@code --metrics-endpoint-auth=true}) validates the bearer token
@@ -115,9 +117,9 @@ public final class MetricsExporter implements AutoCloseable {
       }
       ByteArrayOutputStream body = new ByteArrayOutputStream(16 * 1024);
       try (Writer writer = new OutputStreamWriter(body, StandardCharsets.UTF_8)) {
-        TextFormat.write004(writer, registry.filteredMetricFamilySamples(name -> !name.endsWith("_created")));
+        GoTextFormat.write(writer, Collections.list(registry.metricFamilySamples()));
       }
-      exchange.getResponseHeaders().set("Content-Type", TextFormat.CONTENT_TYPE_004);
+      exchange.getResponseHeaders().set("Content-Type", GoTextFormat.CONTENT_TYPE);
       boolean head = exchange.getRequestMethod().equals("HEAD");
       exchange.sendResponseHeaders(200, head ? -1 : body.size());
       if (!head) {

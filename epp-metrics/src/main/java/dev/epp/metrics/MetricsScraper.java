@@ -237,7 +237,9 @@ public final class MetricsScraper implements AutoCloseable {
           body.abort(e);
           response.completeExceptionally(e);
         }, timeout.toNanos(), TimeUnit.NANOSECONDS);
-        response.whenComplete((r, error) -> {
+        // Async on our pool: the JDK completes sendAsync futures on its default async pool, which on a machine
+        // with two or fewer cores is a new thread per task; parsing must not run there.
+        response.whenCompleteAsync((r, error) -> {
           deadline.cancel(false);
           try {
             completed(r, error);
@@ -245,7 +247,7 @@ public final class MetricsScraper implements AutoCloseable {
             exchange = null;
             inFlight.set(false);
           }
-        });
+        }, executor);
       } catch (RuntimeException e) { // e.g. rejected after close()
         inFlight.set(false);
         if (!stopped && !closed) {

@@ -17,6 +17,7 @@ import java.util.Collections;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 
 /**
  * Serves a {@link CollectorRegistry} at {@code GET /metrics} in the Prometheus text format 0.0.4, as the Go EPP does
@@ -89,10 +90,16 @@ public final class MetricsExporter implements AutoCloseable {
     return server.getAddress().getPort();
   }
 
-  /** Stops listening, letting a scrape in progress finish for up to one second. */
+  /** Stops listening, letting a scrape in progress finish for up to one second. Idempotent. */
   @Override
   public void close() {
-    server.stop(1);
+    executor.shutdown(); // finish the exchange in progress; later ones are refused
+    try {
+      executor.awaitTermination(1, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    server.stop(0); // JDK 17's stop(n) always waits n seconds, so the wait is done above
     executor.shutdownNow();
   }
 

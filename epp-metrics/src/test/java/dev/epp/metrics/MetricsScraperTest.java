@@ -163,11 +163,19 @@ class MetricsScraperTest {
   }
 
   @Test
-  void schemeAndPathAreConfigurable() {
+  void pathAndMetricsPortAreConfigurable() {
+    ModelServer server = server(ModelServer.vllmPage(4, 1, 0.1));
+    pool.upsert(Endpoint.of("a-rank-0", "127.0.0.1", 1)); // the serving port is not the endpoint's port
+    start(MetricsScraper.builder(pool).path("/v1/metrics").metricsPort(server.port()));
+    Await.until("scraped from the configured port and path", () -> metrics("a-rank-0").waitingQueueSize() == 4);
+  }
+
+  @Test
+  void notFoundIsAFailedPoll() {
     ModelServer server = server(ModelServer.vllmPage(4, 1, 0.1));
     pool.upsert(Endpoint.of("a-rank-0", "127.0.0.1", server.port()));
-    start(MetricsScraper.builder(pool).path("/nothing-here"));
-    // The loopback server only serves /metrics: a 404 on the configured path, so nothing is read.
-    Await.until("polled", () -> server.requests() == 0 && metrics("a-rank-0").updatedNanos() == EndpointMetrics.NEVER);
+    start(MetricsScraper.builder(pool).path("/metricz"));
+    Await.until("polled several times", () -> server.requests() >= 3);
+    assertEquals(EndpointMetrics.NEVER, metrics("a-rank-0").updatedNanos());
   }
 }

@@ -54,8 +54,13 @@ final class ModelServer implements AutoCloseable {
     }
     page(page);
     server.setExecutor(executor);
-    server.createContext("/metrics", exchange -> {
+    server.createContext("/", exchange -> {
       requests.incrementAndGet();
+      if (!exchange.getRequestURI().getPath().endsWith("/metrics")) {
+        exchange.sendResponseHeaders(404, -1);
+        exchange.close();
+        return;
+      }
       switch (mode.get()) {
         case OK -> {
           byte[] body = this.page.get();

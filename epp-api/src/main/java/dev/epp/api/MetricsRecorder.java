@@ -1,0 +1,66 @@
+package dev.epp.api;
+
+/**
+ * Where the request path reports what the EPP's own Prometheus metrics count: requests, errors, sizes, tokens and
+ * latencies per model, scheduling attempts and latencies, plugin latencies and prefix-cache matches. Defined here so
+ * that the scheduler and the ext_proc adapter record through it without depending on a metrics library; the
+ * Prometheus implementation lives in epp-metrics.
+ *
+ * <p>Every method has a no-op default, so {@link #noop()} and partial implementations are trivial.
+ *
+ * <p><b>Threading:</b> implementations are thread-safe, non-blocking and cheap enough to call on every request.
+ * Label arguments are never {@code null} (use {@code ""} for "none").
+ */
+public interface MetricsRecorder {
+
+  /** A recorder that drops everything. */
+  static MetricsRecorder noop() {
+    return NoopMetricsRecorder.INSTANCE;
+  }
+
+  /** A request was scheduled: {@code model} as requested, {@code targetModel} after rewriting. */
+  default void recordRequest(String model, String targetModel, int priority) {}
+
+  /** A request failed with {@code errorCode} (e.g. {@code BadRequest}); ignored when the code is empty. */
+  default void recordRequestError(String model, String targetModel, String errorCode) {}
+
+  /** The request body's size in bytes. */
+  default void recordRequestSize(String model, String targetModel, long bytes) {}
+
+  /** The response body's size in bytes. */
+  default void recordResponseSize(String model, String targetModel, long bytes) {}
+
+  /** Prompt and completion token counts from the response usage; counts that are not positive are ignored. */
+  default void recordTokens(String model, String targetModel, long inputTokens, long outputTokens) {}
+
+  /** {@code usage.prompt_tokens_details.cached_tokens}, recorded whenever the details are present (even 0). */
+  default void recordPromptCachedTokens(String model, String targetModel, long cachedTokens) {}
+
+  /**
+   * A request completed {@code nanos} after its headers arrived; also records the normalised time per output token
+   * when {@code outputTokens > 0}. Ignored when {@code nanos <= 0}.
+   */
+  default void recordRequestDuration(String model, String targetModel, long nanos, long outputTokens) {}
+
+  /** A request for {@code model} started running (ignored for an empty model). */
+  default void requestStarted(String model) {}
+
+  /** A request for {@code model} finished running (ignored for an empty model). */
+  default void requestFinished(String model) {}
+
+  /** One call to the scheduler took {@code nanos}. */
+  default void recordSchedulerLatency(long nanos) {}
+
+  /**
+   * One scheduling attempt. On success the labels describe the primary profile's first endpoint; on failure they
+   * are empty.
+   */
+  default void recordSchedulingAttempt(
+      boolean success, String targetModel, String podName, String namespace, String port) {}
+
+  /** One call of a plugin at an extension point (e.g. {@code Scorer}) took {@code nanos}. */
+  default void recordPluginLatency(String extensionPoint, String pluginType, String pluginName, long nanos) {}
+
+  /** A prefix-cache lookup matched {@code matchedChars} of {@code totalChars} prompt characters. */
+  default void recordPrefixCacheMatch(long matchedChars, long totalChars) {}
+}

@@ -1,0 +1,6 @@
+package dev.epp.api;
+
+/** The {@link MetricsRecorder#noop()} singleton. */
+enum NoopMetricsRecorder implements MetricsRecorder {
+  INSTANCE
+}

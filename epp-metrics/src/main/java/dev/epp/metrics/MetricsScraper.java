@@ -1,0 +1,407 @@
+package dev.epp.metrics;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.EndpointStore;
+import dev.epp.api.Ticker;
+import dev.epp.api.scheduling.Candidates;
+import dev.epp.metrics.internal.CappedBody;
+import dev.epp.metrics.internal.InsecureTls;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Polls every endpoint of an {@link EndpointStore} for its model-server metrics and writes them back with
+ * {@link EndpointStore#updateMetrics}.
+ *
+ * <p>Each endpoint has one polling task (default every 50 ms) on a small shared pool of daemon threads. A poll is an
+ * asynchronous HTTP/1.1 GET with keep-alive, so a hung or slow server only holds its own request: the request is
+ * abandoned after the timeout (default 1 s, covering headers and body) and a new poll of that endpoint starts only
+ * when the previous one has finished. Bodies are capped (default 16 MiB) while they are read. The page is scanned
+ * with the endpoint's {@link EngineMapping}, chosen by its engine label; only the configured families are decoded.
+ *
+ * <p>On any failure (connection error, timeout, non-200 status, oversized body, a page without any configured
+ * metric) the endpoint keeps its last metrics, whose {@link EndpointMetrics#updatedNanos()} then ages: consumers judge
+ * staleness by age. Failures are logged when an endpoint starts and stops failing, not on every poll.
+ *
+ * <p><b>Threading:</b> thread-safe. The store listener only schedules or cancels tasks and never blocks.
+ * {@link #start()} once, {@link #close()} once.
+ */
+public final class MetricsScraper implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(MetricsScraper.class);
+  /** Buffers larger than this are not kept between polls, so idle memory per endpoint stays small. */
+  private static final int KEEP_BUFFER_BYTES = 1 << 20;
+
+  private final EndpointStore store;
+  private final MetricMappings mappings;
+  private final String scheme;
+  private final String path;
+  private final int metricsPort;
+  private final long intervalNanos;
+  private final Duration timeout;
+  private final int maxBodyBytes;
+  private final Ticker ticker;
+  private final ScheduledThreadPoolExecutor executor;
+  private final HttpClient client;
+  private final ConcurrentHashMap<String, Target> targets = new ConcurrentHashMap<>();
+  private final EndpointStore.Listener listener = new EndpointStore.Listener() {
+    @Override
+    public void added(Endpoint endpoint) {
+      track(endpoint);
+    }
+
+    @Override
+    public void removed(Endpoint endpoint) {
+      untrack(endpoint);
+    }
+  };
+  private final AtomicBoolean started = new AtomicBoolean();
+  private volatile boolean closed;
+
+  private MetricsScraper(Builder b) {
+    this.store = b.store;
+    this.mappings = b.mappings;
+    this.scheme = b.scheme;
+    this.path = b.path;
+    this.metricsPort = b.metricsPort;
+    this.intervalNanos = b.interval.toNanos();
+    this.timeout = b.timeout;
+    this.maxBodyBytes = b.maxBodyBytes;
+    this.ticker = b.ticker;
+    AtomicInteger threadCount = new AtomicInteger();
+    this.executor = new ScheduledThreadPoolExecutor(b.threads, r -> {
+      Thread t = new Thread(r, "epp-metrics-scraper-" + threadCount.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    executor.setRemoveOnCancelPolicy(true);
+    executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
+    HttpClient.Builder http = HttpClient.newBuilder()
+        .version(HttpClient.Version.HTTP_1_1)
+        .connectTimeout(timeout)
+        .followRedirects(HttpClient.Redirect.NEVER)
+        .executor(executor);
+    if (b.scheme.equals("https") && b.insecureSkipVerify) {
+      http.sslContext(InsecureTls.context());
+    }
+    this.client = http.build();
+  }
+
+  /** A builder scraping the endpoints of {@code store}. */
+  public static Builder builder(EndpointStore store) {
+    return new Builder(store);
+  }
+
+  /**
+   * Starts polling every endpoint now in the store and every endpoint added later; stops polling endpoints when they
+   * are removed.
+   *
+   * @throws IllegalStateException if already started or closed
+   */
+  public void start() {
+    if (closed || !started.compareAndSet(false, true)) {
+      throw new IllegalStateException("scraper already started or closed");
+    }
+    store.addListener(listener);
+    Candidates snapshot = store.snapshot();
+    for (int i = 0; i < snapshot.size(); i++) {
+      track(snapshot.endpoint(i));
+    }
+  }
+
+  /** Stops all polling and abandons requests in flight. Idempotent. */
+  @Override
+  public void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    store.removeListener(listener);
+    targets.values().forEach(Target::stop);
+    targets.clear();
+    executor.shutdownNow();
+  }
+
+  /** How many endpoints are being polled. */
+  public int endpointCount() {
+    return targets.size();
+  }
+
+  private void track(Endpoint endpoint) {
+    if (closed) {
+      return;
+    }
+    targets.compute(endpoint.name(), (name, old) -> {
+      if (old != null && old.endpoint.equals(endpoint)) {
+        return old;
+      }
+      EndpointMetrics last = EndpointMetrics.none();
+      if (old != null) {
+        old.stop();
+        if (old.endpoint.address().equals(endpoint.address()) && old.endpoint.port() == endpoint.port()) {
+          last = old.last; // the store keeps metrics of an endpoint whose address is unchanged
+        }
+      }
+      Target target = new Target(endpoint, last);
+      target.schedule();
+      return target;
+    });
+  }
+
+  private void untrack(Endpoint endpoint) {
+    targets.computeIfPresent(endpoint.name(), (name, target) -> {
+      target.stop();
+      return null;
+    });
+  }
+
+  private URI uri(Endpoint endpoint) {
+    int port = metricsPort > 0 ? metricsPort : endpoint.port();
+    String host = endpoint.address().indexOf(':') >= 0 ? "[" + endpoint.address() + "]" : endpoint.address();
+    return URI.create(scheme + "://" + host + ":" + port + path);
+  }
+
+  /** The polling state of one endpoint. */
+  private final class Target implements Runnable {
+    final Endpoint endpoint;
+    final EngineMapping mapping;
+    final HttpRequest request;
+    final AtomicBoolean inFlight = new AtomicBoolean();
+    volatile ScheduledFuture<?> task;
+    volatile boolean stopped;
+    volatile CompletableFuture<?> exchange;
+    // Touched only by the thread completing a poll; polls of one target never overlap.
+    volatile EndpointMetrics last;
+    byte[] buffer;
+    String failure;
+
+    Target(Endpoint endpoint, EndpointMetrics last) {
+      this.endpoint = endpoint;
+      this.mapping = mappings.forEndpoint(endpoint);
+      this.request = HttpRequest.newBuilder(uri(endpoint))
+          .timeout(timeout)
+          .header("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
+          .GET()
+          .build();
+      this.last = last;
+    }
+
+    void schedule() {
+      long initialDelay = ThreadLocalRandom.current().nextLong(intervalNanos);
+      task = executor.scheduleAtFixedRate(this, initialDelay, intervalNanos, TimeUnit.NANOSECONDS);
+    }
+
+    void stop() {
+      stopped = true;
+      ScheduledFuture<?> t = task;
+      if (t != null) {
+        t.cancel(false);
+      }
+      CompletableFuture<?> e = exchange;
+      if (e != null) {
+        e.cancel(true);
+      }
+    }
+
+    @Override
+    public void run() {
+      if (stopped || !inFlight.compareAndSet(false, true)) {
+        return;
+      }
+      try {
+        CappedBody body = new CappedBody(maxBodyBytes, buffer);
+        buffer = null; // owned by the body until the poll completes
+        CompletableFuture<HttpResponse<CappedBody.Page>> response = client.sendAsync(request, info -> {
+          body.checkDeclaredLength(info.headers().firstValueAsLong("content-length").orElse(-1));
+          return body;
+        });
+        exchange = response;
+        ScheduledFuture<?> deadline = executor.schedule(() -> {
+          HttpTimeoutException e = new HttpTimeoutException("no complete response within " + timeout.toMillis() + " ms");
+          body.abort(e);
+          response.completeExceptionally(e);
+        }, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        // Async on our pool: the JDK completes sendAsync futures on its default async pool, which on a machine
+        // with two or fewer cores is a new thread per task; parsing must not run there.
+        response.whenCompleteAsync((r, error) -> {
+          deadline.cancel(false);
+          try {
+            completed(r, error);
+          } finally {
+            exchange = null;
+            inFlight.set(false);
+          }
+        }, executor);
+      } catch (RuntimeException e) { // e.g. rejected after close()
+        inFlight.set(false);
+        if (!stopped && !closed) {
+          failed(e.toString());
+        }
+      }
+    }
+
+    private void completed(HttpResponse<CappedBody.Page> response, Throwable error) {
+      if (stopped) {
+        return;
+      }
+      if (error != null) {
+        Throwable cause = error instanceof java.util.concurrent.CompletionException && error.getCause() != null
+            ? error.getCause()
+            : error;
+        failed(cause.toString());
+        return;
+      }
+      if (response.statusCode() != 200) {
+        failed("HTTP status " + response.statusCode());
+        return;
+      }
+      CappedBody.Page page = response.body();
+      EndpointMetrics previous = last;
+      EndpointMetrics next = mapping.extract(page.bytes(), page.length(), previous, ticker.nanos());
+      if (page.bytes().length <= KEEP_BUFFER_BYTES) {
+        buffer = page.bytes();
+      }
+      if (next == previous) {
+        failed("the page has none of the metrics of " + mapping);
+        return;
+      }
+      last = next;
+      store.updateMetrics(endpoint.name(), next);
+      if (failure != null) {
+        log.info("Metrics of endpoint {} recovered after: {}", endpoint.name(), failure);
+        failure = null;
+      }
+    }
+
+    private void failed(String reason) {
+      if (failure == null) {
+        log.warn("Cannot scrape metrics of endpoint {} from {}: {}", endpoint.name(), request.uri(), reason);
+      } else {
+        log.debug("Scrape of endpoint {} failed again: {}", endpoint.name(), reason);
+      }
+      failure = reason;
+    }
+  }
+
+  /** Builds a {@link MetricsScraper}. Not thread-safe. */
+  public static final class Builder {
+    private final EndpointStore store;
+    private MetricMappings mappings = MetricMappings.defaults();
+    private String scheme = "http";
+    private String path = "/metrics";
+    private boolean insecureSkipVerify = true;
+    private int metricsPort;
+    private Duration interval = Duration.ofMillis(50);
+    private Duration timeout = Duration.ofSeconds(1);
+    private int maxBodyBytes = 16 << 20;
+    private Ticker ticker = Ticker.system();
+    private int threads = 2;
+
+    private Builder(EndpointStore store) {
+      this.store = Objects.requireNonNull(store, "store");
+    }
+
+    /** The engine mappings; default {@link MetricMappings#defaults()}. */
+    public Builder mappings(MetricMappings mappings) {
+      this.mappings = Objects.requireNonNull(mappings, "mappings");
+      return this;
+    }
+
+    /** {@code http} (default) or {@code https}. */
+    public Builder scheme(String scheme) {
+      if (!scheme.equals("http") && !scheme.equals("https")) {
+        throw new IllegalArgumentException("scheme must be http or https: " + scheme);
+      }
+      this.scheme = scheme;
+      return this;
+    }
+
+    /** The metrics path; default {@code /metrics}. */
+    public Builder path(String path) {
+      if (!path.startsWith("/")) {
+        throw new IllegalArgumentException("path must start with '/': " + path);
+      }
+      this.path = path;
+      return this;
+    }
+
+    /** Whether to accept any TLS certificate with {@code https}; default {@code true}, as the Go EPP. */
+    public Builder insecureSkipVerify(boolean insecureSkipVerify) {
+      this.insecureSkipVerify = insecureSkipVerify;
+      return this;
+    }
+
+    /** A port to scrape on every endpoint instead of its own port; 0 (default) = the endpoint's port. */
+    public Builder metricsPort(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port " + port + " is not in 0..65535");
+      }
+      this.metricsPort = port;
+      return this;
+    }
+
+    /** Time between polls of one endpoint; default 50 ms. */
+    public Builder interval(Duration interval) {
+      this.interval = positive(interval, "interval");
+      return this;
+    }
+
+    /** Deadline of one poll, connection to last body byte; default 1 s. */
+    public Builder timeout(Duration timeout) {
+      this.timeout = positive(timeout, "timeout");
+      return this;
+    }
+
+    /** The largest body accepted; default 16 MiB. */
+    public Builder maxBodyBytes(int maxBodyBytes) {
+      if (maxBodyBytes < 1) {
+        throw new IllegalArgumentException("maxBodyBytes must be positive: " + maxBodyBytes);
+      }
+      this.maxBodyBytes = maxBodyBytes;
+      return this;
+    }
+
+    /** The time source stamping {@link EndpointMetrics#updatedNanos()}; default {@link Ticker#system()}. */
+    public Builder ticker(Ticker ticker) {
+      this.ticker = Objects.requireNonNull(ticker, "ticker");
+      return this;
+    }
+
+    /** Threads polling and parsing; default 2. */
+    public Builder threads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("threads must be positive: " + threads);
+      }
+      this.threads = threads;
+      return this;
+    }
+
+    /** The scraper, not yet started. */
+    public MetricsScraper build() {
+      return new MetricsScraper(this);
+    }
+
+    private static Duration positive(Duration d, String what) {
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException(what + " must be positive: " + d);
+      }
+      return d;
+    }
+  }
+}

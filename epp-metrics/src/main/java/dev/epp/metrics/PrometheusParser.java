@@ -1,0 +1,397 @@
+package dev.epp.metrics;
+
+import dev.epp.metrics.internal.Numbers;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.LinkedHashSet;
+import java.util.List;
+
+/**
+ * A one-pass scanner of Prometheus text exposition (format 0.0.4) and OpenMetrics pages that reports only the samples
+ * of wanted metric names.
+ *
+ * <p>The scanner works on the raw bytes and builds no object model. For each sample line it compares the metric name
+ * with the wanted names and skips the rest of the line at once when it is not wanted, so families such as histograms
+ * that nobody asked for cost one name comparison per line. Labels, value and timestamp are decoded only for wanted
+ * samples. It understands {@code # HELP}/{@code # TYPE} and other comments, escaped label values ({@code \\},
+ * {@code \"}, {@code \n}), a trailing comma in a label set, {@code NaN}, {@code +Inf}, {@code -Inf}, timestamps,
+ * OpenMetrics exemplars ({@code # {...} value [ts]} after the value, ignored), {@code # EOF} (ends the page), CRLF
+ * line ends and arbitrarily long lines. A last line without a newline is parsed like any other.
+ *
+ * <p>A line whose metric name is invalid, or a wanted sample that does not parse, is skipped and counted as malformed;
+ * nothing is thrown for any input. Lines of unwanted metrics are not validated beyond their name. A sample name is
+ * matched exactly: a spec for a counter must name the sample (e.g. {@code foo_total}).
+ *
+ * <p><b>Threading:</b> {@link #scan} is thread-safe (it keeps no state between calls); the {@link SampleLabels} it
+ * passes to a sink are valid only during that call.
+ */
+public final class PrometheusParser {
+
+  private PrometheusParser() {}
+
+  /**
+   * Scans {@code page[0, length)} and calls {@code sink} for every well-formed sample whose metric name is in
+   * {@code wanted}, in page order.
+   *
+   * @return the number of malformed lines skipped
+   * @throws IndexOutOfBoundsException if {@code length} exceeds {@code page.length}
+   */
+  public static int scan(byte[] page, int length, Names wanted, SampleSink sink) {
+    if (length < 0 || length > page.length) {
+      throw new IndexOutOfBoundsException("length " + length + " is not in [0, " + page.length + "]");
+    }
+    SampleLabels labels = new SampleLabels();
+    int malformed = 0;
+    int pos = 0;
+    while (pos < length) {
+      int p = pos;
+      while (p < length && (page[p] == ' ' || page[p] == '\t')) {
+        p++;
+      }
+      if (p == length) {
+        break;
+      }
+      byte c = page[p];
+      if (c == '\n' || c == '\r') {
+        pos = nextLine(page, p, length);
+        continue;
+      }
+      if (c == '#') {
+        if (isEof(page, p, length)) {
+          break;
+        }
+        pos = nextLine(page, p, length);
+        continue;
+      }
+      int nameStart = p;
+      if (!isNameStart(c)) {
+        malformed++;
+        pos = nextLine(page, p, length);
+        continue;
+      }
+      p++;
+      while (p < length && isNameChar(page[p])) {
+        p++;
+      }
+      int nameEnd = p;
+      if (p == length || (page[p] != '{' && page[p] != ' ' && page[p] != '\t')) {
+        malformed++;
+        pos = nextLine(page, p, length);
+        continue;
+      }
+      int wantedIndex = wanted.indexOf(page, nameStart, nameEnd);
+      int eol = nextLine(page, p, length);
+      if (wantedIndex >= 0) {
+        int end = eol;
+        if (end > p && page[end - 1] == '\n') {
+          end--;
+        }
+        if (end > p && page[end - 1] == '\r') {
+          end--;
+        }
+        if (!parseSample(page, p, end, wantedIndex, labels, sink)) {
+          malformed++;
+        }
+      }
+      pos = eol;
+    }
+    return malformed;
+  }
+
+  /** Parses labels, value and optional timestamp of a wanted sample in {@code [p, end)}; false if malformed. */
+  private static boolean parseSample(
+      byte[] page, int p, int end, int wantedIndex, SampleLabels labels, SampleSink sink) {
+    labels.clear();
+    p = skipBlanks(page, p, end);
+    if (p < end && page[p] == '{') {
+      p = parseLabels(page, p + 1, end, labels);
+      if (p < 0) {
+        return false;
+      }
+    }
+    int valueStart = skipBlanks(page, p, end);
+    int valueEnd = tokenEnd(page, valueStart, end);
+    if (valueEnd == valueStart) {
+      return false;
+    }
+    double value = Numbers.parseDouble(page, valueStart, valueEnd);
+    if (Double.isNaN(value) && !Numbers.isNanToken(page, valueStart, valueEnd)) {
+      return false;
+    }
+    double timestamp = Double.NaN;
+    p = skipBlanks(page, valueEnd, end);
+    if (p < end && page[p] != '#') {
+      int tsEnd = tokenEnd(page, p, end);
+      timestamp = Numbers.parseDouble(page, p, tsEnd);
+      if (!Double.isFinite(timestamp)) {
+        return false;
+      }
+      p = skipBlanks(page, tsEnd, end);
+      if (p < end && page[p] != '#') {
+        return false;
+      }
+    }
+    // Anything from '#' on is an OpenMetrics exemplar: ignored.
+    sink.sample(wantedIndex, labels, value, timestamp);
+    return true;
+  }
+
+  /** Parses {@code name="value",...}} starting after '{'; returns the position after '}', or -1 if malformed. */
+  private static int parseLabels(byte[] page, int p, int end, SampleLabels labels) {
+    while (true) {
+      p = skipBlanks(page, p, end);
+      if (p == end) {
+        return -1;
+      }
+      if (page[p] == '}') {
+        return p + 1;
+      }
+      int nameStart = p;
+      if (!isLabelNameStart(page[p])) {
+        return -1;
+      }
+      p++;
+      while (p < end && isLabelNameChar(page[p])) {
+        p++;
+      }
+      int nameEnd = p;
+      p = skipBlanks(page, p, end);
+      if (p == end || page[p] != '=') {
+        return -1;
+      }
+      p = skipBlanks(page, p + 1, end);
+      if (p == end || page[p] != '"') {
+        return -1;
+      }
+      p++;
+      int valueStart = p;
+      boolean escaped = false;
+      while (p < end && page[p] != '"') {
+        if (page[p] == '\\') {
+          escaped = true;
+          p++;
+          if (p == end || (page[p] != '\\' && page[p] != '"' && page[p] != 'n')) {
+            return -1;
+          }
+        }
+        p++;
+      }
+      if (p == end) {
+        return -1; // unterminated value
+      }
+      String name = new String(page, nameStart, nameEnd - nameStart, StandardCharsets.US_ASCII);
+      String value = escaped
+          ? unescape(page, valueStart, p)
+          : new String(page, valueStart, p - valueStart, StandardCharsets.UTF_8);
+      labels.add(name, value);
+      p = skipBlanks(page, p + 1, end);
+      if (p == end) {
+        return -1;
+      }
+      if (page[p] == ',') {
+        p++;
+      } else if (page[p] != '}') {
+        return -1;
+      }
+    }
+  }
+
+  private static String unescape(byte[] page, int start, int end) {
+    byte[] out = new byte[end - start];
+    int n = 0;
+    for (int i = start; i < end; i++) {
+      byte b = page[i];
+      if (b == '\\') {
+        byte e = page[++i];
+        out[n++] = e == 'n' ? (byte) '\n' : e;
+      } else {
+        out[n++] = b;
+      }
+    }
+    return new String(out, 0, n, StandardCharsets.UTF_8);
+  }
+
+  private static boolean isEof(byte[] page, int p, int length) {
+    if (length - p < 5 || page[p + 1] != ' ' || page[p + 2] != 'E' || page[p + 3] != 'O' || page[p + 4] != 'F') {
+      return false;
+    }
+    int q = p + 5;
+    while (q < length && (page[q] == ' ' || page[q] == '\t' || page[q] == '\r')) {
+      q++;
+    }
+    return q == length || page[q] == '\n';
+  }
+
+  /** The position after the next '\n' at or after {@code p}, or {@code length}. */
+  private static int nextLine(byte[] page, int p, int length) {
+    while (p < length) {
+      if (page[p++] == '\n') {
+        return p;
+      }
+    }
+    return length;
+  }
+
+  private static int skipBlanks(byte[] page, int p, int end) {
+    while (p < end && (page[p] == ' ' || page[p] == '\t')) {
+      p++;
+    }
+    return p;
+  }
+
+  private static int tokenEnd(byte[] page, int p, int end) {
+    while (p < end && page[p] != ' ' && page[p] != '\t') {
+      p++;
+    }
+    return p;
+  }
+
+  private static boolean isNameStart(byte c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c == ':';
+  }
+
+  private static boolean isNameChar(byte c) {
+    return isNameStart(c) || (c >= '0' && c <= '9');
+  }
+
+  private static boolean isLabelNameStart(byte c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+  }
+
+  private static boolean isLabelNameChar(byte c) {
+    return isLabelNameStart(c) || (c >= '0' && c <= '9');
+  }
+
+  /** Receives wanted samples from {@link #scan}. */
+  @FunctionalInterface
+  public interface SampleSink {
+
+    /**
+     * One sample.
+     *
+     * @param name the index of the sample's metric name in the {@link Names} passed to {@link #scan}
+     * @param labels the sample's labels in page order, valid only during this call
+     * @param value the sample value; may be NaN or infinite
+     * @param timestamp the timestamp as written (milliseconds in format 0.0.4, seconds in OpenMetrics), or NaN if
+     *     absent
+     */
+    void sample(int name, SampleLabels labels, double value, double timestamp);
+  }
+
+  /** The set of metric names a scan reports. Immutable and thread-safe. */
+  public static final class Names {
+    private final String[] names;
+    private final byte[][] bytes;
+
+    private Names(String[] names) {
+      this.names = names;
+      this.bytes = new byte[names.length][];
+      for (int i = 0; i < names.length; i++) {
+        bytes[i] = names[i].getBytes(StandardCharsets.UTF_8);
+      }
+    }
+
+    /** The given names without duplicates, indexed in first-occurrence order. */
+    public static Names of(Collection<String> names) {
+      return new Names(new LinkedHashSet<>(names).toArray(new String[0]));
+    }
+
+    /** The given names without duplicates, indexed in first-occurrence order. */
+    public static Names of(String... names) {
+      return of(List.of(names));
+    }
+
+    /** How many names there are. */
+    public int size() {
+      return names.length;
+    }
+
+    /** The name at {@code index}. */
+    public String get(int index) {
+      return names[index];
+    }
+
+    /** The index of {@code name}, or -1. */
+    public int indexOf(String name) {
+      return Arrays.asList(names).indexOf(name);
+    }
+
+    int indexOf(byte[] page, int start, int end) {
+      int length = end - start;
+      for (int i = 0; i < bytes.length; i++) {
+        byte[] name = bytes[i];
+        if (name.length == length && Arrays.equals(name, 0, length, page, start, end)) {
+          return i;
+        }
+      }
+      return -1;
+    }
+
+    @Override
+    public String toString() {
+      return Arrays.toString(names);
+    }
+  }
+
+  /**
+   * The labels of one sample, in page order. Reused by the scanner: valid only during a {@link SampleSink} call.
+   */
+  public static final class SampleLabels {
+    private String[] names = new String[8];
+    private String[] values = new String[8];
+    private int size;
+
+    SampleLabels() {}
+
+    /** How many labels the sample has. */
+    public int size() {
+      return size;
+    }
+
+    /** The name of label {@code i}. */
+    public String name(int i) {
+      return names[java.util.Objects.checkIndex(i, size)];
+    }
+
+    /** The (unescaped) value of label {@code i}. */
+    public String value(int i) {
+      return values[java.util.Objects.checkIndex(i, size)];
+    }
+
+    /** The value of the label named {@code name}, or {@code null} if the sample has none. */
+    public String get(String name) {
+      for (int i = 0; i < size; i++) {
+        if (names[i].equals(name)) {
+          return values[i];
+        }
+      }
+      return null;
+    }
+
+    void clear() {
+      Arrays.fill(names, 0, size, null);
+      Arrays.fill(values, 0, size, null);
+      size = 0;
+    }
+
+    void add(String name, String value) {
+      if (size == names.length) {
+        names = Arrays.copyOf(names, size * 2);
+        values = Arrays.copyOf(values, size * 2);
+      }
+      names[size] = name;
+      values[size] = value;
+      size++;
+    }
+
+    @Override
+    public String toString() {
+      StringBuilder sb = new StringBuilder("{");
+      for (int i = 0; i < size; i++) {
+        sb.append(i == 0 ? "" : ",").append(names[i]).append("=\"").append(values[i]).append('"');
+      }
+      return sb.append('}').toString();
+    }
+  }
+}

@@ -1,0 +1,181 @@
+package dev.epp.metrics;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.Ticker;
+import dev.epp.scheduler.EndpointPool;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** The scraper against real HTTP model servers on loopback, writing into the real endpoint pool. */
+class MetricsScraperTest {
+
+  /** Short, so failure-mode tests finish quickly; the default is 2 s. */
+  private static final long STALE_NANOS = Duration.ofMillis(500).toNanos();
+
+  private final EndpointPool pool = new EndpointPool();
+  private final List<AutoCloseable> closeables = new ArrayList<>();
+  private final Ticker ticker = Ticker.system();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      closeables.get(i).close();
+    }
+  }
+
+  private <T extends AutoCloseable> T closing(T closeable) {
+    closeables.add(closeable);
+    return closeable;
+  }
+
+  private MetricsScraper start(MetricsScraper.Builder builder) {
+    MetricsScraper scraper = closing(builder.interval(Duration.ofMillis(20)).ticker(ticker).build());
+    scraper.start();
+    return scraper;
+  }
+
+  private ModelServer server(String page) {
+    return closing(new ModelServer(page));
+  }
+
+  private EndpointMetrics metrics(String name) {
+    return DiscoveryTest.metrics(pool, name);
+  }
+
+  private boolean fresh(String name) {
+    return metrics(name).isFresh(ticker.nanos(), STALE_NANOS);
+  }
+
+  @Test
+  void valuesFlowIntoThePool() throws IOException {
+    ModelServer vllm = server(new String(PrometheusParserTest.resource("vllm-metrics.txt"), StandardCharsets.UTF_8));
+    ModelServer sglang = server(
+        new String(PrometheusParserTest.resource("sglang-metrics.txt"), StandardCharsets.UTF_8));
+    pool.upsert(Endpoint.of("vllm-rank-0", "127.0.0.1", vllm.port()));
+    start(MetricsScraper.builder(pool));
+    // Added after start: picked up through the store listener, with its engine from the label.
+    pool.upsert(new Endpoint("sglang-rank-0", "127.0.0.1", sglang.port(),
+        Map.of(MetricMappings.DEFAULT_ENGINE_LABEL_KEY, "sglang")));
+
+    Await.until("vLLM metrics scraped", () -> metrics("vllm-rank-0").cacheNumBlocks() == 81767);
+    EndpointMetrics m = metrics("vllm-rank-0");
+    assertEquals(3, m.waitingQueueSize());
+    assertEquals(7, m.runningRequests());
+    assertEquals(0.4217, m.kvCacheUsage());
+    assertEquals(Set.of("sql-lora", "tweet-summary"), m.activeModels());
+    Await.until("SGLang metrics scraped", () -> metrics("sglang-rank-0").cacheBlockSize() == 64);
+    assertEquals(4, metrics("sglang-rank-0").waitingQueueSize());
+
+    // Live values: the next polls see a changed page.
+    vllm.page(ModelServer.vllmPage(11, 2, 0.9));
+    Await.until("new vLLM values", () -> metrics("vllm-rank-0").waitingQueueSize() == 11);
+    assertEquals(81767, metrics("vllm-rank-0").cacheNumBlocks(), "fields absent from the page keep their values");
+    long before = metrics("vllm-rank-0").updatedNanos();
+    Await.until("updatedNanos advances with every successful poll", () -> metrics("vllm-rank-0").updatedNanos() > before);
+  }
+
+  @Test
+  void removedEndpointsAreNoLongerPolled() {
+    ModelServer server = server(ModelServer.vllmPage(1, 1, 0.1));
+    pool.upsert(Endpoint.of("a-rank-0", "127.0.0.1", server.port()));
+    MetricsScraper scraper = start(MetricsScraper.builder(pool));
+    Await.until("scraped", () -> fresh("a-rank-0"));
+    pool.remove("a-rank-0");
+    Await.until("untracked", () -> scraper.endpointCount() == 0);
+    int requests = server.requests();
+    // Later polls of other endpoints prove time passed without assuming how much.
+    ModelServer other = server(ModelServer.vllmPage(1, 1, 0.1));
+    pool.upsert(Endpoint.of("b-rank-0", "127.0.0.1", other.port()));
+    Await.until("other polled several times", () -> other.requests() >= 5);
+    assertTrue(server.requests() <= requests + 1, "at most one poll was in flight when it was removed");
+  }
+
+  /**
+   * A server that misbehaves goes stale within the staleness window while a healthy one keeps updating, and it
+   * recovers when it behaves again.
+   */
+  @ParameterizedTest
+  @EnumSource(value = ModelServer.Mode.class, names = {"ERROR_500", "HANG", "JUNK_10MB", "ENDLESS"})
+  void misbehavingServerGoesStaleWhileOthersKeepUpdating(ModelServer.Mode mode) {
+    ModelServer healthy = server(ModelServer.vllmPage(1, 1, 0.1));
+    ModelServer bad = server(ModelServer.vllmPage(5, 5, 0.5));
+    pool.upsert(Endpoint.of("healthy-rank-0", "127.0.0.1", healthy.port()));
+    pool.upsert(Endpoint.of("bad-rank-0", "127.0.0.1", bad.port()));
+    start(MetricsScraper.builder(pool).timeout(Duration.ofMillis(300)).maxBodyBytes(1 << 20));
+    Await.until("both scraped", () -> fresh("healthy-rank-0") && fresh("bad-rank-0"));
+
+    bad.mode(mode);
+    Await.until("bad endpoint stale", () -> !fresh("bad-rank-0"), () -> metrics("bad-rank-0").toString());
+    assertEquals(5, metrics("bad-rank-0").waitingQueueSize(), "last values are kept, only their age grows");
+    assertTrue(fresh("healthy-rank-0"), "the healthy endpoint kept updating");
+    healthy.page(ModelServer.vllmPage(2, 1, 0.1));
+    Await.until("healthy endpoint sees new values", () -> metrics("healthy-rank-0").waitingQueueSize() == 2);
+
+    bad.mode(ModelServer.Mode.OK);
+    bad.page(ModelServer.vllmPage(6, 5, 0.5));
+    Await.until("bad endpoint recovers", () -> fresh("bad-rank-0") && metrics("bad-rank-0").waitingQueueSize() == 6);
+  }
+
+  @Test
+  void garbageAndTenMegabytesOfJunkUnderTheDefaultCapGoStale() {
+    ModelServer healthy = server(ModelServer.vllmPage(1, 1, 0.1));
+    ModelServer garbage = server(ModelServer.vllmPage(5, 5, 0.5));
+    ModelServer junk = server(ModelServer.vllmPage(5, 5, 0.5));
+    pool.upsert(Endpoint.of("healthy-rank-0", "127.0.0.1", healthy.port()));
+    pool.upsert(Endpoint.of("garbage-rank-0", "127.0.0.1", garbage.port()));
+    pool.upsert(Endpoint.of("junk-rank-0", "127.0.0.1", junk.port()));
+    start(MetricsScraper.builder(pool).interval(Duration.ofMillis(100)));
+    Await.until("all scraped", () -> fresh("healthy-rank-0") && fresh("garbage-rank-0") && fresh("junk-rank-0"));
+
+    garbage.page("<html><body>502 Bad Gateway</body></html>\n{{{ \"not metrics\n");
+    junk.mode(ModelServer.Mode.JUNK_10MB); // parsed in full (under the 16 MiB cap): no wanted family
+    Await.until("garbage and junk stale", () -> !fresh("garbage-rank-0") && !fresh("junk-rank-0"));
+    assertTrue(fresh("healthy-rank-0"));
+  }
+
+  @Test
+  void connectionResetsGoStaleWhileOthersKeepUpdating() throws IOException {
+    ModelServer healthy = server(ModelServer.vllmPage(1, 1, 0.1));
+    ModelServer.Resetting resetting = closing(new ModelServer.Resetting());
+    pool.upsert(Endpoint.of("healthy-rank-0", "127.0.0.1", healthy.port()));
+    pool.upsert(Endpoint.of("reset-rank-0", "127.0.0.1", resetting.port()));
+    pool.updateMetrics("reset-rank-0", EndpointMetrics.builder().waitingQueueSize(9).updatedNanos(ticker.nanos())
+        .build());
+    start(MetricsScraper.builder(pool).timeout(Duration.ofMillis(300)));
+    Await.until("reset endpoint stale", () -> !fresh("reset-rank-0"));
+    assertEquals(9, metrics("reset-rank-0").waitingQueueSize());
+    healthy.page(ModelServer.vllmPage(3, 1, 0.1));
+    Await.until("healthy endpoint updates", () -> metrics("healthy-rank-0").waitingQueueSize() == 3);
+    assertTrue(fresh("healthy-rank-0"));
+  }
+
+  @Test
+  void pathAndMetricsPortAreConfigurable() {
+    ModelServer server = server(ModelServer.vllmPage(4, 1, 0.1));
+    pool.upsert(Endpoint.of("a-rank-0", "127.0.0.1", 1)); // the serving port is not the endpoint's port
+    start(MetricsScraper.builder(pool).path("/v1/metrics").metricsPort(server.port()));
+    Await.until("scraped from the configured port and path", () -> metrics("a-rank-0").waitingQueueSize() == 4);
+  }
+
+  @Test
+  void notFoundIsAFailedPoll() {
+    ModelServer server = server(ModelServer.vllmPage(4, 1, 0.1));
+    pool.upsert(Endpoint.of("a-rank-0", "127.0.0.1", server.port()));
+    start(MetricsScraper.builder(pool).path("/metricz"));
+    Await.until("polled several times", () -> server.requests() >= 3);
+    assertEquals(EndpointMetrics.NEVER, metrics("a-rank-0").updatedNanos());
+  }
+}

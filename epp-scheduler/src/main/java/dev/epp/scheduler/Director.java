@@ -6,6 +6,7 @@ import dev.epp.api.EndpointStore;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
 import dev.epp.api.InferenceRequest;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.Ticker;
@@ -75,20 +76,11 @@ public final class Director {
   private final List<ResponseBody> responseBodies;
   private final FailureLog failures;
 
-  /**
-   * A director over {@code endpoints} with the plugins of {@code config}.
-   *
-   * @param objectives the priorities of named objectives; {@link Objectives#none()} without any
-   */
-  public Director(EndpointPickerConfig config, EndpointStore endpoints, Objectives objectives) {
-    this(config, endpoints, objectives, Ticker.system());
-  }
-
-  /** As {@link #Director(EndpointPickerConfig, EndpointStore, Objectives)}, rate-limiting failure logs with ticker. */
-  public Director(EndpointPickerConfig config, EndpointStore endpoints, Objectives objectives, Ticker ticker) {
-    this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
-    this.objectives = Objects.requireNonNull(objectives, "objectives");
-    this.scheduler = new Scheduler(config, ticker);
+  private Director(Builder builder) {
+    EndpointPickerConfig config = builder.config;
+    this.endpoints = builder.endpoints;
+    this.objectives = builder.objectives;
+    this.scheduler = new Scheduler(config, builder.ticker, builder.metrics);
     this.parser = config.parser().orElseGet(() -> new PassthroughParser(PassthroughParser.TYPE));
     this.saturationDetector = config.saturationDetector().orElse(null);
     this.dataProducers = config.plugins(PrepareData.class);
@@ -96,7 +88,16 @@ public final class Director {
     this.preRequests = config.plugins(PreRequest.class);
     this.responseHeaders = config.plugins(ResponseHeader.class);
     this.responseBodies = config.plugins(ResponseBody.class);
-    this.failures = new FailureLog(ticker);
+    this.failures = new FailureLog(builder.ticker);
+    config.listenTo(endpoints);
+  }
+
+  /**
+   * A builder of a director over {@code endpoints} with the plugins of {@code config}. Building registers the
+   * configuration's pool listeners with {@code endpoints} ({@link EndpointPickerConfig#listenTo}).
+   */
+  public static Builder builder(EndpointPickerConfig config, EndpointStore endpoints) {
+    return new Builder(config, endpoints);
   }
 
   /**
@@ -240,6 +241,43 @@ public final class Director {
           routing.context().request().body().stream());
     }
     return routing.response().orElseThrow();
+  }
+
+  /** Builds {@link Director}s. Not thread-safe. */
+  public static final class Builder {
+    private final EndpointPickerConfig config;
+    private final EndpointStore endpoints;
+    private Objectives objectives = Objectives.none();
+    private Ticker ticker = Ticker.system();
+    private MetricsRecorder metrics = MetricsRecorder.noop();
+
+    private Builder(EndpointPickerConfig config, EndpointStore endpoints) {
+      this.config = Objects.requireNonNull(config, "config");
+      this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
+    }
+
+    /** The priorities of named objectives; default {@link Objectives#none()}. */
+    public Builder objectives(Objectives value) {
+      this.objectives = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /** The time source for latencies and failure-log rate limits; default {@link Ticker#system()}. */
+    public Builder ticker(Ticker value) {
+      this.ticker = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /** Where scheduling metrics go; default {@link MetricsRecorder#noop()}. */
+    public Builder metrics(MetricsRecorder value) {
+      this.metrics = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /** Builds the director. */
+    public Director build() {
+      return new Director(this);
+    }
   }
 
   private void runResponseBodyHooks(Routing routing, InferenceResponse response) {

@@ -1,7 +1,9 @@
 package dev.epp.scheduler;
 
+import dev.epp.api.Endpoint;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.RequestContext;
 import dev.epp.api.Ticker;
 import dev.epp.api.scheduling.Candidates;
@@ -31,26 +33,34 @@ import java.util.Map;
  * <p>A plugin that throws is contained (logged at most once a minute): a filter keeps every candidate, a scorer
  * scores 0, a picker is replaced by the highest total score. The request still gets a decision.
  *
+ * <p>Every call reports to the {@link MetricsRecorder}: its latency, whether it succeeded (with the primary
+ * endpoint), and each plugin call's latency under the Go extension-point names ({@code ProfilePicker},
+ * {@code Filter}, {@code Scorer}, {@code Picker}, {@code ProcessProfilesResults}).
+ *
  * <p><b>Threading:</b> thread-safe, lock-free and free of I/O; it allocates only the result. A plugin must not call
  * back into the scheduler from inside a scheduling call.
  */
 public final class Scheduler {
 
+  private final Ticker ticker;
+  private final MetricsRecorder metrics;
   private final ProfileHandler handler;
   private final List<String> profileNames;
   private final Map<String, ProfileRunner> runners;
 
-  /** A scheduler over the configuration's profiles and handler, logging contained plugin failures. */
+  /** A scheduler over the configuration's profiles and handler that records no metrics. */
   public Scheduler(EndpointPickerConfig config) {
-    this(config, Ticker.system());
+    this(config, Ticker.system(), MetricsRecorder.noop());
   }
 
   /**
-   * A scheduler whose failure-log rate limit is judged with {@code ticker}.
+   * A scheduler that reports its latency, attempts and plugin latencies to {@code metrics}.
    *
-   * @param ticker the time source for rate-limiting failure logs
+   * @param ticker the time source for latencies and for rate-limiting failure logs
    */
-  public Scheduler(EndpointPickerConfig config, Ticker ticker) {
+  public Scheduler(EndpointPickerConfig config, Ticker ticker, MetricsRecorder metrics) {
+    this.ticker = ticker;
+    this.metrics = metrics;
     FailureLog failures = new FailureLog(ticker);
     Map<String, ProfileRunner> byName = new LinkedHashMap<>();
     for (SchedulingProfile profile : config.profiles()) {
@@ -61,7 +71,8 @@ public final class Scheduler {
         scorers.add(weighted.scorer());
       }
       byName.put(profile.name(),
-          new ProfileRunner(profile.name(), profile.filters(), scorers, weights, profile.picker(), failures));
+          new ProfileRunner(profile.name(), profile.filters(), scorers, weights, profile.picker(), failures,
+              ticker, metrics));
     }
     this.handler = config.profileHandler();
     this.runners = Collections.unmodifiableMap(byName);
@@ -78,6 +89,22 @@ public final class Scheduler {
    *     if no endpoint survives scheduling, {@code INTERNAL} if the profile handler misbehaves
    */
   public SchedulingResult schedule(RequestContext context, Candidates candidates) {
+    long start = ticker.nanos();
+    String targetModel = context.request().targetModel();
+    try {
+      SchedulingResult result = run(context, candidates);
+      Endpoint primary = result.targets().get(0);
+      metrics.recordSchedulingAttempt(true, targetModel, primary.name(), "", Integer.toString(primary.port()));
+      return result;
+    } catch (InferenceException e) {
+      metrics.recordSchedulingAttempt(false, targetModel, "", "", "");
+      throw e;
+    } finally {
+      metrics.recordSchedulerLatency(ticker.nanos() - start);
+    }
+  }
+
+  private SchedulingResult run(RequestContext context, Candidates candidates) {
     if (candidates.size() == 0) {
       throw new InferenceException(Code.SERVICE_UNAVAILABLE, "no candidate endpoints for the request");
     }
@@ -85,10 +112,13 @@ public final class Scheduler {
     Map<String, ProfileResult> view = Collections.unmodifiableMap(results);
     for (int round = 0; ; round++) {
       List<String> next;
+      long pickStart = ticker.nanos();
       try {
         next = handler.pickProfiles(context, profileNames, view);
       } catch (RuntimeException e) {
         throw internal("profile handler " + handler.typedName() + " failed: " + e);
+      } finally {
+        recordHandlerLatency("ProfilePicker", pickStart);
       }
       if (next.isEmpty()) {
         break;
@@ -110,17 +140,25 @@ public final class Scheduler {
           "failed to find target endpoint: profile handler " + handler.typedName() + " ran no profile");
     }
     SchedulingResult result;
+    long processStart = ticker.nanos();
     try {
       result = handler.processResults(context, view);
     } catch (InferenceException e) {
       throw e;
     } catch (RuntimeException e) {
       throw internal("profile handler " + handler.typedName() + " failed: " + e);
+    } finally {
+      recordHandlerLatency("ProcessProfilesResults", processStart);
     }
     if (result == null) {
       throw internal("profile handler " + handler.typedName() + " returned no result");
     }
     return result;
+  }
+
+  private void recordHandlerLatency(String extensionPoint, long start) {
+    metrics.recordPluginLatency(
+        extensionPoint, handler.typedName().type(), handler.typedName().name(), ticker.nanos() - start);
   }
 
   private static InferenceException internal(String message) {

@@ -1,7 +1,11 @@
 package dev.epp.scheduler.internal;
 
 import dev.epp.api.Endpoint;
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.Plugin;
 import dev.epp.api.RequestContext;
+import dev.epp.api.Ticker;
+import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Picker;
@@ -31,10 +35,15 @@ public final class ProfileRunner {
   private final double[] weights;
   private final Picker picker;
   private final FailureLog failures;
+  private final Ticker ticker;
+  private final MetricsRecorder metrics;
 
-  /** A runner over the given plugins; {@code weights[i]} is the weight of {@code scorers[i]}. */
-  public ProfileRunner(
-      String name, List<Filter> filters, List<Scorer> scorers, double[] weights, Picker picker, FailureLog failures) {
+  /**
+   * A runner over the given plugins; {@code weights[i]} is the weight of {@code scorers[i]}. Each plugin call's
+   * latency, measured with {@code ticker}, goes to {@code metrics}.
+   */
+  public ProfileRunner(String name, List<Filter> filters, List<Scorer> scorers, double[] weights, Picker picker,
+      FailureLog failures, Ticker ticker, MetricsRecorder metrics) {
     if (scorers.size() != weights.length) {
       throw new IllegalArgumentException(scorers.size() + " scorers but " + weights.length + " weights");
     }
@@ -44,6 +53,8 @@ public final class ProfileRunner {
     this.weights = weights.clone();
     this.picker = picker;
     this.failures = failures;
+    this.ticker = ticker;
+    this.metrics = metrics;
   }
 
   /** The profile's name. */
@@ -89,11 +100,14 @@ public final class ProfileRunner {
     BitSet keep = scratch.bits;
     keep.clear();
     keep.set(0, size);
+    long start = ticker.nanos();
     try {
       filter.filter(context, view, keep);
     } catch (RuntimeException e) {
       failures.failed(filter, "Filter", "keeping every candidate", e);
       return size;
+    } finally {
+      recordLatency("Filter", filter, start);
     }
     int[] index = scratch.index;
     int kept = 0;
@@ -108,11 +122,14 @@ public final class ProfileRunner {
       Scorer scorer, double weight, RequestContext context, SurvivorView view, double[] raw, double[] totals) {
     int size = view.size();
     Arrays.fill(raw, 0, size, 0.0);
+    long start = ticker.nanos();
     try {
       scorer.score(context, view, raw);
     } catch (RuntimeException e) {
       failures.failed(scorer, "Scorer", "scoring 0", e);
       return;
+    } finally {
+      recordLatency("Scorer", scorer, start);
     }
     for (int i = 0; i < size; i++) {
       double score = raw[i];
@@ -125,6 +142,7 @@ public final class ProfileRunner {
 
   private int pick(RequestContext context, SurvivorView view, double[] totals, int[] picked, BitSet seen) {
     int size = view.size();
+    long start = ticker.nanos();
     try {
       int count = picker.pick(context, view, totals, picked);
       if (validPicks(picked, count, size, seen)) {
@@ -134,6 +152,8 @@ public final class ProfileRunner {
           new IllegalStateException("returned " + count + " picks that are not distinct indexes below " + size));
     } catch (RuntimeException e) {
       failures.failed(picker, "Picker", "picking the highest score", e);
+    } finally {
+      recordLatency("Picker", picker, start);
     }
     int best = 0;
     for (int i = 1; i < size; i++) {
@@ -143,6 +163,11 @@ public final class ProfileRunner {
     }
     picked[0] = best;
     return 1;
+  }
+
+  private void recordLatency(String extensionPoint, Plugin plugin, long start) {
+    TypedName name = plugin.typedName();
+    metrics.recordPluginLatency(extensionPoint, name.type(), name.name(), ticker.nanos() - start);
   }
 
   private static boolean validPicks(int[] picked, int count, int size, BitSet seen) {

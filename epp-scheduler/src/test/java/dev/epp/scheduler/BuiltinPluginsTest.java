@@ -53,7 +53,9 @@ class BuiltinPluginsTest {
           "single-profile-handler",
           "header-based-testing-filter",
           "label-selector-filter",
-          "utilization-detector");
+          "utilization-detector",
+          "prefix-cache-scorer",
+          "approx-prefix-cache-producer");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 

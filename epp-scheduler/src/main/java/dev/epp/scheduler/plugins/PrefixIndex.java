@@ -6,6 +6,7 @@ import java.util.LinkedHashSet;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.BiConsumer;
 import java.util.function.BiFunction;
 
 /**
@@ -183,7 +184,7 @@ final class PrefixIndex {
   }
 
   /** Calls {@code check} with every hash and its holders, for consistency checks in tests. */
-  void forEachHolder(java.util.function.BiConsumer<Long, int[]> check) {
+  void forEachHolder(BiConsumer<Long, int[]> check) {
     holders.forEach(check);
   }
 

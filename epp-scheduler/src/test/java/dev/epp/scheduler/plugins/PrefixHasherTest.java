@@ -3,8 +3,12 @@ package dev.epp.scheduler.plugins;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.dynatrace.hash4j.hashing.Hashing;
+import com.sun.management.ThreadMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -109,5 +113,24 @@ class PrefixHasherTest {
       assertEquals(Math.min(limit, expected.length), length, s);
       assertArrayEquals(Arrays.copyOf(expected, length), Arrays.copyOf(out, length), s);
     }
+  }
+
+  /** Once warm, hashing allocates only the result array: no copy of the prompt, no per-block garbage. */
+  @Test
+  void allocatesOnlyTheResult() {
+    ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+    assumeTrue(threads.isThreadAllocatedMemoryEnabled(), "the JVM does not measure thread allocation");
+    String prompt = "0123456789abcdef".repeat(2048); // 32 KB, truncated to 256 blocks of 64 bytes
+    int calls = 2000;
+    for (int i = 0; i < 10 * calls; i++) {
+      PrefixHasher.hash("model", "salt", prompt, 64, 256);
+    }
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 0; i < calls; i++) {
+      PrefixHasher.hash("model", "salt", prompt, 64, 256);
+    }
+    long perCall = (threads.getCurrentThreadAllocatedBytes() - before) / calls;
+    long result = 16 + 256 * 8;
+    assertTrue(perCall <= result + 64, () -> "allocated " + perCall + " bytes per call; the result is " + result);
   }
 }

@@ -40,6 +40,8 @@ final class ConfigBinder {
   static final String MAX_SCORE_PICKER = "max-score-picker";
   static final String DEFAULT_PARSER = "openai-parser";
   static final String DEFAULT_SATURATION_DETECTOR = "utilization-detector";
+  static final String PREFIX_CACHE_SCORER = "prefix-cache-scorer";
+  static final String PREFIX_CACHE_PRODUCER = "approx-prefix-cache-producer";
 
   private final PluginRegistry registry;
   private final Ticker ticker;
@@ -106,6 +108,9 @@ final class ConfigBinder {
 
   private void bindPlugins(List<Object> entries) {
     Map<String, String> definedAt = new LinkedHashMap<>();
+    String producer = null;
+    String scorerPath = null;
+    Map<String, Object> scorerParameters = Map.of();
     for (int i = 0; i < entries.size(); i++) {
       String path = "plugins[" + i + "]";
       Map<String, Object> entry = object(entries.get(i), path);
@@ -124,10 +129,44 @@ final class ConfigBinder {
             "unknown plugin type '" + type + "'; known types: " + String.join(", ", registry.types()));
       }
       Object rawParameters = entry.get("parameters");
-      Parameters parameters =
-          Parameters.of(rawParameters == null ? Map.of() : object(rawParameters, path + ".parameters"));
-      create(new PluginSpec(name, type, parameters), path);
+      Map<String, Object> values = rawParameters == null ? Map.of() : object(rawParameters, path + ".parameters");
+      create(new PluginSpec(name, type, Parameters.of(values)), path);
+      if (type.equals(PREFIX_CACHE_PRODUCER) && producer == null) {
+        producer = name;
+      } else if (type.equals(PREFIX_CACHE_SCORER) && scorerPath == null) {
+        scorerPath = path;
+        scorerParameters = values;
+      }
     }
+    if (scorerPath != null) {
+      ensurePrefixCacheProducer(producer, scorerPath, scorerParameters);
+    }
+  }
+
+  /**
+   * Go step 5: a {@code prefix-cache-scorer} without any {@code approx-prefix-cache-producer} gets one, named after
+   * its type and created from the (first) scorer's parameters; errors point at that scorer's entry. With an explicit
+   * producer the scorer's parameters would be ignored (silently, in Go), so they are an error here.
+   *
+   * @param producer the name of the first configured producer, or {@code null}
+   */
+  private void ensurePrefixCacheProducer(String producer, String scorerPath, Map<String, Object> scorerParameters) {
+    if (producer != null) {
+      if (!scorerParameters.isEmpty()) {
+        throw fail(scorerPath + ".parameters", "the parameters of a " + PREFIX_CACHE_SCORER + " configure the "
+            + PREFIX_CACHE_PRODUCER + " created for it, but '" + producer + "' is configured explicitly; "
+            + "set them on '" + producer + "' instead");
+      }
+      return;
+    }
+    if (registry.factory(PREFIX_CACHE_PRODUCER).isEmpty()) {
+      return;
+    }
+    if (plugins.containsKey(PREFIX_CACHE_PRODUCER)) {
+      throw fail(scorerPath, PREFIX_CACHE_SCORER + " needs a plugin named '" + PREFIX_CACHE_PRODUCER
+          + "' of that type, but another plugin has that name");
+    }
+    create(new PluginSpec(PREFIX_CACHE_PRODUCER, PREFIX_CACHE_PRODUCER, Parameters.of(scorerParameters)), scorerPath);
   }
 
   private Plugin create(PluginSpec spec, String path) {

@@ -1,5 +1,6 @@
 package dev.epp.scheduler;
 
+import dev.epp.api.EndpointStore;
 import dev.epp.api.Plugin;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.RequestParser;
@@ -22,7 +23,8 @@ import java.util.Set;
  * A loaded, validated {@code EndpointPickerConfig}: the plugin instances, the scheduling profiles and the profile
  * handler, with the Go EPP's defaulting applied (plugin names default to their type; no profiles gives one profile
  * {@code default} with every filter, scorer and picker; one profile and no handler adds
- * {@code single-profile-handler}; no picker adds {@code max-score-picker}; scorer weights default to 1).
+ * {@code single-profile-handler}; no picker adds {@code max-score-picker}; scorer weights default to 1; a
+ * {@code prefix-cache-scorer} without an {@code approx-prefix-cache-producer} gets one with the scorer's parameters).
  *
  * <p>Accepted {@code apiVersion}s are {@code inference.networking.x-k8s.io/v1alpha1} and {@code llm-d.ai/v1alpha1};
  * the kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
@@ -109,6 +111,17 @@ public final class EndpointPickerConfig {
       }
     }
     return List.copyOf(out);
+  }
+
+  /**
+   * Registers every plugin that implements {@link EndpointStore.Listener} (such as the prefix-cache producer, which
+   * forgets endpoints that leave) with {@code store}. Call it once, right after creating the store for this
+   * configuration; the request director does.
+   */
+  public void listenTo(EndpointStore store) {
+    for (EndpointStore.Listener listener : plugins(EndpointStore.Listener.class)) {
+      store.addListener(listener);
+    }
   }
 
   /** The scheduling profiles, in configuration order. */

@@ -55,7 +55,9 @@ class BuiltinPluginsTest {
           "label-selector-filter",
           "utilization-detector",
           "openai-parser",
-          "passthrough-parser");
+          "passthrough-parser",
+          "prefix-cache-scorer",
+          "approx-prefix-cache-producer");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 

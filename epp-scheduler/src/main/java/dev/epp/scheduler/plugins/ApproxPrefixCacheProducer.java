@@ -1,0 +1,189 @@
+package dev.epp.scheduler.plugins;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointStore;
+import dev.epp.api.InferenceRequest;
+import dev.epp.api.Parameters;
+import dev.epp.api.PluginConfigException;
+import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
+import dev.epp.api.PluginSpec;
+import dev.epp.api.RequestBody;
+import dev.epp.api.RequestContext;
+import dev.epp.api.StateKey;
+import dev.epp.api.TypedName;
+import dev.epp.api.requestcontrol.PreRequest;
+import dev.epp.api.requestcontrol.PrepareData;
+import dev.epp.api.scheduling.Candidates;
+import dev.epp.api.scheduling.ProfileResult;
+import dev.epp.api.scheduling.SchedulingResult;
+
+/**
+ * Approximates which endpoints hold a request's prompt prefix in their KV cache, from the requests it has routed
+ * there: the Go EPP's {@code approx-prefix-cache-producer}.
+ *
+ * <p>{@link #prepareData} hashes the request's {@link RequestBody#prompt()} into blocks of
+ * {@code blockSizeTokens × 4} characters and stores a {@link PrefixMatch} under {@link PrefixMatch#KEY}: for each
+ * candidate, how many leading blocks it probably holds. {@link #preRequest} records that the primary target (and
+ * the target of a profile named {@code prefill}) now holds every block, and stores the target's
+ * {@link PrefixCacheHit} under {@link PrefixCacheHit#KEY}. As an {@link EndpointStore.Listener} it forgets an
+ * endpoint that leaves the pool.
+ *
+ * <p>Parameters (Go names and defaults):
+ *
+ * <ul>
+ *   <li>{@code autoTune} (boolean, default true): use the first candidate's scraped {@code cacheBlockSize} as the
+ *       block size and each server's {@code cacheNumBlocks} as its index capacity, when scraped.
+ *   <li>{@code blockSizeTokens} (integer, default 16): tokens per block; must be above 0 unless {@code autoTune}.
+ *   <li>{@code maxPrefixBlocksToMatch} (integer, default 256): the most blocks hashed per request; above 0.
+ *   <li>{@code maxPrefixTokensToMatch} (integer, default 0 = off): when above 0, the most blocks is this divided by
+ *       the block size.
+ *   <li>{@code lruCapacityPerServer} (integer, default 31250): block hashes remembered per server when its
+ *       {@code cacheNumBlocks} is not used; above 0.
+ *   <li>{@code blockSize} (deprecated, characters): rejected unless {@code blockSizeTokens} is given too.
+ * </ul>
+ *
+ * <p>Differences from Go v1.5, on purpose: the trailing partial block is hashed (as on Go main after v1.5); a
+ * server is credited with block {@code i} only if it also holds every earlier block; {@code lruCapacityPerServer}
+ * is honoured (Go always uses 31250); the index is updated synchronously in {@link #preRequest}, without a global
+ * lock; endpoints are forgotten when they leave the pool rather than by a sweep every two minutes; and the
+ * {@link PrefixCacheHit} uses the block size the request was hashed with.
+ *
+ * <p><b>Threading:</b> thread-safe; see {@link PrefixIndex} for the locking.
+ */
+public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest, EndpointStore.Listener {
+
+  /** The plugin type. */
+  public static final String TYPE = "approx-prefix-cache-producer";
+
+  /** The profile whose target is indexed too, for prefill/decode disaggregation (hard-coded in Go as well). */
+  public static final String PREFILL_PROFILE = "prefill";
+
+  private static final StateKey<Prepared> PREPARED = StateKey.of(TYPE, Prepared.class);
+
+  private final TypedName typedName;
+  private final PrefixCacheConfig config;
+  private final PrefixIndex index = new PrefixIndex();
+
+  /**
+   * A producer named {@code name} configured by {@code parameters}.
+   *
+   * @throws PluginConfigException if a parameter is invalid
+   */
+  public ApproxPrefixCacheProducer(String name, Parameters parameters) {
+    this.typedName = new TypedName(TYPE, name);
+    this.config = PrefixCacheConfig.parse(parameters);
+  }
+
+  @Override
+  public TypedName typedName() {
+    return typedName;
+  }
+
+  /** The number of block hashes held over all servers: the {@code inference_extension_prefix_indexer_size}. */
+  public long indexSize() {
+    return index.size();
+  }
+
+  PrefixIndex index() {
+    return index;
+  }
+
+  /**
+   * Hashes the prompt and matches it against the index.
+   *
+   * @param candidates every candidate of the request, with positions {@code 0..size()-1}
+   */
+  @Override
+  public void prepareData(RequestContext context, Candidates candidates) {
+    InferenceRequest request = context.request();
+    RequestBody body = request.body();
+    int n = candidates.size();
+    int tokens = config.blockSizeTokens(n == 0 ? null : candidates.metrics(0));
+    int blockChars = (int) Math.min(Integer.MAX_VALUE, (long) tokens * PrefixCacheConfig.CHARS_PER_TOKEN);
+    long[] hashes = PrefixHasher.hash(
+        request.targetModel(), body.cacheSalt(), body.prompt(), blockChars, config.maxBlocks(tokens));
+    PrefixIndex.Matches matches = index.match(hashes);
+    int[] matched = new int[n];
+    Endpoint[] endpoints = new Endpoint[n];
+    int[] capacities = new int[n];
+    for (int i = 0; i < n; i++) {
+      int position = candidates.position(i);
+      Endpoint endpoint = candidates.endpoint(i);
+      endpoints[position] = endpoint;
+      capacities[position] = config.capacity(candidates.metrics(i));
+      if (!matches.isEmpty()) {
+        matched[position] = matches.blocks(index.id(endpoint.name()));
+      }
+    }
+    PrefixMatch match = new PrefixMatch(matched, hashes.length, tokens);
+    context.put(PrefixMatch.KEY, match);
+    context.put(PREPARED, new Prepared(match, hashes, endpoints, capacities));
+  }
+
+  /** Records the primary (and {@value #PREFILL_PROFILE}) target as holding the prompt's blocks. */
+  @Override
+  public void preRequest(RequestContext context, SchedulingResult result) {
+    Prepared prepared = context.get(PREPARED);
+    if (prepared == null) {
+      return;
+    }
+    Endpoint target = result.targets().get(0);
+    int position = prepared.position(target);
+    record(prepared, target, position);
+    ProfileResult prefill = result.profileResults().get(PREFILL_PROFILE);
+    if (prefill != null && !prefill.isEmpty() && !PREFILL_PROFILE.equals(result.primaryProfile())) {
+      Endpoint prefillTarget = prefill.targets().get(0);
+      record(prepared, prefillTarget, prepared.position(prefillTarget));
+    }
+    PrefixMatch match = prepared.match;
+    context.put(PrefixCacheHit.KEY,
+        new PrefixCacheHit(match.matchedBlocks(position), match.totalBlocks(), match.blockSizeTokens()));
+  }
+
+  private void record(Prepared prepared, Endpoint target, int position) {
+    if (prepared.hashes.length > 0) {
+      int capacity = position >= 0 ? prepared.capacities[position] : config.lruCapacityPerServer();
+      index.add(target.name(), capacity, prepared.hashes);
+    }
+  }
+
+  /** Accepts index updates for {@code endpoint} again if it was removed before. */
+  @Override
+  public void added(Endpoint endpoint) {
+    index.added(endpoint.name());
+  }
+
+  /** Drops everything {@code endpoint} holds from the index. */
+  @Override
+  public void removed(Endpoint endpoint) {
+    index.remove(endpoint.name());
+  }
+
+  /** What {@link #prepareData} leaves for {@link #preRequest}. */
+  private record Prepared(PrefixMatch match, long[] hashes, Endpoint[] endpoints, int[] capacities) {
+
+    /** The position of {@code target} among the candidates, or -1. */
+    int position(Endpoint target) {
+      for (int i = 0; i < endpoints.length; i++) {
+        if (endpoints[i] != null && endpoints[i].name().equals(target.name())) {
+          return i;
+        }
+      }
+      return -1;
+    }
+  }
+
+  /** Creates {@link ApproxPrefixCacheProducer}s. */
+  public static final class Factory implements PluginFactory {
+    @Override
+    public String type() {
+      return TYPE;
+    }
+
+    @Override
+    public ApproxPrefixCacheProducer create(PluginSpec spec, PluginHandle handle) {
+      return new ApproxPrefixCacheProducer(spec.name(), spec.parameters());
+    }
+  }
+}

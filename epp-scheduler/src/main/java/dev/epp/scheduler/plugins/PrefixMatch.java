@@ -1,0 +1,55 @@
+package dev.epp.scheduler.plugins;
+
+import dev.epp.api.RequestContext;
+import dev.epp.api.StateKey;
+import dev.epp.api.scheduling.Candidates;
+
+/**
+ * How much of a request's prompt prefix each candidate probably holds in its KV cache, in blocks: what
+ * {@link ApproxPrefixCacheProducer} computes before scheduling and {@link PrefixCacheScorer} scores.
+ *
+ * <p><b>Threading:</b> immutable.
+ */
+public final class PrefixMatch {
+
+  /** Where {@link ApproxPrefixCacheProducer} stores the match in the {@link RequestContext}. */
+  public static final StateKey<PrefixMatch> KEY = StateKey.of("prefix-match", PrefixMatch.class);
+
+  private final int[] matchedBlocks;
+  private final int totalBlocks;
+  private final int blockSizeTokens;
+
+  /**
+   * A match; takes ownership of {@code matchedBlocks}.
+   *
+   * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}
+   */
+  PrefixMatch(int[] matchedBlocks, int totalBlocks, int blockSizeTokens) {
+    this.matchedBlocks = matchedBlocks;
+    this.totalBlocks = totalBlocks;
+    this.blockSizeTokens = blockSizeTokens;
+  }
+
+  /**
+   * The number of leading prompt blocks the candidate at {@code position} ({@link Candidates#position(int)}) holds
+   * in a row; 0 for a position the producer did not see.
+   */
+  public int matchedBlocks(int position) {
+    return position >= 0 && position < matchedBlocks.length ? matchedBlocks[position] : 0;
+  }
+
+  /** The number of blocks the prompt was split into (after truncation); 0 when it was too short to hash. */
+  public int totalBlocks() {
+    return totalBlocks;
+  }
+
+  /** The block size in tokens used for this request (4 characters per token). */
+  public int blockSizeTokens() {
+    return blockSizeTokens;
+  }
+
+  @Override
+  public String toString() {
+    return "PrefixMatch{totalBlocks=" + totalBlocks + ", blockSizeTokens=" + blockSizeTokens + "}";
+  }
+}

@@ -1,0 +1,280 @@
+package dev.epp.scheduler.plugins;
+
+import static dev.epp.scheduler.testing.Fixtures.endpoint;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.InferenceRequest;
+import dev.epp.api.Parameters;
+import dev.epp.api.PluginConfigException;
+import dev.epp.api.RequestBody;
+import dev.epp.api.RequestContext;
+import dev.epp.api.scheduling.Candidates;
+import dev.epp.api.scheduling.ProfileResult;
+import dev.epp.api.scheduling.SchedulingResult;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The producer, with the cases of Go's approximateprefix/plugin_test.go (GIE v1.5.0 and 1748e829). Go's tests use
+ * {@code blockSizeTokens: 1} (4-character blocks) unless noted; "pod1..pod3" are {@link
+ * dev.epp.scheduler.testing.Fixtures#endpoint endpoints 0..2} here.
+ */
+class ApproxPrefixCacheProducerTest {
+
+  private static ApproxPrefixCacheProducer producer(Map<String, Object> parameters) {
+    return new ApproxPrefixCacheProducer("prefix", Parameters.of(parameters));
+  }
+
+  private static ApproxPrefixCacheProducer blockSizeOne() {
+    return producer(Map.of("autoTune", false, "blockSizeTokens", 1));
+  }
+
+  private static RequestContext request(String model, RequestBody body) {
+    return new RequestContext(InferenceRequest.builder().requestId("r").model(model).body(body).build());
+  }
+
+  private static RequestContext completion(String prompt) {
+    return request("test-model1", RequestBody.completion(prompt));
+  }
+
+  private static RequestContext chat(String messagesJson) {
+    return request("test-model1", new RequestBody(RequestBody.Api.CHAT_COMPLETIONS, false, "", messagesJson));
+  }
+
+  /** {@code n} endpoints that were never scraped. */
+  private static Candidates pods(int n) {
+    return candidates(Collections.nCopies(n, EndpointMetrics.none()));
+  }
+
+  private static Candidates candidates(List<EndpointMetrics> metrics) {
+    return dev.epp.scheduler.testing.Fixtures.candidates(metrics);
+  }
+
+  private static SchedulingResult routedTo(Endpoint primary) {
+    return new SchedulingResult("default", Map.of("default", new ProfileResult(List.of(primary))));
+  }
+
+  /** prepareData, then preRequest with {@code result}; returns the match the request saw. */
+  private static PrefixMatch route(
+      ApproxPrefixCacheProducer producer, RequestContext context, Candidates candidates, SchedulingResult result) {
+    producer.prepareData(context, candidates);
+    producer.preRequest(context, result);
+    return context.get(PrefixMatch.KEY);
+  }
+
+  private static PrefixMatch prepare(ApproxPrefixCacheProducer producer, RequestContext context, Candidates c) {
+    producer.prepareData(context, c);
+    return context.get(PrefixMatch.KEY);
+  }
+
+  @Test
+  void prepareDataOnAnEmptyIndexMatchesNothing() {
+    // Go TestPrepareRequestData: "aaaabbbb" is 2 blocks of 4 characters; nothing indexed yet.
+    PrefixMatch match = prepare(blockSizeOne(), completion("aaaabbbb"), pods(2));
+    assertEquals(2, match.totalBlocks());
+    assertEquals(1, match.blockSizeTokens());
+    assertEquals(0, match.matchedBlocks(0));
+    assertEquals(0, match.matchedBlocks(1));
+  }
+
+  @Test
+  void preRequestIndexesThePrimaryTarget() {
+    // Go TestPreRequest.
+    ApproxPrefixCacheProducer producer = blockSizeOne();
+    RequestContext context = completion("aaaabbbb");
+    route(producer, context, pods(1), routedTo(endpoint(0)));
+    long[] hashes = PrefixHasher.hash("test-model1", "", "aaaabbbb", 4, 256);
+    for (long hash : hashes) {
+      assertTrue(producer.index().holds(endpoint(0).name(), hash));
+    }
+    assertEquals(2, producer.indexSize());
+    assertEquals(new PrefixCacheHit(0, 2, 1), context.get(PrefixCacheHit.KEY));
+  }
+
+  @Test
+  void completionPrefixMatchesThePrimaryAndPrefillTargets() {
+    // Go TestPrefixPluginCompletion. "aaaaaa" is one full block and a partial one: 2 hashes (as at Go 1748e829;
+    // v1.5.0 ignored the partial block and counted 1).
+    ApproxPrefixCacheProducer producer = blockSizeOne();
+    Candidates pods = pods(3);
+    SchedulingResult result = new SchedulingResult("default", Map.of(
+        "default", new ProfileResult(List.of(endpoint(0))),
+        "prefill", new ProfileResult(List.of(endpoint(2)))));
+    assertEquals(2, route(producer, completion("aaaaaa"), pods, result).totalBlocks());
+
+    PrefixMatch match = prepare(producer, completion("aaaabbbb"), pods);
+    assertEquals(2, match.totalBlocks());
+    assertEquals(1, match.matchedBlocks(0), "pod1 holds \"aaaa\"");
+    assertEquals(0, match.matchedBlocks(1), "pod2 holds nothing");
+    assertEquals(1, match.matchedBlocks(2), "pod3, the prefill target, holds \"aaaa\"");
+  }
+
+  @Test
+  void chatConversationGrowingAcrossTurnsMatchesItsEarlierTurns() {
+    // Go TestPrefixPluginChatCompletionsGrowth: blockSizeTokens 2 (8 characters), autoTune off. The prompt is the
+    // JSON of the messages, as the parser provides it.
+    ApproxPrefixCacheProducer producer = producer(Map.of("autoTune", false, "blockSizeTokens", 2));
+    String turn1 = "{\"role\":\"system\",\"content\":\"You are a helpful assistant\"},"
+        + "{\"role\":\"user\",\"content\":\"Hello, how are you?\"}";
+    String turn2 = turn1 + ",{\"role\":\"assistant\",\"content\":\"I'm doing well, thank you! How can I help you "
+        + "today?\"},{\"role\":\"user\",\"content\":\"Can you explain how prefix caching works?\"}";
+    PrefixMatch first = route(producer, chat("[" + turn1 + "]"), pods(1), routedTo(endpoint(0)));
+    assertTrue(first.totalBlocks() > 0);
+
+    PrefixMatch second = prepare(producer, chat("[" + turn2 + "]"), pods(1));
+    assertTrue(second.totalBlocks() > first.totalBlocks());
+    assertTrue(second.matchedBlocks(0) > 0, "should have a prefix cache hit");
+    assertTrue(second.matchedBlocks(0) < second.totalBlocks());
+  }
+
+  @Test
+  void multimodalPromptsMatchFullyOnlyWithTheSameUrl() {
+    // Go TestPrefixPluginChatCompletionsMultimodal{SameUrlMatches,DifferentUrlPartialMatch} (1748e829):
+    // blockSizeTokens 32 (128 characters), autoTune off.
+    ApproxPrefixCacheProducer producer = producer(Map.of("autoTune", false, "blockSizeTokens", 32));
+    String image = "[{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"Describe\"},"
+        + "{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://storage.googleapis.com/%s\"}}]}";
+    String first = String.format(image, "abc1/sample1.jpg");
+    route(producer, chat(first), pods(1), routedTo(endpoint(0)));
+
+    PrefixMatch same = prepare(producer, chat(first), pods(1));
+    assertTrue(same.totalBlocks() > 0);
+    assertEquals(same.totalBlocks(), same.matchedBlocks(0));
+
+    String other = String.format(image, "bucket2/sample2.jpg");
+    PrefixMatch different = prepare(producer, chat(other), pods(1));
+    assertTrue(different.matchedBlocks(0) < different.totalBlocks(), "the URL is in the trailing partial block");
+  }
+
+  @Test
+  void autoTuneTakesBlockSizeAndCapacityFromMetrics() {
+    // Go TestPrefixPluginAutoTune: cacheBlockSize 16 (64 characters) wins over blockSizeTokens 32, and the
+    // server's capacity is its cacheNumBlocks, not lruCapacityPerServer.
+    ApproxPrefixCacheProducer producer =
+        producer(Map.of("autoTune", true, "blockSizeTokens", 32, "lruCapacityPerServer", 1));
+    Candidates pod = candidates(List.of(EndpointMetrics.builder().cacheBlockSize(16).cacheNumBlocks(1000).build()));
+    PrefixMatch match = route(producer, completion("a".repeat(128)), pod, routedTo(endpoint(0)));
+    assertEquals(2, match.totalBlocks());
+    assertEquals(16, match.blockSizeTokens());
+    assertEquals(1000, producer.index().capacity(endpoint(0).name()));
+    assertEquals(2, producer.indexSize());
+  }
+
+  @Test
+  void withoutAutoTuneTheConfiguredCapacityIsUsed() {
+    // Go v1.5 ignores lruCapacityPerServer (it always uses 31250); here it bounds the server's index.
+    ApproxPrefixCacheProducer producer =
+        producer(Map.of("autoTune", false, "blockSizeTokens", 1, "lruCapacityPerServer", 3));
+    Candidates pod = candidates(List.of(EndpointMetrics.builder().cacheBlockSize(16).cacheNumBlocks(1000).build()));
+    PrefixMatch match = route(producer, completion("aaaabbbbccccdddd"), pod, routedTo(endpoint(0)));
+    assertEquals(1, match.blockSizeTokens());
+    assertEquals(3, producer.index().capacity(endpoint(0).name()));
+    assertEquals(3, producer.indexSize(), "the eldest of 4 blocks was evicted");
+
+    // The first block was evicted, so the server no longer matches any prefix of the prompt.
+    assertEquals(0, prepare(producer, completion("aaaabbbbccccdddd"), pod).matchedBlocks(0));
+  }
+
+  @Test
+  void maxPrefixTokensToMatchLimitsTheBlocks() {
+    // Go TestMaxPrefixTokensToMatch.
+    ApproxPrefixCacheProducer tokens =
+        producer(Map.of("autoTune", false, "blockSizeTokens", 1, "maxPrefixTokensToMatch", 2));
+    assertEquals(2, prepare(tokens, completion("aaaabbbbccccdddd"), pods(1)).totalBlocks());
+    ApproxPrefixCacheProducer blocks =
+        producer(Map.of("autoTune", false, "blockSizeTokens", 1, "maxPrefixBlocksToMatch", 3));
+    assertEquals(3, prepare(blocks, completion("aaaabbbbccccdddd"), pods(1)).totalBlocks());
+  }
+
+  @Test
+  void promptShorterThanABlockOrEmptyHasNoBlocksAndIndexesNothing() {
+    ApproxPrefixCacheProducer producer = producer(Map.of());
+    for (RequestContext context : List.of(completion("short"), request("m", RequestBody.opaque()))) {
+      PrefixMatch match = route(producer, context, pods(2), routedTo(endpoint(1)));
+      assertEquals(0, match.totalBlocks());
+      assertEquals(new PrefixCacheHit(0, 0, 16), context.get(PrefixCacheHit.KEY));
+    }
+    assertEquals(0, producer.indexSize());
+  }
+
+  @Test
+  void hitRecordsThePrimaryTargetsMatch() {
+    ApproxPrefixCacheProducer producer = blockSizeOne();
+    route(producer, completion("aaaabbbb"), pods(2), routedTo(endpoint(1)));
+    RequestContext context = completion("aaaabbbbcccc");
+    route(producer, context, pods(2), routedTo(endpoint(1)));
+    PrefixCacheHit hit = context.get(PrefixCacheHit.KEY);
+    assertEquals(new PrefixCacheHit(2, 3, 1), hit);
+    assertEquals(8, hit.hitBytes());
+    assertEquals(12, hit.totalBytes());
+    assertEquals(2.0 / 3, hit.hitRatio(), 1e-12);
+  }
+
+  @Test
+  void cacheSaltSeparatesTenants() {
+    ApproxPrefixCacheProducer producer = blockSizeOne();
+    route(producer, request("m", new RequestBody(RequestBody.Api.COMPLETIONS, false, "a", "aaaabbbb")), pods(1),
+        routedTo(endpoint(0)));
+    assertEquals(0, prepare(producer,
+        request("m", new RequestBody(RequestBody.Api.COMPLETIONS, false, "b", "aaaabbbb")), pods(1))
+        .matchedBlocks(0));
+    assertEquals(2, prepare(producer,
+        request("m", new RequestBody(RequestBody.Api.COMPLETIONS, false, "a", "aaaabbbb")), pods(1))
+        .matchedBlocks(0));
+  }
+
+  @Test
+  void preRequestWithoutPreparedDataDoesNothing() {
+    ApproxPrefixCacheProducer producer = blockSizeOne();
+    RequestContext context = completion("aaaabbbb");
+    producer.preRequest(context, routedTo(endpoint(0)));
+    assertNull(context.get(PrefixCacheHit.KEY));
+    assertEquals(0, producer.indexSize());
+  }
+
+  @Test
+  void removedEndpointIsForgotten() {
+    ApproxPrefixCacheProducer producer = blockSizeOne();
+    route(producer, completion("aaaabbbb"), pods(2), routedTo(endpoint(0)));
+    route(producer, completion("ccccdddd"), pods(2), routedTo(endpoint(1)));
+    assertEquals(4, producer.indexSize());
+    producer.removed(endpoint(0));
+    assertEquals(2, producer.indexSize());
+    assertEquals(0, prepare(producer, completion("aaaabbbb"), pods(2)).matchedBlocks(0));
+    assertEquals(2, prepare(producer, completion("ccccdddd"), pods(2)).matchedBlocks(1));
+  }
+
+  @Test
+  void validatesParametersAsGo() {
+    // Go TestPrepareDataValidation, plus the checks Go lacks.
+    producer(Map.of("autoTune", false, "blockSizeTokens", 1));
+    producer(Map.of("autoTune", false, "blockSize", 1, "blockSizeTokens", 1));
+    producer(Map.of("autoTune", true, "blockSizeTokens", 0));
+    assertInvalid("blockSize", Map.of("autoTune", false, "blockSize", 1));
+    assertInvalid("blockSize", Map.of("blockSize", 64)); // Go ignores it silently (its default blockSizeTokens)
+    assertInvalid("blockSizeTokens", Map.of("autoTune", false, "blockSizeTokens", 0));
+    assertInvalid("maxPrefixTokensToMatch", Map.of("maxPrefixTokensToMatch", -1));
+    assertInvalid("maxPrefixBlocksToMatch", Map.of("maxPrefixBlocksToMatch", 0));
+    assertInvalid("lruCapacityPerServer", Map.of("lruCapacityPerServer", 0));
+  }
+
+  private static void assertInvalid(String parameter, Map<String, Object> parameters) {
+    PluginConfigException e = assertThrows(PluginConfigException.class, () -> producer(parameters));
+    assertEquals(parameter, e.parameter(), e.getMessage());
+  }
+
+  @Test
+  void legacyBlockSizeMessageExplainsTheMigration() {
+    PluginConfigException e =
+        assertThrows(PluginConfigException.class, () -> producer(Map.of("blockSize", 64)));
+    assertTrue(e.getMessage().contains("deprecated") && e.getMessage().contains("blockSizeTokens: 16"),
+        e.getMessage());
+  }
+}

@@ -63,7 +63,9 @@ class DirectorTest {
   }
 
   private Director director(String yaml) {
-    return new Director(EndpointPickerConfig.loader().registry(registry).parse(yaml, "test.yaml"), pool, OBJECTIVES);
+    return Director.builder(EndpointPickerConfig.loader().registry(registry).parse(yaml, "test.yaml"), pool)
+        .objectives(OBJECTIVES)
+        .build();
   }
 
   private static Map<String, String> headers(String objective, String rewrite) {

@@ -3,7 +3,11 @@ package dev.epp.extproc;
 import com.google.protobuf.ByteString;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
+import dev.epp.api.InferenceRequest;
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.InferenceResponse;
+import dev.epp.api.requestcontrol.Usage;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.Routing;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
@@ -21,6 +25,7 @@ import io.grpc.stub.StreamObserver;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,19 +52,27 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
 
   private static final Logger log = LoggerFactory.getLogger(ExtProcService.class);
 
+  /** The default request body limit, 16 MiB. */
+  public static final int DEFAULT_MAX_REQUEST_BODY_BYTES = 16 << 20;
+
   private final Director director;
+  private final MetricsRecorder metrics;
+  private final Ticker ticker;
   private final int maxRequestBodyBytes;
 
   /**
-   * A service routing through {@code director}.
+   * A service routing through {@code director} and recording the {@code inference_objective_*} request metrics.
    *
+   * @param ticker the time source for request durations
    * @param maxRequestBodyBytes the largest request body accepted; larger ones get 413
    */
-  public ExtProcService(Director director, int maxRequestBodyBytes) {
+  public ExtProcService(Director director, MetricsRecorder metrics, Ticker ticker, int maxRequestBodyBytes) {
     if (maxRequestBodyBytes <= 0) {
       throw new IllegalArgumentException("maxRequestBodyBytes must be positive");
     }
-    this.director = director;
+    this.director = Objects.requireNonNull(director, "director");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.ticker = Objects.requireNonNull(ticker, "ticker");
     this.maxRequestBodyBytes = maxRequestBodyBytes;
   }
 
@@ -77,6 +90,12 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     private ByteString responseBody = ByteString.EMPTY;
     private Routing routing;
     private boolean closed;
+    private long startNanos;
+    private boolean running;
+    private boolean responseRecorded;
+    private long responseBytes;
+    private long outputTokens;
+    private String errorCode;
 
     Stream(StreamObserver<ProcessingResponse> out) {
       this.out = out;
@@ -125,6 +144,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     }
 
     private void requestHeaders(HttpHeaders message) {
+      startNanos = ticker.nanos();
       headers = EnvoyMessages.headers(message.getHeaders());
       if (message.getEndOfStream()) {
         routing = director.routeHeaderOnly(headers);
@@ -172,9 +192,14 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
               .setHeaderMutation(EnvoyMessages.setHeaders(set).addAllRemoveHeaders(removals()))))
           .setDynamicMetadata(EnvoyMessages.destinationMetadata(routing.destination()))
           .build());
+      InferenceRequest request = routing.context().request();
+      metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
+      metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
       for (BodyResponse part : EnvoyMessages.bodyChunks(routing.body())) {
         send(ProcessingResponse.newBuilder().setRequestBody(part).build());
       }
+      metrics.requestStarted(request.incomingModel());
+      running = true;
     }
 
     /** Client-sent system headers to strip from the upstream request. */
@@ -204,9 +229,13 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     private void responseBody(HttpBody message) {
       ByteString chunk = message.getBody();
       boolean end = message.getEndOfStream();
+      responseBytes += chunk.size();
       if (routing == null || routing.streaming()) {
         if (routing != null) {
-          director.responseBody(routing, chunk.toByteArray(), end);
+          recordUsage(director.responseBody(routing, chunk.toByteArray(), end));
+        }
+        if (end) {
+          recordResponseEnd();
         }
         sendResponseChunk(EnvoyMessages.bodyChunk(chunk, end), end);
         return;
@@ -217,7 +246,8 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       }
       byte[] body = responseBody.toByteArray();
       responseBody = ByteString.EMPTY;
-      director.responseBody(routing, body, true);
+      recordUsage(director.responseBody(routing, body, true));
+      recordResponseEnd();
       List<BodyResponse> parts = EnvoyMessages.bodyChunks(body);
       for (int i = 0; i < parts.size(); i++) {
         sendResponseChunk(parts.get(i), i == parts.size() - 1);
@@ -237,18 +267,45 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
 
     private void responseTrailers() {
       if (routing != null && !responseBody.isEmpty()) {
-        director.responseBody(routing, responseBody.toByteArray(), false);
+        recordUsage(director.responseBody(routing, responseBody.toByteArray(), false));
         responseBody = ByteString.EMPTY;
       }
       if (routing != null) {
         director.finish(routing);
+        recordResponseEnd();
       }
       send(ProcessingResponse.newBuilder()
           .setResponseTrailers(TrailersResponse.newBuilder().setHeaderMutation(HeaderMutation.getDefaultInstance()))
           .build());
     }
 
+    private void recordUsage(Usage usage) {
+      if (usage == null) {
+        return;
+      }
+      InferenceRequest request = routing.context().request();
+      metrics.recordTokens(request.incomingModel(), request.targetModel(), usage.promptTokens(),
+          usage.completionTokens());
+      if (usage.cachedTokens() > 0) {
+        metrics.recordPromptCachedTokens(request.incomingModel(), request.targetModel(), usage.cachedTokens());
+      }
+      outputTokens = Math.max(outputTokens, usage.completionTokens());
+    }
+
+    /** Records the response's size and the request's duration, once. */
+    private void recordResponseEnd() {
+      if (responseRecorded || routing == null) {
+        return;
+      }
+      responseRecorded = true;
+      InferenceRequest request = routing.context().request();
+      metrics.recordResponseSize(request.incomingModel(), request.targetModel(), responseBytes);
+      metrics.recordRequestDuration(
+          request.incomingModel(), request.targetModel(), ticker.nanos() - startNanos, outputTokens);
+    }
+
     private void fail(InferenceException e) {
+      errorCode = e.code().wireName();
       send(EnvoyMessages.error(e));
       close();
       out.onCompleted();
@@ -273,6 +330,14 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       responseBody = ByteString.EMPTY;
       if (routing != null) {
         director.finish(routing);
+      }
+      if (errorCode != null) {
+        InferenceRequest request = routing == null ? null : routing.context().request();
+        metrics.recordRequestError(request == null ? "" : request.incomingModel(),
+            request == null ? "" : request.targetModel(), errorCode);
+      }
+      if (running) {
+        metrics.requestFinished(routing.context().request().incomingModel());
       }
     }
   }

@@ -25,6 +25,7 @@ import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.scheduler.internal.FailureLog;
 import dev.epp.scheduler.plugins.PassthroughParser;
+import dev.epp.scheduler.plugins.PrefixCacheHit;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -75,6 +76,7 @@ public final class Director {
   private final List<ResponseHeader> responseHeaders;
   private final List<ResponseBody> responseBodies;
   private final FailureLog failures;
+  private final MetricsRecorder metrics;
 
   private Director(Builder builder) {
     EndpointPickerConfig config = builder.config;
@@ -89,6 +91,7 @@ public final class Director {
     this.responseHeaders = config.plugins(ResponseHeader.class);
     this.responseBodies = config.plugins(ResponseBody.class);
     this.failures = new FailureLog(builder.ticker);
+    this.metrics = builder.metrics;
     config.listenTo(endpoints);
   }
 
@@ -158,6 +161,10 @@ public final class Director {
       } catch (RuntimeException e) {
         failures.failed(hook, "PreRequest", "skipping it", e);
       }
+    }
+    PrefixCacheHit hit = context.get(PrefixCacheHit.KEY);
+    if (hit != null) {
+      metrics.recordPrefixCacheMatch(hit.hitBytes(), hit.totalBytes());
     }
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;

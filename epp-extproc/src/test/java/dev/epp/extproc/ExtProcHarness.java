@@ -1,0 +1,253 @@
+package dev.epp.extproc;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.ListValue;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.Ticker;
+import dev.epp.api.requestcontrol.Objectives;
+import dev.epp.metrics.EppMetrics;
+import dev.epp.metrics.internal.GoTextFormat;
+import dev.epp.scheduler.Director;
+import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.EndpointPool;
+import io.envoyproxy.envoy.config.core.v3.HeaderMap;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.Metadata;
+import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.prometheus.client.CollectorRegistry;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A real ext_proc server (gRPC over Netty on 127.0.0.1, port 0) with a pool of fake pods, and a generated client
+ * acting as Envoy. Pods follow the Go hermetic tests: {@code pod-<i>-rank-0} at {@code 192.168.1.<i+1>:8000}.
+ */
+final class ExtProcHarness implements AutoCloseable {
+
+  static final String HEADER =
+      "apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n";
+  /** The Go hermetic tests' configuration (their prefix scorer scores 0 for these one-off prompts). */
+  static final String HERMETIC_CONFIG = HEADER + """
+      plugins:
+      - type: queue-scorer
+      - type: kv-cache-utilization-scorer
+      - type: prefix-cache-scorer
+      - type: lora-affinity-scorer
+      - type: openai-parser
+      schedulingProfiles:
+      - name: default
+        plugins:
+        - pluginRef: queue-scorer
+        - pluginRef: kv-cache-utilization-scorer
+        - pluginRef: prefix-cache-scorer
+        - pluginRef: lora-affinity-scorer
+      parser:
+        pluginRef: openai-parser
+      """;
+  static final Objectives OBJECTIVES = Objectives.of(Map.of(
+      "sql-lora", 2, "batch-sheddable", -1, "my-model", 2, "direct-model", 2));
+
+  final EndpointPool pool = new EndpointPool();
+  final EppMetrics metrics = EppMetrics.create(new CollectorRegistry());
+  private final Server server;
+  private final ManagedChannel channel;
+
+  ExtProcHarness(String config, int maxBodyBytes) {
+    Director director = Director.builder(EndpointPickerConfig.parse(config), pool)
+        .objectives(OBJECTIVES)
+        .metrics(metrics)
+        .build();
+    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .addService(new ExtProcService(director, metrics, Ticker.system(), maxBodyBytes))
+        .build();
+    try {
+      server.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+  }
+
+  ExtProcHarness(String config) {
+    this(config, ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES);
+  }
+
+  void pod(int idx, int queue, double kv, String... adapters) {
+    String name = "pod-" + idx + "-rank-0";
+    pool.upsert(Endpoint.of(name, "192.168.1." + (idx + 1), 8000));
+    pool.updateMetrics(name, EndpointMetrics.builder().waitingQueueSize(queue).kvCacheUsage(kv)
+        .activeModels(Set.of(adapters)).updatedNanos(System.nanoTime()).build());
+  }
+
+  /** Sends {@code requests} on one stream, half-closes, and returns every response until the server completes. */
+  List<ProcessingResponse> exchange(List<ProcessingRequest> requests) {
+    Exchange exchange = open();
+    requests.forEach(exchange::send);
+    exchange.halfClose();
+    return exchange.await();
+  }
+
+  Exchange open() {
+    Exchange exchange = new Exchange();
+    exchange.requests = ExternalProcessorGrpc.newStub(channel).process(exchange);
+    return exchange;
+  }
+
+  /** The EPP's metrics in the text format, as {@code /metrics} serves them. */
+  String scrape() {
+    StringWriter out = new StringWriter();
+    try {
+      GoTextFormat.write(out, Collections.list(metrics.registry().metricFamilySamples()));
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return out.toString();
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  static ProcessingRequest requestHeaders(Map<String, String> headers, boolean endOfStream) {
+    return ProcessingRequest.newBuilder()
+        .setRequestHeaders(HttpHeaders.newBuilder().setHeaders(headerMap(headers)).setEndOfStream(endOfStream))
+        .build();
+  }
+
+  static ProcessingRequest requestBody(String body, boolean endOfStream) {
+    return ProcessingRequest.newBuilder()
+        .setRequestBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(body)).setEndOfStream(endOfStream))
+        .build();
+  }
+
+  static ProcessingRequest responseHeaders(Map<String, String> headers) {
+    return ProcessingRequest.newBuilder()
+        .setResponseHeaders(HttpHeaders.newBuilder().setHeaders(headerMap(headers)))
+        .build();
+  }
+
+  static ProcessingRequest responseBody(String body, boolean endOfStream) {
+    return ProcessingRequest.newBuilder()
+        .setResponseBody(HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(body)).setEndOfStream(endOfStream))
+        .build();
+  }
+
+  /** The request as Envoy sends the subset hint: with {@code metadata_context}. */
+  static ProcessingRequest withSubset(ProcessingRequest request, String... endpoints) {
+    ListValue.Builder list = ListValue.newBuilder();
+    for (String endpoint : endpoints) {
+      list.addValues(Value.newBuilder().setStringValue(endpoint));
+    }
+    Struct hint = Struct.newBuilder()
+        .putFields("x-gateway-destination-endpoint-subset", Value.newBuilder().setListValue(list).build())
+        .build();
+    return request.toBuilder()
+        .setMetadataContext(Metadata.newBuilder().putFilterMetadata("envoy.lb.subset_hint", hint))
+        .build();
+  }
+
+  /** The Go hermetic tests' request: headers (objective, optional rewrite) then one JSON body with end of stream. */
+  static List<ProcessingRequest> llmRequest(String prompt, String model, String rewrite) {
+    Map<String, String> headers = new java.util.LinkedHashMap<>();
+    headers.put(":path", "/v1/completions");
+    headers.put("hi", "mom");
+    headers.put("x-request-id", "test-request-id");
+    headers.put("x-gateway-inference-objective", model);
+    if (rewrite != null) {
+      headers.put("x-gateway-model-name-rewrite", rewrite);
+    }
+    return List.of(requestHeaders(headers, false), requestBody(completion(model, prompt), true));
+  }
+
+  static String completion(String model, String prompt) {
+    return "{\"max_tokens\":100,\"model\":\"" + model + "\",\"prompt\":\"" + prompt + "\",\"temperature\":0}";
+  }
+
+  private static HeaderMap headerMap(Map<String, String> headers) {
+    HeaderMap.Builder map = HeaderMap.newBuilder();
+    headers.forEach((k, v) -> map.addHeaders(HeaderValue.newBuilder().setKey(k).setRawValue(ByteString.copyFromUtf8(v))));
+    return map.build();
+  }
+
+  /** One stream as the client sees it. */
+  static final class Exchange implements StreamObserver<ProcessingResponse> {
+    private final List<ProcessingResponse> responses = Collections.synchronizedList(new ArrayList<>());
+    private final CompletableFuture<List<ProcessingResponse>> done = new CompletableFuture<>();
+    StreamObserver<ProcessingRequest> requests;
+
+    void send(ProcessingRequest request) {
+      requests.onNext(request);
+    }
+
+    void halfClose() {
+      requests.onCompleted();
+    }
+
+    void cancel() {
+      requests.onError(new RuntimeException("client went away"));
+    }
+
+    List<ProcessingResponse> await() {
+      try {
+        return done.get(10, TimeUnit.SECONDS);
+      } catch (Exception e) {
+        throw new AssertionError("stream did not complete; got " + responses, e);
+      }
+    }
+
+    /** Waits until at least {@code count} responses arrived. */
+    List<ProcessingResponse> awaitResponses(int count) {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (responses.size() < count) {
+        if (System.nanoTime() > deadline || done.isDone()) {
+          throw new AssertionError("expected " + count + " responses, got " + responses);
+        }
+        try {
+          Thread.sleep(1);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new AssertionError(e);
+        }
+      }
+      return List.copyOf(responses);
+    }
+
+    @Override
+    public void onNext(ProcessingResponse response) {
+      responses.add(response);
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      done.completeExceptionally(t);
+    }
+
+    @Override
+    public void onCompleted() {
+      done.complete(List.copyOf(responses));
+    }
+  }
+}

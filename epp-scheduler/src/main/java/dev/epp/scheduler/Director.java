@@ -12,6 +12,7 @@ import dev.epp.api.RequestContext;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.Admission;
 import dev.epp.api.requestcontrol.InferenceResponse;
+import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.PreRequest;
@@ -42,7 +43,8 @@ import java.util.concurrent.ThreadLocalRandom;
  * <ol>
  *   <li>parse the body with the configured {@link RequestParser} ({@code BAD_REQUEST} if invalid or without
  *       {@code model});
- *   <li>apply {@code x-gateway-model-name-rewrite} and look up the priority of {@code x-gateway-inference-objective};
+ *   <li>choose the target model: a matching {@link ModelRewrites} rule, else {@code x-gateway-model-name-rewrite},
+ *       else the requested model; look up the priority of {@code x-gateway-inference-objective};
  *   <li>narrow the pool to the gateway's subset hint ({@code SERVICE_UNAVAILABLE} if nothing is left);
  *   <li>shed a sheddable request (priority below 0) when the saturation detector reports 1.0 or more
  *       ({@code RESOURCE_EXHAUSTED});
@@ -70,6 +72,7 @@ public final class Director {
   private final RequestParser parser;
   private final SaturationDetector saturationDetector;
   private final Objectives objectives;
+  private final ModelRewrites modelRewrites;
   private final List<PrepareData> dataProducers;
   private final List<Admission> admissions;
   private final List<PreRequest> preRequests;
@@ -82,6 +85,7 @@ public final class Director {
     EndpointPickerConfig config = builder.config;
     this.endpoints = builder.endpoints;
     this.objectives = builder.objectives;
+    this.modelRewrites = builder.modelRewrites;
     this.scheduler = new Scheduler(config, builder.ticker, builder.metrics);
     this.parser = config.parser().orElseGet(() -> new PassthroughParser(PassthroughParser.TYPE));
     this.saturationDetector = config.saturationDetector().orElse(null);
@@ -118,7 +122,10 @@ public final class Director {
     if (incoming.isEmpty() && parsed.body().api() != RequestBody.Api.OPAQUE) {
       throw new InferenceException(Code.BAD_REQUEST, "model not found in request body");
     }
-    String rewrite = headers.get(MODEL_REWRITE_HEADER);
+    String rewrite = incoming.isEmpty() ? null : modelRewrites.rewrite(incoming);
+    if (rewrite == null) {
+      rewrite = headers.get(MODEL_REWRITE_HEADER);
+    }
     String target = rewrite == null || rewrite.isEmpty() ? incoming : rewrite;
     String objective = headers.get(OBJECTIVE_HEADER);
     InferenceRequest request = new InferenceRequest(
@@ -255,6 +262,7 @@ public final class Director {
     private final EndpointPickerConfig config;
     private final EndpointStore endpoints;
     private Objectives objectives = Objectives.none();
+    private ModelRewrites modelRewrites = ModelRewrites.none();
     private Ticker ticker = Ticker.system();
     private MetricsRecorder metrics = MetricsRecorder.noop();
 
@@ -266,6 +274,12 @@ public final class Director {
     /** The priorities of named objectives; default {@link Objectives#none()}. */
     public Builder objectives(Objectives value) {
       this.objectives = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /** Model rewrite rules, which override the rewrite header; default {@link ModelRewrites#none()}. */
+    public Builder modelRewrites(ModelRewrites value) {
+      this.modelRewrites = Objects.requireNonNull(value);
       return this;
     }
 

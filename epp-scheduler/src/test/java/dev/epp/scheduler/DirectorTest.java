@@ -102,6 +102,20 @@ class DirectorTest {
   }
 
   @Test
+  void modelRewriteRulesOverrideTheRewriteHeader() {
+    pod(0, 0, 0);
+    Director director = Director.builder(
+            EndpointPickerConfig.loader().registry(registry).parse(HERMETIC_CONFIG, "test.yaml"), pool)
+        .modelRewrites(model -> model.equals("model-to-be-rewritten") ? "rewritten-model" : null)
+        .build();
+    Routing ruled = director.route(headers(null, "from-header"), completion("model-to-be-rewritten", "p"), null);
+    assertEquals("rewritten-model", ruled.context().request().targetModel());
+    assertTrue(new String(ruled.body(), StandardCharsets.UTF_8).contains("\"model\":\"rewritten-model\""));
+    Routing header = director.route(headers(null, "from-header"), completion("other", "p"), null);
+    assertEquals("from-header", header.context().request().targetModel());
+  }
+
+  @Test
   void keepsTheBodyWhenNothingIsRewritten() {
     pod(0, 0, 0);
     byte[] body = completion("m", "p");

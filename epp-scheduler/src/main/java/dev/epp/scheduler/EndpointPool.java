@@ -33,7 +33,7 @@ public final class EndpointPool implements EndpointStore {
 
   @Override
   public Candidates snapshot() {
-    return snapshot;
+    return snapshot.candidates;
   }
 
   /** The endpoint named {@code name}, if in the pool. */
@@ -138,37 +138,18 @@ public final class EndpointPool implements EndpointStore {
     return Map.copyOf(index);
   }
 
-  /** One immutable version of the pool. */
-  private static final class Snapshot implements Candidates {
+  /** One immutable version of the pool; {@code candidates} is the view the request path reads. */
+  private static final class Snapshot {
     final Endpoint[] endpoints;
     final EndpointMetrics[] metrics;
     final Map<String, Integer> indexByName;
+    final Candidates candidates;
 
     Snapshot(Endpoint[] endpoints, EndpointMetrics[] metrics, Map<String, Integer> indexByName) {
       this.endpoints = endpoints;
       this.metrics = metrics;
       this.indexByName = indexByName;
-    }
-
-    @Override
-    public int size() {
-      return endpoints.length;
-    }
-
-    @Override
-    public Endpoint endpoint(int i) {
-      return endpoints[i];
-    }
-
-    @Override
-    public EndpointMetrics metrics(int i) {
-      return metrics[i];
-    }
-
-    @Override
-    public int position(int i) {
-      Objects.checkIndex(i, endpoints.length);
-      return i;
+      this.candidates = Candidates.of(Arrays.asList(endpoints), Arrays.asList(metrics));
     }
   }
 }

@@ -1,17 +1,12 @@
 package dev.epp.bench;
 
-import dev.epp.api.Endpoint;
-import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceRequest;
 import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.scheduler.EndpointPickerConfig;
-import dev.epp.scheduler.EndpointPool;
 import dev.epp.scheduler.Scheduler;
-import java.util.Random;
-import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -51,24 +46,10 @@ public class SchedulerBenchmark {
   private Candidates candidates;
   private InferenceRequest request;
 
-  /** Builds the pool: Zipf-like queues, random KV use, a few LoRA adapters. */
+  /** Builds the pool and the scheduler. */
   @Setup
   public void setUp() {
-    Random random = new Random(42);
-    EndpointPool pool = new EndpointPool();
-    for (int i = 0; i < endpoints; i++) {
-      String name = "pod-" + i + "-rank-0";
-      pool.upsert(Endpoint.of(name, "10.0." + (i / 250) + "." + (i % 250 + 1), 8000));
-      pool.updateMetrics(name, EndpointMetrics.builder()
-          .waitingQueueSize((int) (50 / (1 + random.nextInt(endpoints))))
-          .runningRequests(random.nextInt(64))
-          .kvCacheUsage(random.nextDouble())
-          .activeModels(i % 7 == 0 ? Set.of("adapter-a") : Set.of())
-          .maxActiveModels(4)
-          .updatedNanos(System.nanoTime())
-          .build());
-    }
-    candidates = pool.snapshot();
+    candidates = Workloads.pool(endpoints).snapshot();
     EndpointPickerConfig loaded = config.equals("default")
         ? EndpointPickerConfig.defaults()
         : EndpointPickerConfig.parse("""

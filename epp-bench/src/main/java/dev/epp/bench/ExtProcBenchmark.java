@@ -1,0 +1,56 @@
+package dev.epp.bench;
+
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * One full ext_proc exchange over loopback gRPC (request headers, an 800-character chat body, response headers, a JSON
+ * response body with usage), through the EPP with the default configuration and 100 pods, against a no-op processor
+ * answering the same messages: the ratio is what the EPP adds to the transport.
+ *
+ * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar ExtProcBenchmark}
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 2)
+@Measurement(iterations = 5, time = 2)
+@Fork(1)
+public class ExtProcBenchmark {
+
+  /** {@code epp} or the {@code noop} baseline. */
+  @Param({"noop", "epp"})
+  public String processor;
+
+  private LoopbackEpp loopback;
+
+  /** Starts the server and client. */
+  @Setup(Level.Trial)
+  public void start() {
+    loopback = new LoopbackEpp(processor.equals("noop"));
+  }
+
+  /** Stops them. */
+  @TearDown(Level.Trial)
+  public void stop() throws InterruptedException {
+    loopback.close();
+  }
+
+  /** One exchange, waited for. */
+  @Benchmark
+  public int roundTrip() {
+    return loopback.roundTrip();
+  }
+}

@@ -1,0 +1,158 @@
+package dev.epp.bench;
+
+import com.google.protobuf.ByteString;
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.Ticker;
+import dev.epp.extproc.ExtProcService;
+import dev.epp.metrics.EppMetrics;
+import dev.epp.scheduler.Director;
+import dev.epp.scheduler.EndpointPickerConfig;
+import io.envoyproxy.envoy.config.core.v3.HeaderMap;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
+import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.grpc.BindableService;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.StreamObserver;
+import io.prometheus.client.CollectorRegistry;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * An ext_proc server on loopback (the EPP with the default configuration over a 100-pod pool, or a no-op processor
+ * answering the same messages) and a client that sends one full request: request headers, a chat body, response
+ * headers and a JSON response body with usage.
+ */
+final class LoopbackEpp implements AutoCloseable {
+
+  private static final List<ProcessingRequest> REQUEST = fullRequest();
+
+  private final Server server;
+  private final ManagedChannel channel;
+  private final ExternalProcessorGrpc.ExternalProcessorStub stub;
+
+  /** Starts the EPP ({@code noop == false}) or the no-op processor. */
+  LoopbackEpp(boolean noop) {
+    BindableService service = noop ? new NoopProcessor() : epp();
+    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(service).build();
+    try {
+      server.start();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+    stub = ExternalProcessorGrpc.newStub(channel);
+  }
+
+  private static ExtProcService epp() {
+    MetricsRecorder metrics = EppMetrics.create(new CollectorRegistry());
+    Director director = Director.builder(EndpointPickerConfig.defaults(), Workloads.pool(100))
+        .metrics(metrics)
+        .build();
+    return new ExtProcService(director, metrics, Ticker.system(), ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES);
+  }
+
+  /** Sends one full request on a new stream; completes with the number of responses when the server ends it. */
+  CompletableFuture<Integer> send() {
+    CompletableFuture<Integer> done = new CompletableFuture<>();
+    StreamObserver<ProcessingRequest> requests = stub.process(new StreamObserver<>() {
+      private int responses;
+
+      @Override
+      public void onNext(ProcessingResponse value) {
+        responses++;
+      }
+
+      @Override
+      public void onError(Throwable t) {
+        done.completeExceptionally(t);
+      }
+
+      @Override
+      public void onCompleted() {
+        done.complete(responses);
+      }
+    });
+    REQUEST.forEach(requests::onNext);
+    requests.onCompleted();
+    return done;
+  }
+
+  /** Sends one request and waits for its end. */
+  int roundTrip() {
+    try {
+      return send().get(10, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new IllegalStateException("round trip failed", e);
+    }
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+  }
+
+  private static List<ProcessingRequest> fullRequest() {
+    HeaderMap.Builder headers = HeaderMap.newBuilder();
+    Map.of(":path", "/v1/chat/completions", ":method", "POST", "content-type", "application/json",
+            "x-request-id", "bench-request")
+        .forEach((k, v) -> headers.addHeaders(HeaderValue.newBuilder().setKey(k).setRawValue(ByteString.copyFromUtf8(v))));
+    byte[] body = Workloads.chatBody("llama", "You are a helpful assistant.", Workloads.text(800, 3));
+    String response = "{\"object\":\"chat.completion\",\"choices\":[{\"message\":{\"role\":\"assistant\","
+        + "\"content\":\"Hello!\"}}],\"usage\":{\"prompt_tokens\":210,\"completion_tokens\":3,\"total_tokens\":213}}";
+    HeaderMap.Builder responseHeaders = HeaderMap.newBuilder()
+        .addHeaders(HeaderValue.newBuilder().setKey("content-type").setRawValue(ByteString.copyFromUtf8("application/json")));
+    return List.of(
+        ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(headers)).build(),
+        ProcessingRequest.newBuilder().setRequestBody(
+            HttpBody.newBuilder().setBody(ByteString.copyFrom(body)).setEndOfStream(true)).build(),
+        ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder().setHeaders(responseHeaders)).build(),
+        ProcessingRequest.newBuilder().setResponseBody(
+            HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(response)).setEndOfStream(true)).build());
+  }
+
+  /** Answers every message with an empty response of the matching kind, the floor any processor pays. */
+  private static final class NoopProcessor extends ExternalProcessorGrpc.ExternalProcessorImplBase {
+    @Override
+    public StreamObserver<ProcessingRequest> process(StreamObserver<ProcessingResponse> out) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(ProcessingRequest request) {
+          ProcessingResponse.Builder response = ProcessingResponse.newBuilder();
+          switch (request.getRequestCase()) {
+            case REQUEST_HEADERS -> { } // answered with the body, as the EPP does
+            case REQUEST_BODY -> {
+              out.onNext(response.setRequestHeaders(HeadersResponse.getDefaultInstance()).build());
+              out.onNext(ProcessingResponse.newBuilder().setRequestBody(BodyResponse.getDefaultInstance()).build());
+            }
+            case RESPONSE_HEADERS -> out.onNext(response.setResponseHeaders(HeadersResponse.getDefaultInstance()).build());
+            case RESPONSE_BODY -> out.onNext(response.setResponseBody(BodyResponse.getDefaultInstance()).build());
+            default -> { }
+          }
+        }
+
+        @Override
+        public void onError(Throwable t) {}
+
+        @Override
+        public void onCompleted() {
+          out.onCompleted();
+        }
+      };
+    }
+  }
+}

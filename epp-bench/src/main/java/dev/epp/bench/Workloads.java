@@ -1,0 +1,56 @@
+package dev.epp.bench;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.scheduler.EndpointPool;
+import java.nio.charset.StandardCharsets;
+import java.util.Random;
+import java.util.Set;
+
+/** Realistic inputs shared by the benchmarks, generated from a fixed seed. */
+final class Workloads {
+
+  private Workloads() {}
+
+  /** A pool of {@code n} pods with skewed (Zipf-like) queues, random KV use and a few LoRA adapters. */
+  static EndpointPool pool(int n) {
+    Random random = new Random(42);
+    EndpointPool pool = new EndpointPool();
+    for (int i = 0; i < n; i++) {
+      String name = "pod-" + i + "-rank-0";
+      pool.upsert(Endpoint.of(name, "10.0." + (i / 250) + "." + (i % 250 + 1), 8000));
+      pool.updateMetrics(name, EndpointMetrics.builder()
+          .waitingQueueSize(50 / (1 + random.nextInt(n)))
+          .runningRequests(random.nextInt(64))
+          .kvCacheUsage(random.nextDouble())
+          .activeModels(i % 7 == 0 ? Set.of("adapter-a") : Set.of())
+          .maxActiveModels(4)
+          .cacheBlockSize(16)
+          .cacheNumBlocks(40_000)
+          .updatedNanos(System.nanoTime())
+          .build());
+    }
+    return pool;
+  }
+
+  /** English-like text of exactly {@code chars} ASCII characters. */
+  static String text(int chars, long seed) {
+    String[] words = {"the", "model", "server", "routes", "each", "request", "to", "a", "pod", "with", "cached",
+        "prefix", "blocks", "and", "short", "queues", "so", "latency", "stays", "low"};
+    Random random = new Random(seed);
+    StringBuilder sb = new StringBuilder(chars + 16);
+    while (sb.length() < chars) {
+      sb.append(words[random.nextInt(words.length)]).append(' ');
+    }
+    sb.setLength(chars);
+    return sb.toString();
+  }
+
+  /** A chat completions body whose size is dominated by a {@code promptChars}-character user message. */
+  static byte[] chatBody(String model, String systemPrompt, String userPrompt) {
+    String json = "{\"model\":\"" + model + "\",\"stream\":false,\"max_tokens\":128,\"messages\":["
+        + "{\"role\":\"system\",\"content\":\"" + systemPrompt + "\"},"
+        + "{\"role\":\"user\",\"content\":\"" + userPrompt + "\"}]}";
+    return json.getBytes(StandardCharsets.UTF_8);
+  }
+}

@@ -215,17 +215,17 @@ public final class EppServer implements AutoCloseable {
         throw new StartException("cannot listen for metrics on port " + metricsPortSetting + ": " + rootMessage(e), e);
       }
 
+      log.info("EPP started: pool {} with {} endpoint(s); ext_proc on port {} ({}{}), health on port {}, "
+              + "metrics on port {}{}", poolName, pool.snapshot().size(), grpcPort(),
+          !secureServing ? "plaintext" : certPath != null ? "TLS from " + certPath : "TLS, self-signed",
+          healthChecking ? ", with health" : "", healthPort(), metricsPort(),
+          metricsToken != null ? " (bearer token required)" : "");
       readinessTicker = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "epp-readiness");
         t.setDaemon(true);
         return t;
       });
       readinessTicker.scheduleWithFixedDelay(this::updateReadiness, 0, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
-      log.info("EPP started: pool {} with {} endpoint(s); ext_proc on port {} ({}{}), health on port {}, "
-              + "metrics on port {}{}", poolName, pool.snapshot().size(), grpcPort(),
-          !secureServing ? "plaintext" : certPath != null ? "TLS from " + certPath : "TLS, self-signed",
-          healthChecking ? ", with health" : "", healthPort(), metricsPort(),
-          metricsToken != null ? " (bearer token required)" : "");
       return this;
     } catch (RuntimeException e) {
       stop(Duration.ZERO);

@@ -173,6 +173,26 @@ class EppServerTest {
   }
 
   @Test
+  void tlsFromAnOpensslEcKeyInSec1Format() throws Exception {
+    // made with: openssl ecparam -genkey -name prime256v1 -out tls.key (EC PARAMETERS, then EC PRIVATE KEY)
+    Path certs = Files.createDirectory(dir.resolve("certs"));
+    for (String file : List.of("tls.crt", "tls.key")) {
+      try (InputStream in = getClass().getResourceAsStream("sec1-ec/" + file)) {
+        Files.copy(in, certs.resolve(file));
+      }
+    }
+    ModelServer model = modelServer(0, 0.1);
+    EppServer server = start(EppServer.builder(CONFIG, new StaticDiscovery(List.of(
+            Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
+        .grpcPort(0).healthPort(0).metricsPort(0)
+        .certPath(certs));
+    ManagedChannel channel = channel(NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort())
+        .sslContext(GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build()));
+
+    assertEquals("127.0.0.1:" + model.port(), route(channel));
+  }
+
+  @Test
   void aKeyThatDoesNotMatchTheCertificateFailsStart() throws Exception {
     Path certs = Files.createDirectory(dir.resolve("certs"));
     Files.writeString(certs.resolve("tls.crt"), pem("CERTIFICATE", keytoolKeyPair(null).getCertificate().getEncoded()));

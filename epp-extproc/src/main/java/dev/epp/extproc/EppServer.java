@@ -290,7 +290,9 @@ public final class EppServer implements AutoCloseable {
     if (grpcServer != null) {
       grpcServer.shutdown();
       if (!await(grpcServer, drain)) {
-        log.warn("Cancelling ext_proc streams still open after the drain timeout of {} ms", drain.toMillis());
+        if (!drain.isZero()) {
+          log.warn("Cancelling ext_proc streams still open after the drain timeout of {} ms", drain.toMillis());
+        }
         grpcServer.shutdownNow();
         await(grpcServer, Duration.ofSeconds(5));
       }
@@ -405,8 +407,8 @@ public final class EppServer implements AutoCloseable {
   }
 
   /**
-   * Builds an {@link EppServer}; defaults are the Go EPP's. Not thread-safe. Setters validate their argument and
-   * throw {@link IllegalArgumentException} for a bad one.
+   * Builds an {@link EppServer}; defaults are the Go EPP's unless a setter says otherwise. Not thread-safe. Setters
+   * validate their argument and throw {@link IllegalArgumentException} for a bad one.
    */
   public static final class Builder {
     private final EndpointPickerConfig config;
@@ -503,7 +505,7 @@ public final class EppServer implements AutoCloseable {
       return this;
     }
 
-    /** What makes the server ready; default {@link Readiness#FRESH_METRICS}. */
+    /** What makes the server ready; default {@link Readiness#FRESH_METRICS} (the Go EPP's rule is the other). */
     public Builder readiness(Readiness value) {
       this.readiness = Objects.requireNonNull(value, "readiness");
       return this;
@@ -582,7 +584,7 @@ public final class EppServer implements AutoCloseable {
       return this;
     }
 
-    /** How long {@link EppServer#close()} lets ext_proc streams in flight finish; default 30 s. */
+    /** How long {@link EppServer#close()} lets ext_proc streams in flight finish; default 30 s, as llm-d-router. */
     public Builder drainTimeout(Duration value) {
       if (value.isNegative()) {
         throw new IllegalArgumentException("drain timeout must not be negative: " + value);

@@ -99,7 +99,7 @@ final class ServerCommand {
   private final Flags.Flag<Boolean> scrapeInsecure = flags.bool("model-server-metrics-https-insecure-skip-verify",
       true, "accept any model-server certificate with https, unless the config has a metrics-data-source");
   private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
-      ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE - (1 << 20),
+      ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE,
       "largest request body routed; larger ones get 413");
   private final Flags.Flag<Integer> maxStreams = flags.integer("grpc-max-concurrent-streams", 0, 0, Integer.MAX_VALUE,
       "most ext_proc streams per gateway connection; 0: unlimited");

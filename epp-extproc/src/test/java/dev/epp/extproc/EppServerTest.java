@@ -45,6 +45,7 @@ import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;
@@ -126,8 +127,8 @@ class EppServerTest {
     String ready = "inference_pool_ready_pods{name=\"test-pool\"} 2";
     await(() -> metricsPage(server.metricsPort()).lines().anyMatch(ready::equals), "metrics page shows " + ready);
     String page = metricsPage(server.metricsPort());
-    assertTrue(page.contains("inference_pool_per_pod_queue_size{model_server_pod=\"busy-rank-0\",name=\"test-pool\"} 12"),
-        page);
+    assertTrue(page.contains(
+        "inference_pool_per_pod_queue_size{model_server_pod=\"busy-rank-0\",name=\"test-pool\"} 12"), page);
 
     assertEquals("127.0.0.1:" + idle.port(), route(plaintextChannel(server.grpcPort())));
   }
@@ -195,8 +196,13 @@ class EppServerTest {
   @Test
   void aKeyThatDoesNotMatchTheCertificateFailsStart() throws Exception {
     Path certs = Files.createDirectory(dir.resolve("certs"));
-    Files.writeString(certs.resolve("tls.crt"), pem("CERTIFICATE", keytoolKeyPair(null).getCertificate().getEncoded()));
-    Files.writeString(certs.resolve("tls.key"), pem("PRIVATE KEY", keytoolKeyPair(null).getPrivateKey().getEncoded()));
+    try (InputStream in = getClass().getResourceAsStream("sec1-ec/tls.crt")) {
+      Files.copy(in, certs.resolve("tls.crt"));
+    }
+    KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");
+    generator.initialize(256);
+    byte[] otherKey = generator.generateKeyPair().getPrivate().getEncoded();
+    Files.writeString(certs.resolve("tls.key"), pem("PRIVATE KEY", otherKey));
     EppServer server = plaintext(new StaticDiscovery(List.of())).secureServing(true).certPath(certs).build();
 
     EppServer.StartException e = assertThrows(EppServer.StartException.class, server::start);
@@ -247,6 +253,66 @@ class EppServerTest {
         .grpcPort(ports[0]).healthPort(ports[1]).metricsPort(ports[2]));
     assertEquals(ports[0], again.grpcPort());
     assertThrows(IllegalStateException.class, server::grpcPort);
+  }
+
+  @Test
+  void closeRefusesNewStreamsAndLetsStreamsInFlightFinish() throws Exception {
+    ModelServer model = modelServer(0, 0.1);
+    EppServer server = start(plaintext(new StaticDiscovery(List.of(
+            Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
+        .drainTimeout(Duration.ofMinutes(5)));
+    ManagedChannel health = plaintextChannel(server.healthPort());
+    int grpcPort = server.grpcPort();
+    BlockingQueue<Object> responses = new LinkedBlockingQueue<>();
+    StreamObserver<ProcessingRequest> inFlight = ExternalProcessorGrpc.newStub(plaintextChannel(grpcPort))
+        .process(new StreamObserver<>() {
+          @Override
+          public void onNext(ProcessingResponse value) {
+            responses.add(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            responses.add(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            responses.add("completed");
+          }
+        });
+    inFlight.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder()
+        .setHeaders(HeaderMap.newBuilder().addHeaders(header(":method", "POST")))).build());
+    inFlight.onNext(ProcessingRequest.newBuilder().setRequestBody(HttpBody.newBuilder()
+        .setBody(ByteString.copyFromUtf8("{\"model\":\"m\",\"prompt\":\"Hi\"}")).setEndOfStream(true)).build());
+    Object headers = responses.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    assertTrue(headers instanceof ProcessingResponse r && r.hasRequestHeaders(), String.valueOf(headers));
+
+    Thread closer = new Thread(server::close, "closer");
+    closer.start();
+    awaitStatus(health, "liveness", ServingStatus.NOT_SERVING);
+    await(() -> {
+      try {
+        route(plaintextChannel(grpcPort));
+        return false;
+      } catch (StatusRuntimeException e) {
+        return e.getStatus().getCode() == Status.Code.UNAVAILABLE;
+      } catch (Exception e) {
+        throw new AssertionError(e);
+      }
+    }, "ext_proc port refuses new streams");
+
+    // the stream opened before close() still gets its response phase answered
+    inFlight.onNext(ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder()
+        .setHeaders(HeaderMap.newBuilder().addHeaders(header(":status", "200")))).build());
+    Object answer;
+    do { // skip the request body echo that followed the headers response
+      answer = responses.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    } while (answer instanceof ProcessingResponse r && r.hasRequestBody());
+    assertTrue(answer instanceof ProcessingResponse r && r.hasResponseHeaders(), String.valueOf(answer));
+    inFlight.onCompleted();
+    closer.join(DEADLINE.toMillis()); // far less than the five-minute drain: close() returns when the stream ends
+    assertFalse(closer.isAlive(), "close() returned once the last stream ended");
   }
 
   // ---- helpers --------------------------------------------------------------------------------------------------
@@ -398,7 +464,7 @@ class EppServerTest {
     }
   }
 
-  /** A key pair and self-signed certificate made by the JDK's keytool, with {@code san} if not null. */
+  /** A key pair and self-signed certificate made by the JDK's keytool, valid for {@code san}. */
   private KeyStore.PrivateKeyEntry keytoolKeyPair(String san) throws Exception {
     Path store = Files.createTempFile(dir, "pair", ".p12");
     Files.delete(store);
@@ -406,9 +472,7 @@ class EppServerTest {
         Path.of(System.getProperty("java.home"), "bin", "keytool").toString(), "-genkeypair", "-noprompt",
         "-alias", "k", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=epp-test",
         "-storetype", "PKCS12", "-keystore", store.toString(), "-storepass", "changeit"));
-    if (san != null) {
-      command.addAll(List.of("-ext", "SAN=" + san));
-    }
+    command.addAll(List.of("-ext", "SAN=" + san));
     Process process = new ProcessBuilder(command).redirectErrorStream(true)
         .redirectOutput(dir.resolve("keytool.log").toFile()).start();
     assertTrue(process.waitFor(60, TimeUnit.SECONDS), "keytool finished");

@@ -36,7 +36,7 @@ final class ServerCommand {
 
   private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
 
-  /** The environment variable holding the bearer token {@code /metrics} requires with {@code --metrics-endpoint-auth}. */
+  /** The environment variable holding the token {@code /metrics} requires with {@code --metrics-endpoint-auth}. */
   static final String METRICS_TOKEN_ENV = "EPP_METRICS_TOKEN";
 
   private static final String DESCRIPTION = """

@@ -119,8 +119,9 @@ class ServerCommandTest {
 
   @Test
   void endpointsAreNamedByTheirAddressAndPort() throws Exception {
-    assertEquals(List.of(Endpoint.of("10.0.0.1:8000", "10.0.0.1", 8000), Endpoint.of("[fd00::2]:30000", "fd00::2", 30000)),
-        ServerCommand.parseEndpoints("10.0.0.1:8000,[fd00::2]:30000"));
+    assertEquals(List.of(Endpoint.of("10.0.0.1:8000", "10.0.0.1", 8000),
+            Endpoint.of("[fd00::2]:30000", "fd00::2", 30000)),
+        ServerCommand.parseEndpoints("10.0.0.1:8000, [fd00::2]:30000"));
   }
 
   @Test
@@ -225,7 +226,8 @@ class ServerCommandTest {
     requests.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(
         HeaderMap.newBuilder()
             .addHeaders(HeaderValue.newBuilder().setKey(":method").setRawValue(ByteString.copyFromUtf8("POST")))
-            .addHeaders(HeaderValue.newBuilder().setKey(":path").setRawValue(ByteString.copyFromUtf8("/v1/completions")))))
+            .addHeaders(HeaderValue.newBuilder().setKey(":path")
+                .setRawValue(ByteString.copyFromUtf8("/v1/completions")))))
         .build());
     requests.onNext(ProcessingRequest.newBuilder().setRequestBody(HttpBody.newBuilder()
         .setBody(ByteString.copyFromUtf8("{\"model\":\"m\",\"prompt\":\"Hello\"}")).setEndOfStream(true))

@@ -14,6 +14,7 @@ public final class Main {
     String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
     switch (command) {
       case "embedded" -> System.exit(EmbeddedGateway.run(rest, System.out, System.err));
+      case "server" -> server(rest);
       case "help", "--help", "-h" -> usage(System.out);
       default -> {
         if (!command.isEmpty()) {
@@ -25,10 +26,29 @@ public final class Main {
     }
   }
 
+  /** Runs {@link ServerCommand} until SIGTERM or SIGINT, whose shutdown hook closes the server gracefully. */
+  private static void server(String[] args) {
+    ServerCommand command = new ServerCommand(System.out, System.err, System.getenv());
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      command.stop();
+      try {
+        command.awaitFinished();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, "epp-shutdown"));
+    int code = command.run(args);
+    if (code != 0) {
+      System.exit(code);
+    }
+  }
+
   static void usage(PrintStream out) {
     out.println("usage: java -jar epp-examples.jar <command> [options]");
     out.println();
     out.println("commands:");
+    out.println("  server [flags]");
+    out.println("      the EPP as an Envoy ext_proc gRPC server with the Go EPP's flags (server --help lists them)");
     out.println("  embedded [--config-file PATH] [--requests N]");
     out.println("      route requests in-process with the scheduler library over three simulated pods");
     out.println("  help    show this message");

@@ -1,0 +1,224 @@
+package dev.epp.examples;
+
+import dev.epp.api.GoDuration;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * A command's flags, parsed as the Go EPP's {@code pflag} does: {@code --name=value} or {@code --name value};
+ * booleans as {@code --name} (true) or {@code --name=true|false}; a repeated flag keeps its last value. Durations use
+ * Go's syntax ({@code 50ms}, {@code 1.5s}). {@code --help} and {@code -h} ask for {@link #printHelp help}.
+ *
+ * <p>Define every flag, then {@link #parse} once, then read the values. Not thread-safe.
+ */
+final class Flags {
+
+  /** A command line that cannot be used; the message is one line naming the flag or argument. */
+  static final class UsageException extends Exception {
+    private static final long serialVersionUID = 1L;
+
+    UsageException(String message) {
+      super(message);
+    }
+  }
+
+  /** One flag: its definition and, after parsing, its value. */
+  static final class Flag<T> {
+    private final String name;
+    private final String valueName;
+    private final String defaultText; // null: no default
+    private final Function<String, T> parser;
+    private final String help;
+    private T value;
+    private boolean set;
+
+    /** A flag whose default is {@code defaultText} parsed, or {@code null} when {@code defaultText} is null. */
+    private Flag(String name, String valueName, String defaultText, Function<String, T> parser, String help) {
+      this.name = name;
+      this.valueName = valueName;
+      this.defaultText = defaultText;
+      this.parser = parser;
+      this.help = help;
+      this.value = defaultText == null ? null : parser.apply(defaultText);
+    }
+
+    /** The value given, else the default; {@code null} for a flag without default that was not given. */
+    T get() {
+      return value;
+    }
+
+    /** Whether the command line gave this flag. */
+    boolean isSet() {
+      return set;
+    }
+
+    /** {@code --name}. */
+    String option() {
+      return "--" + name;
+    }
+
+    private void set(String text) throws UsageException {
+      try {
+        value = parser.apply(text);
+      } catch (IllegalArgumentException e) {
+        throw new UsageException("invalid value \"" + text + "\" for " + option() + ": " + e.getMessage());
+      }
+      set = true;
+    }
+  }
+
+  private final String usage;
+  private final String description;
+  private final Map<String, Flag<?>> flags = new LinkedHashMap<>();
+
+  /**
+   * @param usage the first line of the help, e.g. {@code java -jar epp-examples.jar server [flags]}
+   * @param description what the command does, printed under the usage line
+   */
+  Flags(String usage, String description) {
+    this.usage = usage;
+    this.description = description;
+  }
+
+  /** A string flag. */
+  Flag<String> string(String name, String defaultValue, String help) {
+    return add(new Flag<>(name, "string", defaultValue, s -> s, help));
+  }
+
+  /** A string flag whose value must be one of {@code values}. */
+  Flag<String> choice(String name, String defaultValue, List<String> values, String help) {
+    return add(new Flag<>(name, String.join("|", values), defaultValue, s -> {
+      if (!values.contains(s)) {
+        throw new IllegalArgumentException("expected one of " + String.join(", ", values));
+      }
+      return s;
+    }, help));
+  }
+
+  /** A file or directory flag without default. */
+  Flag<Path> path(String name, String help) {
+    return add(new Flag<>(name, "path", null, s -> {
+      if (s.isEmpty()) {
+        throw new IllegalArgumentException("empty path");
+      }
+      return Path.of(s);
+    }, help));
+  }
+
+  /** An integer flag accepting {@code min..max}. */
+  Flag<Integer> integer(String name, int defaultValue, int min, int max, String help) {
+    return add(new Flag<>(name, "int", Integer.toString(defaultValue), s -> {
+      int value;
+      try {
+        value = Integer.parseInt(s);
+      } catch (NumberFormatException e) {
+        throw new IllegalArgumentException("not an integer");
+      }
+      if (value < min || value > max) {
+        throw new IllegalArgumentException("not in " + min + ".." + max);
+      }
+      return value;
+    }, help));
+  }
+
+  /** A boolean flag. */
+  Flag<Boolean> bool(String name, boolean defaultValue, String help) {
+    return add(new Flag<>(name, "", Boolean.toString(defaultValue), s -> switch (s) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException("expected true or false");
+    }, help));
+  }
+
+  /** A positive Go duration flag, such as {@code 50ms}. */
+  Flag<Duration> duration(String name, String defaultValue, String help) {
+    return add(new Flag<>(name, "duration", defaultValue, s -> {
+      Duration d = GoDuration.parse(s);
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException("must be positive");
+      }
+      return d;
+    }, help));
+  }
+
+  /**
+   * Sets the flags from {@code args}.
+   *
+   * @return {@code false} if help was asked for (the other flags are then not checked), else {@code true}
+   * @throws UsageException for an unknown flag, a missing or invalid value, or a positional argument
+   */
+  boolean parse(String[] args) throws UsageException {
+    for (String arg : args) {
+      if (arg.equals("--help") || arg.equals("-h")) {
+        return false;
+      }
+    }
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (!arg.startsWith("--") || arg.length() == 2) {
+        String hint = arg.equals("true") || arg.equals("false") ? " (booleans are written --flag=" + arg + ")" : "";
+        throw new UsageException("unexpected argument '" + arg + "'" + hint);
+      }
+      int eq = arg.indexOf('=');
+      String name = eq < 0 ? arg.substring(2) : arg.substring(2, eq);
+      Flag<?> flag = flags.get(name);
+      if (flag == null) {
+        throw new UsageException("unknown flag --" + name);
+      }
+      if (eq >= 0) {
+        flag.set(arg.substring(eq + 1));
+      } else if (flag.valueName.isEmpty()) {
+        flag.set("true");
+      } else if (i + 1 < args.length && !isFlag(args[i + 1])) {
+        flag.set(args[++i]);
+      } else {
+        throw new UsageException("flag " + flag.option() + " needs a value");
+      }
+    }
+    return true;
+  }
+
+  /** Prints the usage line, the description and every flag with its default. */
+  void printHelp(PrintStream out) {
+    out.println("usage: " + usage);
+    out.println();
+    out.println(description);
+    out.println();
+    out.println("flags:");
+    int width = 0;
+    for (Flag<?> flag : flags.values()) {
+      width = Math.max(width, left(flag).length());
+    }
+    for (Flag<?> flag : flags.values()) {
+      String shown = flag.defaultText == null ? ""
+          : " (default " + (flag.defaultText.isEmpty() ? "\"\"" : flag.defaultText) + ")";
+      out.printf("  %-" + width + "s  %s%s%n", left(flag), flag.help, shown);
+    }
+    out.printf("  %-" + width + "s  %s%n", "-h, --help", "show this help");
+  }
+
+  /** Whether {@code arg} is one of the defined flags, so not the value of the flag before it. */
+  private boolean isFlag(String arg) {
+    if (!arg.startsWith("--")) {
+      return false;
+    }
+    int eq = arg.indexOf('=');
+    return flags.containsKey(eq < 0 ? arg.substring(2) : arg.substring(2, eq));
+  }
+
+  private static String left(Flag<?> flag) {
+    return flag.valueName.isEmpty() ? flag.option() : flag.option() + " " + flag.valueName;
+  }
+
+  private <T> Flag<T> add(Flag<T> flag) {
+    if (flags.putIfAbsent(flag.name, flag) != null) {
+      throw new IllegalArgumentException("flag --" + flag.name + " defined twice");
+    }
+    return flag;
+  }
+}

@@ -1,0 +1,268 @@
+package dev.epp.examples;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointDiscovery;
+import dev.epp.extproc.EppServer;
+import dev.epp.extproc.ExtProcService;
+import dev.epp.metrics.FileDiscovery;
+import dev.epp.metrics.MetricsExporter;
+import dev.epp.metrics.StaticDiscovery;
+import dev.epp.scheduler.ConfigException;
+import dev.epp.scheduler.EndpointPickerConfig;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code server} command: the EPP as a standalone Envoy ext_proc server ({@link EppServer}) with the Go EPP's
+ * flag names and defaults, over endpoints listed on the command line or in a watched file.
+ *
+ * <p>{@link #run} blocks until {@link #stop()} (called by the shutdown hook on SIGTERM or SIGINT), then closes the
+ * server gracefully and returns 0; it returns 2 for a command line that cannot be used and 1 when the server cannot
+ * start, after printing one line to the error stream.
+ *
+ * <p><b>Threading:</b> {@link #run} once, on any thread; {@link #stop()} from any thread.
+ */
+final class ServerCommand {
+
+  private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
+
+  /** The environment variable holding the token {@code /metrics} requires with {@code --metrics-endpoint-auth}. */
+  static final String METRICS_TOKEN_ENV = "EPP_METRICS_TOKEN";
+
+  private static final String DESCRIPTION = """
+      Runs the Endpoint Picker as an Envoy ext_proc gRPC server (as the Go EPP does), with gRPC health and
+      Prometheus /metrics. Endpoints come from --endpoints or from a watched --endpoints-file; Kubernetes
+      discovery (--pool-name selecting an InferencePool) is not supported yet. Differences from the Go EPP's
+      defaults: --metrics-endpoint-auth is false (true needs the token in $EPP_METRICS_TOKEN instead of a
+      Kubernetes TokenReview), readiness needs an endpoint with fresh metrics (--readiness), and request bodies
+      are capped (--max-request-body-bytes).""";
+
+  private final PrintStream out;
+  private final PrintStream err;
+  private final Map<String, String> env;
+  private final CountDownLatch stopRequested = new CountDownLatch(1);
+  private final CountDownLatch finished = new CountDownLatch(1);
+  private final CompletableFuture<EppServer> started = new CompletableFuture<>();
+
+  private final Flags flags = new Flags("java -jar epp-examples.jar server [flags]", DESCRIPTION);
+  private final Flags.Flag<String> poolName = flags.string("pool-name", "",
+      "the pool's name, the name label of the inference_pool_* metrics; empty: " + EppServer.DEFAULT_POOL_NAME);
+  private final Flags.Flag<String> poolNamespace = flags.string("pool-namespace", "",
+      "the pool's namespace, for logs; empty: $NAMESPACE, else default");
+  private final Flags.Flag<String> endpoints = flags.string("endpoints", "",
+      "static endpoints, ip:port,... ([ipv6]:port); each is named by its ip:port");
+  private final Flags.Flag<Path> endpointsFile = flags.path("endpoints-file",
+      "file of endpoints, one '<name> <ip>:<port> [label=value ...]' per line, re-read when it changes");
+  private final Flags.Flag<Integer> grpcPort = flags.integer("grpc-port", EppServer.DEFAULT_GRPC_PORT, 0, 65535,
+      "ext_proc gRPC port");
+  private final Flags.Flag<Integer> healthPort = flags.integer("grpc-health-port", EppServer.DEFAULT_HEALTH_PORT,
+      0, 65535, "gRPC health port (plaintext)");
+  private final Flags.Flag<Integer> metricsPort = flags.integer("metrics-port", MetricsExporter.DEFAULT_PORT,
+      0, 65535, "Prometheus /metrics port");
+  private final Flags.Flag<Boolean> metricsAuth = flags.bool("metrics-endpoint-auth", false,
+      "require 'Authorization: Bearer <token>' on /metrics, the token taken from $" + METRICS_TOKEN_ENV);
+  private final Flags.Flag<Boolean> secureServing = flags.bool("secure-serving", true,
+      "serve ext_proc with TLS");
+  private final Flags.Flag<Path> certPath = flags.path("cert-path",
+      "directory with tls.crt and tls.key (PEM); without it a self-signed certificate is made at start");
+  private final Flags.Flag<Boolean> healthChecking = flags.bool("health-checking", false,
+      "also serve gRPC health on the ext_proc port");
+  private final Flags.Flag<String> readiness = flags.choice("readiness", "fresh-metrics",
+      List.of("fresh-metrics", "discovery-synced"),
+      "ready when an endpoint has fresh metrics, or as soon as discovery has loaded (the Go EPP's rule)");
+  private final Flags.Flag<Path> configFile = flags.path("config-file",
+      "EndpointPickerConfig YAML file; without it and --config-text the default configuration");
+  private final Flags.Flag<String> configText = flags.string("config-text", "",
+      "EndpointPickerConfig YAML text");
+  private final Flags.Flag<Duration> refreshMetrics = flags.duration("refresh-metrics-interval", "50ms",
+      "time between metric scrapes of one model server");
+  private final Flags.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "5s",
+      "time between refreshes of the inference_pool_* gauges");
+  private final Flags.Flag<Duration> staleness = flags.duration("metrics-staleness-threshold", "2s",
+      "age after which an endpoint's metrics are stale");
+  private final Flags.Flag<String> scrapeScheme = flags.choice("model-server-metrics-scheme", "http",
+      List.of("http", "https"), "scheme of model-server metrics, unless the config has a metrics-data-source");
+  private final Flags.Flag<String> scrapePath = flags.string("model-server-metrics-path", "/metrics",
+      "path of model-server metrics, unless the config has a metrics-data-source");
+  private final Flags.Flag<Integer> scrapePort = flags.integer("model-server-metrics-port", 0, 0, 65535,
+      "port of model-server metrics; 0: the endpoint's port");
+  private final Flags.Flag<Boolean> scrapeInsecure = flags.bool("model-server-metrics-https-insecure-skip-verify",
+      true, "accept any model-server certificate with https, unless the config has a metrics-data-source");
+  private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
+      ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE,
+      "largest request body routed; larger ones get 413");
+  private final Flags.Flag<Integer> maxStreams = flags.integer("grpc-max-concurrent-streams", 0, 0, Integer.MAX_VALUE,
+      "most ext_proc streams per gateway connection; 0: unlimited");
+  private final Flags.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
+      EppServer.DEFAULT_DRAIN_TIMEOUT.toSeconds() + "s", "on SIGTERM, how long streams in flight may finish");
+
+  /**
+   * @param out where {@code --help} goes
+   * @param err where command-line and start errors go, one line each
+   * @param env the environment ({@code NAMESPACE}, {@value #METRICS_TOKEN_ENV})
+   */
+  ServerCommand(PrintStream out, PrintStream err, Map<String, String> env) {
+    this.out = out;
+    this.err = err;
+    this.env = env;
+  }
+
+  /** Runs the command; see the class documentation for the exit codes. */
+  int run(String[] args) {
+    try {
+      return serve(args);
+    } finally {
+      started.complete(null);
+      finished.countDown();
+    }
+  }
+
+  /** Asks {@link #run} to stop the server and return; does not wait. Idempotent. */
+  void stop() {
+    stopRequested.countDown();
+  }
+
+  /** Waits until {@link #run} has returned. */
+  void awaitFinished() throws InterruptedException {
+    finished.await();
+  }
+
+  /** Completes with the running server once started, or with {@code null} if {@link #run} returns without one. */
+  CompletableFuture<EppServer> started() {
+    return started;
+  }
+
+  private int serve(String[] args) {
+    EppServer server;
+    String source;
+    try {
+      if (!flags.parse(args)) {
+        flags.printHelp(out);
+        return 0;
+      }
+      EndpointDiscovery discovery = discovery();
+      source = endpoints.isSet() ? endpoints.get() : "file " + endpointsFile.get();
+      if (configFile.isSet() && configText.isSet()) {
+        throw new Flags.UsageException("--config-file and --config-text are mutually exclusive");
+      }
+      if (!scrapePath.get().startsWith("/")) {
+        throw new Flags.UsageException("--model-server-metrics-path must start with '/'");
+      }
+      String token = metricsAuth.get() ? env.get(METRICS_TOKEN_ENV) : null;
+      if (metricsAuth.get() && (token == null || token.isBlank())) {
+        throw new Flags.UsageException("--metrics-endpoint-auth needs the bearer token in $" + METRICS_TOKEN_ENV);
+      }
+      EndpointPickerConfig config = configFile.isSet()
+          ? EndpointPickerConfig.loader().load(configFile.get())
+          : EndpointPickerConfig.loader().parse(configText.get(), "--config-text");
+      server = configure(EppServer.builder(config, discovery), token).build();
+    } catch (Flags.UsageException e) {
+      err.println("server: " + e.getMessage() + " (see --help)");
+      return 2;
+    } catch (ConfigException e) {
+      err.println("server: invalid configuration: " + oneLine(e.getMessage()));
+      return 1;
+    }
+    try {
+      String namespace = poolNamespace.get().isBlank() ? env.getOrDefault("NAMESPACE", "default") : poolNamespace.get();
+      log.info("Starting EPP for pool {}/{} with endpoints from {}", namespace,
+          poolName.get().isBlank() ? EppServer.DEFAULT_POOL_NAME : poolName.get(), source);
+      server.start();
+    } catch (EppServer.StartException e) {
+      err.println("server: " + oneLine(e.getMessage()));
+      return 1;
+    }
+    started.complete(server);
+    try {
+      stopRequested.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      server.close();
+    }
+    return 0;
+  }
+
+  private EndpointDiscovery discovery() throws Flags.UsageException {
+    if (endpoints.isSet() && endpointsFile.isSet()) {
+      throw new Flags.UsageException("--endpoints and --endpoints-file are mutually exclusive");
+    }
+    if (endpointsFile.isSet()) {
+      return new FileDiscovery(endpointsFile.get());
+    }
+    if (endpoints.isSet()) {
+      return new StaticDiscovery(parseEndpoints(endpoints.get()));
+    }
+    throw new Flags.UsageException("no endpoints to route to: give --endpoints ip:port,... or --endpoints-file PATH"
+        + " (Kubernetes discovery with --pool-name is not supported yet)");
+  }
+
+  private EppServer.Builder configure(EppServer.Builder builder, String metricsToken) {
+    if (!poolName.get().isBlank()) {
+      builder.poolName(poolName.get());
+    }
+    return builder.metricsBearerToken(metricsToken == null ? null : metricsToken.strip())
+        .grpcPort(grpcPort.get())
+        .healthPort(healthPort.get())
+        .metricsPort(metricsPort.get())
+        .secureServing(secureServing.get())
+        .certPath(certPath.get())
+        .healthChecking(healthChecking.get())
+        .readiness(readiness.get().equals("fresh-metrics")
+            ? EppServer.Readiness.FRESH_METRICS : EppServer.Readiness.DISCOVERY_SYNCED)
+        .refreshMetricsInterval(refreshMetrics.get())
+        .refreshPrometheusMetricsInterval(refreshPrometheus.get())
+        .metricsStalenessThreshold(staleness.get())
+        .modelServerMetricsScheme(scrapeScheme.get())
+        .modelServerMetricsPath(scrapePath.get())
+        .modelServerMetricsPort(scrapePort.get())
+        .modelServerMetricsInsecureSkipVerify(scrapeInsecure.get())
+        .maxRequestBodyBytes(maxBodyBytes.get())
+        .maxConcurrentStreamsPerConnection(maxStreams.get() == 0 ? Integer.MAX_VALUE : maxStreams.get())
+        .drainTimeout(drainTimeout.get());
+  }
+
+  /** Endpoints from {@code ip:port,...}, each named by its {@code ip:port}. */
+  static List<Endpoint> parseEndpoints(String list) throws Flags.UsageException {
+    List<Endpoint> parsed = new ArrayList<>();
+    Set<String> names = new HashSet<>();
+    for (String entry : list.split(",", -1)) {
+      String hostPort = entry.strip();
+      boolean bracketed = hostPort.startsWith("[");
+      int colon = bracketed ? hostPort.indexOf("]:") + 1 : hostPort.lastIndexOf(':');
+      if (colon <= 0 || (!bracketed && hostPort.indexOf(':') != colon)) {
+        throw new Flags.UsageException("invalid --endpoints entry '" + hostPort + "': expected ip:port ([ipv6]:port)");
+      }
+      String address = bracketed ? hostPort.substring(1, colon - 1) : hostPort.substring(0, colon);
+      int port;
+      try {
+        port = Integer.parseInt(hostPort.substring(colon + 1));
+      } catch (NumberFormatException e) {
+        port = 0;
+      }
+      if (address.isEmpty() || port < 1 || port > 65535) {
+        throw new Flags.UsageException("invalid --endpoints entry '" + hostPort + "': expected ip:port ([ipv6]:port)");
+      }
+      String name = bracketed ? "[" + address + "]:" + port : address + ":" + port;
+      if (!names.add(name)) {
+        throw new Flags.UsageException("--endpoints lists " + name + " twice");
+      }
+      parsed.add(Endpoint.of(name, address, port));
+    }
+    return parsed;
+  }
+
+  private static String oneLine(String message) {
+    return message == null ? "" : message.strip().replaceAll("\\s*\\R\\s*", " ");
+  }
+}

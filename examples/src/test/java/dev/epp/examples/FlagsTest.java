@@ -1,0 +1,110 @@
+package dev.epp.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class FlagsTest {
+
+  private final Flags flags = new Flags("cmd [flags]", "Does things.");
+  private final Flags.Flag<String> name = flags.string("name", "", "a name");
+  private final Flags.Flag<Integer> port = flags.integer("port", 9002, 0, 65535, "a port");
+  private final Flags.Flag<Boolean> secure = flags.bool("secure", true, "TLS");
+  private final Flags.Flag<Boolean> verbose = flags.bool("verbose", false, "chatty");
+  private final Flags.Flag<Duration> interval = flags.duration("interval", "50ms", "an interval");
+  private final Flags.Flag<Path> file = flags.path("file", "a file");
+  private final Flags.Flag<String> mode = flags.choice("mode", "a", List.of("a", "b"), "a mode");
+
+  @Test
+  void defaultsApplyWhenNothingIsGiven() throws Exception {
+    assertTrue(flags.parse(new String[0]));
+    assertEquals("", name.get());
+    assertEquals(9002, port.get());
+    assertTrue(secure.get());
+    assertFalse(verbose.get());
+    assertEquals(Duration.ofMillis(50), interval.get());
+    assertNull(file.get());
+    assertEquals("a", mode.get());
+    assertFalse(port.isSet());
+  }
+
+  @Test
+  void valuesMayFollowAnEqualsSignOrComeAsTheNextArgument() throws Exception {
+    flags.parse(new String[] {"--port=0", "--interval", "1.5s", "--name", "---", "--file=/tmp/x", "--mode", "b"});
+    assertEquals(0, port.get());
+    assertTrue(port.isSet());
+    assertEquals(Duration.ofMillis(1500), interval.get());
+    assertEquals("---", name.get()); // a value may start with dashes unless it is a flag
+    assertEquals(Path.of("/tmp/x"), file.get());
+    assertEquals("b", mode.get());
+  }
+
+  @Test
+  void booleansAreSetByNameOrWithAnExplicitValue() throws Exception {
+    flags.parse(new String[] {"--verbose", "--secure=false"});
+    assertTrue(verbose.get());
+    assertFalse(secure.get());
+  }
+
+  @Test
+  void theLastOfARepeatedFlagWins() throws Exception {
+    flags.parse(new String[] {"--port", "1", "--port=2"});
+    assertEquals(2, port.get());
+  }
+
+  @Test
+  void helpStopsParsingBeforeOtherFlagsAreChecked() throws Exception {
+    assertFalse(flags.parse(new String[] {"--nope", "--help"}));
+    assertFalse(flags.parse(new String[] {"-h"}));
+  }
+
+  @Test
+  void errorsNameTheFlagOrArgumentInOneLine() {
+    assertError("unknown flag --nope", "--nope=1");
+    assertError("invalid value \"x\" for --port: not an integer", "--port", "x");
+    assertError("invalid value \"70000\" for --port: not in 0..65535", "--port=70000");
+    assertError("invalid value \"yes\" for --secure: expected true or false", "--secure=yes");
+    assertError("invalid value \"-1s\" for --interval: must be positive", "--interval=-1s");
+    assertError("invalid value \"5\" for --interval: missing unit in duration \"5\"", "--interval=5");
+    assertError("invalid value \"c\" for --mode: expected one of a, b", "--mode=c");
+    assertError("flag --port needs a value", "--port");
+    assertError("flag --name needs a value", "--name", "--port=1");
+    assertError("unexpected argument 'false' (booleans are written --flag=false)", "--secure", "false");
+    assertError("unexpected argument 'extra'", "extra");
+  }
+
+  @Test
+  void helpListsEveryFlagWithItsDefault() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    flags.printHelp(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    List<String> lines = bytes.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals("usage: cmd [flags]", lines.get(0));
+    String text = String.join("\n", lines);
+    for (String row : List.of(
+        "--name string +a name \\(default \"\"\\)",
+        "--port int +a port \\(default 9002\\)",
+        "--secure +TLS \\(default true\\)",
+        "--verbose +chatty \\(default false\\)",
+        "--interval duration +an interval \\(default 50ms\\)",
+        "--file path +a file",
+        "--mode a\\|b +a mode \\(default a\\)",
+        "-h, --help +show this help")) {
+      assertTrue(lines.stream().anyMatch(line -> line.matches("  " + row)), row + " in\n" + text);
+    }
+  }
+
+  private void assertError(String message, String... args) {
+    Flags.UsageException e = assertThrows(Flags.UsageException.class, () -> flags.parse(args));
+    assertEquals(message, e.getMessage());
+  }
+}

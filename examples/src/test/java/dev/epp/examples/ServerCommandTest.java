@@ -1,0 +1,248 @@
+package dev.epp.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.google.protobuf.ByteString;
+import com.sun.net.httpserver.HttpServer;
+import dev.epp.api.Endpoint;
+import dev.epp.extproc.EppServer;
+import io.envoyproxy.envoy.config.core.v3.HeaderMap;
+import io.envoyproxy.envoy.config.core.v3.HeaderValue;
+import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
+import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
+import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
+import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ServerCommandTest {
+
+  private static final long DEADLINE_SECONDS = 20;
+
+  @TempDir Path dir;
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+
+  private ServerCommand command(Map<String, String> env) {
+    return new ServerCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8), env);
+  }
+
+  private int run(String... args) {
+    return command(Map.of()).run(args);
+  }
+
+  private String errorLine() {
+    List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+    assertEquals(1, lines.size(), "one error line: " + lines);
+    return lines.get(0);
+  }
+
+  @Test
+  void helpListsEveryFlagWithItsGoDefault() {
+    assertEquals(0, run("--help"));
+    String help = out.toString(StandardCharsets.UTF_8);
+    for (String flag : List.of("--pool-name string", "--pool-namespace string", "--endpoints string",
+        "--endpoints-file path", "--grpc-port int", "--grpc-health-port int", "--metrics-port int",
+        "--metrics-endpoint-auth", "--secure-serving", "--cert-path path", "--health-checking", "--readiness",
+        "--config-file path", "--config-text string", "--refresh-metrics-interval duration",
+        "--refresh-prometheus-metrics-interval duration", "--metrics-staleness-threshold duration",
+        "--model-server-metrics-scheme", "--model-server-metrics-path string", "--model-server-metrics-port int",
+        "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
+        "--grpc-max-concurrent-streams int", "--drain-timeout duration", "-h, --help")) {
+      assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
+    }
+    for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
+        "--grpc-health-port int +.*\\(default 9003\\)", "--metrics-port int +.*\\(default 9090\\)",
+        "--secure-serving +.*\\(default true\\)", "--health-checking +.*\\(default false\\)",
+        "--metrics-endpoint-auth +.*\\(default false\\)", "--pool-name string +.*\\(default \"\"\\)",
+        "--refresh-metrics-interval duration +.*\\(default 50ms\\)",
+        "--refresh-prometheus-metrics-interval duration +.*\\(default 5s\\)",
+        "--metrics-staleness-threshold duration +.*\\(default 2s\\)",
+        "--model-server-metrics-scheme http\\|https +.*\\(default http\\)",
+        "--model-server-metrics-path string +.*\\(default /metrics\\)",
+        "--model-server-metrics-port int +.*\\(default 0\\)",
+        "--model-server-metrics-https-insecure-skip-verify +.*\\(default true\\)",
+        "--max-request-body-bytes int +.*\\(default 16777216\\)",
+        "--readiness fresh-metrics\\|discovery-synced +.*\\(default fresh-metrics\\)",
+        "--drain-timeout duration +.*\\(default 30s\\)")) {
+      assertTrue(help.lines().anyMatch(l -> l.matches("  " + line)), line + " in\n" + help);
+    }
+    assertEquals("", err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
+  void unusableCommandLinesExitTwoWithOneLine() {
+    assertUsage("server: unknown flag --nope (see --help)", "--nope");
+    assertUsage("server: invalid value \"x\" for --grpc-port: not an integer (see --help)", "--grpc-port", "x");
+    assertUsage("server: invalid value \"soon\" for --refresh-metrics-interval: invalid duration \"soon\" (see --help)",
+        "--refresh-metrics-interval=soon");
+    assertUsage("server: unexpected argument 'false' (booleans are written --flag=false) (see --help)",
+        "--secure-serving", "false");
+    assertUsage("server: no endpoints to route to: give --endpoints ip:port,... or --endpoints-file PATH"
+        + " (Kubernetes discovery with --pool-name is not supported yet) (see --help)", "--pool-name", "p");
+    assertUsage("server: --endpoints and --endpoints-file are mutually exclusive (see --help)",
+        "--endpoints=10.0.0.1:8000", "--endpoints-file=x");
+    assertUsage("server: --config-file and --config-text are mutually exclusive (see --help)",
+        "--endpoints=10.0.0.1:8000", "--config-file=x", "--config-text=y");
+    assertUsage("server: invalid --endpoints entry '10.0.0.1': expected ip:port ([ipv6]:port) (see --help)",
+        "--endpoints=10.0.0.1");
+    assertUsage("server: --endpoints lists 10.0.0.1:8000 twice (see --help)",
+        "--endpoints=10.0.0.1:8000, 10.0.0.1:8000");
+    assertUsage("server: --metrics-endpoint-auth needs the bearer token in $EPP_METRICS_TOKEN (see --help)",
+        "--endpoints=10.0.0.1:8000", "--metrics-endpoint-auth");
+  }
+
+  @Test
+  void endpointsAreNamedByTheirAddressAndPort() throws Exception {
+    assertEquals(List.of(Endpoint.of("10.0.0.1:8000", "10.0.0.1", 8000),
+            Endpoint.of("[fd00::2]:30000", "fd00::2", 30000)),
+        ServerCommand.parseEndpoints("10.0.0.1:8000, [fd00::2]:30000"));
+  }
+
+  @Test
+  void anInvalidConfigurationExitsOneWithOneLine() {
+    assertEquals(1, run("--endpoints=127.0.0.1:8000", "--config-text", "kind: Nope\nfoo: [bar\n"));
+    assertTrue(errorLine().startsWith("server: invalid configuration: --config-text"), errorLine());
+  }
+
+  @Test
+  void aPortInUseExitsOneWithOneLine() throws Exception {
+    try (ServerSocket taken = new ServerSocket()) {
+      taken.bind(new InetSocketAddress(0));
+      int port = taken.getLocalPort();
+      assertEquals(1, run("--endpoints=127.0.0.1:8000", "--secure-serving=false", "--grpc-port=0",
+          "--grpc-health-port=0", "--metrics-port", Integer.toString(port)));
+      String line = errorLine();
+      assertTrue(line.startsWith("server: cannot listen for metrics on port " + port + ": "), line);
+      assertTrue(line.contains("in use"), line);
+    }
+  }
+
+  @Test
+  void servesHealthAndExtProcUntilStopped() throws Exception {
+    HttpServer model = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    byte[] page = ("# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting 0\n"
+        + "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 1\n"
+        + "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc 0.2\n").getBytes(StandardCharsets.UTF_8);
+    model.createContext("/metrics", exchange -> {
+      try (exchange) {
+        exchange.sendResponseHeaders(200, page.length);
+        exchange.getResponseBody().write(page);
+      }
+    });
+    model.start();
+    Path endpoints = dir.resolve("endpoints.txt");
+    Files.writeString(endpoints, "vllm-0-rank-0 127.0.0.1:" + model.getAddress().getPort() + "\n");
+    ServerCommand command = command(Map.of());
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+        "--secure-serving=false", "--grpc-port", "0", "--grpc-health-port=0", "--metrics-port=0",
+        "--pool-name=e2e", "--endpoints-file", endpoints.toString()}));
+    ManagedChannel health = null;
+    ManagedChannel extProc = null;
+    try {
+      EppServer server = command.started().get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+      assertNotNull(server, () -> "the command did not start: " + err);
+      health = NettyChannelBuilder.forAddress("127.0.0.1", server.healthPort()).usePlaintext().build();
+      extProc = NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort()).usePlaintext().build();
+
+      awaitServing(health, "readiness");
+      assertEquals("127.0.0.1:" + model.getAddress().getPort(), route(extProc));
+    } finally {
+      command.stop();
+      assertEquals(0, exit.get(DEADLINE_SECONDS, TimeUnit.SECONDS));
+      for (ManagedChannel channel : new ManagedChannel[] {health, extProc}) {
+        if (channel != null) {
+          channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+      }
+      model.stop(0);
+    }
+  }
+
+  private void assertUsage(String expected, String... args) {
+    out.reset();
+    err.reset();
+    assertEquals(2, run(args), String.join(" ", args));
+    assertEquals(expected, errorLine());
+  }
+
+  /** Checks {@code service} until it is SERVING, failing after the deadline. */
+  private static void awaitServing(ManagedChannel channel, String service) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS);
+    HealthGrpc.HealthBlockingStub stub = HealthGrpc.newBlockingStub(channel);
+    while (stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+        .check(HealthCheckRequest.newBuilder().setService(service).build()).getStatus() != ServingStatus.SERVING) {
+      if (System.nanoTime() - deadline > 0) {
+        fail(service + " never became SERVING");
+      }
+      Thread.sleep(50);
+    }
+  }
+
+  /** One chat request through ext_proc; the destination header of the headers response. */
+  private static String route(ManagedChannel channel) throws Exception {
+    BlockingQueue<Object> responses = new LinkedBlockingQueue<>();
+    StreamObserver<ProcessingRequest> requests = ExternalProcessorGrpc.newStub(channel)
+        .withDeadlineAfter(DEADLINE_SECONDS, TimeUnit.SECONDS)
+        .process(new StreamObserver<>() {
+          @Override
+          public void onNext(ProcessingResponse value) {
+            responses.add(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            responses.add(t);
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    requests.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(
+        HeaderMap.newBuilder()
+            .addHeaders(HeaderValue.newBuilder().setKey(":method").setRawValue(ByteString.copyFromUtf8("POST")))
+            .addHeaders(HeaderValue.newBuilder().setKey(":path")
+                .setRawValue(ByteString.copyFromUtf8("/v1/completions")))))
+        .build());
+    requests.onNext(ProcessingRequest.newBuilder().setRequestBody(HttpBody.newBuilder()
+        .setBody(ByteString.copyFromUtf8("{\"model\":\"m\",\"prompt\":\"Hello\"}")).setEndOfStream(true))
+        .build());
+    Object first = responses.poll(DEADLINE_SECONDS, TimeUnit.SECONDS);
+    requests.onCompleted();
+    if (!(first instanceof ProcessingResponse response) || !response.hasRequestHeaders()) {
+      throw new AssertionError("expected a request-headers response, got " + first);
+    }
+    for (HeaderValueOption option
+        : response.getRequestHeaders().getResponse().getHeaderMutation().getSetHeadersList()) {
+      if (option.getHeader().getKey().equals("x-gateway-destination-endpoint")) {
+        return option.getHeader().getRawValue().toStringUtf8();
+      }
+    }
+    throw new AssertionError("no destination header in " + response);
+  }
+}

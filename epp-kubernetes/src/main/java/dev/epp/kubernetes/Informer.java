@@ -59,7 +59,7 @@ final class Informer<T extends HasMetadata> implements AutoCloseable {
       }
     });
     this.synced = informer.start().toCompletableFuture();
-    synced.thenRun(onChange);
+    synced.thenRunAsync(onChange); // off the HTTP client's event loop
   }
 
   /**

@@ -35,12 +35,19 @@ public final class KubernetesModelRewrites implements ModelRewrites, AutoCloseab
 
   private static final Logger log = LoggerFactory.getLogger(KubernetesModelRewrites.class);
 
-  private record Target(String model, int weight) {}
+  record Target(String model, int weight) {}
 
-  private record Rule(String resource, Instant created, int index, List<Target> targets, List<String> models) {}
+  record Rule(String resource, Instant created, int index, List<Target> targets, List<String> models) {}
 
   /** The winning rule per exact model, and the winning generic rule (or null). */
-  private record Index(Map<String, Rule> exact, Rule generic) {}
+  record Index(Map<String, Rule> exact, Rule generic) {
+
+    /** The rule for {@code model}, or null. */
+    Rule rule(String model) {
+      Rule rule = exact.get(model);
+      return rule != null ? rule : generic;
+    }
+  }
 
   private final PoolRef pool;
   private final IntUnaryOperator random;
@@ -88,12 +95,7 @@ public final class KubernetesModelRewrites implements ModelRewrites, AutoCloseab
 
   @Override
   public String rewrite(String model) {
-    Index current = index;
-    Rule rule = current.exact().get(model);
-    if (rule == null) {
-      rule = current.generic();
-    }
-    return rule == null || rule.targets().isEmpty() ? null : choose(rule.targets());
+    return choose(index.rule(model), random);
   }
 
   /** Stops following the rewrites; the last rules stay. Idempotent. */
@@ -102,7 +104,12 @@ public final class KubernetesModelRewrites implements ModelRewrites, AutoCloseab
     informer.close();
   }
 
-  private String choose(List<Target> targets) {
+  /** A target of {@code rule} chosen by weight, or null if there is no rule or it has no targets. */
+  static String choose(Rule rule, IntUnaryOperator random) {
+    if (rule == null || rule.targets().isEmpty()) {
+      return null;
+    }
+    List<Target> targets = rule.targets();
     int total = 0;
     for (Target target : targets) {
       total += target.weight();
@@ -124,8 +131,18 @@ public final class KubernetesModelRewrites implements ModelRewrites, AutoCloseab
     if (informer == null) {
       return;
     }
+    Index next = index(informer.items(), pool);
+    if (!next.equals(index)) {
+      log.info("InferenceModelRewrites of pool {}: {} exact-match models, generic rule from {}", pool,
+          next.exact().size(), next.generic() == null ? "none" : next.generic().resource());
+      index = next;
+    }
+  }
+
+  /** The winning rules among the live {@code rewrites} of {@code pool}. */
+  static Index index(List<GenericKubernetesResource> rewrites, PoolRef pool) {
     List<Rule> rules = new ArrayList<>();
-    for (GenericKubernetesResource rewrite : informer.items()) {
+    for (GenericKubernetesResource rewrite : rewrites) {
       if (Resources.live(rewrite) && Resources.refersTo(rewrite, pool)) {
         rules.addAll(rules(rewrite));
       }
@@ -140,12 +157,7 @@ public final class KubernetesModelRewrites implements ModelRewrites, AutoCloseab
         rule.models().forEach(model -> exact.putIfAbsent(model, rule));
       }
     }
-    Index next = new Index(Map.copyOf(exact), generic);
-    if (!next.equals(index)) {
-      log.info("InferenceModelRewrites of pool {}: {} exact-match models, generic rule from {}", pool,
-          exact.size(), generic == null ? "none" : generic.resource());
-      index = next;
-    }
+    return new Index(Map.copyOf(exact), generic);
   }
 
   /** The rules of one resource; a generic rule has {@code models == null}. */

@@ -226,7 +226,12 @@ class KubernetesDiscoveryTest {
     discovery.close();
     client.pods().inNamespace(NS).withName("a").delete();
     create(pod("b", "10.0.0.2", true, "app=vllm"));
-    // Nothing to wait for: a later event would have to arrive after close; the store is checked as it stands.
+    // A live discovery sees the changes; by then the closed one would have seen them too.
+    EndpointPool live = new EndpointPool();
+    try (KubernetesDiscovery other = KubernetesDiscovery.forPool(client, PoolRef.of(NS, "pool"))) {
+      other.start(live);
+      await(List.of("b-rank-0"), () -> live.endpoints().stream().map(Endpoint::name).toList());
+    }
     assertEquals(Map.of("a-rank-0", "10.0.0.1:8000"), endpoints());
     assertThrows(IllegalStateException.class, () -> discovery.start(store));
   }

@@ -1,0 +1,135 @@
+package dev.epp.kubernetes;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.http.MockResponse;
+import io.fabric8.mockwebserver.http.Response;
+import io.fabric8.mockwebserver.http.WebSocket;
+import io.fabric8.mockwebserver.http.WebSocketListener;
+import java.util.HashMap;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * fabric8's mock API server in CRUD mode (what {@code @EnableKubernetesMockClient(crud = true)} builds), with a
+ * dispatcher that adds two things the tests need:
+ *
+ * <ul>
+ *   <li>{@link #expireWatches()}: the watch history is lost, as after an API server restart or etcd compaction:
+ *       open watches are closed and every new watch is answered, as a real API server does, with an {@code ERROR}
+ *       event carrying status 410 Gone, until {@link #restoreWatches()}. The client must relist to recover.
+ *   <li>The mock's watch listener blocks the server's event loop in {@code onClosed} until its sender thread ends,
+ *       while that thread may be waiting for the event loop to finish a write: a deadlock that stalls the server
+ *       when a client closes a watch while an event is being sent. The closing callbacks run on another thread.
+ * </ul>
+ */
+final class MockApiServer implements AutoCloseable {
+
+  private static final String GONE = "{\"type\":\"ERROR\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Status\","
+      + "\"status\":\"Failure\",\"reason\":\"Expired\",\"code\":410,\"message\":\"too old resource version\"}}";
+
+  private final Set<WebSocket> openWatches = ConcurrentHashMap.newKeySet();
+  private final AtomicInteger expiredWatches = new AtomicInteger();
+  private volatile boolean expired;
+
+  final KubernetesMockServer server;
+  final KubernetesClient client;
+
+  MockApiServer() {
+    server = new KubernetesMockServer(
+        new Context(Serialization.jsonMapper()), new MockWebServer(), new HashMap<>(), new Dispatcher(), true);
+    server.init();
+    Fixtures.serveCustomResources(server);
+    client = server.createClient(b -> b.editOrNewConfig().withWatchReconnectInterval(50).endConfig());
+  }
+
+  /** Closes the open watches and answers new ones with 410 Gone until {@link #restoreWatches()}. */
+  void expireWatches() {
+    expired = true;
+    for (WebSocket watch : openWatches) {
+      watch.close(1000, "watch expired");
+    }
+  }
+
+  /** Serves watches again. */
+  void restoreWatches() {
+    expired = false;
+  }
+
+  /** How many watches were answered with 410 Gone. */
+  int expiredWatches() {
+    return expiredWatches.get();
+  }
+
+  @Override
+  public void close() {
+    client.close();
+    server.destroy();
+  }
+
+  private final class Dispatcher extends KubernetesCrudDispatcher {
+
+    @Override
+    public MockResponse handleWatch(String path) {
+      if (expired) {
+        expiredWatches.incrementAndGet();
+        return new MockResponse().withWebSocketUpgrade(new WebSocketListener() {
+          @Override
+          public void onOpen(WebSocket webSocket, Response response) {
+            webSocket.send(GONE);
+          }
+        });
+      }
+      MockResponse response = super.handleWatch(path);
+      return response.withWebSocketUpgrade(new Guard(response.getWebSocketListener()));
+    }
+  }
+
+  /** Delegates to the mock's watch listener, tracking the socket and closing off the event loop. */
+  private final class Guard extends WebSocketListener {
+    private final WebSocketListener delegate;
+
+    Guard(WebSocketListener delegate) {
+      this.delegate = delegate;
+    }
+
+    @Override
+    public void onBeforeAccept(WebSocket webSocket, Response response) {
+      delegate.onBeforeAccept(webSocket, response);
+    }
+
+    @Override
+    public void onOpen(WebSocket webSocket, Response response) {
+      openWatches.add(webSocket);
+      delegate.onOpen(webSocket, response);
+    }
+
+    @Override
+    public void onMessage(WebSocket webSocket, String text) {
+      delegate.onMessage(webSocket, text);
+    }
+
+    @Override
+    public void onClosing(WebSocket webSocket, int code, String reason) {
+      delegate.onClosing(webSocket, code, reason);
+    }
+
+    @Override
+    public void onClosed(WebSocket webSocket, int code, String reason) {
+      openWatches.remove(webSocket);
+      CompletableFuture.runAsync(() -> delegate.onClosed(webSocket, code, reason));
+    }
+
+    @Override
+    public void onFailure(WebSocket webSocket, Throwable error, Response response) {
+      openWatches.remove(webSocket);
+      CompletableFuture.runAsync(() -> delegate.onFailure(webSocket, error, response));
+    }
+  }
+}

@@ -2,6 +2,7 @@ package dev.epp.extproc;
 
 import dev.epp.api.EndpointDiscovery;
 import dev.epp.api.Ticker;
+import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.metrics.CoreMetricsExtractor;
@@ -107,6 +108,7 @@ public final class EppServer implements AutoCloseable {
   private final EndpointDiscovery discovery;
   private final String poolName;
   private final Objectives objectives;
+  private final ModelRewrites modelRewrites;
   private final int grpcPortSetting;
   private final int healthPortSetting;
   private final int metricsPortSetting;
@@ -143,6 +145,7 @@ public final class EppServer implements AutoCloseable {
     discovery = b.discovery;
     poolName = b.poolName;
     objectives = b.objectives;
+    modelRewrites = b.modelRewrites;
     grpcPortSetting = b.grpcPort;
     healthPortSetting = b.healthPort;
     metricsPortSetting = b.metricsPort;
@@ -186,7 +189,11 @@ public final class EppServer implements AutoCloseable {
     try {
       ServerCredentials credentials = !secureServing ? InsecureServerCredentials.create()
           : certPath != null ? ServerTls.fromDirectory(certPath) : ServerTls.selfSigned();
-      Director director = Director.builder(config, pool).objectives(objectives).metrics(metrics).build();
+      Director director = Director.builder(config, pool)
+          .objectives(objectives)
+          .modelRewrites(modelRewrites)
+          .metrics(metrics)
+          .build();
       scraper = scraper();
       try {
         discovery.start(pool);
@@ -415,6 +422,7 @@ public final class EppServer implements AutoCloseable {
     private final EndpointDiscovery discovery;
     private String poolName = DEFAULT_POOL_NAME;
     private Objectives objectives = Objectives.none();
+    private ModelRewrites modelRewrites = ModelRewrites.none();
     private int grpcPort = DEFAULT_GRPC_PORT;
     private int healthPort = DEFAULT_HEALTH_PORT;
     private int metricsPort = MetricsExporter.DEFAULT_PORT;
@@ -445,6 +453,12 @@ public final class EppServer implements AutoCloseable {
         throw new IllegalArgumentException("pool name must not be blank");
       }
       this.poolName = value;
+      return this;
+    }
+
+    /** Model rewrite rules; default {@link ModelRewrites#none()}. */
+    public Builder modelRewrites(ModelRewrites value) {
+      this.modelRewrites = Objects.requireNonNull(value, "modelRewrites");
       return this;
     }
 

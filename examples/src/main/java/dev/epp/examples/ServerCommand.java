@@ -2,6 +2,13 @@ package dev.epp.examples;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointDiscovery;
+import dev.epp.kubernetes.KubernetesClients;
+import dev.epp.kubernetes.KubernetesDiscovery;
+import dev.epp.kubernetes.KubernetesModelRewrites;
+import dev.epp.kubernetes.KubernetesObjectives;
+import dev.epp.kubernetes.PoolRef;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import dev.epp.extproc.EppServer;
 import dev.epp.extproc.ExtProcService;
 import dev.epp.metrics.FileDiscovery;
@@ -41,8 +48,9 @@ final class ServerCommand {
 
   private static final String DESCRIPTION = """
       Runs the Endpoint Picker as an Envoy ext_proc gRPC server (as the Go EPP does), with gRPC health and
-      Prometheus /metrics. Endpoints come from --endpoints or from a watched --endpoints-file; Kubernetes
-      discovery (--pool-name selecting an InferencePool) is not supported yet. Differences from the Go EPP's
+      Prometheus /metrics. Endpoints come from --endpoints or a watched --endpoints-file, or from Kubernetes: the
+      pods selected by the InferencePool named by --pool-name (with InferenceObjective priorities and
+      InferenceModelRewrite rules), or by --endpoint-selector with --endpoint-target-ports. Differences from the Go EPP's
       defaults: --metrics-endpoint-auth is false (true needs the token in $EPP_METRICS_TOKEN instead of a
       Kubernetes TokenReview), readiness needs an endpoint with fresh metrics (--readiness), and request bodies
       are capped (--max-request-body-bytes).""";
@@ -54,11 +62,20 @@ final class ServerCommand {
   private final CountDownLatch finished = new CountDownLatch(1);
   private final CompletableFuture<EppServer> started = new CompletableFuture<>();
 
+  private KubernetesClient kubernetes;
+  private KubernetesObjectives objectives;
+  private KubernetesModelRewrites modelRewrites;
   private final Flags flags = new Flags("java -jar epp-examples.jar server [flags]", DESCRIPTION);
   private final Flags.Flag<String> poolName = flags.string("pool-name", "",
       "the pool's name, the name label of the inference_pool_* metrics; empty: " + EppServer.DEFAULT_POOL_NAME);
   private final Flags.Flag<String> poolNamespace = flags.string("pool-namespace", "",
       "the pool's namespace, for logs; empty: $NAMESPACE, else default");
+  private final Flags.Flag<String> poolGroup = flags.string("pool-group", PoolRef.DEFAULT_GROUP,
+      "API group of the InferencePool");
+  private final Flags.Flag<String> endpointSelector = flags.string("endpoint-selector", "",
+      "Kubernetes standalone mode without the InferencePool CRD: pod label selector k=v,k2=v2");
+  private final Flags.Flag<String> targetPorts = flags.string("endpoint-target-ports", "",
+      "with --endpoint-selector: the pods' model-server ports, p1,p2,... (1 to 8)");
   private final Flags.Flag<String> endpoints = flags.string("endpoints", "",
       "static endpoints, ip:port,... ([ipv6]:port); each is named by its ip:port");
   private final Flags.Flag<Path> endpointsFile = flags.path("endpoints-file",
@@ -151,7 +168,10 @@ final class ServerCommand {
         return 0;
       }
       EndpointDiscovery discovery = discovery();
-      source = endpoints.isSet() ? endpoints.get() : "file " + endpointsFile.get();
+      source = endpoints.isSet() ? endpoints.get()
+          : endpointsFile.isSet() ? "file " + endpointsFile.get()
+          : endpointSelector.isSet() ? "pods selected by " + endpointSelector.get()
+          : "InferencePool " + poolName.get();
       if (configFile.isSet() && configText.isSet()) {
         throw new Flags.UsageException("--config-file and --config-text are mutually exclusive");
       }
@@ -171,15 +191,21 @@ final class ServerCommand {
       return 2;
     } catch (ConfigException e) {
       err.println("server: invalid configuration: " + oneLine(e.getMessage()));
+      closeKubernetes();
+      return 1;
+    } catch (IllegalStateException | KubernetesClientException e) {
+      err.println("server: " + oneLine(e.getMessage()));
+      closeKubernetes();
       return 1;
     }
     try {
-      String namespace = poolNamespace.get().isBlank() ? env.getOrDefault("NAMESPACE", "default") : poolNamespace.get();
+      String namespace = namespace();
       log.info("Starting EPP for pool {}/{} with endpoints from {}", namespace,
           poolName.get().isBlank() ? EppServer.DEFAULT_POOL_NAME : poolName.get(), source);
       server.start();
     } catch (EppServer.StartException e) {
       err.println("server: " + oneLine(e.getMessage()));
+      closeKubernetes();
       return 1;
     }
     started.complete(server);
@@ -189,13 +215,15 @@ final class ServerCommand {
       Thread.currentThread().interrupt();
     } finally {
       server.close();
+      closeKubernetes();
     }
     return 0;
   }
 
   private EndpointDiscovery discovery() throws Flags.UsageException {
-    if (endpoints.isSet() && endpointsFile.isSet()) {
-      throw new Flags.UsageException("--endpoints and --endpoints-file are mutually exclusive");
+    int sources = (endpoints.isSet() ? 1 : 0) + (endpointsFile.isSet() ? 1 : 0) + (endpointSelector.isSet() ? 1 : 0);
+    if (sources > 1) {
+      throw new Flags.UsageException("--endpoints, --endpoints-file and --endpoint-selector are mutually exclusive");
     }
     if (endpointsFile.isSet()) {
       return new FileDiscovery(endpointsFile.get());
@@ -203,13 +231,71 @@ final class ServerCommand {
     if (endpoints.isSet()) {
       return new StaticDiscovery(parseEndpoints(endpoints.get()));
     }
-    throw new Flags.UsageException("no endpoints to route to: give --endpoints ip:port,... or --endpoints-file PATH"
-        + " (Kubernetes discovery with --pool-name is not supported yet)");
+    String namespace = namespace();
+    if (endpointSelector.isSet()) {
+      Map<String, String> selector;
+      try {
+        selector = KubernetesDiscovery.parseSelector(endpointSelector.get());
+      } catch (IllegalArgumentException e) {
+        throw new Flags.UsageException("invalid --endpoint-selector: " + e.getMessage());
+      }
+      List<Integer> ports = parsePorts(targetPorts.get());
+      kubernetes = KubernetesClients.fromEnvironment();
+      return KubernetesDiscovery.forSelector(kubernetes, namespace, selector, ports);
+    }
+    if (poolName.get().isBlank()) {
+      throw new Flags.UsageException("no endpoints to route to: give --pool-name (Kubernetes InferencePool), "
+          + "--endpoint-selector with --endpoint-target-ports, --endpoints ip:port,... or --endpoints-file PATH");
+    }
+    PoolRef pool = new PoolRef(namespace, poolName.get(), poolGroup.get());
+    kubernetes = KubernetesClients.fromEnvironment();
+    objectives = KubernetesObjectives.start(kubernetes, pool);
+    modelRewrites = KubernetesModelRewrites.start(kubernetes, pool);
+    return KubernetesDiscovery.forPool(kubernetes, pool);
+  }
+
+  /** {@code --pool-namespace}, else {@code $NAMESPACE}, else {@code default}, as the Go EPP. */
+  private String namespace() {
+    return poolNamespace.get().isBlank() ? env.getOrDefault("NAMESPACE", "default") : poolNamespace.get();
+  }
+
+  private static List<Integer> parsePorts(String list) throws Flags.UsageException {
+    if (list.isBlank()) {
+      throw new Flags.UsageException("--endpoint-selector needs --endpoint-target-ports");
+    }
+    List<Integer> ports = new ArrayList<>();
+    for (String entry : list.split(",", -1)) {
+      try {
+        int port = Integer.parseInt(entry.strip());
+        if (port < 1 || port > 65535) {
+          throw new NumberFormatException();
+        }
+        ports.add(port);
+      } catch (NumberFormatException e) {
+        throw new Flags.UsageException("invalid --endpoint-target-ports entry '" + entry.strip() + "'");
+      }
+    }
+    return ports;
+  }
+
+  private void closeKubernetes() {
+    for (AutoCloseable closeable : new AutoCloseable[] {objectives, modelRewrites, kubernetes}) {
+      if (closeable != null) {
+        try {
+          closeable.close();
+        } catch (Exception e) {
+          log.warn("closing the Kubernetes client failed: {}", e.toString());
+        }
+      }
+    }
   }
 
   private EppServer.Builder configure(EppServer.Builder builder, String metricsToken) {
     if (!poolName.get().isBlank()) {
       builder.poolName(poolName.get());
+    }
+    if (objectives != null) {
+      builder.objectives(objectives).modelRewrites(modelRewrites);
     }
     return builder.metricsBearerToken(metricsToken == null ? null : metricsToken.strip())
         .grpcPort(grpcPort.get())

@@ -25,6 +25,7 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -96,6 +97,28 @@ class ServerCommandTest {
   }
 
   @Test
+  void poolNameWithoutAReachableClusterExitsOneWithOneLine() throws Exception {
+    try (ServerSocket closed = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      String master = "https://127.0.0.1:" + closed.getLocalPort();
+      closed.close();
+      System.setProperty("kubernetes.master", master);
+      System.setProperty("kubernetes.auth.tryKubeConfig", "false");
+      System.setProperty("kubernetes.auth.tryServiceAccount", "false");
+      ServerCommand command = new ServerCommand(
+          new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8),
+          Map.of());
+      assertEquals(1, command.run(new String[] {"--pool-name", "vllm-pool", "--secure-serving=false"}));
+      List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+      assertEquals(1, lines.size(), lines.toString());
+      assertTrue(lines.get(0).startsWith("server: ") && lines.get(0).contains("127.0.0.1"), lines.get(0));
+    } finally {
+      System.clearProperty("kubernetes.master");
+      System.clearProperty("kubernetes.auth.tryKubeConfig");
+      System.clearProperty("kubernetes.auth.tryServiceAccount");
+    }
+  }
+
+  @Test
   void unusableCommandLinesExitTwoWithOneLine() {
     assertUsage("server: unknown flag --nope (see --help)", "--nope");
     assertUsage("server: invalid value \"x\" for --grpc-port: not an integer (see --help)", "--grpc-port", "x");
@@ -103,10 +126,14 @@ class ServerCommandTest {
         "--refresh-metrics-interval=soon");
     assertUsage("server: unexpected argument 'false' (booleans are written --flag=false) (see --help)",
         "--secure-serving", "false");
-    assertUsage("server: no endpoints to route to: give --endpoints ip:port,... or --endpoints-file PATH"
-        + " (Kubernetes discovery with --pool-name is not supported yet) (see --help)", "--pool-name", "p");
-    assertUsage("server: --endpoints and --endpoints-file are mutually exclusive (see --help)",
+    assertUsage("server: no endpoints to route to: give --pool-name (Kubernetes InferencePool), --endpoint-selector"
+        + " with --endpoint-target-ports, --endpoints ip:port,... or --endpoints-file PATH (see --help)");
+    assertUsage("server: --endpoints, --endpoints-file and --endpoint-selector are mutually exclusive (see --help)",
         "--endpoints=10.0.0.1:8000", "--endpoints-file=x");
+    assertUsage("server: --endpoint-selector needs --endpoint-target-ports (see --help)",
+        "--endpoint-selector=app=vllm");
+    assertUsage("server: invalid --endpoint-target-ports entry 'http' (see --help)",
+        "--endpoint-selector=app=vllm", "--endpoint-target-ports=8000,http");
     assertUsage("server: --config-file and --config-text are mutually exclusive (see --help)",
         "--endpoints=10.0.0.1:8000", "--config-file=x", "--config-text=y");
     assertUsage("server: invalid --endpoints entry '10.0.0.1': expected ip:port ([ipv6]:port) (see --help)",

@@ -1,5 +1,7 @@
 package dev.epp.examples;
 
+import dev.epp.examples.simulator.RoutingBench;
+import dev.epp.examples.simulator.SimulatorCommand;
 import java.io.PrintStream;
 import java.util.Arrays;
 
@@ -14,6 +16,8 @@ public final class Main {
     String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
     switch (command) {
       case "embedded" -> System.exit(EmbeddedGateway.run(rest, System.out, System.err));
+      case "simulator" -> System.exit(SimulatorCommand.run(rest, System.out, System.err));
+      case "routing-bench" -> System.exit(RoutingBench.run(rest, System.out, System.err));
       case "help", "--help", "-h" -> usage(System.out);
       default -> {
         if (!command.isEmpty()) {
@@ -31,6 +35,8 @@ public final class Main {
     out.println("commands:");
     out.println("  embedded [--config-file PATH] [--requests N]");
     out.println("      route requests in-process with the scheduler library over three simulated pods");
+    SimulatorCommand.usage(out);
+    RoutingBench.usage(out);
     out.println("  help    show this message");
   }
 }

@@ -26,11 +26,17 @@ final class VirtualClock implements SimClock {
 
   /** Runs events in time order until none is left; tasks may schedule more. */
   void run() {
-    Event event;
-    while ((event = events.poll()) != null) {
+    runUntil(Long.MAX_VALUE);
+  }
+
+  /** Runs the events due at or before {@code nanos} in time order, then advances the time to {@code nanos}. */
+  void runUntil(long nanos) {
+    while (!events.isEmpty() && events.peek().at <= nanos) {
+      Event event = events.poll();
       now = event.at;
       event.task.run();
     }
+    now = Math.max(now, nanos == Long.MAX_VALUE ? now : nanos);
   }
 
   private record Event(long at, long sequence, Runnable task) implements Comparable<Event> {

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,13 +46,16 @@ final class ConfigBinder {
 
   private final PluginRegistry registry;
   private final Ticker ticker;
+  private final RandomGenerator random;
   private final String source;
   private YamlTree tree;
   private final Map<String, Plugin> plugins = new LinkedHashMap<>();
 
-  ConfigBinder(PluginRegistry registry, Ticker ticker, String source) {
+  /** A binder whose plugins get {@code random}, or each thread's own random source if it is {@code null}. */
+  ConfigBinder(PluginRegistry registry, Ticker ticker, RandomGenerator random, String source) {
     this.registry = registry;
     this.ticker = ticker;
+    this.random = random;
     this.source = source;
   }
 
@@ -345,6 +349,11 @@ final class ConfigBinder {
       @Override
       public Ticker ticker() {
         return ticker;
+      }
+
+      @Override
+      public RandomGenerator random() {
+        return random != null ? random : PluginHandle.super.random();
       }
 
       @Override

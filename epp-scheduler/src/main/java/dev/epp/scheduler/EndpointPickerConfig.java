@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.random.RandomGenerator;
 
 /**
  * A loaded, validated {@code EndpointPickerConfig}: the plugin instances, the scheduling profiles and the profile
@@ -149,10 +150,11 @@ public final class EndpointPickerConfig {
     return Optional.ofNullable(saturationDetector);
   }
 
-  /** Loads configurations with a chosen plugin registry and ticker. Not thread-safe. */
+  /** Loads configurations with a chosen plugin registry, ticker and random source. Not thread-safe. */
   public static final class Loader {
     private PluginRegistry registry;
     private Ticker ticker = Ticker.system();
+    private RandomGenerator random;
 
     private Loader() {}
 
@@ -169,6 +171,16 @@ public final class EndpointPickerConfig {
     }
 
     /**
+     * The random source plugins make random choices with (pickers, tie-breaks); default each thread's
+     * {@link java.util.concurrent.ThreadLocalRandom}. Must be thread-safe: a seeded {@link java.util.Random} makes a
+     * single-threaded caller's scheduling reproducible.
+     */
+    public Loader random(RandomGenerator value) {
+      this.random = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /**
      * Loads YAML text; blank text means the {@linkplain #defaults() default configuration}, as in Go.
      *
      * @param source names the text in error messages, e.g. a file name
@@ -178,7 +190,7 @@ public final class EndpointPickerConfig {
       if (yaml.isBlank()) {
         return defaults();
       }
-      return new ConfigBinder(registry(), ticker, source).bind(yaml);
+      return new ConfigBinder(registry(), ticker, random, source).bind(yaml);
     }
 
     /**
@@ -203,7 +215,7 @@ public final class EndpointPickerConfig {
      */
     public EndpointPickerConfig defaults() {
       PluginRegistry reg = registry();
-      return new ConfigBinder(reg, ticker, "<default config>").bind(defaultConfigText(reg));
+      return new ConfigBinder(reg, ticker, random, "<default config>").bind(defaultConfigText(reg));
     }
 
     private PluginRegistry registry() {

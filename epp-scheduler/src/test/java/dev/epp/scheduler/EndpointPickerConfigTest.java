@@ -10,9 +10,12 @@ import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Scorer;
 import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
+import dev.epp.scheduler.testing.Fixtures;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Random;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -220,6 +223,24 @@ class EndpointPickerConfigTest {
         """);
     assertEquals("raw", config.parser().orElseThrow().typedName().name());
     assertTrue(config.plugin("openai-parser").isEmpty());
+  }
+
+  @Test
+  void aSeededRandomSourceMakesRandomPickingReproducible() {
+    String yaml = HEADER + "plugins:\n- type: random-picker\n";
+    List<String> first = picks(EndpointPickerConfig.loader().random(new Random(42)).parse(yaml, "a.yaml"));
+    List<String> second = picks(EndpointPickerConfig.loader().random(new Random(42)).parse(yaml, "b.yaml"));
+    assertEquals(first, second);
+    assertTrue(first.stream().distinct().count() > 1, first::toString);
+  }
+
+  private static List<String> picks(EndpointPickerConfig config) {
+    Scheduler scheduler = new Scheduler(config);
+    List<String> picks = new ArrayList<>();
+    for (int i = 0; i < 40; i++) {
+      picks.add(scheduler.schedule(Fixtures.context(), Fixtures.unscraped(8)).targets().get(0).name());
+    }
+    return picks;
   }
 
   @Test

@@ -1,5 +1,7 @@
 package dev.epp.examples;
 
+import dev.epp.examples.simulator.RoutingBench;
+import dev.epp.examples.simulator.SimulatorCommand;
 import java.io.PrintStream;
 import java.util.Arrays;
 
@@ -15,6 +17,8 @@ public final class Main {
     switch (command) {
       case "embedded" -> System.exit(EmbeddedGateway.run(rest, System.out, System.err));
       case "server" -> server(rest);
+      case "simulator" -> System.exit(SimulatorCommand.run(rest, System.out, System.err));
+      case "routing-bench" -> System.exit(RoutingBench.run(rest, System.out, System.err));
       case "help", "--help", "-h" -> usage(System.out);
       default -> {
         if (!command.isEmpty()) {
@@ -51,6 +55,8 @@ public final class Main {
     out.println("      the EPP as an Envoy ext_proc gRPC server with the Go EPP's flags (server --help lists them)");
     out.println("  embedded [--config-file PATH] [--requests N]");
     out.println("      route requests in-process with the scheduler library over three simulated pods");
+    SimulatorCommand.usage(out);
+    RoutingBench.usage(out);
     out.println("  help    show this message");
   }
 }

@@ -8,7 +8,7 @@ import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Picker;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.random.RandomGenerator;
 
 /**
  * Picks the candidates with the highest total scores, highest first; candidates with equal scores are ordered
@@ -27,11 +27,17 @@ public final class MaxScorePicker implements Picker {
 
   private final TypedName typedName;
   private final int maxNumOfEndpoints;
+  private final RandomGenerator random;
 
-  /** A picker named {@code name} configured by {@code parameters}. */
-  public MaxScorePicker(String name, Parameters parameters) {
+  /**
+   * A picker named {@code name} configured by {@code parameters}.
+   *
+   * @param random the thread-safe source of its random choices
+   */
+  public MaxScorePicker(String name, Parameters parameters, RandomGenerator random) {
     this.typedName = new TypedName(TYPE, name);
     this.maxNumOfEndpoints = Picks.maxNumOfEndpoints(parameters);
+    this.random = random;
   }
 
   @Override
@@ -50,11 +56,11 @@ public final class MaxScorePicker implements Picker {
       return 1;
     }
     int k = Math.min(maxNumOfEndpoints, n);
-    Picks.topK(scores, picked, n, k);
+    Picks.topK(random, scores, picked, n, k);
     return k;
   }
 
-  private static int argMaxRandomTie(double[] scores, int n) {
+  private int argMaxRandomTie(double[] scores, int n) {
     int chosen = 0;
     double best = scores[0];
     int ties = 1;
@@ -64,7 +70,7 @@ public final class MaxScorePicker implements Picker {
         chosen = i;
         best = score;
         ties = 1;
-      } else if (score == best && ThreadLocalRandom.current().nextInt(++ties) == 0) {
+      } else if (score == best && random.nextInt(++ties) == 0) {
         chosen = i; // reservoir sampling: each of the ties seen so far is kept with probability 1/ties
       }
     }
@@ -80,7 +86,7 @@ public final class MaxScorePicker implements Picker {
 
     @Override
     public MaxScorePicker create(PluginSpec spec, PluginHandle handle) {
-      return new MaxScorePicker(spec.name(), spec.parameters());
+      return new MaxScorePicker(spec.name(), spec.parameters(), handle.random());
     }
   }
 }

@@ -1,7 +1,7 @@
 package dev.epp.scheduler.plugins;
 
 import dev.epp.api.Parameters;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.random.RandomGenerator;
 
 /** Allocation-free selection over candidate indexes, and the pickers' shared parameter. */
 final class Picks {
@@ -20,8 +20,7 @@ final class Picks {
    * Writes {@code k} distinct indexes of {@code 0..n-1}, chosen uniformly at random, into {@code picked[0..k-1]}
    * (partial Fisher-Yates; {@code picked[k..n-1]} holds the rest).
    */
-  static void randomSample(int[] picked, int n, int k) {
-    ThreadLocalRandom random = ThreadLocalRandom.current();
+  static void randomSample(RandomGenerator random, int[] picked, int n, int k) {
     for (int i = 0; i < n; i++) {
       picked[i] = i;
     }
@@ -38,8 +37,7 @@ final class Picks {
    * with ties broken uniformly at random: a full shuffle followed by a stable selection, like Go's shuffle and
    * stable sort. O(n·k), which is cheap for the small {@code k} pickers use.
    */
-  static void topK(double[] values, int[] picked, int n, int k) {
-    ThreadLocalRandom random = ThreadLocalRandom.current();
+  static void topK(RandomGenerator random, double[] values, int[] picked, int n, int k) {
     for (int i = 0; i < n; i++) { // inside-out Fisher-Yates
       int j = random.nextInt(i + 1);
       picked[i] = picked[j];

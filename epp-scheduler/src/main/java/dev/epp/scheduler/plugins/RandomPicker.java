@@ -8,6 +8,7 @@ import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Picker;
+import java.util.random.RandomGenerator;
 
 /**
  * Picks distinct candidates uniformly at random, ignoring scores.
@@ -22,11 +23,17 @@ public final class RandomPicker implements Picker {
 
   private final TypedName typedName;
   private final int maxNumOfEndpoints;
+  private final RandomGenerator random;
 
-  /** A picker named {@code name} configured by {@code parameters}. */
-  public RandomPicker(String name, Parameters parameters) {
+  /**
+   * A picker named {@code name} configured by {@code parameters}.
+   *
+   * @param random the thread-safe source of its random choices
+   */
+  public RandomPicker(String name, Parameters parameters, RandomGenerator random) {
     this.typedName = new TypedName(TYPE, name);
     this.maxNumOfEndpoints = Picks.maxNumOfEndpoints(parameters);
+    this.random = random;
   }
 
   @Override
@@ -38,7 +45,7 @@ public final class RandomPicker implements Picker {
   public int pick(RequestContext context, Candidates candidates, double[] scores, int[] picked) {
     int n = candidates.size();
     int k = Math.min(maxNumOfEndpoints, n);
-    Picks.randomSample(picked, n, k);
+    Picks.randomSample(random, picked, n, k);
     return k;
   }
 
@@ -51,7 +58,7 @@ public final class RandomPicker implements Picker {
 
     @Override
     public RandomPicker create(PluginSpec spec, PluginHandle handle) {
-      return new RandomPicker(spec.name(), spec.parameters());
+      return new RandomPicker(spec.name(), spec.parameters(), handle.random());
     }
   }
 }

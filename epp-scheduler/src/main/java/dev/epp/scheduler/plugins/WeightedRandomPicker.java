@@ -8,7 +8,7 @@ import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Picker;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.random.RandomGenerator;
 
 /**
  * Picks distinct candidates at random with probability proportional to their total scores, by weighted sampling
@@ -31,11 +31,17 @@ public final class WeightedRandomPicker implements Picker {
 
   private final TypedName typedName;
   private final int maxNumOfEndpoints;
+  private final RandomGenerator random;
 
-  /** A picker named {@code name} configured by {@code parameters}. */
-  public WeightedRandomPicker(String name, Parameters parameters) {
+  /**
+   * A picker named {@code name} configured by {@code parameters}.
+   *
+   * @param random the thread-safe source of its random choices
+   */
+  public WeightedRandomPicker(String name, Parameters parameters, RandomGenerator random) {
     this.typedName = new TypedName(TYPE, name);
     this.maxNumOfEndpoints = Picks.maxNumOfEndpoints(parameters);
+    this.random = random;
   }
 
   @Override
@@ -48,10 +54,9 @@ public final class WeightedRandomPicker implements Picker {
     int n = candidates.size();
     int k = Math.min(maxNumOfEndpoints, n);
     if (!anyPositive(scores, n)) {
-      Picks.randomSample(picked, n, k);
+      Picks.randomSample(random, picked, n, k);
       return k;
     }
-    ThreadLocalRandom random = ThreadLocalRandom.current();
     if (k == 1) {
       int chosen = -1;
       double bestKey = Double.NEGATIVE_INFINITY;
@@ -71,12 +76,12 @@ public final class WeightedRandomPicker implements Picker {
     for (int i = 0; i < n; i++) {
       keys[i] = scores[i] > 0 ? key(random, scores[i]) : Double.NEGATIVE_INFINITY;
     }
-    Picks.topK(keys, picked, n, k);
+    Picks.topK(random, keys, picked, n, k);
     return k;
   }
 
   /** {@code ln(U^(1/score))}, kept finite so it always exceeds a non-positive score's key. */
-  private static double key(ThreadLocalRandom random, double score) {
+  private static double key(RandomGenerator random, double score) {
     double u = random.nextDouble();
     if (u == 0) {
       u = 1e-10;
@@ -111,7 +116,7 @@ public final class WeightedRandomPicker implements Picker {
 
     @Override
     public WeightedRandomPicker create(PluginSpec spec, PluginHandle handle) {
-      return new WeightedRandomPicker(spec.name(), spec.parameters());
+      return new WeightedRandomPicker(spec.name(), spec.parameters(), handle.random());
     }
   }
 }

@@ -14,13 +14,14 @@ import dev.epp.api.PluginFactory;
 import dev.epp.scheduler.testing.PickerContract;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class MaxScorePickerTest implements PickerContract<MaxScorePicker> {
 
   @Override
   public MaxScorePicker newPicker() {
-    return new MaxScorePicker("max", Parameters.empty());
+    return new MaxScorePicker("max", Parameters.empty(), new Random(7));
   }
 
   @Override
@@ -51,18 +52,18 @@ class MaxScorePickerTest implements PickerContract<MaxScorePicker> {
 
   @Test
   void returnsTheTopScoresInDescendingOrder() {
-    MaxScorePicker picker = new MaxScorePicker("max", maxNumOfEndpoints(3));
+    MaxScorePicker picker = new MaxScorePicker("max", maxNumOfEndpoints(3), new Random(7));
     assertArrayEquals(new int[] {1, 3, 2}, pick(picker, 0.1, 0.9, 0.5, 0.7, 0.3));
   }
 
   @Test
   void returnsAllCandidatesWhenAskedForMore() {
-    assertArrayEquals(new int[] {2, 0, 1}, pick(new MaxScorePicker("max", maxNumOfEndpoints(10)), 0.5, 0.1, 0.9));
+    assertArrayEquals(new int[] {2, 0, 1}, pick(new MaxScorePicker("max", maxNumOfEndpoints(10), new Random(7)), 0.5, 0.1, 0.9));
   }
 
   @Test
   void ordersTiesRandomlyWhenPickingSeveral() {
-    MaxScorePicker picker = new MaxScorePicker("max", maxNumOfEndpoints(2));
+    MaxScorePicker picker = new MaxScorePicker("max", maxNumOfEndpoints(2), new Random(7));
     int[] firsts = new int[4];
     for (int r = 0; r < 2000; r++) {
       int[] picked = pick(picker, 1.0, 1.0, 0.5, 1.0);
@@ -77,8 +78,8 @@ class MaxScorePickerTest implements PickerContract<MaxScorePicker> {
 
   @Test
   void nonPositiveMaxNumOfEndpointsMeansOne() {
-    assertEquals(1, pick(new MaxScorePicker("max", maxNumOfEndpoints(0)), 0.1, 0.2, 0.3).length);
-    assertEquals(1, pick(new MaxScorePicker("max", maxNumOfEndpoints(-4)), 0.1, 0.2, 0.3).length);
+    assertEquals(1, pick(new MaxScorePicker("max", maxNumOfEndpoints(0), new Random(7)), 0.1, 0.2, 0.3).length);
+    assertEquals(1, pick(new MaxScorePicker("max", maxNumOfEndpoints(-4), new Random(7)), 0.1, 0.2, 0.3).length);
   }
 
   @Test
@@ -86,7 +87,7 @@ class MaxScorePickerTest implements PickerContract<MaxScorePicker> {
     PluginConfigException e =
         assertThrows(
             PluginConfigException.class,
-            () -> new MaxScorePicker("max", Parameters.of(Map.of("maxNumOfEndpoints", "two"))));
+            () -> new MaxScorePicker("max", Parameters.of(Map.of("maxNumOfEndpoints", "two")), new Random(7)));
     assertEquals("maxNumOfEndpoints", e.parameter());
   }
 }

@@ -10,13 +10,14 @@ import dev.epp.api.Parameters;
 import dev.epp.api.PluginFactory;
 import dev.epp.scheduler.testing.PickerContract;
 import java.util.Arrays;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class RandomPickerTest implements PickerContract<RandomPicker> {
 
   @Override
   public RandomPicker newPicker() {
-    return new RandomPicker("random", Parameters.empty());
+    return new RandomPicker("random", Parameters.empty(), new Random(7));
   }
 
   @Override
@@ -39,7 +40,7 @@ class RandomPickerTest implements PickerContract<RandomPicker> {
 
   @Test
   void picksSeveralDistinctCandidates() {
-    RandomPicker picker = new RandomPicker("random", maxNumOfEndpoints(3));
+    RandomPicker picker = new RandomPicker("random", maxNumOfEndpoints(3), new Random(7));
     int[] seen = new int[5];
     for (int r = 0; r < 1000; r++) {
       int[] picked = pick(picker, 1, 1, 1, 1, 1);
@@ -55,7 +56,7 @@ class RandomPickerTest implements PickerContract<RandomPicker> {
 
   @Test
   void returnsAllCandidatesWhenAskedForMore() {
-    int[] picked = pick(new RandomPicker("random", maxNumOfEndpoints(9)), 0.3, 0.2);
+    int[] picked = pick(new RandomPicker("random", maxNumOfEndpoints(9), new Random(7)), 0.3, 0.2);
     Arrays.sort(picked);
     assertEquals("[0, 1]", Arrays.toString(picked));
   }

@@ -10,13 +10,14 @@ import dev.epp.api.Parameters;
 import dev.epp.api.PluginFactory;
 import dev.epp.scheduler.testing.PickerContract;
 import java.util.Arrays;
+import java.util.Random;
 import org.junit.jupiter.api.Test;
 
 class WeightedRandomPickerTest implements PickerContract<WeightedRandomPicker> {
 
   @Override
   public WeightedRandomPicker newPicker() {
-    return new WeightedRandomPicker("weighted", Parameters.empty());
+    return new WeightedRandomPicker("weighted", Parameters.empty(), new Random(7));
   }
 
   @Override
@@ -52,7 +53,7 @@ class WeightedRandomPickerTest implements PickerContract<WeightedRandomPicker> {
 
   @Test
   void picksPositiveScoresBeforeZeroScores() {
-    WeightedRandomPicker picker = new WeightedRandomPicker("weighted", maxNumOfEndpoints(2));
+    WeightedRandomPicker picker = new WeightedRandomPicker("weighted", maxNumOfEndpoints(2), new Random(7));
     for (int r = 0; r < 500; r++) {
       int[] picked = pick(picker, 0.5, 0.0, 0.5, 0.0);
       Arrays.sort(picked);
@@ -78,7 +79,7 @@ class WeightedRandomPickerTest implements PickerContract<WeightedRandomPicker> {
   @Test
   void picksProportionallyWithSeveralEndpoints() {
     // A grown per-thread key buffer must not leak keys between requests of different sizes.
-    WeightedRandomPicker picker = new WeightedRandomPicker("weighted", maxNumOfEndpoints(3));
+    WeightedRandomPicker picker = new WeightedRandomPicker("weighted", maxNumOfEndpoints(3), new Random(7));
     double[] many = new double[200];
     many[150] = 1.0;
     assertEquals(150, pick(picker, many)[0]);

@@ -1,0 +1,57 @@
+package dev.epp.examples.simulator;
+
+import java.util.List;
+
+/**
+ * How a simulated model server is sized and how fast it is.
+ *
+ * @param model the served base model name
+ * @param loras the LoRA adapters it serves besides the base model
+ * @param maxLoras how many distinct adapters may run at once
+ * @param maxNumSeqs how many sequences may run (prefill or decode) at once; more wait in a FIFO queue
+ * @param kvBlocks KV-cache blocks
+ * @param blockSize tokens per KV-cache block
+ * @param prefillNanosPerToken prefill time per uncached prompt token
+ * @param decodeNanosPerToken time between output tokens of a running sequence
+ */
+record EngineConfig(
+    String model,
+    List<String> loras,
+    int maxLoras,
+    int maxNumSeqs,
+    int kvBlocks,
+    int blockSize,
+    long prefillNanosPerToken,
+    long decodeNanosPerToken) {
+
+  /** The served model name unless a flag says otherwise. */
+  static final String DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct";
+
+  /**
+   * The defaults: 64 sequences; 1,024 blocks of 16 tokens (16,384 tokens of KV cache, llm-d-inference-sim's default
+   * {@code --kv-cache-size} and {@code --block-size}); prefill 100 µs per token (10,000 tokens/s, an 8B model on a
+   * data-centre GPU); decode 10 ms per token.
+   */
+  static EngineConfig defaults() {
+    return new EngineConfig(DEFAULT_MODEL, List.of(), 1, 64, 1024, 16, 100_000, 10_000_000);
+  }
+
+  /** Validates and copies the components. */
+  EngineConfig {
+    loras = List.copyOf(loras);
+    if (model.isBlank()) {
+      throw new IllegalArgumentException("model must not be blank");
+    }
+    if (maxLoras < 1 || maxNumSeqs < 1 || kvBlocks < 1 || blockSize < 1) {
+      throw new IllegalArgumentException("max LoRAs, max sequences, KV blocks and block size must be positive");
+    }
+    if (prefillNanosPerToken < 0 || decodeNanosPerToken < 0) {
+      throw new IllegalArgumentException("prefill and decode times must not be negative");
+    }
+  }
+
+  /** Whether {@code name} is the base model or one of the adapters. */
+  boolean serves(String name) {
+    return model.equals(name) || loras.contains(name);
+  }
+}

@@ -1,0 +1,368 @@
+package dev.epp.examples.simulator;
+
+import dev.epp.api.EndpointMetrics;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
+import java.util.Arrays;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * One model server's scheduling and KV cache, simulated with a cost model simple enough to reason about and rich
+ * enough that routing decisions show in latency.
+ *
+ * <p><b>Tokens.</b> There is no tokenizer: a text of {@code c} characters is {@code ceil(c / 4)} tokens (at least 1),
+ * the same 4-characters-per-token approximation the EPP's prefix producer hashes with. A prompt's full blocks of
+ * {@code blockSize} tokens ({@code 4 × blockSize} characters) get chained 64-bit hashes seeded by the model name, so
+ * equal prefixes of the same model share blocks and nothing else does.
+ *
+ * <p><b>Admission and prefill.</b> Prefill is compute-bound, so the engine prefills one sequence at a time. A
+ * request waits in one FIFO queue until no prefill is in progress, fewer than {@code maxNumSeqs} sequences run, its
+ * LoRA adapter is running or a LoRA slot is free, and the KV cache can hold all of its blocks (prompt plus
+ * {@code max_tokens}, reserved up front, so there is no preemption); the head of the queue blocks the rest. It then
+ * runs: its cached tokens are the prompt's leading resident blocks, and prefill takes {@code prefillNanosPerToken}
+ * per uncached token (at least one token is always computed). The first output token appears when prefill ends, and
+ * the next request may start its prefill. So {@code num_requests_waiting} is the prefill backlog plus whatever does
+ * not fit, as with vLLM's token budget per step.
+ *
+ * <p><b>Decode</b> is continuous batching approximated: every running sequence emits one token per
+ * {@code decodeNanosPerToken}, independently of batch size and of prefills in progress. When its last token is out the
+ * sequence releases its blocks, and the full blocks of prompt plus output stay cached (LRU, see {@link KvCache}), as
+ * in vLLM: a chat's next turn, which sends the reply back, finds the whole previous conversation cached.
+ *
+ * <p>So queueing and KV usage are consequences of the requests a pod is given, and time to first token falls when a
+ * request lands where its prefix is cached: it needs less prefill, and so does everyone queued behind it.
+ *
+ * <p><b>Threading:</b> not thread-safe; call it only on its clock's thread.
+ */
+final class SimulatedEngine {
+
+  /** Characters per token. */
+  static final int CHARS_PER_TOKEN = 4;
+
+  /** What a request sees of its own progress. Methods run on the clock's thread. */
+  interface Listener {
+    /** The first token is out, {@code ttftNanos} after submission, with {@code cachedTokens} from the cache. */
+    default void firstToken(long ttftNanos, int cachedTokens) {}
+
+    /** Token {@code index} (from 1) is out; called only for requests that asked to stream tokens. */
+    default void token(int index) {}
+
+    /** The last token is out. */
+    void completed(Completion completion);
+  }
+
+  /**
+   * A generation request.
+   *
+   * @param model the base model or a LoRA adapter the engine serves
+   * @param prompt the prompt text, chat template applied
+   * @param output the text to generate; it is {@link #tokens} tokens long
+   * @param streamTokens whether the listener wants {@link Listener#token} calls
+   * @param finishReason the finish reason the response will report ({@code length} or {@code stop}), counted in
+   *     {@code vllm:request_success_total}
+   */
+  record Request(String model, String prompt, String output, boolean streamTokens, String finishReason) {
+
+    int outputTokens() {
+      return tokens(output);
+    }
+  }
+
+  /**
+   * A finished request's accounting.
+   *
+   * @param promptTokens prompt tokens
+   * @param cachedTokens prompt tokens served from the prefix cache
+   * @param outputTokens generated tokens
+   * @param queueNanos time waiting for admission
+   * @param ttftNanos time from submission to the first token
+   * @param e2eNanos time from submission to the last token
+   */
+  record Completion(int promptTokens, int cachedTokens, int outputTokens, long queueNanos, long ttftNanos,
+      long e2eNanos) {}
+
+  private final EngineConfig config;
+  private final SimClock clock;
+  private final KvCache cache;
+  private final ArrayDeque<Sequence> waiting = new ArrayDeque<>();
+  private final TreeMap<String, Integer> runningAdapters = new TreeMap<>();
+  private final TreeMap<String, Integer> waitingAdapters = new TreeMap<>();
+  private int running;
+  private boolean prefilling;
+  private int maxWaiting;
+
+  private final Histogram ttft = new Histogram(Histogram.TTFT);
+  private final Histogram interToken = new Histogram(Histogram.INTER_TOKEN);
+  private final Histogram e2e = new Histogram(Histogram.LATENCY);
+  private final Histogram queueTime = new Histogram(Histogram.LATENCY);
+  private long promptTokensTotal;
+  private long generationTokensTotal;
+  private long prefixQueries;
+  private long prefixHits;
+  private final TreeMap<String, Long> successes = new TreeMap<>();
+
+  SimulatedEngine(EngineConfig config, SimClock clock) {
+    this.config = config;
+    this.clock = clock;
+    this.cache = new KvCache(config.kvBlocks());
+  }
+
+  EngineConfig config() {
+    return config;
+  }
+
+  /** The number of tokens a text counts as: {@code ceil(chars / 4)}, at least 1. */
+  static int tokens(String text) {
+    return Math.max(1, (text.length() + CHARS_PER_TOKEN - 1) / CHARS_PER_TOKEN);
+  }
+
+  /**
+   * Queues a request.
+   *
+   * @throws IllegalArgumentException if the engine does not serve the model, or the request needs more KV blocks
+   *     than the cache has
+   */
+  void submit(Request request, Listener listener) {
+    if (!config.serves(request.model())) {
+      throw new IllegalArgumentException("The model `" + request.model() + "` does not exist.");
+    }
+    int promptTokens = tokens(request.prompt());
+    long[] hashes = blockHashes(request.model(), request.prompt(), config.blockSize());
+    long totalBlocks = ((long) promptTokens + request.outputTokens() + config.blockSize() - 1) / config.blockSize();
+    if (totalBlocks > config.kvBlocks()) {
+      throw new IllegalArgumentException("This model's KV cache holds " + (long) config.kvBlocks() * config.blockSize()
+          + " tokens; the request needs " + ((long) promptTokens + request.outputTokens()) + " (" + promptTokens
+          + " in the prompt, " + request.outputTokens() + " to generate).");
+    }
+    Sequence sequence = new Sequence(request, listener, promptTokens, hashes,
+        (int) totalBlocks - hashes.length, clock.nanos());
+    waiting.addLast(sequence);
+    adjust(waitingAdapters, sequence, 1);
+    admit();
+    maxWaiting = Math.max(maxWaiting, waiting.size());
+  }
+
+  /** Starts the head of the queue if the prefill unit, a sequence slot, a LoRA slot and its KV blocks are free. */
+  private void admit() {
+    if (prefilling || waiting.isEmpty() || running >= config.maxNumSeqs()) {
+      return;
+    }
+    Sequence next = waiting.peekFirst();
+    String adapter = adapter(next);
+    if (adapter != null && !runningAdapters.containsKey(adapter) && runningAdapters.size() >= config.maxLoras()) {
+      return;
+    }
+    int cachedBlocks = cache.allocate(next.hashes, next.privateBlocks);
+    if (cachedBlocks < 0) {
+      return;
+    }
+    waiting.pollFirst();
+    adjust(waitingAdapters, next, -1);
+    adjust(runningAdapters, next, 1);
+    running++;
+    start(next, cachedBlocks);
+  }
+
+  private void start(Sequence sequence, int cachedBlocks) {
+    sequence.admittedAt = clock.nanos();
+    int uncached = Math.max(1, sequence.promptTokens - cachedBlocks * config.blockSize());
+    sequence.cachedTokens = sequence.promptTokens - uncached;
+    prefixQueries += sequence.promptTokens;
+    prefixHits += sequence.cachedTokens;
+    prefilling = true;
+    clock.schedule(uncached * config.prefillNanosPerToken(), () -> firstToken(sequence));
+  }
+
+  private void firstToken(Sequence sequence) {
+    prefilling = false;
+    admit();
+    long ttftNanos = clock.nanos() - sequence.submittedAt;
+    ttft.observe(ttftNanos / 1e9, 1);
+    sequence.listener.firstToken(ttftNanos, sequence.cachedTokens);
+    sequence.ttftNanos = ttftNanos;
+    int remaining = sequence.request.outputTokens() - 1;
+    if (remaining == 0) {
+      complete(sequence);
+    } else if (sequence.request.streamTokens()) {
+      clock.schedule(config.decodeNanosPerToken(), () -> nextToken(sequence, 1));
+    } else {
+      clock.schedule(remaining * config.decodeNanosPerToken(), () -> complete(sequence));
+    }
+  }
+
+  private void nextToken(Sequence sequence, int index) {
+    sequence.listener.token(index);
+    if (index + 1 == sequence.request.outputTokens()) {
+      complete(sequence);
+    } else {
+      clock.schedule(config.decodeNanosPerToken(), () -> nextToken(sequence, index + 1));
+    }
+  }
+
+  private void complete(Sequence sequence) {
+    long now = clock.nanos();
+    int outputTokens = sequence.request.outputTokens();
+    long[] all = blockHashes(sequence.request.model(), sequence.request.prompt() + sequence.request.output(),
+        config.blockSize());
+    cache.release(sequence.hashes, sequence.privateBlocks, Arrays.copyOfRange(all, sequence.hashes.length, all.length));
+    adjust(runningAdapters, sequence, -1);
+    running--;
+    interToken.observe(config.decodeNanosPerToken() / 1e9, outputTokens - 1L);
+    e2e.observe((now - sequence.submittedAt) / 1e9, 1);
+    queueTime.observe((sequence.admittedAt - sequence.submittedAt) / 1e9, 1);
+    promptTokensTotal += sequence.promptTokens;
+    generationTokensTotal += outputTokens;
+    successes.merge(sequence.request.finishReason(), 1L, Long::sum);
+    sequence.listener.completed(new Completion(sequence.promptTokens, sequence.cachedTokens, outputTokens,
+        sequence.admittedAt - sequence.submittedAt, sequence.ttftNanos, now - sequence.submittedAt));
+    admit();
+  }
+
+  /** The engine's state as the EPP's scraper would read it from {@code /metrics}, stamped {@code updatedNanos}. */
+  EndpointMetrics endpointMetrics(long updatedNanos) {
+    return EndpointMetrics.builder()
+        .waitingQueueSize(waiting.size())
+        .runningRequests(running)
+        .kvCacheUsage(cache.usage())
+        .activeModels(runningAdapters.keySet())
+        .waitingModels(waitingAdapters.keySet())
+        .maxActiveModels(config.loras().isEmpty() ? 0 : config.maxLoras())
+        .cacheBlockSize(config.blockSize())
+        .cacheNumBlocks(config.kvBlocks())
+        .updatedNanos(updatedNanos)
+        .build();
+  }
+
+  int waitingCount() {
+    return waiting.size();
+  }
+
+  int runningCount() {
+    return running;
+  }
+
+  double kvUsage() {
+    return cache.usage();
+  }
+
+  /** Adapters with running requests, sorted. */
+  Set<String> runningAdapters() {
+    return runningAdapters.keySet();
+  }
+
+  /** Adapters with waiting requests, sorted. */
+  Set<String> waitingAdapters() {
+    return waitingAdapters.keySet();
+  }
+
+  /** The longest the waiting queue has been. */
+  int maxWaiting() {
+    return maxWaiting;
+  }
+
+  Histogram ttft() {
+    return ttft;
+  }
+
+  Histogram interToken() {
+    return interToken;
+  }
+
+  Histogram e2e() {
+    return e2e;
+  }
+
+  Histogram queueTime() {
+    return queueTime;
+  }
+
+  long promptTokensTotal() {
+    return promptTokensTotal;
+  }
+
+  long generationTokensTotal() {
+    return generationTokensTotal;
+  }
+
+  long prefixQueries() {
+    return prefixQueries;
+  }
+
+  long prefixHits() {
+    return prefixHits;
+  }
+
+  /** Completed requests by finish reason, sorted. */
+  Map<String, Long> successes() {
+    return successes;
+  }
+
+  /**
+   * The chained hashes of the full blocks of {@code blockSize × 4} characters of {@code prompt}: FNV-1a over the
+   * block's UTF-8 bytes and the previous hash, finished with a 64-bit mixer; the chain is seeded by {@code model}.
+   */
+  static long[] blockHashes(String model, String prompt, int blockSize) {
+    int blockChars = blockSize * CHARS_PER_TOKEN;
+    long[] hashes = new long[prompt.length() / blockChars];
+    long previous = fnv(0xcbf29ce484222325L, model.getBytes(StandardCharsets.UTF_8));
+    for (int i = 0; i < hashes.length; i++) {
+      byte[] block = prompt.substring(i * blockChars, (i + 1) * blockChars).getBytes(StandardCharsets.UTF_8);
+      previous = mix(fnv(previous, block));
+      hashes[i] = previous;
+    }
+    return hashes;
+  }
+
+  private static long fnv(long hash, byte[] bytes) {
+    for (byte b : bytes) {
+      hash = (hash ^ (b & 0xff)) * 0x100000001b3L;
+    }
+    return hash;
+  }
+
+  /** MurmurHash3's 64-bit finaliser. */
+  private static long mix(long h) {
+    h ^= h >>> 33;
+    h *= 0xff51afd7ed558ccdL;
+    h ^= h >>> 33;
+    h *= 0xc4ceb9fe1a85ec53L;
+    return h ^ (h >>> 33);
+  }
+
+  private String adapter(Sequence sequence) {
+    String model = sequence.request.model();
+    return model.equals(config.model()) ? null : model;
+  }
+
+  private void adjust(TreeMap<String, Integer> adapters, Sequence sequence, int delta) {
+    String adapter = adapter(sequence);
+    if (adapter != null) {
+      adapters.merge(adapter, delta, (a, b) -> a + b == 0 ? null : a + b);
+    }
+  }
+
+  /** One request's progress. */
+  private static final class Sequence {
+    final Request request;
+    final Listener listener;
+    final int promptTokens;
+    final long[] hashes;
+    final int privateBlocks;
+    final long submittedAt;
+    long admittedAt;
+    long ttftNanos;
+    int cachedTokens;
+
+    Sequence(Request request, Listener listener, int promptTokens, long[] hashes, int privateBlocks,
+        long submittedAt) {
+      this.request = request;
+      this.listener = listener;
+      this.promptTokens = promptTokens;
+      this.hashes = hashes;
+      this.privateBlocks = privateBlocks;
+      this.submittedAt = submittedAt;
+    }
+  }
+}

@@ -1,0 +1,313 @@
+package dev.epp.examples.simulator;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A vLLM-compatible model server over a {@link SimulatedEngine} running in real time: {@code POST /v1/completions}
+ * and {@code /v1/chat/completions} (JSON or server-sent events, with {@code stream_options.include_usage}),
+ * {@code GET /v1/models}, {@code /health} and {@code /metrics}.
+ *
+ * <p>Responses complete after the engine's simulated delays and streams send each token when the engine emits it.
+ * Usage reports the engine's token counts, including {@code prompt_tokens_details.cached_tokens}, and the header
+ * {@value #TTFT_HEADER} the engine's time to first token in milliseconds, so clients can observe the cache without
+ * timing anything. Without {@code max_tokens} a response has {@value #DEFAULT_MAX_TOKENS} tokens, the OpenAI
+ * completions default. Errors have vLLM's shape: {@code {"object":"error","message":…,"type":…,"code":…}}.
+ *
+ * <p><b>Threading:</b> HTTP exchanges run on a pool of daemon threads; the engine runs on the clock's thread, and
+ * the two meet only through {@link RealTimeClock#call} and per-request queues.
+ */
+final class SimulatorServer implements AutoCloseable {
+
+  /** Response header carrying the engine's time to first token, in milliseconds. */
+  static final String TTFT_HEADER = "x-simulator-ttft-ms";
+  /** Output tokens when a request gives no {@code max_tokens}. */
+  static final int DEFAULT_MAX_TOKENS = 16;
+
+  private static final String[] WORDS = {"the", "and", "for", "you", "are", "not", "but", "can", "all", "one", "was",
+      "its", "new", "use", "may", "way", "how", "get", "now", "see"};
+
+  /** What the generated text is. */
+  enum TextMode {
+    /** The last user message (chat) or the prompt (completions), cut to the token budget. */
+    ECHO,
+    /** Random three-letter words, one per token. */
+    RANDOM
+  }
+
+  private final EngineConfig config;
+  private final TextMode mode;
+  private final Random random;
+  private final RealTimeClock clock = new RealTimeClock();
+  private final SimulatedEngine engine;
+  private final HttpServer http;
+  private final ExecutorService handlers;
+  private final AtomicLong ids = new AtomicLong();
+
+  private SimulatorServer(EngineConfig config, TextMode mode, long seed, HttpServer http) {
+    this.config = config;
+    this.mode = mode;
+    this.random = new Random(seed);
+    this.engine = new SimulatedEngine(config, clock);
+    this.http = http;
+    this.handlers = Executors.newCachedThreadPool(r -> {
+      Thread t = new Thread(r, "simulator-http");
+      t.setDaemon(true);
+      return t;
+    });
+    http.setExecutor(handlers);
+    http.createContext("/", this::handle);
+  }
+
+  /**
+   * Starts a simulator listening on {@code address} (port 0 picks a free port).
+   *
+   * @param seed seeds the random text
+   * @throws IOException if the address cannot be bound
+   */
+  static SimulatorServer start(EngineConfig config, TextMode mode, long seed, InetSocketAddress address)
+      throws IOException {
+    SimulatorServer server = new SimulatorServer(config, mode, seed, HttpServer.create(address, 0));
+    server.http.start();
+    return server;
+  }
+
+  /** The bound port. */
+  int port() {
+    return http.getAddress().getPort();
+  }
+
+  /** Stops serving at once; requests in flight are abandoned. */
+  @Override
+  public void close() {
+    http.stop(0);
+    handlers.shutdownNow();
+    clock.close();
+  }
+
+  private void handle(HttpExchange exchange) throws IOException {
+    try (exchange) {
+      String path = exchange.getRequestURI().getPath();
+      boolean post = exchange.getRequestMethod().equals("POST");
+      switch (path) {
+        case "/v1/completions", "/v1/chat/completions" -> {
+          if (!post) {
+            error(exchange, 405, "MethodNotAllowed", "use POST");
+          } else {
+            generate(exchange, path.equals("/v1/chat/completions"));
+          }
+        }
+        case "/v1/models" -> send(exchange, 200, "application/json", models());
+        case "/health" -> send(exchange, 200, "text/plain", new byte[0]);
+        case "/metrics" -> send(exchange, 200, "text/plain; version=0.0.4; charset=utf-8",
+            clock.call(() -> VllmMetricsPage.render(engine, System.currentTimeMillis() / 1000.0))
+                .getBytes(StandardCharsets.UTF_8));
+        default -> error(exchange, 404, "NotFoundError", "no route for " + path);
+      }
+    }
+  }
+
+  private void generate(HttpExchange exchange, boolean chat) throws IOException {
+    OpenAiRequest request;
+    try {
+      request = OpenAiRequest.parse(chat, exchange.getRequestBody().readAllBytes());
+    } catch (IllegalArgumentException e) {
+      error(exchange, 400, "BadRequestError", e.getMessage());
+      return;
+    }
+    if (!config.serves(request.model())) {
+      error(exchange, 404, "NotFoundError", "The model `" + request.model() + "` does not exist.");
+      return;
+    }
+    int budget = request.maxTokens() > 0 ? request.maxTokens() : DEFAULT_MAX_TOKENS;
+    List<String> tokens = mode == TextMode.ECHO ? echo(request.lastUserText(), budget) : randomText(budget);
+    String finishReason = tokens.size() < budget ? "stop" : "length";
+    BlockingQueue<Object> events = new LinkedBlockingQueue<>();
+    SimulatedEngine.Request work = new SimulatedEngine.Request(request.model(), request.prompt(),
+        String.join("", tokens), request.stream(), finishReason);
+    SimulatedEngine.Listener listener = new SimulatedEngine.Listener() {
+      @Override
+      public void firstToken(long ttftNanos, int cachedTokens) {
+        events.add(ttftNanos);
+      }
+
+      @Override
+      public void token(int index) {
+        events.add(index);
+      }
+
+      @Override
+      public void completed(SimulatedEngine.Completion completion) {
+        events.add(completion);
+      }
+    };
+    try {
+      clock.call(() -> {
+        engine.submit(work, listener);
+        return null;
+      });
+    } catch (IllegalArgumentException e) {
+      error(exchange, 400, "BadRequestError", e.getMessage());
+      return;
+    }
+    Response response = new Response(request, "cmpl-" + ids.incrementAndGet(), System.currentTimeMillis() / 1000);
+    try {
+      long ttftNanos = (Long) events.take();
+      exchange.getResponseHeaders().add(TTFT_HEADER, String.format(Locale.ROOT, "%.3f", ttftNanos / 1e6));
+      if (!request.stream()) {
+        SimulatedEngine.Completion done = (SimulatedEngine.Completion) events.take();
+        send(exchange, 200, "application/json", response.full(String.join("", tokens), finishReason, done));
+        return;
+      }
+      exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
+      exchange.getResponseHeaders().add("Cache-Control", "no-cache");
+      exchange.sendResponseHeaders(200, 0);
+      OutputStream out = exchange.getResponseBody();
+      event(out, response.chunk(tokens.get(0), true, null));
+      Object next;
+      while (!((next = events.take()) instanceof SimulatedEngine.Completion)) {
+        event(out, response.chunk(tokens.get((Integer) next), false, null));
+      }
+      event(out, response.chunk("", false, finishReason));
+      if (request.includeUsage()) {
+        event(out, response.usageChunk((SimulatedEngine.Completion) next));
+      }
+      out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private List<String> echo(String text, int budget) {
+    List<String> tokens = new ArrayList<>();
+    for (int i = 0; i < text.length() && tokens.size() < budget; i += SimulatedEngine.CHARS_PER_TOKEN) {
+      tokens.add(text.substring(i, Math.min(text.length(), i + SimulatedEngine.CHARS_PER_TOKEN)));
+    }
+    if (tokens.isEmpty()) {
+      tokens.add(" ");
+    }
+    return tokens;
+  }
+
+  private List<String> randomText(int budget) {
+    List<String> tokens = new ArrayList<>(budget);
+    for (int i = 0; i < budget; i++) {
+      tokens.add(WORDS[random.nextInt(WORDS.length)] + " ");
+    }
+    return tokens;
+  }
+
+  private byte[] models() throws IOException {
+    ObjectNode root = OpenAiRequest.JSON.createObjectNode().put("object", "list");
+    ArrayNode data = root.putArray("data");
+    long created = System.currentTimeMillis() / 1000;
+    List<String> names = new ArrayList<>();
+    names.add(config.model());
+    names.addAll(config.loras());
+    for (String name : names) {
+      ObjectNode model = data.addObject().put("id", name).put("object", "model").put("created", created)
+          .put("owned_by", "vllm").put("root", name)
+          .put("max_model_len", (long) config.kvBlocks() * config.blockSize());
+      if (name.equals(config.model())) {
+        model.putNull("parent");
+      } else {
+        model.put("parent", config.model());
+      }
+    }
+    return OpenAiRequest.JSON.writeValueAsBytes(root);
+  }
+
+  private static void event(OutputStream out, byte[] json) throws IOException {
+    out.write("data: ".getBytes(StandardCharsets.UTF_8));
+    out.write(json);
+    out.write("\n\n".getBytes(StandardCharsets.UTF_8));
+    out.flush();
+  }
+
+  private static void error(HttpExchange exchange, int status, String type, String message) throws IOException {
+    ObjectNode body = OpenAiRequest.JSON.createObjectNode().put("object", "error").put("message", message)
+        .put("type", type).putNull("param").put("code", status);
+    send(exchange, status, "application/json", OpenAiRequest.JSON.writeValueAsBytes(body));
+  }
+
+  private static void send(HttpExchange exchange, int status, String contentType, byte[] body) throws IOException {
+    exchange.getResponseHeaders().add("Content-Type", contentType);
+    exchange.sendResponseHeaders(status, body.length == 0 ? -1 : body.length);
+    exchange.getResponseBody().write(body);
+  }
+
+  /** The OpenAI JSON of one response. */
+  private record Response(OpenAiRequest request, String id, long created) {
+
+    byte[] full(String text, String finishReason, SimulatedEngine.Completion done) throws IOException {
+      ObjectNode root = envelope(request.chat() ? "chat.completion" : "text_completion");
+      ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+      if (request.chat()) {
+        choice.putObject("message").put("role", "assistant").put("content", text);
+      } else {
+        choice.put("text", text).putNull("logprobs");
+      }
+      choice.put("finish_reason", finishReason);
+      usage(root, done);
+      return OpenAiRequest.JSON.writeValueAsBytes(root);
+    }
+
+    /** A streamed chunk with one token, or the last one with the finish reason. */
+    byte[] chunk(String text, boolean first, String finishReason) throws IOException {
+      ObjectNode root = envelope(request.chat() ? "chat.completion.chunk" : "text_completion");
+      ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
+      if (request.chat()) {
+        ObjectNode delta = choice.putObject("delta");
+        if (first) {
+          delta.put("role", "assistant");
+        }
+        if (finishReason == null) {
+          delta.put("content", text);
+        }
+      } else {
+        choice.put("text", text).putNull("logprobs");
+      }
+      if (finishReason == null) {
+        choice.putNull("finish_reason");
+      } else {
+        choice.put("finish_reason", finishReason);
+      }
+      return OpenAiRequest.JSON.writeValueAsBytes(root);
+    }
+
+    /** The final chunk of {@code stream_options.include_usage}: no choices, the usage. */
+    byte[] usageChunk(SimulatedEngine.Completion done) throws IOException {
+      ObjectNode root = envelope(request.chat() ? "chat.completion.chunk" : "text_completion");
+      root.putArray("choices");
+      usage(root, done);
+      return OpenAiRequest.JSON.writeValueAsBytes(root);
+    }
+
+    private ObjectNode envelope(String object) {
+      return OpenAiRequest.JSON.createObjectNode().put("id", (request.chat() ? "chat" : "") + id)
+          .put("object", object).put("created", created).put("model", request.model());
+    }
+
+    private static void usage(ObjectNode root, SimulatedEngine.Completion done) {
+      ObjectNode usage = root.putObject("usage").put("prompt_tokens", done.promptTokens())
+          .put("total_tokens", done.promptTokens() + done.outputTokens())
+          .put("completion_tokens", done.outputTokens());
+      usage.putObject("prompt_tokens_details").put("cached_tokens", done.cachedTokens());
+    }
+  }
+}

@@ -1,0 +1,124 @@
+package dev.epp.examples.simulator;
+
+import java.awt.BasicStroke;
+import java.awt.Color;
+import java.awt.Font;
+import java.awt.FontMetrics;
+import java.awt.Graphics2D;
+import java.awt.RenderingHints;
+import java.awt.image.BufferedImage;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import javax.imageio.ImageIO;
+
+/**
+ * Draws the benchmark's time to first token as a PNG bar chart: p50, p90 and p99 side by side per configuration, on
+ * a logarithmic axis so that a 3x difference reads the same at any height. Rendered headless.
+ */
+final class TtftChart {
+
+  private static final int WIDTH = 960;
+  private static final int HEIGHT = 540;
+  private static final int LEFT = 80;
+  private static final int RIGHT = 30;
+  private static final int TOP = 60;
+  private static final int BOTTOM = 90;
+  private static final Color[] COLORS = {new Color(0x9ecae1), new Color(0x4292c6), new Color(0x08519c)};
+  private static final String[] SERIES = {"p50", "p90", "p99"};
+
+  private TtftChart() {}
+
+  /** Writes the chart of {@code rows} to {@code file}. */
+  static void write(List<RoutingBench.Row> rows, Path file) throws IOException {
+    System.setProperty("java.awt.headless", "true");
+    BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
+    Graphics2D g = image.createGraphics();
+    try {
+      draw(g, rows);
+    } finally {
+      g.dispose();
+    }
+    if (!ImageIO.write(image, "png", file.toFile())) {
+      throw new IOException("no PNG writer");
+    }
+  }
+
+  private static void draw(Graphics2D g, List<RoutingBench.Row> rows) {
+    g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+    g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
+    g.setColor(Color.WHITE);
+    g.fillRect(0, 0, WIDTH, HEIGHT);
+    g.setColor(Color.BLACK);
+    g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
+    g.drawString("Time to first token by scheduler configuration (ms, log scale)", LEFT, 32);
+
+    double max = 1;
+    double min = Double.MAX_VALUE;
+    for (RoutingBench.Row row : rows) {
+      max = Math.max(max, row.ttftP99Ms());
+      min = Math.min(min, Math.max(1, row.ttftP50Ms()));
+    }
+    double lo = Math.floor(Math.log10(min));
+    double hi = Math.ceil(Math.log10(max));
+    if (hi <= lo) {
+      hi = lo + 1;
+    }
+    int plotHeight = HEIGHT - TOP - BOTTOM;
+    int plotWidth = WIDTH - LEFT - RIGHT;
+
+    g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+    FontMetrics metrics = g.getFontMetrics();
+    for (int decade = (int) lo; decade <= hi; decade++) {
+      int y = y(Math.pow(10, decade), lo, hi, plotHeight);
+      g.setColor(new Color(0xdddddd));
+      g.drawLine(LEFT, y, WIDTH - RIGHT, y);
+      g.setColor(Color.DARK_GRAY);
+      String label = String.format(Locale.ROOT, "%,d", (long) Math.pow(10, decade));
+      g.drawString(label, LEFT - 8 - metrics.stringWidth(label), y + 4);
+    }
+
+    int groupWidth = plotWidth / Math.max(1, rows.size());
+    int barWidth = groupWidth / 5;
+    for (int r = 0; r < rows.size(); r++) {
+      RoutingBench.Row row = rows.get(r);
+      double[] values = {row.ttftP50Ms(), row.ttftP90Ms(), row.ttftP99Ms()};
+      int x0 = LEFT + r * groupWidth + barWidth;
+      for (int s = 0; s < values.length; s++) {
+        int x = x0 + s * barWidth;
+        int y = y(Math.max(values[s], Math.pow(10, lo)), lo, hi, plotHeight);
+        g.setColor(COLORS[s]);
+        g.fillRect(x, y, barWidth - 4, TOP + plotHeight - y);
+        g.setColor(Color.BLACK);
+        String value = String.format(Locale.ROOT, "%,.0f", values[s]);
+        g.drawString(value, x + (barWidth - 4 - metrics.stringWidth(value)) / 2, y - 4);
+      }
+      g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
+      FontMetrics bold = g.getFontMetrics();
+      int center = LEFT + r * groupWidth + groupWidth / 2;
+      g.drawString(row.config(), center - bold.stringWidth(row.config()) / 2, TOP + plotHeight + 22);
+      g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+      String hits = String.format(Locale.ROOT, "cache hits %.0f%%", row.hitRate() * 100);
+      g.drawString(hits, center - metrics.stringWidth(hits) / 2, TOP + plotHeight + 40);
+    }
+
+    g.setColor(Color.BLACK);
+    g.setStroke(new BasicStroke(1));
+    g.drawLine(LEFT, TOP + plotHeight, WIDTH - RIGHT, TOP + plotHeight);
+    int legendX = LEFT;
+    int legendY = HEIGHT - 22;
+    for (int s = 0; s < SERIES.length; s++) {
+      g.setColor(COLORS[s]);
+      g.fillRect(legendX, legendY - 10, 14, 12);
+      g.setColor(Color.BLACK);
+      g.drawString("TTFT " + SERIES[s], legendX + 20, legendY);
+      legendX += 110;
+    }
+  }
+
+  private static int y(double value, double lo, double hi, int plotHeight) {
+    double fraction = (Math.log10(value) - lo) / (hi - lo);
+    return TOP + plotHeight - (int) Math.round(fraction * plotHeight);
+  }
+}

@@ -38,7 +38,8 @@ import org.slf4j.LoggerFactory;
  * value in dynamic metadata {@code envoy.lb}, {@code Content-Length}, echoed headers, a generated {@code x-request-id}
  * when missing) is followed by the body in streamed chunks of at most 62,000 bytes. Response headers get
  * {@code x-went-into-resp-headers: true}; response bodies are echoed chunk by chunk for event streams and buffered to
- * the end otherwise. A request that cannot be routed gets one {@code ImmediateResponse} with body
+ * the end otherwise; when the model was rewritten, the served model's name in response bodies is put back to the one
+ * the client asked for (Go v1.5) and the upstream {@code Content-Length} is dropped. A request that cannot be routed gets one {@code ImmediateResponse} with body
  * {@code inference error: <Code> - <message>} and its HTTP status, and the stream ends.
  *
  * <p>Unlike the Go EPP, control headers ({@code x-gateway-inference-objective}, {@code x-gateway-model-name-rewrite},
@@ -220,9 +221,13 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
           set.put(name, value);
         }
       });
+      HeaderMutation.Builder mutation = EnvoyMessages.setHeaders(set);
+      if (routing != null && routing.bodyChanged() && received.containsKey("content-length")) {
+        mutation.addRemoveHeaders("content-length"); // the served model's name is put back into the body
+      }
       send(ProcessingResponse.newBuilder()
           .setResponseHeaders(HeadersResponse.newBuilder()
-              .setResponse(CommonResponse.newBuilder().setHeaderMutation(EnvoyMessages.setHeaders(set))))
+              .setResponse(CommonResponse.newBuilder().setHeaderMutation(mutation)))
           .build());
     }
 
@@ -232,7 +237,12 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       responseBytes += chunk.size();
       if (routing == null || routing.streaming()) {
         if (routing != null) {
-          recordUsage(director.responseBody(routing, chunk.toByteArray(), end));
+          byte[] bytes = chunk.toByteArray();
+          recordUsage(director.responseBody(routing, bytes, end));
+          byte[] restored = director.restoreModelName(routing, bytes);
+          if (restored != bytes) {
+            chunk = ByteString.copyFrom(restored);
+          }
         }
         if (end) {
           recordResponseEnd();
@@ -248,7 +258,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       responseBody = ByteString.EMPTY;
       recordUsage(director.responseBody(routing, body, true));
       recordResponseEnd();
-      List<BodyResponse> parts = EnvoyMessages.bodyChunks(body);
+      List<BodyResponse> parts = EnvoyMessages.bodyChunks(director.restoreModelName(routing, body));
       for (int i = 0; i < parts.size(); i++) {
         sendResponseChunk(parts.get(i), i == parts.size() - 1);
       }

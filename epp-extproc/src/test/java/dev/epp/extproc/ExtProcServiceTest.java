@@ -283,6 +283,21 @@ class ExtProcServiceTest {
   }
 
   @Test
+  void rewrittenModelNameIsPutBackInTheResponse() {
+    epp = new ExtProcHarness(HERMETIC_CONFIG);
+    epp.pod(0, 0, 0.1);
+    List<ProcessingRequest> requests = new ArrayList<>(llmRequest("test11", "my-model", "my-model-12345"));
+    requests.add(responseHeaders(Map.of("content-type", "application/json", "content-length", "40")));
+    requests.add(responseBody("{\"model\":\"my-model-12345\",\"choices\":[]}", true));
+    List<ProcessingResponse> responses = epp.exchange(requests);
+    assertEquals(4, responses.size(), responses.toString());
+    assertEquals(List.of("content-length"),
+        responses.get(2).getResponseHeaders().getResponse().getHeaderMutation().getRemoveHeadersList());
+    assertEquals("{\"model\":\"my-model\",\"choices\":[]}", responses.get(3).getResponseBody().getResponse()
+        .getBodyMutation().getStreamedResponse().getBody().toStringUtf8());
+  }
+
+  @Test
   void invalidJsonResponsesPassThroughAndEmptyEndChunksAreAnswered() {
     epp = new ExtProcHarness(HERMETIC_CONFIG);
     epp.pod(0, 0, 0.1);

@@ -27,7 +27,10 @@ import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.scheduler.internal.FailureLog;
 import dev.epp.scheduler.plugins.PassthroughParser;
 import dev.epp.scheduler.plugins.PrefixCacheHit;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -84,7 +87,9 @@ public final class Director {
   private Director(Builder builder) {
     EndpointPickerConfig config = builder.config;
     this.endpoints = builder.endpoints;
-    this.objectives = builder.objectives;
+    List<Objectives> configured = config.plugins(Objectives.class);
+    this.objectives = builder.objectives != null ? builder.objectives
+        : configured.isEmpty() ? Objectives.none() : configured.get(0);
     this.modelRewrites = builder.modelRewrites;
     this.scheduler = new Scheduler(config, builder.ticker, builder.metrics);
     this.parser = config.parser().orElseGet(() -> new PassthroughParser(PassthroughParser.TYPE));
@@ -234,6 +239,46 @@ public final class Director {
   }
 
   /**
+   * A response chunk with the served (rewritten) model name put back to the one the client asked for, as the Go EPP
+   * v1.5 does: {@code "model":"<target>"} and {@code "model": "<target>"} become the requested name. The chunk itself
+   * when the model was not rewritten or the name does not occur. The response length changes, so a gateway must drop
+   * the upstream {@code Content-Length} when {@link Routing#bodyChanged()}.
+   */
+  public byte[] restoreModelName(Routing routing, byte[] chunk) {
+    if (!routing.bodyChanged()) {
+      return chunk;
+    }
+    InferenceRequest request = routing.context().request();
+    byte[] result = replace(chunk, "\"model\":\"" + request.targetModel() + "\"",
+        "\"model\":\"" + request.incomingModel() + "\"");
+    return replace(result, "\"model\": \"" + request.targetModel() + "\"",
+        "\"model\": \"" + request.incomingModel() + "\"");
+  }
+
+  private static byte[] replace(byte[] data, String target, String replacement) {
+    byte[] from = target.getBytes(StandardCharsets.UTF_8);
+    byte[] to = replacement.getBytes(StandardCharsets.UTF_8);
+    ByteArrayOutputStream out = null;
+    int copied = 0;
+    for (int i = 0; i <= data.length - from.length; i++) {
+      if (Arrays.equals(data, i, i + from.length, from, 0, from.length)) {
+        if (out == null) {
+          out = new ByteArrayOutputStream(data.length + 16);
+        }
+        out.write(data, copied, i - copied);
+        out.writeBytes(to);
+        copied = i + from.length;
+        i = copied - 1;
+      }
+    }
+    if (out == null) {
+      return data;
+    }
+    out.write(data, copied, data.length - copied);
+    return out.toByteArray();
+  }
+
+  /**
    * Ends a request whose response never completed (client gone, upstream error): runs the response-body hooks once
    * with end of stream set, so hooks that track in-flight requests always see an end. Does nothing for a completed
    * response. Call it once per routed request when its stream ends.
@@ -261,7 +306,7 @@ public final class Director {
   public static final class Builder {
     private final EndpointPickerConfig config;
     private final EndpointStore endpoints;
-    private Objectives objectives = Objectives.none();
+    private Objectives objectives;
     private ModelRewrites modelRewrites = ModelRewrites.none();
     private Ticker ticker = Ticker.system();
     private MetricsRecorder metrics = MetricsRecorder.noop();
@@ -271,7 +316,10 @@ public final class Director {
       this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
     }
 
-    /** The priorities of named objectives; default {@link Objectives#none()}. */
+    /**
+     * The priorities of named objectives; default: the configuration's plugin implementing {@link Objectives} (e.g.
+     * {@code static-objectives}), else {@link Objectives#none()}.
+     */
     public Builder objectives(Objectives value) {
       this.objectives = Objects.requireNonNull(value);
       return this;

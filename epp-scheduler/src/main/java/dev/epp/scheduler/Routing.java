@@ -63,7 +63,10 @@ public final class Routing {
     return body;
   }
 
-  /** Whether {@link #body()} differs from the client's body (so its length changed). */
+  /**
+   * Whether {@link #body()} differs from the client's body (so its length changed): exactly when the model was
+   * rewritten.
+   */
   public boolean bodyChanged() {
     return bodyChanged;
   }

@@ -57,7 +57,8 @@ class BuiltinPluginsTest {
           "openai-parser",
           "passthrough-parser",
           "prefix-cache-scorer",
-          "approx-prefix-cache-producer");
+          "approx-prefix-cache-producer",
+          "static-objectives");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 

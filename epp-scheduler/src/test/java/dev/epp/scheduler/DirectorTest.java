@@ -116,6 +116,19 @@ class DirectorTest {
   }
 
   @Test
+  void servedModelNameIsPutBackInResponses() {
+    pod(0, 0, 0);
+    Director director = director(HERMETIC_CONFIG);
+    Routing rewritten = director.route(headers("my-model", "my-model-12345"), completion("my-model", "p"), null);
+    byte[] response = "{\"model\":\"my-model-12345\",\"x\":1} data: {\"model\": \"my-model-12345\"}"
+        .getBytes(StandardCharsets.UTF_8);
+    assertEquals("{\"model\":\"my-model\",\"x\":1} data: {\"model\": \"my-model\"}",
+        new String(director.restoreModelName(rewritten, response), StandardCharsets.UTF_8));
+    Routing plain = director.route(headers("my-model", null), completion("my-model", "p"), null);
+    assertSame(response, director.restoreModelName(plain, response));
+  }
+
+  @Test
   void keepsTheBodyWhenNothingIsRewritten() {
     pod(0, 0, 0);
     byte[] body = completion("m", "p");
@@ -137,6 +150,24 @@ class DirectorTest {
         () -> director.route(headers("sql-lora-sheddable", null), completion("sql-lora-sheddable", "x"), null));
     assertEquals(Code.RESOURCE_EXHAUSTED, shed.code());
     assertEquals("system saturated, sheddable request dropped", shed.getMessage());
+  }
+
+  @Test
+  void objectivesCanComeFromTheConfiguration() {
+    pod(0, 9, 0.9);
+    Director director = Director.builder(EndpointPickerConfig.loader().registry(registry).parse(HEADER + """
+            plugins:
+            - type: queue-scorer
+            - type: static-objectives
+              parameters:
+                objectives: {interactive: 5, batch: -1}
+            """, "test.yaml"), pool).build();
+    assertEquals(5, director.route(headers("interactive", null), completion("m", "p"), null)
+        .context().request().priority());
+    assertEquals(0, director.route(headers("unknown", null), completion("m", "p"), null)
+        .context().request().priority());
+    assertEquals(Code.RESOURCE_EXHAUSTED, assertThrows(InferenceException.class,
+        () -> director.route(headers("batch", null), completion("m", "p"), null)).code());
   }
 
   @Test

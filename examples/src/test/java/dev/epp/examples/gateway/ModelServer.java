@@ -23,19 +23,19 @@ import java.util.concurrent.TimeUnit;
  * <p>Each event after the first is sent only once the test calls {@link #release}, so a test can prove the client saw
  * an event before the next one was written; unreleased for 10 s, the stream ends short.
  */
-final class ModelServer implements AutoCloseable {
+public final class ModelServer implements AutoCloseable {
 
   static final int EVENTS = 3;
 
   /** A request as the server received it. */
-  record Received(String method, String path, Map<String, String> headers, String body) {}
+  public record Received(String method, String path, Map<String, String> headers, String body) {}
 
-  final String name;
-  final List<Received> received = new CopyOnWriteArrayList<>();
+  public final String name;
+  public final List<Received> received = new CopyOnWriteArrayList<>();
   private final List<CountDownLatch> gates = new CopyOnWriteArrayList<>();
   private final HttpServer server;
 
-  ModelServer(String name) {
+  public ModelServer(String name) {
     this.name = name;
     for (int i = 0; i < EVENTS; i++) {
       gates.add(new CountDownLatch(1));
@@ -49,11 +49,11 @@ final class ModelServer implements AutoCloseable {
     server.start();
   }
 
-  int port() {
+  public int port() {
     return server.getAddress().getPort();
   }
 
-  String hostPort() {
+  public String hostPort() {
     return "127.0.0.1:" + port();
   }
 

@@ -25,11 +25,13 @@ import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The gateway over real loopback servers: model servers on JDK HTTP servers and a real {@code ExtProcService} over
@@ -148,6 +150,23 @@ class GatewayTest {
     assertTrue(events.get(0).contains("\"index\":0"), events.toString());
     assertTrue(events.get(2).contains("\"index\":2"), events.toString());
     assertEquals("data: [DONE]", events.get(3));
+  }
+
+  @Test
+  void talksTlsToAnEppWithASelfSignedCertificate(@TempDir Path dir) throws Exception {
+    ModelServer server = modelServer("a");
+    TestEpp epp = closing(new TestEpp(TestEpp.selfSignedKeyStore(dir)));
+    epp.endpoint(server.port(), 0);
+    Gateway tls = gateway(EndpointPicker.extProc(epp.address(), true, Duration.ofSeconds(10)),
+        Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+    Gateway plaintext = gateway(epp);
+
+    HttpResponse<String> response = post(tls, "/v1/completions", COMPLETION);
+    HttpResponse<String> refused = post(plaintext, "/v1/completions", COMPLETION);
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(response.body().contains("\"served_by\":\"a\""), response.body());
+    assertEquals(503, refused.statusCode(), refused.body());
   }
 
   @Test

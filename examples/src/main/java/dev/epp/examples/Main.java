@@ -16,7 +16,8 @@ public final class Main {
     String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
     switch (command) {
       case "embedded" -> System.exit(EmbeddedGateway.run(rest, System.out, System.err));
-      case "server" -> server(rest);
+      case "server" -> untilSignal(new ServerCommand(System.out, System.err, System.getenv()), rest);
+      case "gateway" -> untilSignal(new GatewayCommand(System.out, System.err), rest);
       case "simulator" -> System.exit(SimulatorCommand.run(rest, System.out, System.err));
       case "routing-bench" -> System.exit(RoutingBench.run(rest, System.out, System.err));
       case "help", "--help", "-h" -> usage(System.out);
@@ -30,9 +31,20 @@ public final class Main {
     }
   }
 
-  /** Runs {@link ServerCommand} until SIGTERM or SIGINT, whose shutdown hook closes the server gracefully. */
-  private static void server(String[] args) {
-    ServerCommand command = new ServerCommand(System.out, System.err, System.getenv());
+  /** A command that serves until asked to stop. */
+  interface LongRunning {
+    /** Runs until {@link #stop()}; returns the exit code. */
+    int run(String[] args);
+
+    /** Asks {@link #run} to return; does not wait. */
+    void stop();
+
+    /** Waits until {@link #run} has returned. */
+    void awaitFinished() throws InterruptedException;
+  }
+
+  /** Runs {@code command} until SIGTERM or SIGINT, whose shutdown hook stops it gracefully. */
+  private static void untilSignal(LongRunning command, String[] args) {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       command.stop();
       try {
@@ -53,6 +65,8 @@ public final class Main {
     out.println("commands:");
     out.println("  server [flags]");
     out.println("      the EPP as an Envoy ext_proc gRPC server with the Go EPP's flags (server --help lists them)");
+    out.println("  gateway [--port 8080] [--epp HOST:PORT] [--epp-tls] | --in-process --endpoints ... [--config-file PATH]");
+    out.println("      an HTTP gateway standing in for Envoy: routes /v1/* through the EPP (gateway --help lists flags)");
     out.println("  embedded [--config-file PATH] [--requests N]");
     out.println("      route requests in-process with the scheduler library over three simulated pods");
     SimulatorCommand.usage(out);

@@ -39,7 +39,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Threading:</b> {@link #run} once, on any thread; {@link #stop()} from any thread.
  */
-final class ServerCommand {
+final class ServerCommand implements Main.LongRunning {
 
   private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
 
@@ -135,7 +135,8 @@ final class ServerCommand {
   }
 
   /** Runs the command; see the class documentation for the exit codes. */
-  int run(String[] args) {
+  @Override
+  public int run(String[] args) {
     try {
       return serve(args);
     } finally {
@@ -145,12 +146,14 @@ final class ServerCommand {
   }
 
   /** Asks {@link #run} to stop the server and return; does not wait. Idempotent. */
-  void stop() {
+  @Override
+  public void stop() {
     stopRequested.countDown();
   }
 
   /** Waits until {@link #run} has returned. */
-  void awaitFinished() throws InterruptedException {
+  @Override
+  public void awaitFinished() throws InterruptedException {
     finished.await();
   }
 

@@ -1,0 +1,90 @@
+package dev.epp.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.epp.examples.gateway.Gateway;
+import dev.epp.examples.gateway.ModelServer;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class GatewayCommandTest {
+
+  private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+  private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+  private final GatewayCommand command = new GatewayCommand(
+      new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+
+  private String err() {
+    return err.toString(StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void helpPrintsUsage() {
+    assertEquals(0, command.run(new String[] {"--help"}));
+    assertTrue(out.toString(StandardCharsets.UTF_8).contains("--in-process"));
+  }
+
+  @Test
+  void badCommandLinesExitWithTwoAndOneLine() {
+    String[][] bad = {
+        {"--nope"},
+        {"--port"},
+        {"--port", "70000"},
+        {"--endpoints", "127.0.0.1:8000"},
+        {"--in-process"},
+        {"--in-process", "--endpoints", "127.0.0.1:8000", "--epp", "127.0.0.1:9002"},
+        {"--in-process", "--endpoints", "127.0.0.1"},
+    };
+    for (String[] args : bad) {
+      err.reset();
+      assertEquals(2, new GatewayCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8)).run(args),
+          String.join(" ", args));
+      assertEquals(1, err().lines().count(), err());
+      assertTrue(err().startsWith("gateway: "), err());
+    }
+  }
+
+  @Test
+  void invalidConfigurationExitsWithOne(@TempDir Path dir) throws Exception {
+    Path config = Files.writeString(dir.resolve("bad.yaml"), "plugins:\n- type: no-such-plugin\n");
+    assertEquals(1, command.run(new String[] {
+        "--in-process", "--endpoints", "127.0.0.1:8000", "--config-file", config.toString(), "--port", "0"}));
+    assertTrue(err().startsWith("gateway: invalid configuration: "), err());
+  }
+
+  @Test
+  void inProcessGatewayServesUntilStopped() throws Exception {
+    try (ModelServer server = new ModelServer("pod")) {
+      CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+          "--in-process", "--endpoints", server.hostPort(), "--port", "0"}));
+      Gateway gateway = command.started().get(10, TimeUnit.SECONDS);
+      assertNotNull(gateway, err());
+
+      HttpResponse<String> response = HttpClient.newHttpClient().send(
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + "/v1/completions"))
+              .timeout(Duration.ofSeconds(20))
+              .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"m\",\"prompt\":\"hi\"}"))
+              .build(),
+          HttpResponse.BodyHandlers.ofString());
+
+      assertEquals(200, response.statusCode(), response.body());
+      assertTrue(response.body().contains("\"served_by\":\"pod\""), response.body());
+      command.stop();
+      assertEquals(0, exit.get(10, TimeUnit.SECONDS));
+    }
+  }
+}

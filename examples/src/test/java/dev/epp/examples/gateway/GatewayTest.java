@@ -1,0 +1,338 @@
+package dev.epp.examples.gateway;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.epp.api.Endpoint;
+import dev.epp.examples.gateway.ModelServer.Received;
+import dev.epp.scheduler.Director;
+import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.EndpointPool;
+import java.io.BufferedReader;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpRequest.BodyPublishers;
+import java.net.http.HttpResponse;
+import java.net.http.HttpResponse.BodyHandlers;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The gateway over real loopback servers: model servers on JDK HTTP servers and a real {@code ExtProcService} over
+ * gRPC, or the director in process.
+ */
+class GatewayTest {
+
+  private static final String COMPLETION = "{\"model\":\"m\",\"prompt\":\"hello\",\"max_tokens\":5}";
+
+  private final HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  private final List<AutoCloseable> resources = new ArrayList<>();
+
+  @AfterEach
+  void closeAll() throws Exception {
+    for (int i = resources.size() - 1; i >= 0; i--) {
+      resources.get(i).close();
+    }
+  }
+
+  private <T extends AutoCloseable> T closing(T resource) {
+    resources.add(resource);
+    return resource;
+  }
+
+  private ModelServer modelServer(String name) {
+    return closing(new ModelServer(name));
+  }
+
+  private Gateway gateway(EndpointPicker picker, int maxBodyBytes) throws IOException {
+    return closing(Gateway.builder(picker)
+        .address(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+        .maxRequestBodyBytes(maxBodyBytes)
+        .start());
+  }
+
+  /** A gateway talking ext_proc to {@code epp}. */
+  private Gateway gateway(TestEpp epp) throws IOException {
+    return gateway(EndpointPicker.extProc(epp.address(), false, Duration.ofSeconds(10)),
+        Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+  }
+
+  private HttpResponse<String> post(Gateway gateway, String path, String body, String... headers) throws Exception {
+    HttpRequest.Builder request = HttpRequest.newBuilder(uri(gateway, path))
+        .timeout(Duration.ofSeconds(20))
+        .POST(BodyPublishers.ofString(body));
+    if (headers.length > 0) {
+      request.headers(headers);
+    }
+    return client.send(request.build(), BodyHandlers.ofString());
+  }
+
+  private static URI uri(Gateway gateway, String path) {
+    return URI.create("http://127.0.0.1:" + gateway.port() + path);
+  }
+
+  /** A loopback port nothing listens on. */
+  private static int deadPort() throws IOException {
+    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      return socket.getLocalPort();
+    }
+  }
+
+  @Test
+  void completionIsRoutedThroughTheEppAndAnswered() throws Exception {
+    ModelServer busy = modelServer("busy");
+    ModelServer idle = modelServer("idle");
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(busy.port(), 5);
+    epp.endpoint(idle.port(), 0);
+    Gateway gateway = gateway(epp);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION,
+        "x-gateway-inference-objective", "chat", "x-gateway-destination-endpoint", "10.9.9.9:1");
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(response.body().contains("\"served_by\":\"idle\""), response.body());
+    assertEquals(idle.hostPort(), response.headers().firstValue("x-gateway-destination-endpoint-served").orElse(""));
+    // the response headers went through the EPP's response phase
+    assertEquals("true", response.headers().firstValue("x-went-into-resp-headers").orElse(""));
+    assertTrue(busy.received.isEmpty());
+    Received upstream = idle.received.get(0);
+    assertEquals(COMPLETION, upstream.body());
+    assertEquals(idle.hostPort() + "," + busy.hostPort(), upstream.headers().get("x-gateway-destination-endpoint"));
+    assertFalse(upstream.headers().containsKey("x-gateway-inference-objective"), upstream.headers().toString());
+    assertNotNull(upstream.headers().get("x-request-id"));
+  }
+
+  @Test
+  void eventStreamIsRelayedChunkByChunk() throws Exception {
+    ModelServer server = modelServer("sse");
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(server.port(), 0);
+    Gateway gateway = gateway(epp);
+
+    HttpRequest request = HttpRequest.newBuilder(uri(gateway, "/v1/completions"))
+        .POST(BodyPublishers.ofString("{\"model\":\"m\",\"prompt\":\"hi\",\"stream\":true}"))
+        .build();
+    HttpResponse<InputStream> response = client.send(request, BodyHandlers.ofInputStream());
+    assertEquals(200, response.statusCode());
+    assertEquals("text/event-stream", response.headers().firstValue("content-type").orElse(""));
+    List<String> events = new ArrayList<>();
+    try (BufferedReader lines =
+        new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+      for (String line; (line = lines.readLine()) != null; ) {
+        if (!line.startsWith("data: ")) {
+          continue;
+        }
+        events.add(line);
+        // the server writes the next event only now: the client saw this one before the stream went on
+        if (events.size() < ModelServer.EVENTS) {
+          server.release(events.size());
+        }
+      }
+    }
+    assertEquals(ModelServer.EVENTS + 1, events.size(), events.toString());
+    assertTrue(events.get(0).contains("\"index\":0"), events.toString());
+    assertTrue(events.get(2).contains("\"index\":2"), events.toString());
+    assertEquals("data: [DONE]", events.get(3));
+  }
+
+  @Test
+  void talksTlsToAnEppWithASelfSignedCertificate(@TempDir Path dir) throws Exception {
+    ModelServer server = modelServer("a");
+    TestEpp epp = closing(new TestEpp(TestEpp.selfSignedKeyStore(dir)));
+    epp.endpoint(server.port(), 0);
+    Gateway tls = gateway(EndpointPicker.extProc(epp.address(), true, Duration.ofSeconds(10)),
+        Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+    Gateway plaintext = gateway(epp);
+
+    HttpResponse<String> response = post(tls, "/v1/completions", COMPLETION);
+    HttpResponse<String> refused = post(plaintext, "/v1/completions", COMPLETION);
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(response.body().contains("\"served_by\":\"a\""), response.body());
+    assertEquals(503, refused.statusCode(), refused.body());
+  }
+
+  @Test
+  void badJsonGetsTheEppsImmediateResponse() throws Exception {
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(modelServer("a").port(), 0);
+    Gateway gateway = gateway(epp);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", "{not json");
+
+    assertEquals(400, response.statusCode());
+    assertTrue(response.body().startsWith("inference error: BadRequest - "), response.body());
+  }
+
+  @Test
+  void requestWithoutModelIsBadRequest() throws Exception {
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(modelServer("a").port(), 0);
+    Gateway gateway = gateway(epp);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", "{\"prompt\":\"hello\"}");
+
+    assertEquals(400, response.statusCode());
+    assertEquals("inference error: BadRequest - model not found in request body", response.body());
+  }
+
+  @Test
+  void emptyPoolIsServiceUnavailableFromTheEpp() throws Exception {
+    Gateway gateway = gateway(closing(new TestEpp()));
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+    assertEquals(503, response.statusCode());
+    assertTrue(response.body().startsWith("inference error: ServiceUnavailable - "), response.body());
+  }
+
+  @Test
+  void unknownPathIsNotFound() throws Exception {
+    Gateway gateway = gateway(closing(new TestEpp()));
+
+    HttpResponse<String> response = post(gateway, "/admin", COMPLETION);
+
+    assertEquals(404, response.statusCode());
+    assertEquals("application/json", response.headers().firstValue("content-type").orElse(""));
+    assertTrue(response.body().startsWith("{\"error\":{\"message\":\"no route for /admin"), response.body());
+  }
+
+  @Test
+  void oversizedBodyIsRejectedWith413() throws Exception {
+    ModelServer server = modelServer("a");
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(server.port(), 0);
+    Gateway gateway = gateway(EndpointPicker.extProc(epp.address(), false, Duration.ofSeconds(10)), 64);
+    String big = "{\"model\":\"m\",\"prompt\":\"" + "x".repeat(100) + "\"}";
+
+    HttpResponse<String> declared = post(gateway, "/v1/completions", big);
+    HttpRequest chunked = HttpRequest.newBuilder(uri(gateway, "/v1/completions"))
+        .POST(BodyPublishers.ofInputStream(() -> new ByteArrayInputStream(big.getBytes(StandardCharsets.UTF_8))))
+        .build();
+    HttpResponse<String> streamed = client.send(chunked, BodyHandlers.ofString());
+
+    for (HttpResponse<String> response : List.of(declared, streamed)) {
+      assertEquals(413, response.statusCode());
+      assertTrue(response.body().contains("request body exceeds the limit of 64 bytes"), response.body());
+      assertTrue(response.body().contains("\"code\":413"), response.body());
+    }
+    assertTrue(server.received.isEmpty());
+  }
+
+  @Test
+  void deadPrimaryFallsBackToTheNextTarget() throws Exception {
+    ModelServer live = modelServer("live");
+    int dead = deadPort();
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(dead, 0);
+    epp.endpoint(live.port(), 5);
+    Gateway gateway = gateway(epp);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(response.body().contains("\"served_by\":\"live\""), response.body());
+    assertEquals(live.hostPort(), response.headers().firstValue("x-gateway-destination-endpoint-served").orElse(""));
+    assertEquals("127.0.0.1:" + dead + "," + live.hostPort(),
+        live.received.get(0).headers().get("x-gateway-destination-endpoint"));
+  }
+
+  @Test
+  void noReachableTargetIsBadGateway() throws Exception {
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(deadPort(), 0);
+    epp.endpoint(deadPort(), 1);
+    Gateway gateway = gateway(epp);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+    assertEquals(502, response.statusCode());
+    assertTrue(response.body().contains("cannot connect to any endpoint"), response.body());
+  }
+
+  @Test
+  void unreachableEppIsServiceUnavailable() throws Exception {
+    Gateway gateway = gateway(EndpointPicker.extProc("127.0.0.1:" + deadPort(), false, Duration.ofSeconds(10)),
+        Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+    assertEquals(503, response.statusCode());
+    assertTrue(response.body().contains("\"type\":\"endpoint_picker_error\""), response.body());
+    assertTrue(response.body().contains("UNAVAILABLE"), response.body());
+  }
+
+  @Test
+  void bodylessRequestGoesToARandomEndpoint() throws Exception {
+    ModelServer server = modelServer("only");
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(server.port(), 0);
+    Gateway gateway = gateway(epp);
+
+    HttpResponse<String> response = client.send(HttpRequest.newBuilder(uri(gateway, "/health")).build(),
+        BodyHandlers.ofString());
+
+    assertEquals(200, response.statusCode());
+    assertEquals("ok only", response.body());
+    assertEquals("GET", server.received.get(0).method());
+  }
+
+  @Test
+  void inProcessRoutesThroughTheDirector() throws Exception {
+    ModelServer busy = modelServer("busy");
+    ModelServer idle = modelServer("idle");
+    TestEpp epp = new TestEpp(); // only for its pool and director; its gRPC server is not used
+    closing(epp);
+    epp.endpoint(busy.port(), 5);
+    epp.endpoint(idle.port(), 0);
+    Gateway gateway = gateway(EndpointPicker.inProcess(epp.director), Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION,
+        "x-gateway-inference-objective", "chat");
+    HttpResponse<String> bad = post(gateway, "/v1/completions", "{\"prompt\":\"hello\"}");
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(response.body().contains("\"served_by\":\"idle\""), response.body());
+    assertEquals(idle.hostPort(), response.headers().firstValue("x-gateway-destination-endpoint-served").orElse(""));
+    assertFalse(idle.received.get(0).headers().containsKey("x-gateway-inference-objective"));
+    assertEquals(400, bad.statusCode());
+    assertEquals("inference error: BadRequest - model not found in request body", bad.body());
+  }
+
+  @Test
+  void inProcessRelaysEventStreams() throws Exception {
+    ModelServer server = modelServer("sse");
+    EndpointPool pool = new EndpointPool();
+    pool.upsert(Endpoint.of("sse", "127.0.0.1", server.port()));
+    Gateway gateway = gateway(EndpointPicker.inProcess(
+        Director.builder(EndpointPickerConfig.parse(TestEpp.CONFIG), pool).build()),
+        Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+    for (int i = 1; i < ModelServer.EVENTS; i++) {
+      server.release(i);
+    }
+
+    HttpResponse<String> response = post(gateway, "/v1/completions",
+        "{\"model\":\"m\",\"prompt\":\"hi\",\"stream\":true}");
+
+    assertEquals(200, response.statusCode());
+    assertEquals(ModelServer.EVENTS + 1, response.body().lines().filter(l -> l.startsWith("data: ")).count());
+    assertTrue(response.body().endsWith("data: [DONE]\n\n"), response.body());
+  }
+}

@@ -2,7 +2,6 @@ package dev.epp.bench;
 
 import com.google.protobuf.ByteString;
 import dev.epp.api.MetricsRecorder;
-import dev.epp.api.Ticker;
 import dev.epp.extproc.ExtProcService;
 import dev.epp.metrics.EppMetrics;
 import dev.epp.scheduler.Director;
@@ -62,7 +61,7 @@ final class LoopbackEpp implements AutoCloseable {
     Director director = Director.builder(EndpointPickerConfig.defaults(), Workloads.pool(100))
         .metrics(metrics)
         .build();
-    return new ExtProcService(director, metrics, Ticker.system(), ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES);
+    return ExtProcService.builder(director).metrics(metrics).build();
   }
 
   /** Sends one full request on a new stream; completes with the number of responses when the server ends it. */

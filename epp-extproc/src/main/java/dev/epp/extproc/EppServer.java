@@ -125,6 +125,7 @@ public final class EppServer implements AutoCloseable {
   private final int modelServerMetricsPort;
   private final boolean modelServerMetricsInsecureSkipVerify;
   private final int maxRequestBodyBytes;
+  private final Duration streamIdleTimeout;
   private final int maxConcurrentStreams;
   private final Duration drainTimeout;
 
@@ -135,6 +136,7 @@ public final class EppServer implements AutoCloseable {
   private boolean discoveryStarted;
   private MetricsScraper scraper;
   private Server grpcServer;
+  private ExtProcService extProc;
   private Server healthServer;
   private MetricsExporter exporter;
   private ScheduledExecutorService readinessTicker;
@@ -162,6 +164,7 @@ public final class EppServer implements AutoCloseable {
     modelServerMetricsPort = b.modelServerMetricsPort;
     modelServerMetricsInsecureSkipVerify = b.modelServerMetricsInsecureSkipVerify;
     maxRequestBodyBytes = b.maxRequestBodyBytes;
+    streamIdleTimeout = b.streamIdleTimeout;
     maxConcurrentStreams = b.maxConcurrentStreams;
     drainTimeout = b.drainTimeout;
     for (String service : HEALTH_SERVICES) {
@@ -206,8 +209,13 @@ public final class EppServer implements AutoCloseable {
       List<ApproxPrefixCacheProducer> prefixProducers = config.plugins(ApproxPrefixCacheProducer.class);
       metrics.prefixIndexerSize(() -> prefixProducers.stream().mapToLong(ApproxPrefixCacheProducer::indexSize).sum());
 
+      extProc = ExtProcService.builder(director)
+          .metrics(metrics)
+          .maxRequestBodyBytes(maxRequestBodyBytes)
+          .streamIdleTimeout(streamIdleTimeout)
+          .build();
       NettyServerBuilder grpc = NettyServerBuilder.forPort(grpcPortSetting, credentials)
-          .addService(new ExtProcService(director, metrics, Ticker.system(), maxRequestBodyBytes))
+          .addService(extProc)
           .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, (long) maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES))
           .maxConcurrentCallsPerConnection(maxConcurrentStreams);
       if (healthChecking) {
@@ -303,6 +311,9 @@ public final class EppServer implements AutoCloseable {
         grpcServer.shutdownNow();
         await(grpcServer, Duration.ofSeconds(5));
       }
+    }
+    if (extProc != null) {
+      extProc.close();
     }
     if (healthServer != null) {
       healthServer.shutdownNow();
@@ -439,6 +450,7 @@ public final class EppServer implements AutoCloseable {
     private int modelServerMetricsPort;
     private boolean modelServerMetricsInsecureSkipVerify = true;
     private int maxRequestBodyBytes = ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES;
+    private Duration streamIdleTimeout = ExtProcService.DEFAULT_STREAM_IDLE_TIMEOUT;
     private int maxConcurrentStreams = Integer.MAX_VALUE;
     private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
 
@@ -595,6 +607,12 @@ public final class EppServer implements AutoCloseable {
         throw new IllegalArgumentException("max concurrent streams must be positive: " + value);
       }
       this.maxConcurrentStreams = value;
+      return this;
+    }
+
+    /** How long an ext_proc stream may go without a message before it is cancelled; default 15 minutes. */
+    public Builder streamIdleTimeout(Duration value) {
+      this.streamIdleTimeout = Objects.requireNonNull(value, "streamIdleTimeout");
       return this;
     }
 

@@ -24,8 +24,15 @@ import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,6 +54,9 @@ import org.slf4j.LoggerFactory;
  * {@code x-gateway-destination-endpoint[-served]} headers are removed from the upstream request, and the destination
  * header overwrites rather than appends.
  *
+ * <p>A stream that receives no message for the idle timeout (default 15 minutes) is cancelled with
+ * {@code DEADLINE_EXCEEDED}, so an abandoned stream cannot hold its buffers forever.
+ *
  * <p><b>Threading:</b> gRPC serialises each stream's callbacks; streams run concurrently.
  */
 public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcessorImplBase {
@@ -55,26 +65,51 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
 
   /** The default request body limit, 16 MiB. */
   public static final int DEFAULT_MAX_REQUEST_BODY_BYTES = 16 << 20;
+  /**
+   * The default time a stream may go without a message before it is cancelled: longer than any generation, since a
+   * non-streamed response sends nothing until the model server answers.
+   */
+  public static final Duration DEFAULT_STREAM_IDLE_TIMEOUT = Duration.ofMinutes(15);
+
+  private static final ScheduledExecutorService SWEEPER = Executors.newSingleThreadScheduledExecutor(r -> {
+    Thread thread = new Thread(r, "ext-proc-idle-sweeper");
+    thread.setDaemon(true);
+    return thread;
+  });
 
   private final Director director;
   private final MetricsRecorder metrics;
   private final Ticker ticker;
   private final int maxRequestBodyBytes;
+  private final long idleTimeoutNanos;
+  private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
+  private final ScheduledFuture<?> sweep;
 
-  /**
-   * A service routing through {@code director} and recording the {@code inference_objective_*} request metrics.
-   *
-   * @param ticker the time source for request durations
-   * @param maxRequestBodyBytes the largest request body accepted; larger ones get 413
-   */
-  public ExtProcService(Director director, MetricsRecorder metrics, Ticker ticker, int maxRequestBodyBytes) {
-    if (maxRequestBodyBytes <= 0) {
-      throw new IllegalArgumentException("maxRequestBodyBytes must be positive");
+  private ExtProcService(Builder builder) {
+    this.director = builder.director;
+    this.metrics = builder.metrics;
+    this.ticker = builder.ticker;
+    this.maxRequestBodyBytes = builder.maxRequestBodyBytes;
+    this.idleTimeoutNanos = builder.streamIdleTimeout.toNanos();
+    long period = Math.max(1, Math.min(1000, builder.streamIdleTimeout.toMillis() / 4));
+    this.sweep = SWEEPER.scheduleWithFixedDelay(this::expireIdleStreams, period, period, TimeUnit.MILLISECONDS);
+  }
+
+  /** A builder of a service routing through {@code director}. */
+  public static Builder builder(Director director) {
+    return new Builder(director);
+  }
+
+  /** Stops the idle-stream sweeper; streams in flight are not touched. */
+  public void close() {
+    sweep.cancel(false);
+  }
+
+  private void expireIdleStreams() {
+    long now = ticker.nanos();
+    for (Stream stream : streams) {
+      stream.expireIfIdle(now);
     }
-    this.director = Objects.requireNonNull(director, "director");
-    this.metrics = Objects.requireNonNull(metrics, "metrics");
-    this.ticker = Objects.requireNonNull(ticker, "ticker");
-    this.maxRequestBodyBytes = maxRequestBodyBytes;
   }
 
   @Override
@@ -82,7 +117,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     return new Stream(responses);
   }
 
-  /** One HTTP request's exchange. */
+  /** One HTTP request's exchange. Synchronised because the idle sweeper may end it from another thread. */
   private final class Stream implements StreamObserver<ProcessingRequest> {
     private final StreamObserver<ProcessingResponse> out;
     private Map<String, String> headers = Map.of();
@@ -98,15 +133,29 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     private long outputTokens;
     private String errorCode;
 
+    private volatile long lastActivityNanos = ticker.nanos();
+
     Stream(StreamObserver<ProcessingResponse> out) {
       this.out = out;
+      streams.add(this);
+    }
+
+    synchronized void expireIfIdle(long now) {
+      if (!closed && now - lastActivityNanos > idleTimeoutNanos) {
+        log.warn("ext_proc stream idle for more than {} ms, cancelling it", idleTimeoutNanos / 1_000_000);
+        close();
+        out.onError(Status.DEADLINE_EXCEEDED
+            .withDescription("no ext_proc message for " + idleTimeoutNanos / 1_000_000 + " ms")
+            .asRuntimeException());
+      }
     }
 
     @Override
-    public void onNext(ProcessingRequest request) {
+    public synchronized void onNext(ProcessingRequest request) {
       if (closed) {
         return;
       }
+      lastActivityNanos = ticker.nanos();
       if (request.hasMetadataContext()) {
         List<String> hint = EnvoyMessages.subsetHint(request.getMetadataContext());
         if (hint != null) {
@@ -132,12 +181,12 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     }
 
     @Override
-    public void onError(Throwable t) {
+    public synchronized void onError(Throwable t) {
       close();
     }
 
     @Override
-    public void onCompleted() {
+    public synchronized void onCompleted() {
       if (!closed) {
         close();
         out.onCompleted();
@@ -336,6 +385,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         return;
       }
       closed = true;
+      streams.remove(this);
       requestBody = ByteString.EMPTY;
       responseBody = ByteString.EMPTY;
       if (routing != null) {
@@ -349,6 +399,57 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       if (running) {
         metrics.requestFinished(routing.context().request().incomingModel());
       }
+    }
+  }
+
+  /** Builds {@link ExtProcService}s. Not thread-safe. */
+  public static final class Builder {
+    private final Director director;
+    private MetricsRecorder metrics = MetricsRecorder.noop();
+    private Ticker ticker = Ticker.system();
+    private int maxRequestBodyBytes = DEFAULT_MAX_REQUEST_BODY_BYTES;
+    private Duration streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
+
+    private Builder(Director director) {
+      this.director = Objects.requireNonNull(director, "director");
+    }
+
+    /** Where the {@code inference_objective_*} request metrics go; default {@link MetricsRecorder#noop()}. */
+    public Builder metrics(MetricsRecorder value) {
+      this.metrics = Objects.requireNonNull(value, "metrics");
+      return this;
+    }
+
+    /** The time source for request durations and idleness; default {@link Ticker#system()}. */
+    public Builder ticker(Ticker value) {
+      this.ticker = Objects.requireNonNull(value, "ticker");
+      return this;
+    }
+
+    /** The largest request body accepted; larger ones get 413. Default {@link #DEFAULT_MAX_REQUEST_BODY_BYTES}. */
+    public Builder maxRequestBodyBytes(int value) {
+      if (value <= 0) {
+        throw new IllegalArgumentException("maxRequestBodyBytes must be positive");
+      }
+      this.maxRequestBodyBytes = value;
+      return this;
+    }
+
+    /**
+     * How long a stream may go without a message before it is cancelled with {@code DEADLINE_EXCEEDED} and its
+     * buffers freed; default {@link #DEFAULT_STREAM_IDLE_TIMEOUT}.
+     */
+    public Builder streamIdleTimeout(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException("streamIdleTimeout must be positive");
+      }
+      this.streamIdleTimeout = value;
+      return this;
+    }
+
+    /** Builds the service and starts its idle-stream sweeper; {@link ExtProcService#close()} stops it. */
+    public ExtProcService build() {
+      return new ExtProcService(this);
     }
   }
 }

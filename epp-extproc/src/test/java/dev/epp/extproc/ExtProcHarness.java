@@ -6,7 +6,6 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
-import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.metrics.EppMetrics;
 import dev.epp.metrics.internal.GoTextFormat;
@@ -71,15 +70,24 @@ final class ExtProcHarness implements AutoCloseable {
   final EndpointPool pool = new EndpointPool();
   final EppMetrics metrics = EppMetrics.create(new CollectorRegistry());
   private final Server server;
+  private ExtProcService service;
   private final ManagedChannel channel;
 
   ExtProcHarness(String config, int maxBodyBytes) {
+    this(config, maxBodyBytes, ExtProcService.DEFAULT_STREAM_IDLE_TIMEOUT);
+  }
+
+  ExtProcHarness(String config, int maxBodyBytes, java.time.Duration idleTimeout) {
     Director director = Director.builder(EndpointPickerConfig.parse(config), pool)
         .objectives(OBJECTIVES)
         .metrics(metrics)
         .build();
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(new ExtProcService(director, metrics, Ticker.system(), maxBodyBytes))
+        .addService(service = ExtProcService.builder(director)
+            .metrics(metrics)
+            .maxRequestBodyBytes(maxBodyBytes)
+            .streamIdleTimeout(idleTimeout)
+            .build())
         .build();
     try {
       server.start();
@@ -129,6 +137,7 @@ final class ExtProcHarness implements AutoCloseable {
   public void close() throws InterruptedException {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+    service.close();
   }
 
   static ProcessingRequest requestHeaders(Map<String, String> headers, boolean endOfStream) {

@@ -360,6 +360,21 @@ class ExtProcServiceTest {
   }
 
   @Test
+  void idleStreamsAreCancelledAndFreed() throws Exception {
+    epp = new ExtProcHarness(HERMETIC_CONFIG, ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES,
+        java.time.Duration.ofMillis(200));
+    epp.pod(0, 0, 0.1);
+    Exchange idle = epp.open();
+    idle.send(requestHeaders(Map.of(":path", "/v1/completions"), false));
+    idle.send(requestBody("{\"model\":", false));
+    AssertionError error = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class, idle::await);
+    assertEquals(io.grpc.Status.Code.DEADLINE_EXCEEDED, io.grpc.Status.fromThrowable(error.getCause()).getCode(),
+        error.toString());
+    assertRoutedTo(epp.exchange(llmRequest("busy", "my-model", null)), "192.168.1.1:8000",
+        ExtProcHarness.completion("my-model", "busy"));
+  }
+
+  @Test
   void clientCancellingMidBodyLeavesTheServerHealthy() throws Exception {
     epp = new ExtProcHarness(HERMETIC_CONFIG);
     epp.pod(0, 0, 0.1);

@@ -120,6 +120,8 @@ final class ServerCommand implements Main.LongRunning {
       "largest request body routed; larger ones get 413");
   private final Flags.Flag<Integer> maxStreams = flags.integer("grpc-max-concurrent-streams", 0, 0, Integer.MAX_VALUE,
       "most ext_proc streams per gateway connection; 0: unlimited");
+  private final Flags.Flag<Duration> streamIdleTimeout = flags.duration("stream-idle-timeout", "15m",
+      "cancel an ext_proc stream that receives no message for this long (frees its buffers)");
   private final Flags.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
       EppServer.DEFAULT_DRAIN_TIMEOUT.toSeconds() + "s", "on SIGTERM, how long streams in flight may finish");
 
@@ -318,6 +320,7 @@ final class ServerCommand implements Main.LongRunning {
         .modelServerMetricsInsecureSkipVerify(scrapeInsecure.get())
         .maxRequestBodyBytes(maxBodyBytes.get())
         .maxConcurrentStreamsPerConnection(maxStreams.get() == 0 ? Integer.MAX_VALUE : maxStreams.get())
+        .streamIdleTimeout(streamIdleTimeout.get())
         .drainTimeout(drainTimeout.get());
   }
 

@@ -2,8 +2,6 @@ package dev.epp.examples.gateway;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
-import dev.epp.api.MetricsRecorder;
-import dev.epp.api.Ticker;
 import dev.epp.extproc.ExtProcService;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
@@ -60,8 +58,7 @@ final class TestEpp implements AutoCloseable {
   /** An EPP serving TLS with the key in {@code keyStore} (PKCS#12, password {@code changeit}), or plaintext if null. */
   TestEpp(Path keyStore) {
     NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(new ExtProcService(director, MetricsRecorder.noop(), Ticker.system(),
-            ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES));
+        .addService(ExtProcService.builder(director).build());
     try {
       if (keyStore != null) {
         KeyStore store = KeyStore.getInstance("PKCS12");

@@ -240,7 +240,8 @@ final class DemoCommand implements Main.LongRunning {
     out.println("  EPP pool " + poolName.get() + ": ext_proc :" + ports.grpc() + " (plaintext), gRPC health :"
         + ports.grpcHealth() + ", metrics :" + ports.metrics() + " (pool gauges refreshed every "
         + refreshPrometheus.get().toMillis() + " ms)");
-    out.println("  gateway :" + ports.gateway() + " routing /v1/* through the EPP; " + PATH + "replicas scales the pods");
+    out.println("  gateway :" + ports.gateway() + " routing /v1/* through the EPP; " + PATH
+        + "replicas scales the pods");
     out.println();
     out.println("try:");
     out.println("  curl -s " + metrics + "/metrics | grep '^inference_'");

@@ -264,7 +264,7 @@ public final class Gateway implements AutoCloseable {
 
   /**
    * Answers with the gateway's own error, {@code {"error":{"message":...,"type":...,"code":status}}}, and closes the
-   * exchange; for {@linkplain Builder#handler mounted handlers}, so that every error on the gateway's port has one shape.
+   * exchange; also for {@linkplain Builder#handler mounted handlers}, so that the gateway's errors have one shape.
    */
   public static void error(HttpExchange http, int status, String type, String message) throws IOException {
     byte[] json = ("{\"error\":{\"message\":" + quote(message) + ",\"type\":" + quote(type) + ",\"code\":" + status

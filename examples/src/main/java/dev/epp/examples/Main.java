@@ -65,8 +65,8 @@ public final class Main {
     out.println();
     out.println("commands:");
     out.println("  demo [--gateway-port 8080] [--metrics-port 9090] [--replicas 3] [flags]");
-    out.println("      three simulated vLLM pods, the EPP and the gateway in one process; POST /demo/replicas?count=N"
-        + " scales the pods (demo --help lists flags)");
+    out.println("      simulated vLLM pods, the EPP and the gateway in one process; POST /demo/replicas?count=N scales");
+    out.println("      the pods (demo --help lists flags)");
     out.println("  server [flags]");
     out.println("      the EPP as an Envoy ext_proc gRPC server with the Go EPP's flags (server --help lists them)");
     out.println("  gateway [--port 8080] [--epp HOST:PORT] [--epp-tls] | --in-process --endpoints ... [--config-file PATH]");

@@ -158,12 +158,16 @@ final class DemoCommand implements Main.LongRunning {
           .build()
           .start();
       InetAddress loopback = InetAddress.getLoopbackAddress();
-      gateway = Gateway.builder(EndpointPicker.extProc(loopback.getHostAddress() + ":" + epp.grpcPort(), false,
-              GatewayCommand.EPP_MESSAGE_TIMEOUT))
-          .address(new InetSocketAddress(loopback, gatewayPort.get()))
-          .maxRequestBodyBytes(maxBodyBytes.get())
-          .handler(PATH, http -> serveReplicas(http, pods))
-          .start();
+      try {
+        gateway = Gateway.builder(EndpointPicker.extProc(loopback.getHostAddress() + ":" + epp.grpcPort(), false,
+                GatewayCommand.EPP_MESSAGE_TIMEOUT))
+            .address(new InetSocketAddress(loopback, gatewayPort.get()))
+            .maxRequestBodyBytes(maxBodyBytes.get())
+            .handler(PATH, http -> serveReplicas(http, pods))
+            .start();
+      } catch (IOException e) {
+        throw new IOException("cannot listen for the gateway on port " + gatewayPort.get() + ": " + e.getMessage(), e);
+      }
       Ports ports = new Ports(gateway.port(), epp.grpcPort(), epp.healthPort(), epp.metricsPort());
       printWhatToTry(ports, endpointsFile, pods);
       started.complete(ports);

@@ -11,6 +11,8 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -96,6 +98,24 @@ class DemoWalkthroughTest {
       List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
       assertEquals(1, lines.size(), lines.toString());
       assertTrue(lines.get(0).startsWith("demo: "), lines.get(0));
+    }
+  }
+
+  @Test
+  void busyPortExitsWithOneAndOneLine() throws Exception {
+    try (ServerSocket busy = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      String port = Integer.toString(busy.getLocalPort());
+      for (String flag : List.of("--gateway-port", "--metrics-port", "--first-pod-port")) {
+        err.reset();
+        List<String> args = new ArrayList<>(List.of("--gateway-port", "0", "--grpc-port", "0",
+            "--grpc-health-port", "0", "--metrics-port", "0", "--first-pod-port", "0"));
+        args.set(args.indexOf(flag) + 1, port);
+        DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertEquals(1, command.run(args.toArray(String[]::new)), flag);
+        List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+        assertEquals(1, lines.size(), lines.toString());
+        assertTrue(lines.get(0).startsWith("demo: cannot start: ") && lines.get(0).contains(port), lines.get(0));
+      }
     }
   }
 

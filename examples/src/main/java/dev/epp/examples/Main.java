@@ -15,6 +15,7 @@ public final class Main {
     String command = args.length == 0 ? "" : args[0];
     String[] rest = args.length == 0 ? args : Arrays.copyOfRange(args, 1, args.length);
     switch (command) {
+      case "demo" -> untilSignal(new DemoCommand(System.out, System.err), rest);
       case "embedded" -> System.exit(EmbeddedGateway.run(rest, System.out, System.err));
       case "server" -> untilSignal(new ServerCommand(System.out, System.err, System.getenv()), rest);
       case "gateway" -> untilSignal(new GatewayCommand(System.out, System.err), rest);
@@ -63,6 +64,9 @@ public final class Main {
     out.println("usage: java -jar epp-examples.jar <command> [options]");
     out.println();
     out.println("commands:");
+    out.println("  demo [--gateway-port 8080] [--metrics-port 9090] [--replicas 3] [flags]");
+    out.println("      simulated vLLM pods, the EPP and the gateway in one process; POST /demo/replicas?count=N scales");
+    out.println("      the pods (demo --help lists flags)");
     out.println("  server [flags]");
     out.println("      the EPP as an Envoy ext_proc gRPC server with the Go EPP's flags (server --help lists them)");
     out.println("  gateway [--port 8080] [--epp HOST:PORT] [--epp-tls] | --in-process --endpoints ... [--config-file PATH]");

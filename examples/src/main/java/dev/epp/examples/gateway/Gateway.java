@@ -1,6 +1,7 @@
 package dev.epp.examples.gateway;
 
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import dev.epp.examples.gateway.EndpointPicker.Decision;
 import dev.epp.examples.gateway.EndpointPicker.Exchange;
@@ -50,6 +51,8 @@ import org.slf4j.LoggerFactory;
  *   <li>a dropped connection when something fails after the response headers were sent, as Envoy resets the stream.
  * </ul>
  *
+ * <p>Requests under a prefix mounted with {@link Builder#handler(String, HttpHandler)} go to that handler instead.
+ *
  * <p><b>Threading:</b> requests are served on a fixed pool of threads, one per request in flight (an event stream
  * holds its thread); more requests wait for a thread. {@link #close()} stops the listener, ends requests in flight
  * and closes the picker.
@@ -85,6 +88,7 @@ public final class Gateway implements AutoCloseable {
       return thread;
     });
     server.createContext("/", this::handle);
+    builder.handlers.forEach(server::createContext);
     server.setExecutor(executor);
     server.start();
   }
@@ -258,8 +262,11 @@ public final class Gateway implements AutoCloseable {
     return headers;
   }
 
-  /** Answers with the gateway's own error: {@code {"error":{"message":...,"type":...,"code":status}}}. */
-  private static void error(HttpExchange http, int status, String type, String message) throws IOException {
+  /**
+   * Answers with the gateway's own error, {@code {"error":{"message":...,"type":...,"code":status}}}, and closes the
+   * exchange; also for {@linkplain Builder#handler mounted handlers}, so that the gateway's errors have one shape.
+   */
+  public static void error(HttpExchange http, int status, String type, String message) throws IOException {
     byte[] json = ("{\"error\":{\"message\":" + quote(message) + ",\"type\":" + quote(type) + ",\"code\":" + status
         + "}}").getBytes(StandardCharsets.UTF_8);
     http.getResponseHeaders().set("content-type", "application/json");
@@ -295,6 +302,7 @@ public final class Gateway implements AutoCloseable {
     private int maxRequestBodyBytes = DEFAULT_MAX_REQUEST_BODY_BYTES;
     private int threads = 64;
     private Duration connectTimeout = Duration.ofSeconds(5);
+    private final Map<String, HttpHandler> handlers = new LinkedHashMap<>();
 
     private Builder(EndpointPicker picker) {
       this.picker = Objects.requireNonNull(picker, "picker");
@@ -330,6 +338,27 @@ public final class Gateway implements AutoCloseable {
         throw new IllegalArgumentException("connectTimeout must be positive: " + value);
       }
       this.connectTimeout = value;
+      return this;
+    }
+
+    /**
+     * Mounts {@code handler} for the requests whose path starts with {@code pathPrefix}, such as a control endpoint
+     * next to the routed traffic; it runs on the gateway's request threads and must close each exchange.
+     *
+     * @param pathPrefix starts and ends with {@code /}, and is neither {@code /} nor under {@code /v1/}, which stays
+     *     routed through the picker
+     * @throws IllegalArgumentException for such a prefix, or one already mounted
+     */
+    public Builder handler(String pathPrefix, HttpHandler handler) {
+      Objects.requireNonNull(handler, "handler");
+      if (pathPrefix.length() < 2 || !pathPrefix.startsWith("/") || !pathPrefix.endsWith("/")
+          || pathPrefix.startsWith("/v1/")) {
+        throw new IllegalArgumentException("invalid handler path prefix '" + pathPrefix
+            + "': must be /<name>/ and outside /v1/");
+      }
+      if (handlers.putIfAbsent(pathPrefix, handler) != null) {
+        throw new IllegalArgumentException("a handler is already mounted at " + pathPrefix);
+      }
       return this;
     }
 

@@ -3,6 +3,7 @@ package dev.epp.examples.gateway;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
@@ -212,6 +213,37 @@ class GatewayTest {
     assertEquals(404, response.statusCode());
     assertEquals("application/json", response.headers().firstValue("content-type").orElse(""));
     assertTrue(response.body().startsWith("{\"error\":{\"message\":\"no route for /admin"), response.body());
+  }
+
+  @Test
+  void mountedHandlerServesItsPrefixAndV1StaysRouted() throws Exception {
+    ModelServer server = modelServer("a");
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(server.port(), 0);
+    Gateway gateway = closing(Gateway.builder(EndpointPicker.extProc(epp.address(), false, Duration.ofSeconds(10)))
+        .address(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+        .handler("/control/", http -> Gateway.error(http, 418, "teapot", http.getRequestURI().getPath()))
+        .start());
+
+    HttpResponse<String> mounted = post(gateway, "/control/x", "");
+    HttpResponse<String> routed = post(gateway, "/v1/completions", COMPLETION);
+    HttpResponse<String> outside = post(gateway, "/control", "");
+
+    assertEquals(418, mounted.statusCode());
+    assertEquals("{\"error\":{\"message\":\"/control/x\",\"type\":\"teapot\",\"code\":418}}", mounted.body());
+    assertEquals(200, routed.statusCode(), routed.body());
+    assertEquals(404, outside.statusCode());
+  }
+
+  @Test
+  void handlerPrefixMustBeANamedPathOutsideV1() {
+    Gateway.Builder builder =
+        Gateway.builder(closing(EndpointPicker.extProc("127.0.0.1:1", false, Duration.ofSeconds(1))));
+    for (String prefix : List.of("/", "control/", "/control", "/v1/admin/")) {
+      assertThrows(IllegalArgumentException.class, () -> builder.handler(prefix, http -> { }), prefix);
+    }
+    builder.handler("/control/", http -> { });
+    assertThrows(IllegalArgumentException.class, () -> builder.handler("/control/", http -> { }));
   }
 
   @Test

@@ -1,0 +1,264 @@
+package dev.epp.examples;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.sun.net.httpserver.HttpExchange;
+import dev.epp.examples.gateway.EndpointPicker;
+import dev.epp.examples.gateway.Gateway;
+import dev.epp.examples.simulator.SimulatedPods;
+import dev.epp.extproc.EppServer;
+import dev.epp.extproc.ExtProcService;
+import dev.epp.metrics.FileDiscovery;
+import dev.epp.metrics.MetricsExporter;
+import dev.epp.scheduler.EndpointPickerConfig;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The {@code demo} command: the EPP observability walkthrough on one machine. It runs, in this process, simulated vLLM
+ * pods ({@link SimulatedPods}) listed in a temporary endpoints file, an {@link EppServer} with the default
+ * configuration that watches that file (plaintext ext_proc, health, {@code /metrics}), and a {@link Gateway} routing
+ * through the EPP over ext_proc. The gateway also serves {@code /demo/replicas}: {@code GET} lists the pods,
+ * {@code POST ?count=N} scales them and the EPP finds the change through the file; both answer
+ * {@code {"replicas":N,"pods":[{"name":...,"endpoint":"127.0.0.1:port"},...]}}. The gateway and the pods listen on the
+ * loopback address only.
+ *
+ * <p>{@link #run} prints what to try, then blocks until {@link #stop()} (called by the shutdown hook on SIGTERM or
+ * SIGINT), closes everything, deletes the file and returns 0; it returns 2 for a command line that cannot be used and 1
+ * when something cannot start, after printing one line to the error stream.
+ *
+ * <p><b>Threading:</b> {@link #run} once, on any thread; {@link #stop()} from any thread.
+ */
+final class DemoCommand implements Main.LongRunning {
+
+  private static final String DESCRIPTION = """
+      Runs the EPP observability walkthrough on one machine: simulated vLLM pods, the EPP (default configuration,
+      plaintext ext_proc) discovering them through a watched endpoints file, and a gateway routing /v1/* through it.
+      POST /demo/replicas?count=N on the gateway starts or stops pods; GET /demo/replicas lists them.""";
+  private static final String PATH = "/demo/";
+  private static final Pattern COUNT = Pattern.compile("(?:^|&)count=([^&]*)");
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  /** The ports in use once started. */
+  record Ports(int gateway, int grpc, int grpcHealth, int metrics) {}
+
+  private final PrintStream out;
+  private final PrintStream err;
+  private final CountDownLatch stopRequested = new CountDownLatch(1);
+  private final CountDownLatch finished = new CountDownLatch(1);
+  private final CompletableFuture<Ports> started = new CompletableFuture<>();
+
+  private final Flags flags = new Flags("java -jar epp-examples.jar demo [flags]", DESCRIPTION);
+  private final Flags.Flag<Integer> gatewayPort = flags.integer("gateway-port", Gateway.DEFAULT_PORT, 0, 65535,
+      "the gateway's port (loopback)");
+  private final Flags.Flag<Integer> grpcPort = flags.integer("grpc-port", EppServer.DEFAULT_GRPC_PORT, 0, 65535,
+      "the EPP's ext_proc gRPC port (plaintext)");
+  private final Flags.Flag<Integer> healthPort = flags.integer("grpc-health-port", EppServer.DEFAULT_HEALTH_PORT,
+      0, 65535, "the EPP's gRPC health port");
+  private final Flags.Flag<Integer> metricsPort = flags.integer("metrics-port", MetricsExporter.DEFAULT_PORT,
+      0, 65535, "the EPP's Prometheus /metrics port");
+  private final Flags.Flag<Integer> firstPodPort = flags.integer("first-pod-port", 8001, 0, 65535,
+      "pod i listens on this port + i (loopback); 0: free ports");
+  private final Flags.Flag<Integer> replicas = flags.integer("replicas", 3, 0, 1024, "pods at start");
+  private final Flags.Flag<Integer> maxReplicas = flags.integer("max-replicas", 8, 1, 1024,
+      "the most pods /demo/replicas starts");
+  private final Flags.Flag<String> poolName = flags.string("pool-name", "demo-pool",
+      "the pool's name, the name label of the inference_pool_* metrics");
+  private final Flags.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "1s",
+      "time between refreshes of the inference_pool_* gauges");
+  private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
+      ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE - 1,
+      "largest request body the gateway and the EPP accept; larger ones get 413");
+
+  /**
+   * @param out where {@code --help} and what to try go
+   * @param err where command-line and start errors go, one line each
+   */
+  DemoCommand(PrintStream out, PrintStream err) {
+    this.out = out;
+    this.err = err;
+  }
+
+  /** Runs the command; see the class documentation for the exit codes. */
+  @Override
+  public int run(String[] args) {
+    try {
+      return serve(args);
+    } finally {
+      started.complete(null);
+      finished.countDown();
+    }
+  }
+
+  /** Asks {@link #run} to stop everything and return; does not wait. Idempotent. */
+  @Override
+  public void stop() {
+    stopRequested.countDown();
+  }
+
+  /** Waits until {@link #run} has returned. */
+  @Override
+  public void awaitFinished() throws InterruptedException {
+    finished.await();
+  }
+
+  /** Completes with the bound ports once everything runs, or with {@code null} if {@link #run} returns before. */
+  CompletableFuture<Ports> started() {
+    return started;
+  }
+
+  private int serve(String[] args) {
+    try {
+      if (!flags.parse(args)) {
+        flags.printHelp(out);
+        return 0;
+      }
+      if (replicas.get() > maxReplicas.get()) {
+        throw new Flags.UsageException("--replicas " + replicas.get() + " exceeds --max-replicas " + maxReplicas.get());
+      }
+      if (firstPodPort.get() > 0 && firstPodPort.get() + maxReplicas.get() - 1 > 65535) {
+        throw new Flags.UsageException("--first-pod-port " + firstPodPort.get() + " leaves no room for "
+            + maxReplicas.get() + " pods");
+      }
+    } catch (Flags.UsageException e) {
+      err.println("demo: " + e.getMessage() + " (see --help)");
+      return 2;
+    }
+    Path endpointsFile;
+    try {
+      endpointsFile = Files.createTempFile("epp-demo-endpoints-", ".txt");
+    } catch (IOException e) {
+      err.println("demo: cannot create the endpoints file: " + e.getMessage());
+      return 1;
+    }
+    SimulatedPods pods = new SimulatedPods(endpointsFile, firstPodPort.get(), maxReplicas.get());
+    EppServer epp = null;
+    Gateway gateway = null;
+    try {
+      pods.scale(replicas.get());
+      epp = EppServer.builder(EndpointPickerConfig.defaults(), new FileDiscovery(endpointsFile))
+          .poolName(poolName.get())
+          .grpcPort(grpcPort.get())
+          .healthPort(healthPort.get())
+          .metricsPort(metricsPort.get())
+          .secureServing(false)
+          .refreshPrometheusMetricsInterval(refreshPrometheus.get())
+          .maxRequestBodyBytes(maxBodyBytes.get())
+          .build()
+          .start();
+      InetAddress loopback = InetAddress.getLoopbackAddress();
+      try {
+        gateway = Gateway.builder(EndpointPicker.extProc(loopback.getHostAddress() + ":" + epp.grpcPort(), false,
+                GatewayCommand.EPP_MESSAGE_TIMEOUT))
+            .address(new InetSocketAddress(loopback, gatewayPort.get()))
+            .maxRequestBodyBytes(maxBodyBytes.get())
+            .handler(PATH, http -> serveReplicas(http, pods))
+            .start();
+      } catch (IOException e) {
+        throw new IOException("cannot listen for the gateway on port " + gatewayPort.get() + ": " + e.getMessage(), e);
+      }
+      Ports ports = new Ports(gateway.port(), epp.grpcPort(), epp.healthPort(), epp.metricsPort());
+      printWhatToTry(ports, endpointsFile, pods);
+      started.complete(ports);
+      stopRequested.await();
+      return 0;
+    } catch (IOException | EppServer.StartException e) {
+      err.println("demo: cannot start: " + e.getMessage());
+      return 1;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return 0;
+    } finally {
+      if (gateway != null) {
+        gateway.close();
+      }
+      if (epp != null) {
+        epp.close();
+      }
+      try {
+        pods.close();
+      } catch (IOException e) {
+        err.println("demo: cannot delete " + endpointsFile + ": " + e.getMessage());
+      }
+    }
+  }
+
+  /** {@code /demo/replicas}: {@code GET} lists the pods, {@code POST ?count=N} scales them. */
+  private static void serveReplicas(HttpExchange http, SimulatedPods pods) throws IOException {
+    String path = http.getRequestURI().getRawPath();
+    if (!path.equals(PATH + "replicas")) {
+      Gateway.error(http, 404, "not_found", "no route for " + path + "; the demo serves " + PATH + "replicas");
+      return;
+    }
+    String method = http.getRequestMethod();
+    if (method.equals("POST")) {
+      String query = http.getRequestURI().getRawQuery();
+      Matcher count = COUNT.matcher(query == null ? "" : query);
+      String n = count.find() ? count.group(1) : "";
+      try {
+        pods.scale(Integer.parseInt(n));
+      } catch (IllegalArgumentException e) { // a malformed number too
+        Gateway.error(http, 400, "invalid_request",
+            "expected ?count=N with N in 0.." + pods.maxReplicas() + ", got '" + n + "'");
+        return;
+      } catch (IOException e) {
+        Gateway.error(http, 500, "scale_failed", e.getMessage());
+        return;
+      }
+    } else if (!method.equals("GET")) {
+      http.getResponseHeaders().set("allow", "GET, POST");
+      Gateway.error(http, 405, "method_not_allowed", "use GET to list the pods or POST ?count=N to scale them");
+      return;
+    }
+    List<SimulatedPods.Pod> running = pods.pods();
+    ObjectNode body = JSON.createObjectNode().put("replicas", running.size());
+    ArrayNode list = body.putArray("pods");
+    running.forEach(pod -> list.addObject().put("name", pod.name()).put("endpoint", pod.hostPort()));
+    byte[] json = JSON.writeValueAsBytes(body);
+    http.getResponseHeaders().set("content-type", "application/json");
+    http.sendResponseHeaders(200, json.length);
+    http.getResponseBody().write(json);
+    http.close();
+  }
+
+  private void printWhatToTry(Ports ports, Path endpointsFile, SimulatedPods pods) {
+    List<SimulatedPods.Pod> running = pods.pods();
+    String model = SimulatedPods.model();
+    String gw = "localhost:" + ports.gateway();
+    String metrics = "localhost:" + ports.metrics();
+    out.println("demo running:");
+    out.println("  " + running.size() + " simulated vLLM pods serving " + model + ": "
+        + String.join(", ", running.stream().map(p -> p.name() + " " + p.hostPort()).toList()));
+    out.println("    listed in " + endpointsFile + " (watched by the EPP)");
+    out.println("  EPP pool " + poolName.get() + ": ext_proc :" + ports.grpc() + " (plaintext), gRPC health :"
+        + ports.grpcHealth() + ", metrics :" + ports.metrics() + " (pool gauges refreshed every "
+        + refreshPrometheus.get().toMillis() + " ms)");
+    out.println("  gateway :" + ports.gateway() + " routing /v1/* through the EPP; " + PATH
+        + "replicas scales the pods");
+    out.println();
+    out.println("try:");
+    out.println("  curl -s " + metrics + "/metrics | grep '^inference_'");
+    out.println("  curl -si " + gw + "/v1/completions -H 'content-type: application/json' \\");
+    out.println("    -d '{\"model\":\"" + model + "\",\"prompt\":\"Hello\",\"max_tokens\":8}'");
+    out.println("  curl -sN " + gw + "/v1/chat/completions -H 'content-type: application/json' \\");
+    out.println("    -d '{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
+        + "\"max_tokens\":8,\"stream\":true}'");
+    out.println("  curl -s -X POST '" + gw + PATH + "replicas?count=1'   # then count=" + running.size()
+        + "; up to " + pods.maxReplicas());
+    out.println("  while true; do curl -s " + metrics + "/metrics | grep '^inference_pool_'; sleep 1; done");
+    out.println("  for i in $(seq 64); do curl -s -o /dev/null " + gw + "/v1/completions \\");
+    out.println("    -d '{\"model\":\"" + model + "\",\"prompt\":\"Hello\",\"max_tokens\":200}' & done; wait");
+    out.println("Ctrl-C stops the demo.");
+  }
+}

@@ -20,8 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -40,7 +38,7 @@ import java.util.regex.Pattern;
  *
  * <p><b>Threading:</b> {@link #run} once, on any thread; {@link #stop()} from any thread.
  */
-final class DemoCommand implements Main.LongRunning {
+final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
 
   private static final String DESCRIPTION = """
       Runs the EPP observability walkthrough on one machine: simulated vLLM pods, the EPP (default configuration,
@@ -55,9 +53,6 @@ final class DemoCommand implements Main.LongRunning {
 
   private final PrintStream out;
   private final PrintStream err;
-  private final CountDownLatch stopRequested = new CountDownLatch(1);
-  private final CountDownLatch finished = new CountDownLatch(1);
-  private final CompletableFuture<Ports> started = new CompletableFuture<>();
 
   private final Flags flags = new Flags("java -jar epp-examples.jar demo [flags]", DESCRIPTION);
   private final Flags.Flag<Integer> gatewayPort = flags.integer("gateway-port", Gateway.DEFAULT_PORT, 0, 65535,
@@ -90,35 +85,8 @@ final class DemoCommand implements Main.LongRunning {
     this.err = err;
   }
 
-  /** Runs the command; see the class documentation for the exit codes. */
   @Override
-  public int run(String[] args) {
-    try {
-      return serve(args);
-    } finally {
-      started.complete(null);
-      finished.countDown();
-    }
-  }
-
-  /** Asks {@link #run} to stop everything and return; does not wait. Idempotent. */
-  @Override
-  public void stop() {
-    stopRequested.countDown();
-  }
-
-  /** Waits until {@link #run} has returned. */
-  @Override
-  public void awaitFinished() throws InterruptedException {
-    finished.await();
-  }
-
-  /** Completes with the bound ports once everything runs, or with {@code null} if {@link #run} returns before. */
-  CompletableFuture<Ports> started() {
-    return started;
-  }
-
-  private int serve(String[] args) {
+  int serve(String[] args) {
     try {
       if (!flags.parse(args)) {
         flags.printHelp(out);
@@ -170,15 +138,11 @@ final class DemoCommand implements Main.LongRunning {
       }
       Ports ports = new Ports(gateway.port(), epp.grpcPort(), epp.healthPort(), epp.metricsPort());
       printWhatToTry(ports, endpointsFile, pods);
-      started.complete(ports);
-      stopRequested.await();
+      awaitStop(ports);
       return 0;
     } catch (IOException | EppServer.StartException e) {
       err.println("demo: cannot start: " + e.getMessage());
       return 1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return 0;
     } finally {
       if (gateway != null) {
         gateway.close();

@@ -18,8 +18,6 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 
 /**
  * The {@code gateway} command: a {@link Gateway} on {@code --port} routing through the EPP at {@code --epp} over
@@ -32,7 +30,7 @@ import java.util.concurrent.CountDownLatch;
  *
  * <p><b>Threading:</b> {@link #run} once, on any thread; {@link #stop()} from any thread.
  */
-final class GatewayCommand implements Main.LongRunning {
+final class GatewayCommand extends LongRunningCommand<Gateway> {
 
   static final String USAGE = """
       usage: java -jar epp-examples.jar gateway [--port 8080] [--max-request-body-bytes N]
@@ -58,9 +56,6 @@ final class GatewayCommand implements Main.LongRunning {
 
   private final PrintStream out;
   private final PrintStream err;
-  private final CountDownLatch stopRequested = new CountDownLatch(1);
-  private final CountDownLatch finished = new CountDownLatch(1);
-  private final CompletableFuture<Gateway> started = new CompletableFuture<>();
 
   /**
    * @param out where {@code --help} and the start line go
@@ -71,35 +66,8 @@ final class GatewayCommand implements Main.LongRunning {
     this.err = err;
   }
 
-  /** Runs the command; see the class documentation for the exit codes. */
   @Override
-  public int run(String[] args) {
-    try {
-      return serve(args);
-    } finally {
-      started.complete(null);
-      finished.countDown();
-    }
-  }
-
-  /** Asks {@link #run} to close the gateway and return; does not wait. Idempotent. */
-  @Override
-  public void stop() {
-    stopRequested.countDown();
-  }
-
-  /** Waits until {@link #run} has returned. */
-  @Override
-  public void awaitFinished() throws InterruptedException {
-    finished.await();
-  }
-
-  /** Completes with the running gateway once started, or with {@code null} if {@link #run} returns without one. */
-  CompletableFuture<Gateway> started() {
-    return started;
-  }
-
-  private int serve(String[] args) {
+  int serve(String[] args) {
     Options options;
     try {
       options = Options.parse(args);
@@ -122,16 +90,13 @@ final class GatewayCommand implements Main.LongRunning {
       resources.add(0, gateway);
       out.println("gateway listening on :" + gateway.port() + ", routing "
           + (options.inProcess ? "in process" : "through the EPP at " + options.epp));
-      started.complete(gateway);
-      stopRequested.await();
+      awaitStop(gateway);
     } catch (ConfigException e) {
       err.println("gateway: invalid configuration: " + e.getMessage().strip().replaceAll("\\s*\\R\\s*", " "));
       return 1;
     } catch (IOException | RuntimeException e) {
       err.println("gateway: cannot start: " + e.getMessage());
       return 1;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
     } finally {
       for (AutoCloseable resource : resources) {
         try {
@@ -229,25 +194,13 @@ final class GatewayCommand implements Main.LongRunning {
       throw new IllegalArgumentException(option + " must be a number in " + min + ".." + max + ", got '" + value + "'");
     }
 
-    /** {@code ip:port,...} ({@code [ipv6]:port}), each endpoint named by its {@code ip:port}. */
+    /** {@code ip:port,...}, parsed as {@code server --endpoints} parses it. */
     private static List<Endpoint> endpoints(String list) {
-      List<Endpoint> endpoints = new ArrayList<>();
-      for (String entry : list.split(",", -1)) {
-        String hostPort = entry.strip();
-        boolean bracketed = hostPort.startsWith("[");
-        int colon = bracketed ? hostPort.indexOf("]:") + 1 : hostPort.lastIndexOf(':');
-        if (colon <= 0 || (!bracketed && hostPort.indexOf(':') != colon)) {
-          throw new IllegalArgumentException("invalid --endpoints entry '" + hostPort + "': expected ip:port");
-        }
-        String address = bracketed ? hostPort.substring(1, colon - 1) : hostPort.substring(0, colon);
-        int port = integer("--endpoints port", hostPort.substring(colon + 1), 1, 65535);
-        Endpoint endpoint = Endpoint.of(hostPort, address, port);
-        if (endpoints.stream().anyMatch(e -> e.name().equals(endpoint.name()))) {
-          throw new IllegalArgumentException("--endpoints lists " + hostPort + " twice");
-        }
-        endpoints.add(endpoint);
+      try {
+        return ServerCommand.parseEndpoints(list);
+      } catch (Flags.UsageException e) {
+        throw new IllegalArgumentException(e.getMessage());
       }
-      return endpoints;
     }
   }
 }

@@ -32,20 +32,8 @@ public final class Main {
     }
   }
 
-  /** A command that serves until asked to stop. */
-  interface LongRunning {
-    /** Runs until {@link #stop()}; returns the exit code. */
-    int run(String[] args);
-
-    /** Asks {@link #run} to return; does not wait. */
-    void stop();
-
-    /** Waits until {@link #run} has returned. */
-    void awaitFinished() throws InterruptedException;
-  }
-
   /** Runs {@code command} until SIGTERM or SIGINT, whose shutdown hook stops it gracefully. */
-  private static void untilSignal(LongRunning command, String[] args) {
+  private static void untilSignal(LongRunningCommand<?> command, String[] args) {
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       command.stop();
       try {

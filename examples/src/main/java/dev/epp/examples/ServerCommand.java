@@ -24,8 +24,6 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CountDownLatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -39,7 +37,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Threading:</b> {@link #run} once, on any thread; {@link #stop()} from any thread.
  */
-final class ServerCommand implements Main.LongRunning {
+final class ServerCommand extends LongRunningCommand<EppServer> {
 
   private static final Logger log = LoggerFactory.getLogger(ServerCommand.class);
 
@@ -58,9 +56,6 @@ final class ServerCommand implements Main.LongRunning {
   private final PrintStream out;
   private final PrintStream err;
   private final Map<String, String> env;
-  private final CountDownLatch stopRequested = new CountDownLatch(1);
-  private final CountDownLatch finished = new CountDownLatch(1);
-  private final CompletableFuture<EppServer> started = new CompletableFuture<>();
 
   private KubernetesClient kubernetes;
   private KubernetesObjectives objectives;
@@ -136,35 +131,8 @@ final class ServerCommand implements Main.LongRunning {
     this.env = env;
   }
 
-  /** Runs the command; see the class documentation for the exit codes. */
   @Override
-  public int run(String[] args) {
-    try {
-      return serve(args);
-    } finally {
-      started.complete(null);
-      finished.countDown();
-    }
-  }
-
-  /** Asks {@link #run} to stop the server and return; does not wait. Idempotent. */
-  @Override
-  public void stop() {
-    stopRequested.countDown();
-  }
-
-  /** Waits until {@link #run} has returned. */
-  @Override
-  public void awaitFinished() throws InterruptedException {
-    finished.await();
-  }
-
-  /** Completes with the running server once started, or with {@code null} if {@link #run} returns without one. */
-  CompletableFuture<EppServer> started() {
-    return started;
-  }
-
-  private int serve(String[] args) {
+  int serve(String[] args) {
     EppServer server;
     String source;
     try {
@@ -213,11 +181,8 @@ final class ServerCommand implements Main.LongRunning {
       closeKubernetes();
       return 1;
     }
-    started.complete(server);
     try {
-      stopRequested.await();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+      awaitStop(server);
     } finally {
       server.close();
       closeKubernetes();

@@ -3,21 +3,21 @@ package dev.epp.examples;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceException;
-import dev.epp.api.InferenceRequest;
-import dev.epp.api.RequestBody;
-import dev.epp.api.RequestContext;
 import dev.epp.scheduler.ConfigException;
+import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
-import dev.epp.scheduler.Scheduler;
+import dev.epp.scheduler.Routing;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A gateway that routes in-process: it loads an {@code EndpointPickerConfig}, keeps three simulated pods in an
- * {@link EndpointPool}, and asks the {@link Scheduler} where each request goes. Each routed request adds to its pod's
+ * {@link EndpointPool}, and asks a {@link Director} where each OpenAI request goes. Each routed request adds to its pod's
  * queue, and each pod drains one request per round, so the load the scorers see changes as requests are routed.
  */
 final class EmbeddedGateway {
@@ -47,8 +47,8 @@ final class EmbeddedGateway {
       err.println("invalid configuration: " + e.getMessage());
       return 1;
     }
-    Scheduler scheduler = new Scheduler(config);
     EndpointPool pool = new EndpointPool();
+    Director director = Director.builder(config, pool).build();
     Map<String, Integer> queues = new HashMap<>();
     for (int i = 0; i < 3; i++) {
       Endpoint pod = Endpoint.of("vllm-" + i + "-rank-0", "127.0.0." + (i + 1), 8000);
@@ -57,18 +57,19 @@ final class EmbeddedGateway {
     }
     for (int r = 0; r < requests; r++) {
       publish(pool, queues);
-      InferenceRequest request = InferenceRequest.builder()
-          .requestId("req-" + r)
-          .model("meta-llama/Llama-3.1-8B-Instruct")
-          .body(RequestBody.completion("Request " + r + ": explain prefix caching."))
-          .build();
+      String requestId = "req-" + r;
+      byte[] body = ("{\"model\":\"meta-llama/Llama-3.1-8B-Instruct\",\"prompt\":\"Request " + r
+          + ": explain prefix caching.\",\"max_tokens\":16}").getBytes(StandardCharsets.UTF_8);
       try {
-        Endpoint target = scheduler.schedule(new RequestContext(request), pool.snapshot()).targets().get(0);
-        out.printf("%s -> %s (%s) queues before: %s%n", request.requestId(), target.hostPort(), target.name(),
-            new java.util.TreeMap<>(queues));
+        Routing routing = director.route(
+            Map.of(":path", "/v1/completions", Director.REQUEST_ID_HEADER, requestId), body, null);
+        Endpoint target = routing.targets().get(0);
+        out.printf("%s -> %s (%s) queues before: %s%n", requestId, target.hostPort(), target.name(),
+            new TreeMap<>(queues));
         queues.merge(target.name(), 1, Integer::sum);
+        director.finish(routing);
       } catch (InferenceException e) {
-        out.printf("%s rejected: %s - %s%n", request.requestId(), e.code().wireName(), e.getMessage());
+        out.printf("%s rejected: %s - %s%n", requestId, e.code().wireName(), e.getMessage());
       }
       if (r % 2 == 1) {
         queues.replaceAll((name, q) -> Math.max(0, q - 1));

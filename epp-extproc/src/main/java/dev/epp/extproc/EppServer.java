@@ -115,6 +115,7 @@ public final class EppServer implements AutoCloseable {
   private final String metricsToken;
   private final boolean secureServing;
   private final Path certPath;
+  private final boolean certReload;
   private final boolean healthChecking;
   private final Readiness readiness;
   private final Duration refreshMetricsInterval;
@@ -154,6 +155,7 @@ public final class EppServer implements AutoCloseable {
     metricsToken = b.metricsToken;
     secureServing = b.secureServing;
     certPath = b.certPath;
+    certReload = b.certReload;
     healthChecking = b.healthChecking;
     readiness = b.readiness;
     refreshMetricsInterval = b.refreshMetricsInterval;
@@ -190,8 +192,9 @@ public final class EppServer implements AutoCloseable {
     }
     state = State.STARTED;
     try {
+      ReloadingKeyManager keyManager = secureServing && certPath != null ? ServerTls.keyManager(certPath) : null;
       ServerCredentials credentials = !secureServing ? InsecureServerCredentials.create()
-          : certPath != null ? ServerTls.fromDirectory(certPath) : ServerTls.selfSigned();
+          : keyManager != null ? ServerTls.credentials(keyManager) : ServerTls.selfSigned();
       Director director = Director.builder(config, pool)
           .objectives(objectives)
           .modelRewrites(modelRewrites)
@@ -241,6 +244,10 @@ public final class EppServer implements AutoCloseable {
         return t;
       });
       readinessTicker.scheduleWithFixedDelay(this::updateReadiness, 0, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
+      if (keyManager != null && certReload) {
+        readinessTicker.scheduleWithFixedDelay(keyManager::reloadIfChanged, READINESS_TICK_MILLIS,
+            READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
+      }
       return this;
     } catch (RuntimeException e) {
       stop(Duration.ZERO);
@@ -440,6 +447,7 @@ public final class EppServer implements AutoCloseable {
     private String metricsToken;
     private boolean secureServing = true;
     private Path certPath;
+    private boolean certReload;
     private boolean healthChecking;
     private Readiness readiness = Readiness.FRESH_METRICS;
     private Duration refreshMetricsInterval = Duration.ofMillis(50);
@@ -512,6 +520,15 @@ public final class EppServer implements AutoCloseable {
     /** Whether ext_proc is served with TLS; default {@code true}. */
     public Builder secureServing(boolean value) {
       this.secureServing = value;
+      return this;
+    }
+
+    /**
+     * Whether to reload {@code tls.crt} and {@code tls.key} from the {@link #certPath} directory when they change
+     * (checked every second); default false, as the Go EPP's {@code --enable-cert-reload}.
+     */
+    public Builder certReload(boolean value) {
+      this.certReload = value;
       return this;
     }
 

@@ -52,22 +52,26 @@ final class ServerTls {
 
   private ServerTls() {}
 
-  /** Credentials from {@code dir}/{@value #CERT_FILE} and {@code dir}/{@value #KEY_FILE}. */
-  static ServerCredentials fromDirectory(Path dir) {
+  /**
+   * The key manager for {@code dir}/{@value #CERT_FILE} and {@code dir}/{@value #KEY_FILE}, loaded now and able to
+   * reload them.
+   *
+   * @throws EppServer.StartException if the files are unreadable or do not make a pair
+   */
+  static ReloadingKeyManager keyManager(Path dir) {
     Path certFile = dir.resolve(CERT_FILE);
     Path keyFile = dir.resolve(KEY_FILE);
-    X509Certificate[] chain = readChain(certFile);
-    PrivateKey key = readKey(keyFile);
-    checkPair(chain[0], key, certFile, keyFile);
-    char[] password = new char[0];
-    try {
-      KeyStore store = KeyStore.getInstance("PKCS12");
-      store.load(null, null);
-      store.setKeyEntry("epp", key, password, chain);
-      return credentials(store, password);
-    } catch (GeneralSecurityException | IOException e) {
-      throw new EppServer.StartException("cannot use the certificate in " + dir + ": " + e, e);
-    }
+    return new ReloadingKeyManager(List.of(certFile, keyFile), () -> {
+      X509Certificate[] chain = readChain(certFile);
+      PrivateKey key = readKey(keyFile);
+      checkPair(chain[0], key, certFile, keyFile);
+      return new ReloadingKeyManager.Material(key, chain);
+    });
+  }
+
+  /** Server credentials presenting what {@code keyManager} holds. */
+  static ServerCredentials credentials(ReloadingKeyManager keyManager) {
+    return TlsServerCredentials.newBuilder().keyManager(keyManager).build();
   }
 
   /**

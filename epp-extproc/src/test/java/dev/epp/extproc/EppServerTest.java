@@ -174,6 +174,43 @@ class EppServerTest {
   }
 
   @Test
+  void aChangedCertificateDirectoryIsReloaded() throws Exception {
+    Path certs = Files.createDirectory(dir.resolve("certs"));
+    KeyStore.PrivateKeyEntry first = keytoolKeyPair("ip:127.0.0.1");
+    KeyStore.PrivateKeyEntry second = keytoolKeyPair("ip:127.0.0.1");
+    Files.writeString(certs.resolve("tls.crt"), pem("CERTIFICATE", first.getCertificate().getEncoded()));
+    Files.writeString(certs.resolve("tls.key"), pem("PRIVATE KEY", first.getPrivateKey().getEncoded()));
+    ModelServer model = modelServer(0, 0.1);
+    EppServer server = start(EppServer.builder(CONFIG, new StaticDiscovery(List.of(
+            Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
+        .grpcPort(0).healthPort(0).metricsPort(0)
+        .certPath(certs)
+        .certReload(true));
+    assertEquals("127.0.0.1:" + model.port(), route(trusting(server, first)));
+
+    Files.writeString(certs.resolve("tls.key"), pem("PRIVATE KEY", second.getPrivateKey().getEncoded()));
+    Files.writeString(certs.resolve("tls.crt"), pem("CERTIFICATE", second.getCertificate().getEncoded()));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
+    while (true) {
+      try {
+        assertEquals("127.0.0.1:" + model.port(), route(trusting(server, second)));
+        break;
+      } catch (StatusRuntimeException e) {
+        assertTrue(System.nanoTime() < deadline, "the new certificate was not served within 15 s: " + e);
+        Thread.sleep(100);
+      }
+    }
+    StatusRuntimeException old = assertThrows(StatusRuntimeException.class, () -> route(trusting(server, first)));
+    assertEquals(Status.Code.UNAVAILABLE, old.getStatus().getCode());
+  }
+
+  /** A new channel to the server's ext_proc port that trusts only {@code entry}'s certificate. */
+  private ManagedChannel trusting(EppServer server, KeyStore.PrivateKeyEntry entry) throws Exception {
+    return channel(NettyChannelBuilder.forAddress("127.0.0.1", server.grpcPort())
+        .sslContext(GrpcSslContexts.forClient().trustManager((X509Certificate) entry.getCertificate()).build()));
+  }
+
+  @Test
   void tlsFromAnOpensslEcKeyInSec1Format() throws Exception {
     // made with: openssl ecparam -genkey -name prime256v1 -out tls.key (EC PARAMETERS, then EC PRIVATE KEY)
     Path certs = Files.createDirectory(dir.resolve("certs"));

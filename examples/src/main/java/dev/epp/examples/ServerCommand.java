@@ -87,6 +87,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       "serve ext_proc with TLS");
   private final Flags.Flag<Path> certPath = flags.path("cert-path",
       "directory with tls.crt and tls.key (PEM); without it a self-signed certificate is made at start");
+  private final Flags.Flag<Boolean> certReload = flags.bool("enable-cert-reload", false,
+      "reload tls.crt and tls.key from --cert-path when they change");
   private final Flags.Flag<Boolean> healthChecking = flags.bool("health-checking", false,
       "also serve gRPC health on the ext_proc port");
   private final Flags.Flag<String> readiness = flags.choice("readiness", "fresh-metrics",
@@ -273,6 +275,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
         .metricsPort(metricsPort.get())
         .secureServing(secureServing.get())
         .certPath(certPath.get())
+        .certReload(certReload.get())
         .healthChecking(healthChecking.get())
         .readiness(readiness.get().equals("fresh-metrics")
             ? EppServer.Readiness.FRESH_METRICS : EppServer.Readiness.DISCOVERY_SYNCED)

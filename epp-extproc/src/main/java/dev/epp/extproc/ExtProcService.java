@@ -363,11 +363,19 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
           request.incomingModel(), request.targetModel(), ticker.nanos() - startNanos, outputTokens);
     }
 
+    /** Answers with the error and ends the stream; quietly, if the stream is already gone. */
     private void fail(InferenceException e) {
       errorCode = e.code().wireName();
-      send(EnvoyMessages.error(e));
+      if (closed) {
+        return;
+      }
       close();
-      out.onCompleted();
+      try {
+        out.onNext(EnvoyMessages.error(e));
+        out.onCompleted();
+      } catch (RuntimeException cancelled) {
+        // the client went away; there is no one to tell
+      }
     }
 
     private void send(ProcessingResponse response) {

@@ -32,30 +32,33 @@ import java.util.List;
  */
 final class GatewayCommand extends LongRunningCommand<Gateway> {
 
-  static final String USAGE = """
-      usage: java -jar epp-examples.jar gateway [--port 8080] [--max-request-body-bytes N]
-                 [--epp HOST:PORT] [--epp-tls]
-                 | --in-process (--endpoints IP:PORT,... | --endpoints-file PATH) [--config-file PATH]
-
-      An HTTP gateway standing in for Envoy on one machine: routes /v1/* and /health through the Endpoint
-      Picker, forwards to the endpoint it picks (falling back on connect failure) and relays responses,
-      event streams included.
-
-        --port N                    listening port (default 8080)
-        --max-request-body-bytes N  larger request bodies get 413 (default 16 MiB)
-        --epp HOST:PORT             the EPP's ext_proc address (default 127.0.0.1:9002)
-        --epp-tls                   connect to the EPP with TLS, not verifying its certificate
-        --in-process                route with the scheduler library in this process instead of an EPP
-        --endpoints IP:PORT,...     with --in-process: the model servers ([ipv6]:port), named by ip:port
-        --endpoints-file PATH       with --in-process: '<name> <ip>:<port> [label=value ...]' per line, watched
-        --config-file PATH          with --in-process: EndpointPickerConfig YAML (default configuration without)
-      """;
+  private static final String DESCRIPTION = """
+      An HTTP gateway standing in for Envoy on one machine: routes /v1/* and /health through the Endpoint Picker,
+      forwards to the endpoint it picks (falling back on connect failure) and relays responses, event streams
+      included. It routes through the EPP at --epp (over ext_proc), or with --in-process through the scheduler
+      library in this process, over the endpoints of --endpoints or --endpoints-file.""";
 
   /** How long the gateway waits for each answer of the EPP. */
   static final Duration EPP_MESSAGE_TIMEOUT = Duration.ofSeconds(10);
 
   private final PrintStream out;
   private final PrintStream err;
+  private final Flags flags = new Flags("java -jar epp-examples.jar gateway [--port 8080] [--epp HOST:PORT] [--epp-tls]"
+      + " | --in-process (--endpoints IP:PORT,... | --endpoints-file PATH) [--config-file PATH]", DESCRIPTION);
+  private final Flags.Flag<Integer> port = flags.integer("port", Gateway.DEFAULT_PORT, 0, 65535, "listening port");
+  private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
+      Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES, 0, Integer.MAX_VALUE - 1, "larger request bodies get 413");
+  private final Flags.Flag<String> epp = flags.string("epp", "127.0.0.1:9002", "the EPP's ext_proc address");
+  private final Flags.Flag<Boolean> eppTls = flags.bool("epp-tls", false,
+      "connect to the EPP with TLS, not verifying its certificate");
+  private final Flags.Flag<Boolean> inProcess = flags.bool("in-process", false,
+      "route with the scheduler library in this process instead of an EPP");
+  private final Flags.Flag<String> endpoints = flags.string("endpoints", "",
+      "with --in-process: the model servers, ip:port,... ([ipv6]:port), each named by its ip:port");
+  private final Flags.Flag<Path> endpointsFile = flags.path("endpoints-file",
+      "with --in-process: file of endpoints, one '<name> <ip>:<port> [label=value ...]' per line, watched");
+  private final Flags.Flag<Path> configFile = flags.path("config-file",
+      "with --in-process: EndpointPickerConfig YAML file; without it the default configuration");
 
   /**
    * @param out where {@code --help} and the start line go
@@ -68,28 +71,29 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
 
   @Override
   int serve(String[] args) {
-    Options options;
+    List<Endpoint> endpointList;
     try {
-      options = Options.parse(args);
-    } catch (IllegalArgumentException e) {
+      if (!flags.parse(args)) {
+        flags.printHelp(out);
+        return 0;
+      }
+      endpointList = endpoints.isSet() ? ServerCommand.parseEndpoints(endpoints.get()) : null;
+      checkModes();
+    } catch (Flags.UsageException e) {
       err.println("gateway: " + e.getMessage() + " (see --help)");
       return 2;
     }
-    if (options.help) {
-      out.print(USAGE);
-      return 0;
-    }
     List<AutoCloseable> resources = new ArrayList<>();
     try {
-      EndpointPicker picker = options.inProcess ? inProcess(options, resources)
-          : EndpointPicker.extProc(options.epp, options.eppTls, EPP_MESSAGE_TIMEOUT);
+      EndpointPicker picker = inProcess.get() ? inProcess(endpointList, resources)
+          : EndpointPicker.extProc(epp.get(), eppTls.get(), EPP_MESSAGE_TIMEOUT);
       Gateway gateway = Gateway.builder(picker)
-          .address(new InetSocketAddress(options.port))
-          .maxRequestBodyBytes(options.maxBodyBytes)
+          .address(new InetSocketAddress(port.get()))
+          .maxRequestBodyBytes(maxBodyBytes.get())
           .start();
       resources.add(0, gateway);
       out.println("gateway listening on :" + gateway.port() + ", routing "
-          + (options.inProcess ? "in process" : "through the EPP at " + options.epp));
+          + (inProcess.get() ? "in process" : "through the EPP at " + epp.get()));
       awaitStop(gateway);
     } catch (ConfigException e) {
       err.println("gateway: invalid configuration: " + e.getMessage().strip().replaceAll("\\s*\\R\\s*", " "));
@@ -109,98 +113,35 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
     return 0;
   }
 
+  /** Checks that the flags given belong to the mode chosen, ext_proc or {@code --in-process}. */
+  private void checkModes() throws Flags.UsageException {
+    if (inProcess.get()) {
+      if (epp.isSet() || eppTls.isSet()) {
+        throw new Flags.UsageException("--epp and --epp-tls do not apply with --in-process");
+      }
+      if (endpoints.isSet() == endpointsFile.isSet()) {
+        throw new Flags.UsageException("--in-process needs one of --endpoints and --endpoints-file");
+      }
+    } else if (endpoints.isSet() || endpointsFile.isSet() || configFile.isSet()) {
+      throw new Flags.UsageException("--endpoints, --endpoints-file and --config-file need --in-process");
+    }
+  }
+
   /** A director over discovered, scraped endpoints; the discovery and scraper go into {@code resources}. */
-  private static EndpointPicker inProcess(Options options, List<AutoCloseable> resources) {
-    EndpointPickerConfig config = options.configFile == null
-        ? EndpointPickerConfig.defaults()
-        : EndpointPickerConfig.loader().load(options.configFile);
+  private EndpointPicker inProcess(List<Endpoint> endpointList, List<AutoCloseable> resources) {
+    EndpointPickerConfig config = configFile.isSet()
+        ? EndpointPickerConfig.loader().load(configFile.get())
+        : EndpointPickerConfig.defaults();
     EndpointPool pool = new EndpointPool();
     Director director = Director.builder(config, pool).build();
     MetricsScraper scraper = MetricsScraper.builder(pool).build();
     resources.add(scraper);
     scraper.start();
-    EndpointDiscovery discovery = options.endpointsFile != null
-        ? new FileDiscovery(options.endpointsFile)
-        : new StaticDiscovery(options.endpoints);
+    EndpointDiscovery discovery = endpointsFile.isSet()
+        ? new FileDiscovery(endpointsFile.get())
+        : new StaticDiscovery(endpointList);
     resources.add(discovery);
     discovery.start(pool);
     return EndpointPicker.inProcess(director);
-  }
-
-  /** The command line. */
-  private static final class Options {
-    boolean help;
-    int port = Gateway.DEFAULT_PORT;
-    int maxBodyBytes = Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES;
-    String epp;
-    boolean eppTls;
-    boolean inProcess;
-    List<Endpoint> endpoints;
-    Path endpointsFile;
-    Path configFile;
-
-    static Options parse(String[] args) {
-      Options o = new Options();
-      for (int i = 0; i < args.length; i++) {
-        String arg = args[i];
-        switch (arg) {
-          case "--help", "-h" -> o.help = true;
-          case "--port" -> o.port = integer(arg, value(args, ++i, arg), 0, 65535);
-          case "--max-request-body-bytes" ->
-              o.maxBodyBytes = integer(arg, value(args, ++i, arg), 0, Integer.MAX_VALUE - 1);
-          case "--epp" -> o.epp = value(args, ++i, arg);
-          case "--epp-tls" -> o.eppTls = true;
-          case "--in-process" -> o.inProcess = true;
-          case "--endpoints" -> o.endpoints = endpoints(value(args, ++i, arg));
-          case "--endpoints-file" -> o.endpointsFile = Path.of(value(args, ++i, arg));
-          case "--config-file" -> o.configFile = Path.of(value(args, ++i, arg));
-          default -> throw new IllegalArgumentException("unknown option " + arg);
-        }
-      }
-      if (o.inProcess) {
-        if (o.epp != null || o.eppTls) {
-          throw new IllegalArgumentException("--epp and --epp-tls do not apply with --in-process");
-        }
-        if ((o.endpoints == null) == (o.endpointsFile == null)) {
-          throw new IllegalArgumentException("--in-process needs one of --endpoints and --endpoints-file");
-        }
-      } else {
-        if (o.endpoints != null || o.endpointsFile != null || o.configFile != null) {
-          throw new IllegalArgumentException("--endpoints, --endpoints-file and --config-file need --in-process");
-        }
-        if (o.epp == null) {
-          o.epp = "127.0.0.1:9002";
-        }
-      }
-      return o;
-    }
-
-    private static String value(String[] args, int i, String option) {
-      if (i >= args.length) {
-        throw new IllegalArgumentException(option + " needs a value");
-      }
-      return args[i];
-    }
-
-    private static int integer(String option, String value, int min, int max) {
-      try {
-        int n = Integer.parseInt(value);
-        if (n >= min && n <= max) {
-          return n;
-        }
-      } catch (NumberFormatException e) {
-        // reported below
-      }
-      throw new IllegalArgumentException(option + " must be a number in " + min + ".." + max + ", got '" + value + "'");
-    }
-
-    /** {@code ip:port,...}, parsed as {@code server --endpoints} parses it. */
-    private static List<Endpoint> endpoints(String list) {
-      try {
-        return ServerCommand.parseEndpoints(list);
-      } catch (Flags.UsageException e) {
-        throw new IllegalArgumentException(e.getMessage());
-      }
-    }
   }
 }

@@ -24,6 +24,11 @@ class FlagsTest {
   private final Flags.Flag<Duration> interval = flags.duration("interval", "50ms", "an interval");
   private final Flags.Flag<Path> file = flags.path("file", "a file");
   private final Flags.Flag<String> mode = flags.choice("mode", "a", List.of("a", "b"), "a mode");
+  private final Flags.Flag<List<String>> tags = flags.list("tags", "tags");
+  private final Flags.Flag<Long> seed = flags.int64("seed", 42, "a seed");
+  private final Flags.Flag<Double> rate = flags.number("rate", 1.5, true, "a rate");
+  private final Flags.Flag<Double> delay = flags.number("delay", 0, false, "a delay");
+  private final Flags.Flag<String> text = flags.switches(List.of("echo", "random"), "random", "text mode");
 
   @Test
   void defaultsApplyWhenNothingIsGiven() throws Exception {
@@ -36,6 +41,29 @@ class FlagsTest {
     assertNull(file.get());
     assertEquals("a", mode.get());
     assertFalse(port.isSet());
+    assertEquals(List.of(), tags.get());
+    assertEquals(42L, seed.get());
+    assertEquals(1.5, rate.get());
+    assertEquals(0.0, delay.get());
+    assertEquals("random", text.get());
+    assertFalse(text.isSet());
+  }
+
+  @Test
+  void listsNumbersAndSwitchGroupsParse() throws Exception {
+    flags.parse(new String[] {"--tags", " a, ,b ", "--seed=-7", "--rate", "0.25", "--delay=0", "--echo"});
+    assertEquals(List.of("a", "b"), tags.get());
+    assertEquals(-7L, seed.get());
+    assertEquals(0.25, rate.get());
+    assertEquals(0.0, delay.get());
+    assertEquals("echo", text.get());
+    assertTrue(text.isSet());
+  }
+
+  @Test
+  void aSwitchOfAGroupMayBeRepeated() throws Exception {
+    flags.parse(new String[] {"--random", "--random"});
+    assertEquals("random", text.get());
   }
 
   @Test
@@ -81,6 +109,20 @@ class FlagsTest {
     assertError("flag --name needs a value", "--name", "--port=1");
     assertError("unexpected argument 'false' (booleans are written --flag=false)", "--secure", "false");
     assertError("unexpected argument 'extra'", "extra");
+    assertError("invalid value \"x\" for --seed: not an integer", "--seed=x");
+    assertError("invalid value \"fast\" for --rate: not a number", "--rate", "fast");
+    assertError("invalid value \"NaN\" for --rate: not a number", "--rate=NaN");
+    assertError("invalid value \"0\" for --rate: must be positive", "--rate=0");
+    assertError("invalid value \"-1\" for --delay: must not be negative", "--delay=-1");
+    assertError("--echo and --random exclude each other", "--echo", "--random");
+    assertError("flag --echo takes no value", "--echo=true");
+  }
+
+  @Test
+  void aSwitchGroupIsListedOnce() {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    flags.printHelp(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    assertEquals(1, bytes.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("--echo")).count());
   }
 
   @Test
@@ -98,6 +140,10 @@ class FlagsTest {
         "--interval duration +an interval \\(default 50ms\\)",
         "--file path +a file",
         "--mode a\\|b +a mode \\(default a\\)",
+        "--tags a,b,\\.\\.\\. +tags \\(default \"\"\\)",
+        "--seed int64 +a seed \\(default 42\\)",
+        "--rate float +a rate \\(default 1\\.5\\)",
+        "--echo\\|--random +text mode \\(default random\\)",
         "-h, --help +show this help")) {
       assertTrue(lines.stream().anyMatch(line -> line.matches("  " + row)), row + " in\n" + text);
     }

@@ -16,6 +16,9 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -40,22 +43,23 @@ class GatewayCommandTest {
 
   @Test
   void badCommandLinesExitWithTwoAndOneLine() {
-    String[][] bad = {
-        {"--nope"},
-        {"--port"},
-        {"--port", "70000"},
-        {"--endpoints", "127.0.0.1:8000"},
-        {"--in-process"},
-        {"--in-process", "--endpoints", "127.0.0.1:8000", "--epp", "127.0.0.1:9002"},
-        {"--in-process", "--endpoints", "127.0.0.1"},
-    };
-    for (String[] args : bad) {
+    Map<List<String>, String> bad = new LinkedHashMap<>();
+    bad.put(List.of("--nope"), "unknown flag --nope");
+    bad.put(List.of("--port"), "flag --port needs a value");
+    bad.put(List.of("--port", "70000"), "invalid value \"70000\" for --port: not in 0..65535");
+    bad.put(List.of("--endpoints", "127.0.0.1:8000"),
+        "--endpoints, --endpoints-file and --config-file need --in-process");
+    bad.put(List.of("--in-process"), "--in-process needs one of --endpoints and --endpoints-file");
+    bad.put(List.of("--in-process", "--endpoints", "127.0.0.1:8000", "--epp", "127.0.0.1:9002"),
+        "--epp and --epp-tls do not apply with --in-process");
+    bad.put(List.of("--in-process", "--endpoints", "127.0.0.1"),
+        "invalid --endpoints entry '127.0.0.1': expected ip:port ([ipv6]:port)");
+    bad.forEach((args, message) -> {
       err.reset();
-      assertEquals(2, new GatewayCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8)).run(args),
-          String.join(" ", args));
-      assertEquals(1, err().lines().count(), err());
-      assertTrue(err().startsWith("gateway: "), err());
-    }
+      assertEquals(2, new GatewayCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8))
+          .run(args.toArray(String[]::new)), String.join(" ", args));
+      assertEquals("gateway: " + message + " (see --help)" + System.lineSeparator(), err());
+    });
   }
 
   @Test

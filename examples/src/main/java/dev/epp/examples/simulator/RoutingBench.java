@@ -1,6 +1,7 @@
 package dev.epp.examples.simulator;
 
 import dev.epp.api.Endpoint;
+import dev.epp.examples.Flags;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
@@ -9,6 +10,7 @@ import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,7 +19,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import java.util.Set;
 import java.util.function.Function;
 
 /**
@@ -37,8 +38,6 @@ import java.util.function.Function;
 public final class RoutingBench {
 
   static final long SCRAPE_MILLIS = 50;
-
-  private static final Set<String> VALUED = Set.of("pods", "requests", "rate", "seed", "csv", "png");
 
   /** The configurations compared, in table order. */
   static final List<Config> CONFIGS = List.of(
@@ -84,13 +83,11 @@ public final class RoutingBench {
 
   private RoutingBench() {}
 
-  /** One usage line per option, for the command list and {@code --help}. */
+  /** The command's lines in the command list. */
   public static void usage(PrintStream out) {
-    Options d = Options.DEFAULTS;
-    out.println("  routing-bench [--pods " + d.pods() + "] [--requests " + d.requests() + "] [--rate "
-        + number(d.rate()) + "] [--seed " + d.seed() + "] [--csv routing-bench.csv] [--png routing-bench.png]");
+    out.println("  routing-bench [--pods N] [--requests N] [--rate R] [--seed N] [--csv PATH] [--png PATH]");
     out.println("      replay a shared-prefix chat workload over simulated pods with four scheduler configurations");
-    out.println("      and compare time to first token and prefix-cache hit rate");
+    out.println("      and compare time to first token and prefix-cache hit rate (routing-bench --help lists flags)");
   }
 
   /**
@@ -99,21 +96,29 @@ public final class RoutingBench {
    * @return 0, 2 for invalid options, 1 if a file cannot be written
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    if (Flags.wantsHelp(args)) {
-      usage(out);
-      return 0;
-    }
+    Options d = Options.DEFAULTS;
+    Flags flags = new Flags("java -jar epp-examples.jar routing-bench [flags]", """
+        Replays a shared-prefix chat workload over simulated pods with four scheduler configurations and compares
+        time to first token, throughput and prefix-cache hit rate.""");
+    Flags.Flag<Integer> pods = flags.integer("pods", d.pods(), 1, Integer.MAX_VALUE, "simulated pods");
+    Flags.Flag<Integer> requests = flags.integer("requests", d.requests(), 1, Integer.MAX_VALUE,
+        "requests replayed per configuration");
+    Flags.Flag<Double> rate = flags.number("rate", d.rate(), true, "mean arrival rate, requests per second");
+    Flags.Flag<Long> seed = flags.int64("seed", d.seed(), "seeds the workload and the pickers");
+    Flags.Flag<String> csvFile = flags.string("csv", "routing-bench.csv", "the results as CSV");
+    Flags.Flag<String> pngFile = flags.string("png", "routing-bench.png", "the TTFT chart as PNG");
     Options options;
     Path csv;
     Path png;
     try {
-      Flags flags = Flags.parse(args, VALUED, Set.of());
-      Options d = Options.DEFAULTS;
-      options = new Options(flags.integer("pods", d.pods(), 1), flags.integer("requests", d.requests(), 1),
-          flags.number("rate", d.rate(), Double.MIN_VALUE), flags.longValue("seed", d.seed()));
-      csv = Path.of(flags.string("csv", "routing-bench.csv"));
-      png = Path.of(flags.string("png", "routing-bench.png"));
-    } catch (IllegalArgumentException e) {
+      if (!flags.parse(args)) {
+        flags.printHelp(out);
+        return 0;
+      }
+      options = new Options(pods.get(), requests.get(), rate.get(), seed.get());
+      csv = Path.of(csvFile.get());
+      png = Path.of(pngFile.get());
+    } catch (Flags.UsageException | InvalidPathException e) {
       err.println("routing-bench: " + e.getMessage());
       return 2;
     }

@@ -1,31 +1,57 @@
 package dev.epp.examples.simulator;
 
+import dev.epp.examples.Flags;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
 /** The {@code simulator} command: serves a {@link SimulatorServer} until the process is stopped. */
 public final class SimulatorCommand {
 
-  private static final Set<String> VALUED = Set.of("port", "model", "max-num-seqs", "kv-blocks", "block-size",
-      "prefill-us-per-token", "decode-ms-per-token", "lora", "max-loras", "seed");
-  private static final Set<String> SWITCHES = Set.of("echo", "random-text");
+  private static final String DESCRIPTION = "A vLLM-compatible model server with a simulated KV cache and prefix "
+      + "caching (no GPU).";
+
+  /** The command's flags, defined on {@code flags}. */
+  static final class Options {
+    final Flags flags = new Flags("java -jar epp-examples.jar simulator [flags]", DESCRIPTION);
+    private final EngineConfig d = EngineConfig.defaults();
+    final Flags.Flag<Integer> port = flags.integer("port", 8000, 0, Integer.MAX_VALUE, "listening port");
+    final Flags.Flag<String> model = flags.string("model", d.model(), "the served base model name");
+    final Flags.Flag<Integer> maxNumSeqs = flags.integer("max-num-seqs", d.maxNumSeqs(), 1, Integer.MAX_VALUE,
+        "sequences running at once; more wait in a queue");
+    final Flags.Flag<Integer> kvBlocks = flags.integer("kv-blocks", d.kvBlocks(), 1, Integer.MAX_VALUE,
+        "KV-cache blocks");
+    final Flags.Flag<Integer> blockSize = flags.integer("block-size", d.blockSize(), 1, Integer.MAX_VALUE,
+        "tokens per KV-cache block");
+    final Flags.Flag<Double> prefillUs = flags.number("prefill-us-per-token", d.prefillNanosPerToken() / 1000.0,
+        false, "prefill time per uncached prompt token, microseconds");
+    final Flags.Flag<Double> decodeMs = flags.number("decode-ms-per-token", d.decodeNanosPerToken() / 1e6, false,
+        "time between output tokens, milliseconds");
+    final Flags.Flag<List<String>> loras = flags.list("lora", "LoRA adapters served besides the base model");
+    final Flags.Flag<Integer> maxLoras = flags.integer("max-loras", 1, 1, Integer.MAX_VALUE,
+        "adapters running at once; unset: the number of --lora adapters, at least 1");
+    final Flags.Flag<String> text = flags.switches(List.of("echo", "random-text"), "random-text",
+        "reply with the prompt echoed or with random text");
+    final Flags.Flag<Long> seed = flags.int64("seed", 0, "seeds the random text");
+
+    /** The engine the flags describe. */
+    EngineConfig engineConfig() {
+      return new EngineConfig(model.get(), loras.get(),
+          maxLoras.isSet() ? maxLoras.get() : Math.max(1, loras.get().size()),
+          maxNumSeqs.get(), kvBlocks.get(), blockSize.get(),
+          Math.round(prefillUs.get() * 1000), Math.round(decodeMs.get() * 1e6));
+    }
+  }
 
   private SimulatorCommand() {}
 
-  /** One usage line per option, for the command list and {@code --help}. */
+  /** The command's lines in the command list. */
   public static void usage(PrintStream out) {
-    EngineConfig d = EngineConfig.defaults();
-    out.println("  simulator [--port 8000] [--model NAME] [--max-num-seqs " + d.maxNumSeqs() + "] [--kv-blocks "
-        + d.kvBlocks() + "] [--block-size " + d.blockSize() + "]");
-    out.println("            [--prefill-us-per-token " + d.prefillNanosPerToken() / 1000.0
-        + "] [--decode-ms-per-token " + d.decodeNanosPerToken() / 1e6 + "] [--lora a,b] [--max-loras N]");
-    out.println("            [--echo|--random-text] [--seed 0]");
+    out.println("  simulator [--port 8000] [--model NAME] [--echo|--random-text] [flags]");
     out.println("      a vLLM-compatible model server with a simulated KV cache and prefix caching (no GPU)");
+    out.println("      (simulator --help lists flags)");
   }
 
   /**
@@ -34,27 +60,22 @@ public final class SimulatorCommand {
    * @return 0 after {@code --help}, 2 for invalid options, 1 if the port cannot be bound; otherwise does not return
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
-    if (Flags.wantsHelp(args)) {
-      usage(out);
-      return 0;
-    }
+    Options options = new Options();
     EngineConfig config;
-    SimulatorServer.TextMode mode;
-    int port;
-    long seed;
     try {
-      Flags flags = Flags.parse(args, VALUED, SWITCHES);
-      config = engineConfig(flags);
-      if (flags.has("echo") && flags.has("random-text")) {
-        throw new IllegalArgumentException("--echo and --random-text exclude each other");
+      if (!options.flags.parse(args)) {
+        options.flags.printHelp(out);
+        return 0;
       }
-      mode = flags.has("echo") ? SimulatorServer.TextMode.ECHO : SimulatorServer.TextMode.RANDOM;
-      port = flags.integer("port", 8000, 0);
-      seed = flags.longValue("seed", 0);
-    } catch (IllegalArgumentException e) {
+      config = options.engineConfig();
+    } catch (Flags.UsageException | IllegalArgumentException e) {
       err.println("simulator: " + e.getMessage());
       return 2;
     }
+    SimulatorServer.TextMode mode = options.text.get().equals("echo")
+        ? SimulatorServer.TextMode.ECHO : SimulatorServer.TextMode.RANDOM;
+    int port = options.port.get();
+    long seed = options.seed.get();
     SimulatorServer server;
     try {
       server = SimulatorServer.start(config, mode, seed, new InetSocketAddress(port));
@@ -75,20 +96,5 @@ public final class SimulatorCommand {
     }
     server.close();
     return 0;
-  }
-
-  static EngineConfig engineConfig(Flags flags) {
-    EngineConfig d = EngineConfig.defaults();
-    List<String> loras = flags.string("lora", "").isBlank() ? List.of()
-        : Arrays.stream(flags.string("lora", "").split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
-    return new EngineConfig(
-        flags.string("model", d.model()),
-        loras,
-        flags.integer("max-loras", Math.max(1, loras.size()), 1),
-        flags.integer("max-num-seqs", d.maxNumSeqs(), 1),
-        flags.integer("kv-blocks", d.kvBlocks(), 1),
-        flags.integer("block-size", d.blockSize(), 1),
-        Math.round(flags.number("prefill-us-per-token", d.prefillNanosPerToken() / 1000.0, 0) * 1000),
-        Math.round(flags.number("decode-ms-per-token", d.decodeNanosPerToken() / 1e6, 0) * 1e6));
   }
 }

@@ -86,11 +86,17 @@ class RoutingBenchTest {
   void badOptionsAreOneLineAndExitTwo() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     for (List<String> args : List.of(List.of("--pods"), List.of("--rate", "fast"), List.of("--bogus", "1"),
-        List.of("--pods", "0"))) {
+        List.of("--pods", "0"), List.of("--rate=0"))) {
       assertEquals(2, RoutingBench.run(args.toArray(String[]::new), System.out,
           new PrintStream(err, true, StandardCharsets.UTF_8)));
     }
-    assertEquals(4, err.toString(StandardCharsets.UTF_8).lines().filter(l -> l.startsWith("routing-bench: ")).count());
+    assertEquals(List.of(
+        "routing-bench: flag --pods needs a value",
+        "routing-bench: invalid value \"fast\" for --rate: not a number",
+        "routing-bench: unknown flag --bogus",
+        "routing-bench: invalid value \"0\" for --pods: not in 1..2147483647",
+        "routing-bench: invalid value \"0\" for --rate: must be positive"),
+        err.toString(StandardCharsets.UTF_8).lines().toList());
     ByteArrayOutputStream help = new ByteArrayOutputStream();
     assertEquals(0, run(help, "--help"));
     assertTrue(help.toString(StandardCharsets.UTF_8).contains("--requests"));

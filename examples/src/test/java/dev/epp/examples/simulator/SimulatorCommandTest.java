@@ -7,31 +7,50 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class SimulatorCommandTest {
 
   @Test
-  void flagsBuildTheEngineConfig() {
-    EngineConfig config = SimulatorCommand.engineConfig(Flags.parse(new String[] {"--model", "m", "--kv-blocks=64",
-        "--block-size", "32", "--prefill-us-per-token", "2.5", "--decode-ms-per-token", "4", "--lora", "a, b",
-        "--max-num-seqs", "3"}, Set.of("model", "kv-blocks", "block-size", "prefill-us-per-token",
-        "decode-ms-per-token", "lora", "max-num-seqs"), Set.of()));
-    assertEquals(new EngineConfig("m", List.of("a", "b"), 2, 3, 64, 32, 2_500, 4_000_000), config);
+  void flagsBuildTheEngineConfig() throws Exception {
+    SimulatorCommand.Options options = new SimulatorCommand.Options();
+    assertTrue(options.flags.parse(new String[] {"--model", "m", "--kv-blocks=64", "--block-size", "32",
+        "--prefill-us-per-token", "2.5", "--decode-ms-per-token", "4", "--lora", "a, b", "--max-num-seqs", "3"}));
+    assertEquals(new EngineConfig("m", List.of("a", "b"), 2, 3, 64, 32, 2_500, 4_000_000), options.engineConfig());
   }
 
   @Test
-  void badOptionsAreOneLineAndExitTwo() {
+  void defaultsAreTheEngineDefaults() throws Exception {
+    SimulatorCommand.Options options = new SimulatorCommand.Options();
+    assertTrue(options.flags.parse(new String[0]));
+    assertEquals(EngineConfig.defaults(), options.engineConfig());
+    assertEquals("random-text", options.text.get());
+    assertEquals(8000, options.port.get());
+    assertEquals(0L, options.seed.get());
+    SimulatorCommand.Options maxLoras = new SimulatorCommand.Options();
+    maxLoras.flags.parse(new String[] {"--lora=a,b,c", "--max-loras", "1", "--echo"});
+    assertEquals(1, maxLoras.engineConfig().maxLoras());
+    assertEquals("echo", maxLoras.text.get());
+  }
+
+  @Test
+  void badOptionsAreOneLineAndExitTwo() throws Exception {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
     for (List<String> args : List.of(List.of("--port"), List.of("--kv-blocks", "-1"), List.of("--echo",
-        "--random-text"), List.of("--bogus"), List.of("positional"))) {
+        "--random-text"), List.of("--bogus"), List.of("positional"), List.of("--model="),
+        List.of("--decode-ms-per-token", "-1"))) {
       assertEquals(2, SimulatorCommand.run(args.toArray(String[]::new), System.out, errStream), args.toString());
     }
-    List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
-    assertEquals(5, lines.size(), lines.toString());
-    assertTrue(lines.stream().allMatch(l -> l.startsWith("simulator: ")), lines.toString());
+    assertEquals(List.of(
+        "simulator: flag --port needs a value",
+        "simulator: invalid value \"-1\" for --kv-blocks: not in 1..2147483647",
+        "simulator: --echo and --random-text exclude each other",
+        "simulator: unknown flag --bogus",
+        "simulator: unexpected argument 'positional'",
+        "simulator: model must not be blank",
+        "simulator: invalid value \"-1\" for --decode-ms-per-token: must not be negative"),
+        err.toString(StandardCharsets.UTF_8).lines().toList());
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     assertEquals(0, SimulatorCommand.run(new String[] {"--help"}, new PrintStream(out, true, StandardCharsets.UTF_8),
         errStream));

@@ -17,7 +17,7 @@ public final class SimulatorCommand {
   static final class Options {
     final Flags flags = new Flags("java -jar epp-examples.jar simulator [flags]", DESCRIPTION);
     private final EngineConfig d = EngineConfig.defaults();
-    final Flags.Flag<Integer> port = flags.integer("port", 8000, 0, Integer.MAX_VALUE, "listening port");
+    final Flags.Flag<Integer> port = flags.integer("port", 8000, 0, 65535, "listening port");
     final Flags.Flag<String> model = flags.string("model", d.model(), "the served base model name");
     final Flags.Flag<Integer> maxNumSeqs = flags.integer("max-num-seqs", d.maxNumSeqs(), 1, Integer.MAX_VALUE,
         "sequences running at once; more wait in a queue");

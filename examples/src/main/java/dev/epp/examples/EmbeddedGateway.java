@@ -25,21 +25,21 @@ final class EmbeddedGateway {
   private EmbeddedGateway() {}
 
   static int run(String[] args, PrintStream out, PrintStream err) {
-    Path configFile = null;
-    int requests = 12;
+    Flags flags = new Flags("java -jar epp-examples.jar embedded [flags]",
+        "Routes OpenAI requests in-process through the library's Director over three simulated pods.");
+    Flags.Flag<Path> configFileFlag = flags.path("config-file", "an EndpointPickerConfig; default: the default one");
+    Flags.Flag<Integer> requestsFlag = flags.integer("requests", 12, 1, 1_000_000, "how many requests to route");
     try {
-      for (int i = 0; i < args.length; i += 2) {
-        String value = i + 1 < args.length ? args[i + 1] : null;
-        switch (args[i]) {
-          case "--config-file" -> configFile = Path.of(require(args[i], value));
-          case "--requests" -> requests = Integer.parseInt(require(args[i], value));
-          default -> throw new IllegalArgumentException("unknown option " + args[i]);
-        }
+      if (!flags.parse(args)) {
+        flags.printHelp(out);
+        return 0;
       }
-    } catch (IllegalArgumentException e) {
-      err.println("embedded: " + e.getMessage());
+    } catch (Flags.UsageException e) {
+      err.println("embedded: " + e.getMessage() + " (see --help)");
       return 2;
     }
+    Path configFile = configFileFlag.get();
+    int requests = requestsFlag.get();
     EndpointPickerConfig config;
     try {
       config = configFile == null ? EndpointPickerConfig.defaults() : EndpointPickerConfig.loader().load(configFile);
@@ -85,12 +85,5 @@ final class EmbeddedGateway {
         .kvCacheUsage(Math.min(1.0, queue / 10.0))
         .updatedNanos(now)
         .build()));
-  }
-
-  private static String require(String option, String value) {
-    if (value == null) {
-      throw new IllegalArgumentException(option + " needs a value");
-    }
-    return value;
   }
 }

@@ -1,8 +1,11 @@
 package dev.epp.kubernetes;
 
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.time.Duration;
@@ -70,6 +73,32 @@ final class Informer<T extends HasMetadata> implements AutoCloseable {
    */
   static <T extends HasMetadata> Informer<T> start(String what, SharedIndexInformer<T> informer, Runnable onChange) {
     return new Informer<>(what, informer, onChange);
+  }
+
+  /**
+   * Watches the custom resources {@code resource} in {@code namespace} and returns once they are listed. When the API
+   * server does not serve the resource (its CRD is not installed), logs {@code ifAbsent} and keeps waiting for it.
+   *
+   * @param onChange runs after each event and once after the first list
+   * @throws IllegalStateException if the API server is unreachable, refuses the list, or the first list times out
+   */
+  static Informer<GenericKubernetesResource> startCustomResources(KubernetesClient client,
+      ResourceDefinitionContext resource, String namespace, Runnable onChange, String ifAbsent) {
+    var resources = client.genericKubernetesResources(resource).inNamespace(namespace);
+    String what = resource.getKind() + "s in " + namespace;
+    boolean served = check(client, what, () -> resources.list(new ListOptionsBuilder().withLimit(1L).build()));
+    Informer<GenericKubernetesResource> informer = start(what, resources.runnableInformer(0), onChange);
+    if (served) {
+      try {
+        informer.awaitSynced();
+      } catch (RuntimeException e) {
+        informer.close();
+        throw e;
+      }
+    } else {
+      log.warn("The API server does not serve {} (is the CRD installed?); {}", what, ifAbsent);
+    }
+    return informer;
   }
 
   /**

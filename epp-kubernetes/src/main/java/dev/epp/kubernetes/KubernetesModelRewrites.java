@@ -2,7 +2,6 @@ package dev.epp.kubernetes;
 
 import dev.epp.api.requestcontrol.ModelRewrites;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -57,20 +56,8 @@ public final class KubernetesModelRewrites implements ModelRewrites, AutoCloseab
   private KubernetesModelRewrites(KubernetesClient client, PoolRef pool, IntUnaryOperator random) {
     this.pool = pool;
     this.random = Objects.requireNonNull(random, "random");
-    var rewrites = client.genericKubernetesResources(Resources.INFERENCE_MODEL_REWRITE).inNamespace(pool.namespace());
-    String what = "InferenceModelRewrites in " + pool.namespace();
-    boolean served = Informer.check(client, what, () -> rewrites.list(new ListOptionsBuilder().withLimit(1L).build()));
-    this.informer = Informer.start(what, rewrites.runnableInformer(0), this::refresh);
-    if (served) {
-      try {
-        informer.awaitSynced();
-      } catch (RuntimeException e) {
-        informer.close();
-        throw e;
-      }
-    } else {
-      log.warn("The API server does not serve InferenceModelRewrites (is the CRD installed?); no model is rewritten");
-    }
+    this.informer = Informer.startCustomResources(client, Resources.INFERENCE_MODEL_REWRITE, pool.namespace(),
+        this::refresh, "no model is rewritten");
     refresh();
   }
 

@@ -2,7 +2,6 @@ package dev.epp.kubernetes;
 
 import dev.epp.api.requestcontrol.Objectives;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.util.HashMap;
 import java.util.Map;
@@ -28,20 +27,8 @@ public final class KubernetesObjectives implements Objectives, AutoCloseable {
 
   private KubernetesObjectives(KubernetesClient client, PoolRef pool) {
     this.pool = pool;
-    var objectives = client.genericKubernetesResources(Resources.INFERENCE_OBJECTIVE).inNamespace(pool.namespace());
-    String what = "InferenceObjectives in " + pool.namespace();
-    boolean served = Informer.check(client, what, () -> objectives.list(new ListOptionsBuilder().withLimit(1L).build()));
-    this.informer = Informer.start(what, objectives.runnableInformer(0), this::refresh);
-    if (served) {
-      try {
-        informer.awaitSynced();
-      } catch (RuntimeException e) {
-        informer.close();
-        throw e;
-      }
-    } else {
-      log.warn("The API server does not serve InferenceObjectives (is the CRD installed?); every priority is 0");
-    }
+    this.informer = Informer.startCustomResources(client, Resources.INFERENCE_OBJECTIVE, pool.namespace(),
+        this::refresh, "every priority is 0");
     refresh();
   }
 

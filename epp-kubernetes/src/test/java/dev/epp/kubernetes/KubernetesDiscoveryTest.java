@@ -224,6 +224,9 @@ class KubernetesDiscoveryTest {
     startPool();
     discovery.close();
     discovery.close();
+    // Change the pods only once the mock has seen the watches close: its server stalls when it sends an event to a
+    // watch that is closing.
+    await(0, api::openWatches);
     client.pods().inNamespace(NS).withName("a").delete();
     create(pod("b", "10.0.0.2", true, "app=vllm"));
     // A live discovery sees the changes; by then the closed one would have seen them too.

@@ -62,6 +62,11 @@ final class MockApiServer implements AutoCloseable {
     expired = false;
   }
 
+  /** How many watches are open now. */
+  int openWatches() {
+    return openWatches.size();
+  }
+
   /** How many watches were answered with 410 Gone. */
   int expiredWatches() {
     return expiredWatches.get();

@@ -265,6 +265,7 @@ class KubernetesDiscoveryTest {
     assertEquals(Map.of("a-rank-0", "10.0.0.1:8000", "b-rank-0", "10.0.0.2:8000"), endpoints());
 
     api.expireWatches();
+    await(0, api::openWatches); // the mock stalls when it sends an event to a watch that is closing
     // Changes the informer cannot see as watch events: it has to relist to find them.
     client.pods().inNamespace(NS).withName("a").delete();
     create(pod("c", "10.0.0.3", true, "app=vllm"));

@@ -62,7 +62,7 @@ final class MockApiServer implements AutoCloseable {
     expired = false;
   }
 
-  /** How many watches are open now. */
+  /** How many watches are open now: a closed watch counts until the mock has stopped sending events to it. */
   int openWatches() {
     return openWatches.size();
   }
@@ -127,14 +127,18 @@ final class MockApiServer implements AutoCloseable {
 
     @Override
     public void onClosed(WebSocket webSocket, int code, String reason) {
-      openWatches.remove(webSocket);
-      CompletableFuture.runAsync(() -> delegate.onClosed(webSocket, code, reason));
+      CompletableFuture.runAsync(() -> {
+        delegate.onClosed(webSocket, code, reason);
+        openWatches.remove(webSocket);
+      });
     }
 
     @Override
     public void onFailure(WebSocket webSocket, Throwable error, Response response) {
-      openWatches.remove(webSocket);
-      CompletableFuture.runAsync(() -> delegate.onFailure(webSocket, error, response));
+      CompletableFuture.runAsync(() -> {
+        delegate.onFailure(webSocket, error, response);
+        openWatches.remove(webSocket);
+      });
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.epp.bench;
 
+import java.lang.management.ManagementFactory;
 import java.util.Arrays;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
@@ -7,11 +8,15 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A bounded load test of the ext_proc server on loopback: keeps {@code --concurrency} full exchanges in flight for
- * {@code --seconds}, then prints throughput and latency percentiles, for the EPP and for the no-op baseline.
+ * {@code --seconds}, then prints throughput, latency percentiles and the process CPU time per exchange (client and
+ * server together, so the EPP's share is its difference from the no-op baseline), for the no-op baseline and the EPP.
  *
  * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ExtProcLoadTest --seconds 10 --concurrency 64}
  */
 public final class ExtProcLoadTest {
+
+  private static final com.sun.management.OperatingSystemMXBean OS =
+      (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
 
   private ExtProcLoadTest() {}
 
@@ -29,11 +34,15 @@ public final class ExtProcLoadTest {
     for (boolean noop : new boolean[] {true, false}) {
       try (LoopbackEpp loopback = new LoopbackEpp(noop)) {
         run(loopback, Math.min(3, seconds), concurrency); // warm-up
+        long cpuBefore = OS.getProcessCpuTime();
         long[] latencies = run(loopback, seconds, concurrency);
+        long cpu = OS.getProcessCpuTime() - cpuBefore;
         Arrays.sort(latencies);
-        System.out.printf("%-4s concurrency %d: %,.0f requests/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms%n",
+        System.out.printf("%-4s concurrency %d: %,.0f requests/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, "
+                + "CPU %.0f µs/request%n",
             noop ? "noop" : "epp", concurrency, latencies.length / (double) seconds,
-            percentile(latencies, 0.50), percentile(latencies, 0.99), latencies[latencies.length - 1] / 1e6);
+            percentile(latencies, 0.50), percentile(latencies, 0.99), latencies[latencies.length - 1] / 1e6,
+            cpu / 1e3 / latencies.length);
       }
     }
   }

@@ -46,13 +46,17 @@ final class LoopbackEpp implements AutoCloseable {
   /** Starts the EPP ({@code noop == false}) or the no-op processor. */
   LoopbackEpp(boolean noop) {
     BindableService service = noop ? new NoopProcessor() : epp();
-    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0)).addService(service).build();
+    // Both sides run on their event loops, as EppServer does and as Envoy's own client does.
+    server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .directExecutor()
+        .addService(service)
+        .build();
     try {
       server.start();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().directExecutor().build();
     stub = ExternalProcessorGrpc.newStub(channel);
   }
 
@@ -110,18 +114,15 @@ final class LoopbackEpp implements AutoCloseable {
     Map.of(":path", "/v1/chat/completions", ":method", "POST", "content-type", "application/json",
             "x-request-id", "bench-request")
         .forEach((k, v) -> headers.addHeaders(HeaderValue.newBuilder().setKey(k).setRawValue(ByteString.copyFromUtf8(v))));
-    byte[] body = Workloads.chatBody("llama", "You are a helpful assistant.", Workloads.text(800, 3));
-    String response = "{\"object\":\"chat.completion\",\"choices\":[{\"message\":{\"role\":\"assistant\","
-        + "\"content\":\"Hello!\"}}],\"usage\":{\"prompt_tokens\":210,\"completion_tokens\":3,\"total_tokens\":213}}";
     HeaderMap.Builder responseHeaders = HeaderMap.newBuilder()
         .addHeaders(HeaderValue.newBuilder().setKey("content-type").setRawValue(ByteString.copyFromUtf8("application/json")));
     return List.of(
         ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(headers)).build(),
         ProcessingRequest.newBuilder().setRequestBody(
-            HttpBody.newBuilder().setBody(ByteString.copyFrom(body)).setEndOfStream(true)).build(),
+            HttpBody.newBuilder().setBody(ByteString.copyFrom(Workloads.chatRequest())).setEndOfStream(true)).build(),
         ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder().setHeaders(responseHeaders)).build(),
         ProcessingRequest.newBuilder().setResponseBody(
-            HttpBody.newBuilder().setBody(ByteString.copyFromUtf8(response)).setEndOfStream(true)).build());
+            HttpBody.newBuilder().setBody(ByteString.copyFrom(Workloads.chatResponse())).setEndOfStream(true)).build());
   }
 
   /** Answers every message with an empty response of the matching kind, the floor any processor pays. */

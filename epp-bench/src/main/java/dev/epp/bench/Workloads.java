@@ -53,4 +53,16 @@ final class Workloads {
         + "{\"role\":\"user\",\"content\":\"" + userPrompt + "\"}]}";
     return json.getBytes(StandardCharsets.UTF_8);
   }
+
+  /** The chat request every full-request benchmark sends: an 800-character user message. */
+  static byte[] chatRequest() {
+    return chatBody("llama", "You are a helpful assistant.", text(800, 3));
+  }
+
+  /** A non-streamed chat completion answering {@link #chatRequest()}, with usage. */
+  static byte[] chatResponse() {
+    return ("{\"object\":\"chat.completion\",\"choices\":[{\"message\":{\"role\":\"assistant\","
+        + "\"content\":\"Hello!\"}}],\"usage\":{\"prompt_tokens\":210,\"completion_tokens\":3,\"total_tokens\":213}}")
+        .getBytes(StandardCharsets.UTF_8);
+  }
 }

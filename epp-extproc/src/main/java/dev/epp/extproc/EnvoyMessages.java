@@ -3,6 +3,7 @@ package dev.epp.extproc;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.ListValue;
 import com.google.protobuf.Struct;
+import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.Value;
 import dev.epp.api.InferenceException;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
@@ -158,15 +159,16 @@ final class EnvoyMessages {
 
   /**
    * The body split into streamed chunks of at most {@link #MAX_CHUNK} bytes, end of stream on the last; an empty
-   * body is one empty chunk.
+   * body is one empty chunk. The chunks share {@code body}'s bytes, which must not change afterwards.
    */
   static List<BodyResponse> bodyChunks(byte[] body) {
+    ByteString bytes = UnsafeByteOperations.unsafeWrap(body);
     List<BodyResponse> chunks = new ArrayList<>();
     int offset = 0;
     do {
       int length = Math.min(MAX_CHUNK, body.length - offset);
       boolean last = offset + length == body.length;
-      chunks.add(bodyChunk(ByteString.copyFrom(body, offset, length), last));
+      chunks.add(bodyChunk(bytes.substring(offset, offset + length), last));
       offset += length;
     } while (offset < body.length);
     return chunks;

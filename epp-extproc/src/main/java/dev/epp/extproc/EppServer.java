@@ -55,7 +55,10 @@ import org.slf4j.LoggerFactory;
  * With {@link Builder#healthChecking(boolean) healthChecking}, the same health service is also served on the ext_proc
  * port. {@link #close()} turns every name {@code NOT_SERVING} first.
  *
- * <p><b>Threading:</b> thread-safe. {@link #start()} at most once; {@link #close()} any number of times.
+ * <p><b>Threading:</b> thread-safe. {@link #start()} at most once; {@link #close()} any number of times. ext_proc
+ * messages are handled on the gRPC transport's event-loop threads, without a hand-off to another executor: the request
+ * path never blocks (plugins must not block either, as {@link dev.epp.api.Plugin} requires), and each hand-off would
+ * cost a thread wake-up per message.
  */
 public final class EppServer implements AutoCloseable {
 
@@ -218,6 +221,7 @@ public final class EppServer implements AutoCloseable {
           .streamIdleTimeout(streamIdleTimeout)
           .build();
       NettyServerBuilder grpc = NettyServerBuilder.forPort(grpcPortSetting, credentials)
+          .directExecutor()
           .addService(extProc)
           .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, (long) maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES))
           .maxConcurrentCallsPerConnection(maxConcurrentStreams);
@@ -226,6 +230,7 @@ public final class EppServer implements AutoCloseable {
       }
       grpcServer = bind(grpc, "ext_proc gRPC", grpcPortSetting);
       healthServer = bind(NettyServerBuilder.forPort(healthPortSetting, InsecureServerCredentials.create())
+          .directExecutor()
           .addService(health.getHealthService()), "gRPC health", healthPortSetting);
       try {
         exporter = MetricsExporter.start(new InetSocketAddress(metricsPortSetting), metrics.registry(), metricsToken);

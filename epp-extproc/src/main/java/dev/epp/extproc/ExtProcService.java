@@ -1,6 +1,7 @@
 package dev.epp.extproc;
 
 import com.google.protobuf.ByteString;
+import com.google.protobuf.UnsafeByteOperations;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
 import dev.epp.api.InferenceRequest;
@@ -290,7 +291,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
           recordUsage(director.responseBody(routing, bytes, end));
           byte[] restored = director.restoreModelName(routing, bytes);
           if (restored != bytes) {
-            chunk = ByteString.copyFrom(restored);
+            chunk = UnsafeByteOperations.unsafeWrap(restored); // a fresh array, never changed
           }
         }
         if (end) {

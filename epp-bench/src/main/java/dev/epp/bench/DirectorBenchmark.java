@@ -1,0 +1,78 @@
+package dev.epp.bench;
+
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.requestcontrol.Usage;
+import dev.epp.metrics.EppMetrics;
+import dev.epp.scheduler.Director;
+import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.Routing;
+import io.prometheus.client.CollectorRegistry;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * The EPP's own work for one full request, without the transport: the request {@link ExtProcBenchmark} sends (an
+ * 800-character chat body), routed with the default configuration over 100 pods, then its response headers, its JSON
+ * response body with usage, and the end of the request, with Prometheus metrics recorded. The {@code random}
+ * configuration (only {@code random-picker}) is the baseline: parsing, metrics and bookkeeping without scoring.
+ *
+ * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar DirectorBenchmark -prof gc}
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class DirectorBenchmark {
+
+  private static final Map<String, String> REQUEST_HEADERS =
+      Map.of(":path", "/v1/chat/completions", ":method", "POST", "content-type", "application/json");
+  private static final Map<String, String> RESPONSE_HEADERS = Map.of("content-type", "application/json");
+
+  /** Which configuration schedules. */
+  @Param({"default", "random"})
+  public String config;
+
+  private Director director;
+  private byte[] request;
+  private byte[] response;
+
+  /** Builds the director over the pool. */
+  @Setup
+  public void setUp() {
+    EndpointPickerConfig loaded = config.equals("default")
+        ? EndpointPickerConfig.defaults()
+        : EndpointPickerConfig.parse("""
+            apiVersion: inference.networking.x-k8s.io/v1alpha1
+            kind: EndpointPickerConfig
+            plugins:
+            - type: random-picker
+            """);
+    MetricsRecorder metrics = EppMetrics.create(new CollectorRegistry());
+    director = Director.builder(loaded, Workloads.pool(100)).metrics(metrics).build();
+    request = Workloads.chatRequest();
+    response = Workloads.chatResponse();
+  }
+
+  /** Routes one request and handles its response. */
+  @Benchmark
+  public Usage request() {
+    Routing routing = director.route(REQUEST_HEADERS, request, null);
+    director.responseHeaders(routing, RESPONSE_HEADERS);
+    Usage usage = director.responseBody(routing, response, true);
+    director.finish(routing);
+    return usage;
+  }
+}

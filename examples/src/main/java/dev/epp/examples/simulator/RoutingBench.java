@@ -63,7 +63,7 @@ public final class RoutingBench {
    * @param seed seeds the workload and the pickers
    */
   record Options(int pods, int requests, double rate, long seed) {
-    static final Options DEFAULTS = new Options(8, 3000, 64, 42);
+    static final Options DEFAULTS = new Options(8, 3000, 255, 42);
   }
 
   /**

@@ -1,11 +1,10 @@
 package dev.epp.examples.simulator;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
-import java.util.PriorityQueue;
 import java.util.Random;
 
 /**
@@ -13,27 +12,35 @@ import java.util.Random;
  * the caller, and arrival times do not depend on how requests are served, so every routing configuration replays
  * exactly the same requests.
  *
- * <p>Requests arrive as a Poisson process at {@code rate} per second. Each is, independently:
+ * <p>Its shape is llm-d's published prefix-caching benchmark ("KV-cache wins you can see": 8 vLLM pods, 150 customers
+ * with a 6,000-token context each, 5 users per customer with a 1,200-token question each, 1,000 output tokens; the
+ * contexts plus the questions need 73% of the cluster's KV cache, about six times what one pod holds), with every
+ * length scaled by the ratio of a simulated pod's KV cache to the benchmark's (16,384 / 307,328 tokens, about 1/19):
  *
  * <ul>
- *   <li>with probability {@value #UNIQUE_FRACTION}, a completions request with a unique prompt of 1,000-4,000
- *       characters;
- *   <li>otherwise a chat-completions turn. If a conversation is ready for its next turn (its previous turn arrived
- *       at least 3 s plus an exponential think time of mean 7 s ago), with probability {@value #CONTINUE_PROBABILITY}
- *       the longest-ready one continues: its messages so far, the assistant's previous reply and a new user
- *       message. Otherwise a new conversation starts with one
- *       of {@value #SYSTEM_PROMPTS} system prompts of 2,000-8,000 characters, chosen with Zipf({@value #ZIPF_S})
- *       popularity, and a first user message. A conversation has 2 to 8 turns.
+ *   <li>{@value #CUSTOMERS} customers, each with a system prompt of {@value #PREFIX_TOKENS} tokens;
+ *   <li>{@value #USERS_PER_CUSTOMER} users per customer, each with a question of {@value #QUESTION_TOKENS} tokens;
+ *       a user's request is a chat of the customer's system prompt and the user's question, as the benchmark's
+ *       generator (inference-perf {@code shared_prefix}, multi-turn off) sends it: the user pairs are shuffled once
+ *       and then sent in turn, over and over, so each is sent again after all the others;
+ *   <li>{@code max_tokens} {@value #OUTPUT_TOKENS};
+ *   <li>besides, with probability {@value #UNIQUE_FRACTION}, a request is a completions request with a unique prompt
+ *       as long as a chat's, which no cache can serve.
  * </ul>
  *
- * <p>User messages have 100-800 characters; {@code max_tokens} is 32-256. Text is random words.
+ * <p>So the prompts that recur need {@code 150 × (320 + 5 × 64) = 96,000} tokens, 73% of eight pods' 131,072, and
+ * one pod holds a sixth of them: where a customer's requests go decides whether they hit. Requests arrive as a
+ * Poisson process at {@code rate} per second. Text is random words, {@value SimulatedEngine#CHARS_PER_TOKEN}
+ * characters per token.
  */
 final class Workload {
 
-  static final int SYSTEM_PROMPTS = 20;
-  static final double ZIPF_S = 1.1;
+  static final int CUSTOMERS = 150;
+  static final int USERS_PER_CUSTOMER = 5;
+  static final int PREFIX_TOKENS = 320;
+  static final int QUESTION_TOKENS = 64;
+  static final int OUTPUT_TOKENS = 53;
   static final double UNIQUE_FRACTION = 0.2;
-  static final double CONTINUE_PROBABILITY = 0.7;
 
   private static final String[] WORDS = {"model", "cache", "token", "prefix", "router", "gateway", "latency", "queue",
       "batch", "kernel", "tensor", "request", "answer", "system", "policy", "weight", "signal", "memory", "block",
@@ -47,8 +54,7 @@ final class Workload {
    * @param arrivalNanos when it arrives, from 0
    * @param chat whether it goes to {@code /v1/chat/completions} (else {@code /v1/completions})
    * @param body the JSON body
-   * @param reply the answer, {@code max_tokens} four-character words: what the simulated model generates, and what
-   *     the conversation's next turn sends back
+   * @param reply the answer, {@code max_tokens} four-character words: what the simulated model generates
    */
   record Item(String id, long arrivalNanos, boolean chat, byte[] body, String reply) {
 
@@ -58,25 +64,23 @@ final class Workload {
     }
   }
 
+  /** A user: the customer's system prompt and the user's question. */
+  private record User(String systemPrompt, String question) {}
+
   private final Random random;
   private final String model;
-  private final String[] systemPrompts = new String[SYSTEM_PROMPTS];
-  private final double[] zipfCdf = new double[SYSTEM_PROMPTS];
+  private final List<User> users = new ArrayList<>(CUSTOMERS * USERS_PER_CUSTOMER);
 
   private Workload(long seed, String model) {
     this.random = new Random(seed);
     this.model = model;
-    for (int i = 0; i < SYSTEM_PROMPTS; i++) {
-      systemPrompts[i] = "You are assistant #" + i + ". " + text(2000, 8000);
+    for (int c = 0; c < CUSTOMERS; c++) {
+      String systemPrompt = text("You are the assistant of customer #" + c + ". ", PREFIX_TOKENS);
+      for (int u = 0; u < USERS_PER_CUSTOMER; u++) {
+        users.add(new User(systemPrompt, text("User #" + u + " asks: ", QUESTION_TOKENS)));
+      }
     }
-    double total = 0;
-    for (int k = 0; k < SYSTEM_PROMPTS; k++) {
-      total += 1 / Math.pow(k + 1, ZIPF_S);
-      zipfCdf[k] = total;
-    }
-    for (int k = 0; k < SYSTEM_PROMPTS; k++) {
-      zipfCdf[k] /= total;
-    }
+    Collections.shuffle(users, random);
   }
 
   /** {@code requests} requests for {@code model} arriving at {@code rate} per second, drawn from {@code seed}. */
@@ -86,62 +90,37 @@ final class Workload {
 
   private List<Item> items(int requests, double rate) {
     List<Item> items = new ArrayList<>(requests);
-    PriorityQueue<Conversation> ready = new PriorityQueue<>((a, b) -> Long.compare(a.readyAt, b.readyAt));
     double seconds = 0;
+    int next = 0;
     for (int i = 0; i < requests; i++) {
       seconds += -Math.log(1 - random.nextDouble()) / rate;
       long now = (long) (seconds * 1e9);
       String id = "req-" + i;
+      String reply = reply(OUTPUT_TOKENS);
+      ObjectNode body = OpenAiRequest.JSON.createObjectNode().put("model", model).put("max_tokens", OUTPUT_TOKENS);
       if (random.nextDouble() < UNIQUE_FRACTION) {
-        int maxTokens = maxTokens();
-        ObjectNode body = OpenAiRequest.JSON.createObjectNode().put("model", model)
-            .put("prompt", id + ": " + text(1000, 4000)).put("max_tokens", maxTokens);
-        items.add(new Item(id, now, false, json(body), reply(maxTokens)));
+        body.put("prompt", text(id + ": ", PREFIX_TOKENS + QUESTION_TOKENS));
+        items.add(new Item(id, now, false, json(body), reply));
         continue;
       }
-      Conversation conversation;
-      if (!ready.isEmpty() && ready.peek().readyAt <= now && random.nextDouble() < CONTINUE_PROBABILITY) {
-        conversation = ready.poll();
-        conversation.messages.addObject().put("role", "assistant").put("content", conversation.lastReply);
-      } else {
-        conversation = new Conversation(2 + random.nextInt(7));
-        conversation.messages.addObject().put("role", "system").put("content", systemPrompts[zipf()]);
-      }
-      conversation.messages.addObject().put("role", "user").put("content", text(100, 800));
-      int maxTokens = maxTokens();
-      conversation.lastReply = reply(maxTokens);
-      ObjectNode body = OpenAiRequest.JSON.createObjectNode().put("model", model).put("max_tokens", maxTokens);
-      body.set("messages", conversation.messages.deepCopy());
-      items.add(new Item(id, now, true, json(body), conversation.lastReply));
-      if (--conversation.turnsLeft > 0) {
-        conversation.readyAt = now + (long) ((3 - 7 * Math.log(1 - random.nextDouble())) * 1e9);
-        ready.add(conversation);
-      }
+      User user = users.get(next);
+      next = (next + 1) % users.size();
+      body.putArray("messages")
+          .add(OpenAiRequest.JSON.createObjectNode().put("role", "system").put("content", user.systemPrompt()))
+          .add(OpenAiRequest.JSON.createObjectNode().put("role", "user").put("content", user.question()));
+      items.add(new Item(id, now, true, json(body), reply));
     }
     return items;
   }
 
-  private int zipf() {
-    double u = random.nextDouble();
-    for (int k = 0; k < SYSTEM_PROMPTS; k++) {
-      if (u < zipfCdf[k]) {
-        return k;
-      }
-    }
-    return SYSTEM_PROMPTS - 1;
-  }
-
-  private int maxTokens() {
-    return 32 + random.nextInt(225);
-  }
-
-  /** Random words, {@code min} to {@code max} characters. */
-  private String text(int min, int max) {
-    int length = min + random.nextInt(max - min);
-    StringBuilder text = new StringBuilder(length + 16);
+  /** {@code head} followed by random words, {@code tokens} tokens in all. */
+  private String text(String head, int tokens) {
+    int length = tokens * SimulatedEngine.CHARS_PER_TOKEN;
+    StringBuilder text = new StringBuilder(length + 16).append(head);
     while (text.length() < length) {
       text.append(WORDS[random.nextInt(WORDS.length)]).append(' ');
     }
+    text.setLength(length);
     return text.toString();
   }
 
@@ -160,18 +139,6 @@ final class Workload {
       return OpenAiRequest.JSON.writeValueAsBytes(body);
     } catch (JsonProcessingException e) {
       throw new IllegalStateException(e);
-    }
-  }
-
-  /** A chat in progress. */
-  private static final class Conversation {
-    final ArrayNode messages = OpenAiRequest.JSON.createArrayNode();
-    int turnsLeft;
-    String lastReply;
-    long readyAt;
-
-    Conversation(int turns) {
-      this.turnsLeft = turns;
     }
   }
 }

@@ -10,7 +10,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -73,10 +72,7 @@ class RoutingBenchTest {
   }
 
   @Test
-  @Disabled("target not met: 63.6% vs 39.8% (1.6x). Random routing keeps the Zipf-popular system prompts cached on "
-      + "every pod, and follow-up turns lose their conversation to LRU eviction between turns even when they return "
-      + "to its pod; see the README's Routing quality section")
-  void prefixAffinityDoublesTheCacheHitRate() {
+  void prefixAffinityAtLeastDoublesTheCacheHitRate() {
     RoutingBench.Row random = row("random-picker");
     RoutingBench.Row prefix = row("default (queue+kv+prefix)");
     assertTrue(prefix.hitRate() >= 2 * random.hitRate(), firstOut);

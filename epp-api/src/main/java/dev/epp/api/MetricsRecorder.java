@@ -2,9 +2,9 @@ package dev.epp.api;
 
 /**
  * Where the request path reports what the EPP's own Prometheus metrics count: requests, errors, sizes, tokens and
- * latencies per model, scheduling attempts and latencies, plugin latencies and prefix-cache matches. Defined here so
- * that the scheduler and the ext_proc adapter record through it without depending on a metrics library; the
- * Prometheus implementation lives in epp-metrics.
+ * latencies per model, model rewrites, scheduling attempts and latencies, plugin latencies and prefix-cache matches.
+ * Defined here so that the scheduler and the ext_proc adapter record through it without depending on a metrics
+ * library; the Prometheus implementation lives in epp-metrics.
  *
  * <p>Every method has a no-op default, so {@link #noop()} and partial implementations are trivial.
  *
@@ -47,6 +47,12 @@ public interface MetricsRecorder {
 
   /** A request for {@code model} finished running (ignored for an empty model). */
   default void requestFinished(String model) {}
+
+  /**
+   * A model rewrite rule named {@code rule} sent a request for {@code model} to {@code targetModel}
+   * ({@code inference_extension_model_rewrite_decisions_total}).
+   */
+  default void recordModelRewrite(String rule, String model, String targetModel) {}
 
   /** One call to the scheduler took {@code nanos}. */
   default void recordSchedulerLatency(long nanos) {}

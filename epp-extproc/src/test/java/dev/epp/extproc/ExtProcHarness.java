@@ -6,6 +6,7 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.metrics.EppMetrics;
 import dev.epp.metrics.internal.GoTextFormat;
@@ -66,6 +67,9 @@ final class ExtProcHarness implements AutoCloseable {
       """;
   static final Objectives OBJECTIVES = Objectives.of(Map.of(
       "sql-lora", 2, "batch-sheddable", -1, "my-model", 2, "direct-model", 2));
+  /** The Go hermetic tests' InferenceModelRewrite {@code rewrite-test}. */
+  static final ModelRewrites REWRITES = model -> model.equals("model-to-be-rewritten")
+      ? new ModelRewrites.Rewrite("rewrite-test", "rewritten-model") : null;
 
   final EndpointPool pool = new EndpointPool();
   final EppMetrics metrics = EppMetrics.create(new CollectorRegistry());
@@ -80,6 +84,7 @@ final class ExtProcHarness implements AutoCloseable {
   ExtProcHarness(String config, int maxBodyBytes, java.time.Duration idleTimeout) {
     Director director = Director.builder(EndpointPickerConfig.parse(config), pool)
         .objectives(OBJECTIVES)
+        .modelRewrites(REWRITES)
         .metrics(metrics)
         .build();
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))

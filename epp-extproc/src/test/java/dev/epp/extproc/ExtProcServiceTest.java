@@ -104,6 +104,21 @@ class ExtProcServiceTest {
   }
 
   @Test
+  void aModelRewriteRuleRewritesTheBodyAndIsCounted() throws Exception {
+    epp = new ExtProcHarness(HERMETIC_CONFIG);
+    epp.pod(0, 0, 0.1, "foo", "rewritten-model");
+    assertRoutedTo(epp.exchange(llmRequest("test-rewrite", "model-to-be-rewritten", null)), "192.168.1.1:8000",
+        ExtProcHarness.completion("rewritten-model", "test-rewrite"));
+    String metrics = epp.scrape();
+    assertTrue(metrics.contains("inference_objective_request_total{model_name=\"model-to-be-rewritten\","
+        + "priority=\"0\",target_model_name=\"rewritten-model\"} 1\n"), metrics);
+    assertTrue(metrics.contains("# HELP inference_extension_model_rewrite_decisions_total [ALPHA] Total number of "
+        + "inference model rewrite decisions.\n# TYPE inference_extension_model_rewrite_decisions_total counter\n"
+        + "inference_extension_model_rewrite_decisions_total{model_name=\"model-to-be-rewritten\","
+        + "model_rewrite_name=\"rewrite-test\",target_model=\"rewritten-model\"} 1\n"), metrics);
+  }
+
+  @Test
   void selectsActiveLoraWithLowQueue() throws Exception {
     epp = new ExtProcHarness(HERMETIC_CONFIG);
     epp.pod(0, 0, 0.2, "foo", "bar");

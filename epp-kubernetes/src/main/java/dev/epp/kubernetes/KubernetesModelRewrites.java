@@ -80,9 +80,12 @@ public final class KubernetesModelRewrites implements ModelRewrites, AutoCloseab
     return new KubernetesModelRewrites(client, pool, random);
   }
 
+  /** The rule for {@code model} and its chosen target; the rule is named after its {@code InferenceModelRewrite}. */
   @Override
-  public String rewrite(String model) {
-    return choose(index.rule(model), random);
+  public Rewrite rewrite(String model) {
+    Rule rule = index.rule(model);
+    String target = choose(rule, random);
+    return target == null ? null : new Rewrite(rule.resource(), target);
   }
 
   /** Stops following the rewrites; the last rules stay. Idempotent. */

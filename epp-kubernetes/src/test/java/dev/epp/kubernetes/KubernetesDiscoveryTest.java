@@ -21,14 +21,21 @@ import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
-/** Pool membership from pods and an InferencePool, against fabric8's CRUD mock API server. */
+/**
+ * Pool membership from pods and an InferencePool, against fabric8's CRUD mock API server, and against
+ * {@link LoopbackApiServer} when the watches are lost.
+ */
 class KubernetesDiscoveryTest {
 
   private final MockApiServer api = new MockApiServer();
@@ -256,42 +263,62 @@ class KubernetesDiscoveryTest {
     assertTrue(KubernetesDiscovery.forSelector(client, NS, selector, List.of(1, 2, 3, 4, 5, 6, 7, 8, 8)) != null);
   }
 
-  @Test
-  @org.junit.jupiter.api.Disabled("fabric8 8.0.0's mock server stalls (a 10 s request timeout) when it sends an event to"
-      + " a watch it is closing, which this test provokes on purpose; under a loaded full build it fails most runs."
-      + " Needs a mock that drops watches without that race.")
-  void aLostWatchIsRelistedWithoutLosingOrDuplicatingEndpoints() {
-    createPool(pool("pool", List.of(8000), "app=vllm"));
-    create(pod("a", "10.0.0.1", true, "app=vllm"));
-    create(pod("b", "10.0.0.2", true, "app=vllm"));
-    startPool();
-    assertEquals(Map.of("a-rank-0", "10.0.0.1:8000", "b-rank-0", "10.0.0.2:8000"), endpoints());
+  /**
+   * Changes made while the watches are lost (a pod deleted, one added, one made NotReady) reach the pool when they are
+   * back: with the history kept the informer rewatches from its resource version and gets the events it missed; with
+   * the history compacted its watch gets 410 Gone and it lists again.
+   */
+  @ParameterizedTest(name = "history kept: {0}")
+  @ValueSource(booleans = {true, false})
+  void aLostWatchCatchesUpWithoutLosingOrDuplicatingEndpoints(boolean historyKept) {
+    LoopbackApiServer server = new LoopbackApiServer();
+    try {
+      server.put(pool("pool", List.of(8000), "app=vllm"));
+      server.put(pod("a", "10.0.0.1", true, "app=vllm"));
+      server.put(pod("b", "10.0.0.2", true, "app=vllm"));
+      server.put(pod("d", "10.0.0.4", true, "app=vllm"));
+      discovery = KubernetesDiscovery.forPool(server.client(), PoolRef.of(NS, "pool"));
+      discovery.start(store);
+      assertEquals(Map.of("a-rank-0", "10.0.0.1:8000", "b-rank-0", "10.0.0.2:8000", "d-rank-0", "10.0.0.4:8000"),
+          endpoints());
+      server.put(pod("d", "10.0.0.4", true, "app=vllm", "revision=2"));
+      await(Map.of("app", "vllm", "revision", "2"), () -> store.endpoint("d-rank-0").orElseThrow().labels());
 
-    api.expireWatches();
-    await(0, api::openWatches); // the mock stalls when it sends an event to a watch that is closing
-    // Changes the informer cannot see as watch events: it has to relist to find them.
-    client.pods().inNamespace(NS).withName("a").delete();
-    create(pod("c", "10.0.0.3", true, "app=vllm"));
-    edit("b", p -> {
-      p.getMetadata().getLabels().put("revision", "2");
-      return p;
-    });
-    int expiredBefore = api.expiredWatches();
-    // Each 410 makes the informer list again before its next watch. The first rejected watch after the changes may
-    // follow a list that started before them; the list before the second one certainly saw them (the mock does not
-    // replay missed events to a watch, so only a list after the changes can find them).
-    await(true, () -> api.expiredWatches() > expiredBefore + 1);
-    api.restoreWatches();
-    await(Map.of("b-rank-0", "10.0.0.2:8000", "c-rank-0", "10.0.0.3:8000"), this::endpoints);
-    await(Map.of("app", "vllm", "revision", "2"), () -> store.endpoint("b-rank-0").orElseThrow().labels());
+      server.loseWatches();
+      await(2, server::heldWatches); // the pool's and the pods' informers are waiting to watch again
+      int podLists = server.lists("pods");
+      int replayed = server.replayedEvents();
+      server.delete(pod("a", "10.0.0.1", true, "app=vllm"));
+      server.put(pod("c", "10.0.0.3", true, "app=vllm"));
+      server.put(pod("b", "10.0.0.2", false, "app=vllm"));
+      assertEquals(Set.of("a-rank-0", "b-rank-0", "d-rank-0"), endpoints().keySet(), "no watch, no news");
 
-    // The watch works again after the relist.
-    create(pod("d", "10.0.0.4", true, "app=vllm"));
-    await(Map.of("b-rank-0", "10.0.0.2:8000", "c-rank-0", "10.0.0.3:8000", "d-rank-0", "10.0.0.4:8000"),
-        this::endpoints);
-    assertEquals(List.of("a-rank-0"), removed);
-    assertEquals(1, added.stream().filter("c-rank-0"::equals).count(), "c joined once: " + added);
-    assertEquals(2, added.stream().filter("b-rank-0"::equals).count(), "b joined, then its labels changed: " + added);
+      server.restoreWatches(historyKept);
+      await(Map.of("c-rank-0", "10.0.0.3:8000", "d-rank-0", "10.0.0.4:8000"), this::endpoints);
+      if (historyKept) {
+        assertEquals(3, server.replayedEvents() - replayed, "the pods' watch resumed with the three events it missed");
+        assertEquals(0, server.goneWatches());
+        assertEquals(podLists, server.lists("pods"), "no relist was needed");
+      } else {
+        assertEquals(2, server.goneWatches(), "both watches were too old to resume");
+        assertEquals(podLists + 1, server.lists("pods"), "the pods were listed again");
+      }
+
+      // The watch works again.
+      server.put(pod("e", "10.0.0.5", true, "app=vllm"));
+      await(Map.of("c-rank-0", "10.0.0.3:8000", "d-rank-0", "10.0.0.4:8000", "e-rank-0", "10.0.0.5:8000"),
+          this::endpoints);
+      assertEquals(List.of("a-rank-0", "b-rank-0"), removed.stream().sorted().toList());
+      assertEquals(Map.of("a-rank-0", 1L, "b-rank-0", 1L, "c-rank-0", 1L, "d-rank-0", 2L, "e-rank-0", 1L),
+          added.stream().collect(Collectors.groupingBy(name -> name, TreeMap::new, Collectors.counting())),
+          "each pod joined once; d's label change replaced it once");
+    } finally {
+      if (discovery != null) {
+        discovery.close(); // before the server goes
+        discovery = null;
+      }
+      server.close();
+    }
   }
 
   @Test

@@ -14,29 +14,17 @@ import java.util.HashMap;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * fabric8's mock API server in CRUD mode (what {@code @EnableKubernetesMockClient(crud = true)} builds), with a
- * dispatcher that adds two things the tests need:
- *
- * <ul>
- *   <li>{@link #expireWatches()}: the watch history is lost, as after an API server restart or etcd compaction:
- *       open watches are closed and every new watch is answered, as a real API server does, with an {@code ERROR}
- *       event carrying status 410 Gone, until {@link #restoreWatches()}. The client must relist to recover.
- *   <li>The mock's watch listener blocks the server's event loop in {@code onClosed} until its sender thread ends,
- *       while that thread may be waiting for the event loop to finish a write: a deadlock that stalls the server
- *       when a client closes a watch while an event is being sent. The closing callbacks run on another thread.
- * </ul>
+ * dispatcher that works around a deadlock in it: the mock's watch listener blocks the server's event loop in
+ * {@code onClosed} until its sender thread ends, while that thread may be waiting for the event loop to finish a write,
+ * which stalls the server when a client closes a watch while an event is being sent. The closing callbacks run on
+ * another thread. Watches lost on the server's side are tested against {@link LoopbackApiServer}.
  */
 final class MockApiServer implements AutoCloseable {
 
-  private static final String GONE = "{\"type\":\"ERROR\",\"object\":{\"apiVersion\":\"v1\",\"kind\":\"Status\","
-      + "\"status\":\"Failure\",\"reason\":\"Expired\",\"code\":410,\"message\":\"too old resource version\"}}";
-
   private final Set<WebSocket> openWatches = ConcurrentHashMap.newKeySet();
-  private final AtomicInteger expiredWatches = new AtomicInteger();
-  private volatile boolean expired;
 
   final KubernetesMockServer server;
   final KubernetesClient client;
@@ -49,27 +37,9 @@ final class MockApiServer implements AutoCloseable {
     client = server.createClient(b -> b.editOrNewConfig().withWatchReconnectInterval(50).endConfig());
   }
 
-  /** Closes the open watches and answers new ones with 410 Gone until {@link #restoreWatches()}. */
-  void expireWatches() {
-    expired = true;
-    for (WebSocket watch : openWatches) {
-      watch.close(1000, "watch expired");
-    }
-  }
-
-  /** Serves watches again. */
-  void restoreWatches() {
-    expired = false;
-  }
-
   /** How many watches are open now: a closed watch counts until the mock has stopped sending events to it. */
   int openWatches() {
     return openWatches.size();
-  }
-
-  /** How many watches were answered with 410 Gone. */
-  int expiredWatches() {
-    return expiredWatches.get();
   }
 
   @Override
@@ -82,15 +52,6 @@ final class MockApiServer implements AutoCloseable {
 
     @Override
     public MockResponse handleWatch(String path) {
-      if (expired) {
-        expiredWatches.incrementAndGet();
-        return new MockResponse().withWebSocketUpgrade(new WebSocketListener() {
-          @Override
-          public void onOpen(WebSocket webSocket, Response response) {
-            webSocket.send(GONE);
-          }
-        });
-      }
       MockResponse response = super.handleWatch(path);
       return response.withWebSocketUpgrade(new Guard(response.getWebSocketListener()));
     }

@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.InferenceException;
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
@@ -52,6 +54,12 @@ class ObjectivesAndRewritesTest {
     KubernetesModelRewrites rewrites = KubernetesModelRewrites.start(client, POOL, bound -> random.get() % bound);
     started.add(rewrites);
     return rewrites;
+  }
+
+  /** The model {@code rewrites} sends a request for {@code model} to, or null. */
+  private static String target(ModelRewrites rewrites, String model) {
+    ModelRewrites.Rewrite rewrite = rewrites.rewrite(model);
+    return rewrite == null ? null : rewrite.targetModel();
   }
 
   private static GenericKubernetesResource objective(String name, Integer priority, String pool, String group) {
@@ -133,16 +141,16 @@ class ObjectivesAndRewritesTest {
     create(rewrite("generic", null, null, "fallback:1"));
     create(rewrite("exact", null, List.of("llama"), "llama-lora:1"));
     KubernetesModelRewrites rewrites = rewrites(new AtomicInteger());
-    assertEquals("llama-lora", rewrites.rewrite("llama"));
-    assertEquals("fallback", rewrites.rewrite("qwen"));
+    assertEquals(new ModelRewrites.Rewrite("exact", "llama-lora"), rewrites.rewrite("llama"));
+    assertEquals(new ModelRewrites.Rewrite("generic", "fallback"), rewrites.rewrite("qwen"));
 
     var resources = client.genericKubernetesResources(Resources.INFERENCE_MODEL_REWRITE).inNamespace(NS);
     resources.withName("exact").edit(r -> rewrite("exact", null, List.of("llama"), "llama-v2:1"));
-    await("llama-v2", () -> rewrites.rewrite("llama"));
+    await("llama-v2", () -> target(rewrites, "llama"));
     resources.withName("exact").delete();
-    await("fallback", () -> rewrites.rewrite("llama"));
+    await("fallback", () -> target(rewrites, "llama"));
     resources.withName("generic").delete();
-    await(null, () -> rewrites.rewrite("llama"));
+    await(null, () -> target(rewrites, "llama"));
   }
 
   @Test
@@ -155,16 +163,16 @@ class ObjectivesAndRewritesTest {
     List<String> chosen = new ArrayList<>();
     for (int r = 0; r < 4; r++) {
       random.set(r);
-      chosen.add(rewrites.rewrite("m"));
+      chosen.add(target(rewrites, "m"));
     }
     assertEquals(List.of("a", "b", "b", "b"), chosen);
     chosen.clear();
     for (int r = 0; r < 3; r++) {
       random.set(r);
-      chosen.add(rewrites.rewrite("u"));
+      chosen.add(target(rewrites, "u"));
     }
     assertEquals(List.of("x", "y", "z"), chosen);
-    assertNull(rewrites.rewrite("other"));
+    assertNull(target(rewrites, "other"));
   }
 
   @Test
@@ -173,7 +181,7 @@ class ObjectivesAndRewritesTest {
     other.setAdditionalProperty("spec", Map.of("poolRef", Map.of("name", "other-pool"), "rules",
         ((Map<?, ?>) other.getAdditionalProperties().get("spec")).get("rules")));
     create(other);
-    assertNull(rewrites(new AtomicInteger()).rewrite("llama"));
+    assertNull(target(rewrites(new AtomicInteger()), "llama"));
   }
 
   @Test
@@ -183,9 +191,16 @@ class ObjectivesAndRewritesTest {
     create(rewrite("to-lora", null, List.of("base"), "base-lora:1"));
     EndpointPool pool = new EndpointPool();
     pool.upsert(Endpoint.of("a-rank-0", "10.0.0.1", 8000));
+    List<String> decisions = new ArrayList<>();
     Director director = Director.builder(EndpointPickerConfig.defaults(), pool)
         .objectives(objectives())
         .modelRewrites(rewrites(new AtomicInteger()))
+        .metrics(new MetricsRecorder() {
+          @Override
+          public void recordModelRewrite(String rule, String model, String targetModel) {
+            decisions.add(rule + ": " + model + " -> " + targetModel);
+          }
+        })
         .build();
 
     byte[] body = "{\"model\":\"base\",\"prompt\":\"hi\"}".getBytes(StandardCharsets.UTF_8);
@@ -195,6 +210,7 @@ class ObjectivesAndRewritesTest {
     assertEquals("base-lora", routing.context().request().targetModel());
     assertEquals("{\"model\":\"base-lora\",\"prompt\":\"hi\"}", new String(routing.body(), StandardCharsets.UTF_8));
     assertEquals("10.0.0.1:8000", routing.destination());
+    assertEquals(List.of("to-lora: base -> base-lora"), decisions, "the decision is counted under the rule's name");
 
     // The pod has no metrics yet, so the pool counts as saturated: a sheddable request (priority < 0) is dropped.
     InferenceException shed = assertThrows(InferenceException.class,

@@ -25,7 +25,7 @@ import java.util.function.LongSupplier;
  * The EPP's own Prometheus metrics, with the names, types, labels, HELP texts and buckets of the Go EPP v1.5 (GIE
  * {@code pkg/epp/metrics}), so its dashboards and alerts keep working: the {@code inference_objective_*} request
  * families, the {@code inference_pool_*} pool gauges, and the {@code inference_extension_*} scheduler, plugin, prefix
- * indexer and build-info families. (Flow-control, latency-predictor and model-rewrite families are not registered:
+ * indexer, model-rewrite and build-info families. (Flow-control and latency-predictor families are not registered:
  * nothing in this EPP produces them yet.)
  *
  * <p>Label names are declared in alphabetical order, the order in which Go's client writes them; served by
@@ -88,6 +88,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   // inference_extension_*
   private final Lazy<Histogram> schedulerE2e;
   private final Counter schedulerAttempts;
+  private final Counter modelRewriteDecisions;
   private final Histogram pluginDuration;
   private final Gauge prefixIndexerSize;
   private final Lazy<Histogram> prefixHitRatio;
@@ -141,6 +142,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "End-to-end scheduling latency distribution in seconds.", FAST, List.of()));
     schedulerAttempts = counter("inference_extension_scheduler_attempts_total",
         "Total number of scheduling attempts.", "namespace", "pod_name", "port", "status", "target_model_name");
+    modelRewriteDecisions = counter("inference_extension_model_rewrite_decisions_total",
+        "Total number of inference model rewrite decisions.", "model_name", "model_rewrite_name", "target_model");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -250,6 +253,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     } else {
       schedulerAttempts.labels("", "", "", "failure", targetModel).inc();
     }
+  }
+
+  @Override
+  public void recordModelRewrite(String rule, String model, String targetModel) {
+    modelRewriteDecisions.labels(model, rule, targetModel).inc();
   }
 
   @Override

@@ -173,6 +173,17 @@ class EppMetricsTest {
         inference_extension_scheduler_attempts_total{namespace="ns-1",pod_name="pod-1",port="8080",status="success",target_model_name="modelA"} 2
         """, family("inference_extension_scheduler_attempts_total"));
 
+    // pkg/epp/metrics/metrics_test.go (TestInferenceModelRewriteDecisionsTotalMetric)
+    metrics.recordModelRewrite("rewrite-rule-1", "model-a", "model-b");
+    metrics.recordModelRewrite("rewrite-rule-1", "model-a", "model-b");
+    metrics.recordModelRewrite("rewrite-rule-2", "model-c", "model-d");
+    assertEquals("""
+        # HELP inference_extension_model_rewrite_decisions_total [ALPHA] Total number of inference model rewrite decisions.
+        # TYPE inference_extension_model_rewrite_decisions_total counter
+        inference_extension_model_rewrite_decisions_total{model_name="model-a",model_rewrite_name="rewrite-rule-1",target_model="model-b"} 2
+        inference_extension_model_rewrite_decisions_total{model_name="model-c",model_rewrite_name="rewrite-rule-2",target_model="model-d"} 1
+        """, family("inference_extension_model_rewrite_decisions_total"));
+
     metrics.recordRequestError("m", "t", "");
     metrics.recordRequestError("m", "t", "ResourceExhausted");
     assertEquals(List.of("inference_objective_request_error_total{error_code=\"ResourceExhausted\",model_name=\"m\","

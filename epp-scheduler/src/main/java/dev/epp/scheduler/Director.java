@@ -46,8 +46,9 @@ import java.util.concurrent.ThreadLocalRandom;
  * <ol>
  *   <li>parse the body with the configured {@link RequestParser} ({@code BAD_REQUEST} if invalid or without
  *       {@code model});
- *   <li>choose the target model: a matching {@link ModelRewrites} rule, else {@code x-gateway-model-name-rewrite},
- *       else the requested model; look up the priority of {@code x-gateway-inference-objective};
+ *   <li>choose the target model: a matching {@link ModelRewrites} rule (counted with
+ *       {@link MetricsRecorder#recordModelRewrite}), else {@code x-gateway-model-name-rewrite}, else the requested
+ *       model; look up the priority of {@code x-gateway-inference-objective};
  *   <li>narrow the pool to the gateway's subset hint ({@code SERVICE_UNAVAILABLE} if nothing is left);
  *   <li>shed a sheddable request (priority below 0) when the saturation detector reports 1.0 or more
  *       ({@code RESOURCE_EXHAUSTED});
@@ -127,11 +128,12 @@ public final class Director {
     if (incoming.isEmpty() && parsed.body().api() != RequestBody.Api.OPAQUE) {
       throw new InferenceException(Code.BAD_REQUEST, "model not found in request body");
     }
-    String rewrite = incoming.isEmpty() ? null : modelRewrites.rewrite(incoming);
-    if (rewrite == null) {
-      rewrite = headers.get(MODEL_REWRITE_HEADER);
-    }
+    ModelRewrites.Rewrite rule = incoming.isEmpty() ? null : modelRewrites.rewrite(incoming);
+    String rewrite = rule != null ? rule.targetModel() : headers.get(MODEL_REWRITE_HEADER);
     String target = rewrite == null || rewrite.isEmpty() ? incoming : rewrite;
+    if (rule != null) {
+      metrics.recordModelRewrite(rule.rule(), incoming, target);
+    }
     String objective = headers.get(OBJECTIVE_HEADER);
     InferenceRequest request = new InferenceRequest(
         requestId(headers),

@@ -12,10 +12,12 @@ import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
 import dev.epp.api.requestcontrol.Admission;
 import dev.epp.api.requestcontrol.InferenceResponse;
+import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.requestcontrol.PrepareData;
 import dev.epp.api.requestcontrol.ResponseBody;
@@ -102,17 +104,27 @@ class DirectorTest {
   }
 
   @Test
-  void modelRewriteRulesOverrideTheRewriteHeader() {
+  void modelRewriteRulesOverrideTheRewriteHeaderAndAreCounted() {
     pod(0, 0, 0);
+    List<String> decisions = new ArrayList<>();
     Director director = Director.builder(
             EndpointPickerConfig.loader().registry(registry).parse(HERMETIC_CONFIG, "test.yaml"), pool)
-        .modelRewrites(model -> model.equals("model-to-be-rewritten") ? "rewritten-model" : null)
+        .modelRewrites(model -> model.equals("model-to-be-rewritten")
+            ? new ModelRewrites.Rewrite("rewrite-test", "rewritten-model") : null)
+        .metrics(new MetricsRecorder() {
+          @Override
+          public void recordModelRewrite(String rule, String model, String targetModel) {
+            decisions.add(rule + ": " + model + " -> " + targetModel);
+          }
+        })
         .build();
     Routing ruled = director.route(headers(null, "from-header"), completion("model-to-be-rewritten", "p"), null);
     assertEquals("rewritten-model", ruled.context().request().targetModel());
     assertTrue(new String(ruled.body(), StandardCharsets.UTF_8).contains("\"model\":\"rewritten-model\""));
     Routing header = director.route(headers(null, "from-header"), completion("other", "p"), null);
     assertEquals("from-header", header.context().request().targetModel());
+    assertEquals(List.of("rewrite-test: model-to-be-rewritten -> rewritten-model"), decisions,
+        "a rule's decision is counted; the header's is not");
   }
 
   @Test

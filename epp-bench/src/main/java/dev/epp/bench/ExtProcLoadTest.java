@@ -9,7 +9,8 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A bounded load test of the ext_proc server on loopback: keeps {@code --concurrency} full exchanges in flight for
  * {@code --seconds}, then prints throughput, latency percentiles and the process CPU time per exchange (client and
- * server together, so the EPP's share is its difference from the no-op baseline), for the no-op baseline and the EPP.
+ * server together, so the EPP's share is its difference from a baseline), for the EPP and for the baselines of
+ * {@link ExtProcBenchmark}.
  *
  * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ExtProcLoadTest --seconds 10 --concurrency 64}
  */
@@ -31,16 +32,16 @@ public final class ExtProcLoadTest {
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
-    for (boolean noop : new boolean[] {true, false}) {
-      try (LoopbackEpp loopback = new LoopbackEpp(noop)) {
+    for (String processor : new String[] {"noop", "replay", "epp"}) {
+      try (LoopbackEpp loopback = new LoopbackEpp(processor)) {
         run(loopback, Math.min(3, seconds), concurrency); // warm-up
         long cpuBefore = OS.getProcessCpuTime();
         long[] latencies = run(loopback, seconds, concurrency);
         long cpu = OS.getProcessCpuTime() - cpuBefore;
         Arrays.sort(latencies);
-        System.out.printf("%-4s concurrency %d: %,.0f requests/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, "
+        System.out.printf("%-6s concurrency %d: %,.0f requests/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, "
                 + "CPU %.0f µs/request%n",
-            noop ? "noop" : "epp", concurrency, latencies.length / (double) seconds,
+            processor, concurrency, latencies.length / (double) seconds,
             percentile(latencies, 0.50), percentile(latencies, 0.99), latencies[latencies.length - 1] / 1e6,
             cpu / 1e3 / latencies.length);
       }

@@ -25,15 +25,17 @@ import io.prometheus.client.CollectorRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An ext_proc server on loopback (the EPP with the default configuration over a 100-pod pool, or a no-op processor
- * answering the same messages) and a client that sends one full request: request headers, a chat body, response
- * headers and a JSON response body with usage.
+ * An ext_proc server on loopback (the EPP with the default configuration over a 100-pod pool, or a baseline answering
+ * the same messages with the EPP's recorded answers or with empty ones) and a client that sends one full request:
+ * request headers, a chat body, response headers and a JSON response body with usage.
  */
 final class LoopbackEpp implements AutoCloseable {
 
@@ -43,9 +45,14 @@ final class LoopbackEpp implements AutoCloseable {
   private final ManagedChannel channel;
   private final ExternalProcessorGrpc.ExternalProcessorStub stub;
 
-  /** Starts the EPP ({@code noop == false}) or the no-op processor. */
-  LoopbackEpp(boolean noop) {
-    BindableService service = noop ? new NoopProcessor() : epp();
+  /** Starts {@code processor}: {@code epp}, {@code replay} or {@code noop}. */
+  LoopbackEpp(String processor) {
+    BindableService service = switch (processor) {
+      case "epp" -> epp();
+      case "replay" -> new ReplayProcessor(recordedAnswers());
+      case "noop" -> new NoopProcessor();
+      default -> throw new IllegalArgumentException("unknown processor " + processor);
+    };
     // Both sides run on their event loops, as EppServer does and as Envoy's own client does.
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .directExecutor()
@@ -123,6 +130,60 @@ final class LoopbackEpp implements AutoCloseable {
         ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder().setHeaders(responseHeaders)).build(),
         ProcessingRequest.newBuilder().setResponseBody(
             HttpBody.newBuilder().setBody(ByteString.copyFrom(Workloads.chatResponse())).setEndOfStream(true)).build());
+  }
+
+  /** The EPP's answers to {@link #REQUEST}, by the kind of message that caused them. */
+  private static Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> recordedAnswers() {
+    ExtProcService epp = epp();
+    Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> answers = new EnumMap<>(ProcessingRequest.RequestCase.class);
+    List<ProcessingResponse> sent = new ArrayList<>();
+    StreamObserver<ProcessingRequest> stream = epp.process(new StreamObserver<>() {
+      @Override
+      public void onNext(ProcessingResponse value) {
+        sent.add(value);
+      }
+
+      @Override
+      public void onError(Throwable t) {}
+
+      @Override
+      public void onCompleted() {}
+    });
+    for (ProcessingRequest request : REQUEST) {
+      stream.onNext(request);
+      answers.put(request.getRequestCase(), List.copyOf(sent));
+      sent.clear();
+    }
+    stream.onCompleted();
+    epp.close();
+    return answers;
+  }
+
+  /** Answers every message with the EPP's recorded answer to it: the same bytes on the wire, without the work. */
+  private static final class ReplayProcessor extends ExternalProcessorGrpc.ExternalProcessorImplBase {
+    private final Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> answers;
+
+    ReplayProcessor(Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> answers) {
+      this.answers = answers;
+    }
+
+    @Override
+    public StreamObserver<ProcessingRequest> process(StreamObserver<ProcessingResponse> out) {
+      return new StreamObserver<>() {
+        @Override
+        public void onNext(ProcessingRequest request) {
+          answers.getOrDefault(request.getRequestCase(), List.of()).forEach(out::onNext);
+        }
+
+        @Override
+        public void onError(Throwable t) {}
+
+        @Override
+        public void onCompleted() {
+          out.onCompleted();
+        }
+      };
+    }
   }
 
   /** Answers every message with an empty response of the matching kind, the floor any processor pays. */

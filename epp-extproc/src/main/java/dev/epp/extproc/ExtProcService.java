@@ -23,6 +23,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.time.Duration;
@@ -255,9 +256,13 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
 
     /** Client-sent system headers to strip from the upstream request. */
     private List<String> removals() {
-      return headers.keySet().stream()
-          .filter(name -> EnvoyMessages.SYSTEM_HEADERS.contains(name) && !name.equals("content-length"))
-          .toList();
+      List<String> removals = new ArrayList<>(0);
+      for (String name : headers.keySet()) {
+        if (EnvoyMessages.SYSTEM_HEADERS.contains(name) && !name.equals("content-length")) {
+          removals.add(name);
+        }
+      }
+      return removals;
     }
 
     private void responseHeaders(HttpHeaders message) {

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.epp.api.InferenceException;
@@ -49,6 +48,7 @@ public final class OpenAiParser implements RequestParser {
       .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(256).build())
       .build();
   private static final ObjectMapper MAPPER = new ObjectMapper(JSON);
+  private static final UsageReader USAGE = new UsageReader(JSON);
 
   private final TypedName typedName;
 
@@ -103,7 +103,7 @@ public final class OpenAiParser implements RequestParser {
       return null;
     }
     if (!eventStream) {
-      return usage(chunk, 0, chunk.length);
+      return USAGE.read(chunk, 0, chunk.length);
     }
     int lineStart = 0;
     while (lineStart < chunk.length) {
@@ -113,7 +113,7 @@ public final class OpenAiParser implements RequestParser {
       }
       int start = dataStart(chunk, lineStart, lineEnd);
       if (start >= 0) {
-        Usage usage = usage(chunk, start, lineEnd - start);
+        Usage usage = USAGE.read(chunk, start, lineEnd - start);
         if (usage != null) {
           return usage;
         }
@@ -154,36 +154,6 @@ public final class OpenAiParser implements RequestParser {
       return i < end && chunk[i] == ' ' ? i + 1 : i;
     }
     return -1;
-  }
-
-  private static Usage usage(byte[] json, int offset, int length) {
-    JsonNode root;
-    try {
-      root = MAPPER.readTree(json, offset, length);
-    } catch (IOException e) {
-      return null; // "[DONE]", a partial event or a non-JSON body: no usage
-    }
-    if (root == null || !root.isObject()) {
-      return null;
-    }
-    JsonNode usage = root.path("usage");
-    if ("response.completed".equals(root.path("type").asText())) {
-      usage = root.path("response").path("usage");
-    }
-    if (!usage.isObject()) {
-      return null;
-    }
-    String object = root.path("object").asText("");
-    boolean inputOutput = object.startsWith("response") || object.startsWith("conversation")
-        || (!usage.has("prompt_tokens") && usage.has("input_tokens"));
-    long prompt = usage.path(inputOutput ? "input_tokens" : "prompt_tokens").asLong(0);
-    long completion = usage.path(inputOutput ? "output_tokens" : "completion_tokens").asLong(0);
-    long total = usage.path("total_tokens").asLong(prompt + completion);
-    JsonNode details = usage.has("prompt_tokens_details") ? usage.path("prompt_tokens_details")
-        : usage.has("input_tokens_details") ? usage.path("input_tokens_details")
-        : usage.path("prompt_token_details");
-    long cached = details.path("cached_tokens").asLong(0);
-    return new Usage(Math.max(0, prompt), Math.max(0, completion), Math.max(0, total), Math.max(0, cached));
   }
 
   private static InferenceException badRequest(String message) {

@@ -121,6 +121,23 @@ class OpenAiParserTest {
   }
 
   @Test
+  void usageIsFoundWhereverItsFieldsAreAndOnlyAtTheTopLevel() {
+    assertEquals(new Usage(6, 2, 8, 0), parser.parseResponse(bytes("{\"usage\":{\"completion_tokens\":2,"
+        + "\"prompt_tokens\":6},\"choices\":[{\"message\":{\"content\":\"the \\\"usage\\\" is\","
+        + "\"usage\":{\"prompt_tokens\":99}}}],\"object\":\"chat.completion\"}"), false));
+    assertEquals(new Usage(3, 1, 4, 0), parser.parseResponse(bytes("{\"usage\":{\"input_tokens\":3,"
+        + "\"output_tokens\":1},\"object\":\"response\"}"), false), "the object decides, even when it comes last");
+    assertNull(parser.parseResponse(bytes("{\"choices\":[{\"usage\":{\"prompt_tokens\":1}}]}"), false));
+    assertNull(parser.parseResponse(bytes("{\"usage\":\"none\"}"), false));
+    assertNull(parser.parseResponse(bytes("{\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1},\"choi"), false),
+        "a truncated document has no usage");
+    assertNull(parser.parseResponse(bytes("{\"type\":\"response.completed\",\"usage\":{\"input_tokens\":1}}"), false),
+        "a response.completed event carries its usage under response");
+    assertNull(parser.parseResponse(bytes("{\"response\":{\"usage\":{\"input_tokens\":1}}}"), false),
+        "response.usage counts only in a response.completed event");
+  }
+
+  @Test
   void usageFromServerSentEvents() {
     String chunk = "data: {\"choices\":[{\"text\":\"a\"}],\"usage\":null}\n\n"
         + "data: {\"object\":\"text_completion\",\"choices\":[],\"usage\":"

@@ -14,6 +14,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
+import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest.RequestCase;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
@@ -133,9 +134,9 @@ final class LoopbackEpp implements AutoCloseable {
   }
 
   /** The EPP's answers to {@link #REQUEST}, by the kind of message that caused them. */
-  private static Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> recordedAnswers() {
+  private static Map<RequestCase, List<ProcessingResponse>> recordedAnswers() {
     ExtProcService epp = epp();
-    Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> answers = new EnumMap<>(ProcessingRequest.RequestCase.class);
+    Map<RequestCase, List<ProcessingResponse>> answers = new EnumMap<>(RequestCase.class);
     List<ProcessingResponse> sent = new ArrayList<>();
     StreamObserver<ProcessingRequest> stream = epp.process(new StreamObserver<>() {
       @Override
@@ -161,9 +162,9 @@ final class LoopbackEpp implements AutoCloseable {
 
   /** Answers every message with the EPP's recorded answer to it: the same bytes on the wire, without the work. */
   private static final class ReplayProcessor extends ExternalProcessorGrpc.ExternalProcessorImplBase {
-    private final Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> answers;
+    private final Map<RequestCase, List<ProcessingResponse>> answers;
 
-    ReplayProcessor(Map<ProcessingRequest.RequestCase, List<ProcessingResponse>> answers) {
+    ReplayProcessor(Map<RequestCase, List<ProcessingResponse>> answers) {
       this.answers = answers;
     }
 

@@ -27,7 +27,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * Prefix-cache affinity for one request: hashing the prompt into chained XXH64 blocks and matching them against an
  * index of 100 pods that already hold many prompts ({@code prepareData}), and recording the chosen pod
  * ({@code preRequest}). Prompt sizes 4 KB and 32 KB; {@code maxPrefixBlocksToMatch} is raised so all of a 32 KB prompt
- * is hashed.
+ * is hashed. The baseline {@code hashAndMatchEmptyIndex} does the same against an index that holds nothing, so the
+ * match stops at the first block: the difference is the cost of matching. Hashing alone is measured by
+ * {@code PrefixHashBenchmark}.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar PrefixCacheBenchmark -prof gc}
  */
@@ -44,6 +46,7 @@ public class PrefixCacheBenchmark {
   public int promptChars;
 
   private ApproxPrefixCacheProducer producer;
+  private ApproxPrefixCacheProducer emptyProducer;
   private Candidates candidates;
   private InferenceRequest request;
   private SchedulingResult result;
@@ -51,15 +54,18 @@ public class PrefixCacheBenchmark {
   /** Fills the index with 2,000 routed prompts sharing 20 system prompts, then prepares a request sharing one. */
   @Setup
   public void setUp() {
-    EndpointPickerConfig config = EndpointPickerConfig.parse("""
+    String yaml = """
         apiVersion: inference.networking.x-k8s.io/v1alpha1
         kind: EndpointPickerConfig
         plugins:
         - type: prefix-cache-scorer
           parameters:
             maxPrefixBlocksToMatch: 1024
-        """);
+        """;
+    EndpointPickerConfig config = EndpointPickerConfig.parse(yaml);
     producer = (ApproxPrefixCacheProducer) config.plugin(ApproxPrefixCacheProducer.TYPE).orElseThrow();
+    emptyProducer = (ApproxPrefixCacheProducer) EndpointPickerConfig.parse(yaml)
+        .plugin(ApproxPrefixCacheProducer.TYPE).orElseThrow();
     candidates = Workloads.pool(100).snapshot();
     for (int i = 0; i < 2_000; i++) {
       String prompt = Workloads.text(promptChars / 2, i % 20) + Workloads.text(promptChars / 2, 1_000 + i);
@@ -84,6 +90,14 @@ public class PrefixCacheBenchmark {
   public RequestContext hashAndMatch() {
     RequestContext context = new RequestContext(request);
     producer.prepareData(context, candidates);
+    return context;
+  }
+
+  /** Baseline: hashes the prompt and matches it against an empty index. */
+  @Benchmark
+  public RequestContext hashAndMatchEmptyIndex() {
+    RequestContext context = new RequestContext(request);
+    emptyProducer.prepareData(context, candidates);
     return context;
   }
 

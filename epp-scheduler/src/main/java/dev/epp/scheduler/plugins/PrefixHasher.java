@@ -2,11 +2,15 @@ package dev.epp.scheduler.plugins;
 
 import com.dynatrace.hash4j.hashing.HashStream64;
 import com.dynatrace.hash4j.hashing.Hashing;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetEncoder;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Splits a prompt into blocks and computes the chained block hashes the prefix index is keyed by.
  *
- * <p><b>Threading:</b> thread-safe; each thread reuses its own hash stream and byte buffer.
+ * <p><b>Threading:</b> thread-safe; each thread reuses its own hash stream, encoder and buffers.
  */
 final class PrefixHasher {
 
@@ -22,9 +26,9 @@ final class PrefixHasher {
    * piling onto one server.
    *
    * Only the bytes that are hashed are encoded, so a long prompt costs no more than maxBlocks blocks, and nothing
-   * is allocated but the result: the UTF-8 encoder writes into a per-thread buffer and the per-thread XXH64 stream
-   * is reset per block. hash4j's XXH64 with seed 0 is bit-identical to Go's cespare/xxhash Sum64, and its putLong
-   * is little-endian.
+   * is allocated but the result: the UTF-8 encoder writes into a per-thread buffer and each link of the chain is
+   * computed in place (Xxh64Chain). hash4j's XXH64 with seed 0 is bit-identical to Go's cespare/xxhash Sum64, and
+   * its putLong is little-endian.
    */
 
   private static final long[] NONE = new long[0];
@@ -48,7 +52,7 @@ final class PrefixHasher {
     Scratch scratch = SCRATCH.get();
     int limit = (int) Math.min((long) blockChars * maxBlocks, prompt.length() * 3L);
     byte[] bytes = scratch.buffer(limit);
-    int length = Utf8.encode(prompt, bytes, limit);
+    int length = scratch.utf8.encodeInto(prompt, bytes, limit);
     if (length < blockChars) {
       return NONE;
     }
@@ -59,9 +63,9 @@ final class PrefixHasher {
       stream.putCharsUTF8(cacheSalt);
     }
     long previous = stream.getAsLong();
+    byte[] link = scratch.link(blockChars + 8);
     for (int i = 0, offset = 0; offset < length; i++, offset += blockChars) {
-      previous = stream.reset().putBytes(bytes, offset, Math.min(blockChars, length - offset)).putLong(previous)
-          .getAsLong();
+      previous = Xxh64Chain.step(bytes, offset, Math.min(blockChars, length - offset), previous, link);
       hashes[i] = previous;
     }
     return hashes;
@@ -70,7 +74,9 @@ final class PrefixHasher {
   /** One thread's reusable state. */
   private static final class Scratch {
     final HashStream64 stream = Hashing.xxh64().hashStream();
+    final Utf8 utf8 = new Utf8();
     private byte[] bytes = new byte[4096];
+    private byte[] link = new byte[72];
 
     byte[] buffer(int size) {
       if (bytes.length < size) {
@@ -78,11 +84,35 @@ final class PrefixHasher {
       }
       return bytes;
     }
+
+    byte[] link(int size) {
+      if (link.length < size) {
+        link = new byte[size];
+      }
+      return link;
+    }
   }
 
-  /** A UTF-8 encoder of string prefixes into a caller's buffer. */
+  /**
+   * A UTF-8 encoder of string prefixes into a caller's buffer.
+   *
+   * <p><b>Threading:</b> an instance is confined to one thread; the static {@link #encode(String, byte[], int)}
+   * uses the calling thread's.
+   */
   static final class Utf8 {
-    private Utf8() {}
+
+    /*
+     * Runs of ASCII characters, almost all of a typical prompt, go through the JDK's US-ASCII encoder, whose
+     * array loop is a vectorised intrinsic; the String's characters are first copied into a reused char[] (for a
+     * Latin-1 String another intrinsic), because only an array-backed CharBuffer takes the fast path. The encoder
+     * stops before the first other character; from there this class encodes by hand until the next ASCII one.
+     */
+
+    private final CharsetEncoder ascii = StandardCharsets.US_ASCII.newEncoder();
+    private char[] chars = new char[0];
+    private CharBuffer in = CharBuffer.wrap(chars);
+    private byte[] wrapped;
+    private ByteBuffer out;
 
     /**
      * Encodes {@code s} as {@link String#getBytes(java.nio.charset.Charset)} with UTF-8 would (an unpaired
@@ -93,28 +123,49 @@ final class PrefixHasher {
      * @return the number of bytes written, at most {@code limit}
      */
     static int encode(String s, byte[] out, int limit) {
-      int n = s.length();
-      int j = 0;
+      return SCRATCH.get().utf8.encodeInto(s, out, limit);
+    }
+
+    /** As {@link #encode(String, byte[], int)}, with this instance's buffers. */
+    int encodeInto(String s, byte[] bytes, int limit) {
+      // Every character takes at least one byte, so limit + 1 characters cover the limit and the low half of a
+      // surrogate pair that the limit cuts.
+      int n = (int) Math.min(s.length(), limit + 1L);
+      if (chars.length < n) {
+        chars = new char[Math.max(n, chars.length * 2)];
+        in = CharBuffer.wrap(chars);
+      }
+      s.getChars(0, n, chars, 0);
+      if (bytes != wrapped) {
+        wrapped = bytes;
+        out = ByteBuffer.wrap(bytes);
+      }
       int i = 0;
+      int j = 0;
       while (i < n && j < limit) {
-        char c = s.charAt(i++);
-        if (c < 0x80) {
-          out[j++] = (byte) c;
-        } else if (c < 0x800) {
-          j = put(out, j, limit, 0xC0 | (c >> 6));
-          j = put(out, j, limit, 0x80 | (c & 0x3F));
-        } else if (Character.isHighSurrogate(c) && i < n && Character.isLowSurrogate(s.charAt(i))) {
-          int cp = Character.toCodePoint(c, s.charAt(i++));
-          j = put(out, j, limit, 0xF0 | (cp >> 18));
-          j = put(out, j, limit, 0x80 | ((cp >> 12) & 0x3F));
-          j = put(out, j, limit, 0x80 | ((cp >> 6) & 0x3F));
-          j = put(out, j, limit, 0x80 | (cp & 0x3F));
-        } else if (Character.isSurrogate(c)) {
-          out[j++] = '?';
-        } else {
-          j = put(out, j, limit, 0xE0 | (c >> 12));
-          j = put(out, j, limit, 0x80 | ((c >> 6) & 0x3F));
-          j = put(out, j, limit, 0x80 | (c & 0x3F));
+        in.clear().limit(Math.min(n, i + (limit - j))).position(i);
+        out.clear().limit(limit).position(j);
+        ascii.reset().encode(in, out, true);
+        i = in.position();
+        j = out.position();
+        while (i < n && j < limit && chars[i] >= 0x80) {
+          char c = chars[i++];
+          if (c < 0x800) {
+            j = put(bytes, j, limit, 0xC0 | (c >> 6));
+            j = put(bytes, j, limit, 0x80 | (c & 0x3F));
+          } else if (Character.isHighSurrogate(c) && i < n && Character.isLowSurrogate(chars[i])) {
+            int cp = Character.toCodePoint(c, chars[i++]);
+            j = put(bytes, j, limit, 0xF0 | (cp >> 18));
+            j = put(bytes, j, limit, 0x80 | ((cp >> 12) & 0x3F));
+            j = put(bytes, j, limit, 0x80 | ((cp >> 6) & 0x3F));
+            j = put(bytes, j, limit, 0x80 | (cp & 0x3F));
+          } else if (Character.isSurrogate(c)) {
+            bytes[j++] = '?';
+          } else {
+            j = put(bytes, j, limit, 0xE0 | (c >> 12));
+            j = put(bytes, j, limit, 0x80 | ((c >> 6) & 0x3F));
+            j = put(bytes, j, limit, 0x80 | (c & 0x3F));
+          }
         }
       }
       return j;

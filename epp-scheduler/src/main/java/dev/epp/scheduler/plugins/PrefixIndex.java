@@ -7,13 +7,13 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.BiConsumer;
-import java.util.function.BiFunction;
 
 /**
  * Which servers probably hold which prompt blocks in their KV cache: per server, the most recently routed block
  * hashes up to a capacity; per hash, the servers holding it.
  *
- * <p><b>Threading:</b> thread-safe. {@link #match} takes no lock; {@link #add} locks only the server it adds to;
+ * <p><b>Threading:</b> thread-safe. {@link #match} takes no lock; {@link #add} locks the server it adds to and, for
+ * each hash it lists or unlists, briefly one segment of the hash table;
  * {@link #remove} and the creation of a server's entry take a lock of their own, off the request path.
  */
 final class PrefixIndex {
@@ -21,17 +21,18 @@ final class PrefixIndex {
   /*
    * Two structures, kept consistent per server:
    *
-   *   holders: hash -> sorted int[] of server ids, immutable, replaced copy-on-write with ConcurrentHashMap.compute
+   *   holders: hash -> sorted server ids, a HolderTable (primitive long keys, lock-free reads, locked segments)
    *   servers: name -> Server{id, LongLru of hashes, capacity}
    *
    * Invariant, whenever no writer holds a server's monitor: the server's id is in holders[h] iff h is in its LRU.
    * Every change of a server's LRU and of its id in holders happens under that server's monitor, so writers to
-   * different servers never wait for each other, and only the per-key compute of holders orders them. The Go
+   * different servers never wait for each other but for the short per-segment lock of a holders update. The Go
    * indexer (v1.5) guards both maps with one RWMutex, which serialises all requests behind every index update
    * (GIE #1523, #2501); it also updates the LRU for all hashes before the hash->pods map, so a hash evicted
    * within the same Add stays listed for the pod. Here each hash is inserted and each eviction unlisted in turn.
    *
-   * Matching reads holders only: one map lookup per block and a merge of two short sorted arrays. A server
+   * Matching reads holders only: one table lookup per block (usually one cache line: up to three holders are stored
+   * inline next to the hash) and a merge of two short sorted lists. A server
    * matches block i only if it matched blocks 0..i-1 (the Go v1.5 matcher counts a server for every block it
    * holds as long as some server held each earlier block, so a server holding blocks 2..n but not 1 scored
    * (n-1)/n although its cache cannot serve a single one of them: with chained hashes a block is only usable
@@ -49,7 +50,7 @@ final class PrefixIndex {
   /** How many removed server names are remembered to refuse late additions. */
   static final int REMEMBERED_REMOVALS = 1024;
 
-  private final ConcurrentHashMap<Long, int[]> holders = new ConcurrentHashMap<>();
+  private final HolderTable holders = new HolderTable();
   private final ConcurrentHashMap<String, Server> servers = new ConcurrentHashMap<>();
   private final LongAdder size = new LongAdder();
 
@@ -88,12 +89,12 @@ final class PrefixIndex {
           continue;
         }
         if (lru.isFull()) {
-          holders.computeIfPresent(lru.removeEldest(), server.unlist);
+          holders.remove(lru.removeEldest(), server.id);
         } else {
           added++;
         }
         lru.addNewest(hash);
-        holders.compute(hash, server.list);
+        holders.add(hash, server.id);
       }
       size.add(added);
     }
@@ -115,30 +116,11 @@ final class PrefixIndex {
     int[] blocks = new int[ids.length];
     Arrays.fill(blocks, 1);
     for (int i = 1; i < hashes.length; i++) {
-      int[] next = holders.get(hashes[i]);
-      if (next == null || advance(ids, blocks, i, next) == 0) {
+      if (holders.advance(hashes[i], ids, blocks, i) == 0) {
         break;
       }
     }
     return new Matches(ids, blocks);
-  }
-
-  /** Increments {@code blocks[j]} for each server {@code ids[j]} that matched {@code i} blocks and is in {@code next}. */
-  private static int advance(int[] ids, int[] blocks, int i, int[] next) {
-    int advanced = 0;
-    for (int j = 0, k = 0; j < ids.length && k < next.length; ) {
-      if (blocks[j] != i || ids[j] < next[k]) {
-        j++;
-      } else if (ids[j] > next[k]) {
-        k++;
-      } else {
-        blocks[j]++;
-        advanced++;
-        j++;
-        k++;
-      }
-    }
-    return advanced;
   }
 
   /** The id of server {@code name}, or -1 if it holds nothing. */
@@ -167,7 +149,7 @@ final class PrefixIndex {
     }
     synchronized (server) {
       server.removed = true;
-      server.lru.forEach(hash -> holders.computeIfPresent(hash, server.unlist));
+      server.lru.forEach(hash -> holders.remove(hash, server.id));
       size.add(-server.lru.size());
       server.lru.clear();
     }
@@ -269,48 +251,12 @@ final class PrefixIndex {
     final String name;
     final int id;
     final LongLru lru;
-    final BiFunction<Long, int[], int[]> list;
-    final BiFunction<Long, int[], int[]> unlist;
     boolean removed; // guarded by this
 
     Server(String name, int id, int capacity) {
       this.name = name;
       this.id = id;
       this.lru = new LongLru(capacity);
-      this.list = (hash, ids) -> with(ids, id);
-      this.unlist = (hash, ids) -> without(ids, id);
-    }
-
-    /** {@code ids} plus {@code id}, sorted; {@code ids} itself if it already has it. */
-    private static int[] with(int[] ids, int id) {
-      if (ids == null) {
-        return new int[] {id};
-      }
-      int at = Arrays.binarySearch(ids, id);
-      if (at >= 0) {
-        return ids;
-      }
-      at = -at - 1;
-      int[] out = new int[ids.length + 1];
-      System.arraycopy(ids, 0, out, 0, at);
-      out[at] = id;
-      System.arraycopy(ids, at, out, at + 1, ids.length - at);
-      return out;
-    }
-
-    /** {@code ids} without {@code id}; {@code null} (no mapping) when nothing is left. */
-    private static int[] without(int[] ids, int id) {
-      int at = Arrays.binarySearch(ids, id);
-      if (at < 0) {
-        return ids;
-      }
-      if (ids.length == 1) {
-        return null;
-      }
-      int[] out = new int[ids.length - 1];
-      System.arraycopy(ids, 0, out, 0, at);
-      System.arraycopy(ids, at + 1, out, at, ids.length - at - 1);
-      return out;
     }
   }
 }

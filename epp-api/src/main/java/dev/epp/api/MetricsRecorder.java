@@ -1,5 +1,7 @@
 package dev.epp.api;
 
+import java.util.function.LongConsumer;
+
 /**
  * Where the request path reports what the EPP's own Prometheus metrics count: requests, errors, sizes, tokens and
  * latencies per model, model rewrites, scheduling attempts and latencies, plugin latencies and prefix-cache matches.
@@ -64,8 +66,14 @@ public interface MetricsRecorder {
   default void recordSchedulingAttempt(
       boolean success, String targetModel, String podName, String namespace, String port) {}
 
-  /** One call of a plugin at an extension point (e.g. {@code Scorer}) took {@code nanos}. */
-  default void recordPluginLatency(String extensionPoint, String pluginType, String pluginName, long nanos) {}
+  /**
+   * Where the durations, in nanoseconds, of {@code plugin}'s calls at {@code extensionPoint} (e.g. {@code Scorer}) go.
+   * Asked once per plugin and extension point when a scheduler is built, so the request path records without a
+   * lookup.
+   */
+  default LongConsumer pluginLatency(String extensionPoint, TypedName plugin) {
+    return nanos -> {};
+  }
 
   /** A prefix-cache lookup matched {@code matchedChars} of {@code totalChars} prompt characters. */
   default void recordPrefixCacheMatch(long matchedChars, long totalChars) {}

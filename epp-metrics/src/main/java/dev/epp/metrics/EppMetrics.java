@@ -4,6 +4,7 @@ import dev.epp.api.EndpointMetrics;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Ticker;
+import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.metrics.internal.BuildInfo;
 import io.prometheus.client.Collector;
@@ -19,6 +20,7 @@ import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
 
 /**
@@ -261,8 +263,9 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   }
 
   @Override
-  public void recordPluginLatency(String extensionPoint, String pluginType, String pluginName, long nanos) {
-    pluginDuration.labels(extensionPoint, pluginName, pluginType).observe(nanos / NANOS_PER_SECOND);
+  public LongConsumer pluginLatency(String extensionPoint, TypedName plugin) {
+    Histogram.Child child = pluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
+    return nanos -> child.observe(nanos / NANOS_PER_SECOND);
   }
 
   @Override

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.TypedName;
 import dev.epp.metrics.internal.BuildInfo;
 import dev.epp.scheduler.EndpointPool;
 import io.prometheus.client.CollectorRegistry;
@@ -204,7 +205,7 @@ class EppMetricsTest {
     metrics.recordTokens("m", "t", 0, 8);
     metrics.recordSchedulerLatency(150_000);
     metrics.recordPrefixCacheMatch(64, 256);
-    metrics.recordPluginLatency("Scorer", "queue-scorer", "queue-scorer", 300_000);
+    metrics.pluginLatency("Scorer", new TypedName("queue-scorer", "queue-scorer")).accept(300_000);
 
     List<String> sizes = grep("inference_objective_request_sizes");
     assertEquals(25 + 3, sizes.size(), "25 buckets, +Inf, _sum, _count");

@@ -19,6 +19,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongConsumer;
 
 /**
  * Picks the endpoints that serve a request, as the Go EPP's scheduler does: the profile handler chooses profiles
@@ -45,6 +46,8 @@ public final class Scheduler {
   private final Ticker ticker;
   private final MetricsRecorder metrics;
   private final ProfileHandler handler;
+  private final LongConsumer pickLatency;
+  private final LongConsumer processResultsLatency;
   private final List<String> profileNames;
   private final Map<String, ProfileRunner> runners;
 
@@ -75,6 +78,8 @@ public final class Scheduler {
               ticker, metrics));
     }
     this.handler = config.profileHandler();
+    this.pickLatency = metrics.pluginLatency("ProfilePicker", handler.typedName());
+    this.processResultsLatency = metrics.pluginLatency("ProcessProfilesResults", handler.typedName());
     this.runners = Collections.unmodifiableMap(byName);
     this.profileNames = List.copyOf(byName.keySet());
   }
@@ -118,7 +123,7 @@ public final class Scheduler {
       } catch (RuntimeException e) {
         throw internal("profile handler " + handler.typedName() + " failed: " + e);
       } finally {
-        recordHandlerLatency("ProfilePicker", pickStart);
+        pickLatency.accept(ticker.nanos() - pickStart);
       }
       if (next.isEmpty()) {
         break;
@@ -148,17 +153,12 @@ public final class Scheduler {
     } catch (RuntimeException e) {
       throw internal("profile handler " + handler.typedName() + " failed: " + e);
     } finally {
-      recordHandlerLatency("ProcessProfilesResults", processStart);
+      processResultsLatency.accept(ticker.nanos() - processStart);
     }
     if (result == null) {
       throw internal("profile handler " + handler.typedName() + " returned no result");
     }
     return result;
-  }
-
-  private void recordHandlerLatency(String extensionPoint, long start) {
-    metrics.recordPluginLatency(
-        extensionPoint, handler.typedName().type(), handler.typedName().name(), ticker.nanos() - start);
   }
 
   private static InferenceException internal(String message) {

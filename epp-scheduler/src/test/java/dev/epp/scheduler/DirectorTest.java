@@ -26,9 +26,11 @@ import dev.epp.api.requestcontrol.Usage;
 import dev.epp.api.scheduling.Candidates;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /** The request director: the Go EPP's hermetic scenarios that do not need Envoy, and the response hooks. */
@@ -101,6 +103,22 @@ class DirectorTest {
     assertEquals("{\"max_tokens\":100,\"model\":\"my-model-12345\",\"prompt\":\"test1\",\"temperature\":0}",
         new String(routing.body(), StandardCharsets.UTF_8));
     assertFalse(routing.context().request().requestId().isEmpty());
+  }
+
+  @Test
+  void aRequestWithoutIdGetsADistinctRandomUuid() {
+    pod(1, 0, 0.1);
+    Director director = director(HERMETIC_CONFIG);
+    Set<String> ids = new HashSet<>();
+    for (int i = 0; i < 1000; i++) {
+      String id = director.route(Map.of(), completion("my-model", "p"), null).context().request().requestId();
+      UUID uuid = UUID.fromString(id);
+      assertEquals(4, uuid.version(), id);
+      assertEquals(2, uuid.variant(), id);
+      assertEquals(uuid.toString(), id);
+      ids.add(id);
+    }
+    assertEquals(1000, ids.size());
   }
 
   @Test

@@ -9,6 +9,7 @@ import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
 import dev.epp.api.InferenceRequest;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.RequestContext;
 import dev.epp.api.StateKey;
 import dev.epp.api.TypedName;
@@ -24,9 +25,11 @@ import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.function.LongConsumer;
 import org.junit.jupiter.api.Test;
 
 /** The scheduling algorithm: spec scenarios, weighted sums, filter semantics and plugin containment. */
@@ -107,6 +110,37 @@ class SchedulerTest {
     for (int i = 0; i < 20; i++) {
       assertEquals("192.168.1.2:8000", route(scheduler, pool, "sql-lora-1fdg2"));
     }
+  }
+
+  @Test
+  void everyPluginCallIsTimedUnderItsExtensionPointAndName() {
+    EndpointPool pool = new EndpointPool();
+    pod(pool, 0, 3, 0.2);
+    pod(pool, 1, 0, 0.1);
+    Map<String, List<Long>> timed = new TreeMap<>();
+    MetricsRecorder metrics = new MetricsRecorder() {
+      @Override
+      public LongConsumer pluginLatency(String extensionPoint, TypedName plugin) {
+        List<Long> calls = new ArrayList<>();
+        timed.put(extensionPoint + " " + plugin, calls);
+        return calls::add;
+      }
+    };
+    long[] now = {0};
+    Scheduler scheduler = new Scheduler(EndpointPickerConfig.loader().registry(registry).parse(HEADER + """
+        plugins:
+        - type: queue-scorer
+        - type: max-score-picker
+        """, "test.yaml"), () -> now[0] += 1_000, metrics);
+    scheduler.schedule(request("m"), pool.snapshot());
+    scheduler.schedule(request("m"), pool.snapshot());
+    assertEquals(Set.of("Scorer queue-scorer/queue-scorer", "Picker max-score-picker/max-score-picker",
+            "ProfilePicker single-profile-handler/single-profile-handler",
+            "ProcessProfilesResults single-profile-handler/single-profile-handler"), timed.keySet());
+    timed.forEach((name, calls) -> assertTrue(calls.stream().allMatch(nanos -> nanos == 1_000), name));
+    assertEquals(4, timed.get("ProfilePicker single-profile-handler/single-profile-handler").size(),
+        "the handler picks until it returns no profile: twice per request");
+    assertEquals(2, timed.get("Scorer queue-scorer/queue-scorer").size());
   }
 
   @Test

@@ -5,7 +5,6 @@ import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Plugin;
 import dev.epp.api.RequestContext;
 import dev.epp.api.Ticker;
-import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Picker;
@@ -14,6 +13,7 @@ import dev.epp.api.scheduling.Scorer;
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.List;
+import java.util.function.LongConsumer;
 
 /**
  * Runs one scheduling profile (Go {@code SchedulerProfile.Run}): filters in order, stopping when none survive;
@@ -36,7 +36,9 @@ public final class ProfileRunner {
   private final Picker picker;
   private final FailureLog failures;
   private final Ticker ticker;
-  private final MetricsRecorder metrics;
+  private final LongConsumer[] filterLatency;
+  private final LongConsumer[] scorerLatency;
+  private final LongConsumer pickerLatency;
 
   /**
    * A runner over the given plugins; {@code weights[i]} is the weight of {@code scorers[i]}. Each plugin call's
@@ -54,7 +56,17 @@ public final class ProfileRunner {
     this.picker = picker;
     this.failures = failures;
     this.ticker = ticker;
-    this.metrics = metrics;
+    this.filterLatency = latencies(metrics, "Filter", this.filters);
+    this.scorerLatency = latencies(metrics, "Scorer", this.scorers);
+    this.pickerLatency = metrics.pluginLatency("Picker", picker.typedName());
+  }
+
+  private static LongConsumer[] latencies(MetricsRecorder metrics, String extensionPoint, Plugin[] plugins) {
+    LongConsumer[] latencies = new LongConsumer[plugins.length];
+    for (int i = 0; i < plugins.length; i++) {
+      latencies[i] = metrics.pluginLatency(extensionPoint, plugins[i].typedName());
+    }
+    return latencies;
   }
 
   /** The profile's name. */
@@ -76,8 +88,8 @@ public final class ProfileRunner {
     }
     view.reset(candidates, index, n);
     int size = n;
-    for (Filter filter : filters) {
-      size = applyFilter(filter, context, scratch, size);
+    for (int f = 0; f < filters.length; f++) {
+      size = applyFilter(f, context, scratch, size);
       if (size == 0) {
         return ProfileResult.none();
       }
@@ -85,7 +97,7 @@ public final class ProfileRunner {
     double[] totals = scratch.totals;
     Arrays.fill(totals, 0, size, 0.0);
     for (int s = 0; s < scorers.length; s++) {
-      addScores(scorers[s], weights[s], context, view, scratch.raw, totals);
+      addScores(s, context, view, scratch.raw, totals);
     }
     int picked = pick(context, view, totals, scratch.picked, scratch.bits);
     Endpoint[] targets = new Endpoint[picked];
@@ -95,7 +107,8 @@ public final class ProfileRunner {
     return new ProfileResult(List.of(targets));
   }
 
-  private int applyFilter(Filter filter, RequestContext context, Scratch scratch, int size) {
+  private int applyFilter(int f, RequestContext context, Scratch scratch, int size) {
+    Filter filter = filters[f];
     SurvivorView view = scratch.view;
     BitSet keep = scratch.bits;
     keep.clear();
@@ -107,7 +120,7 @@ public final class ProfileRunner {
       failures.failed(filter, "Filter", "keeping every candidate", e);
       return size;
     } finally {
-      recordLatency("Filter", filter, start);
+      filterLatency[f].accept(ticker.nanos() - start);
     }
     int[] index = scratch.index;
     int kept = 0;
@@ -118,8 +131,9 @@ public final class ProfileRunner {
     return kept;
   }
 
-  private void addScores(
-      Scorer scorer, double weight, RequestContext context, SurvivorView view, double[] raw, double[] totals) {
+  private void addScores(int s, RequestContext context, SurvivorView view, double[] raw, double[] totals) {
+    Scorer scorer = scorers[s];
+    double weight = weights[s];
     int size = view.size();
     Arrays.fill(raw, 0, size, 0.0);
     long start = ticker.nanos();
@@ -129,7 +143,7 @@ public final class ProfileRunner {
       failures.failed(scorer, "Scorer", "scoring 0", e);
       return;
     } finally {
-      recordLatency("Scorer", scorer, start);
+      scorerLatency[s].accept(ticker.nanos() - start);
     }
     for (int i = 0; i < size; i++) {
       double score = raw[i];
@@ -153,7 +167,7 @@ public final class ProfileRunner {
     } catch (RuntimeException e) {
       failures.failed(picker, "Picker", "picking the highest score", e);
     } finally {
-      recordLatency("Picker", picker, start);
+      pickerLatency.accept(ticker.nanos() - start);
     }
     int best = 0;
     for (int i = 1; i < size; i++) {
@@ -163,11 +177,6 @@ public final class ProfileRunner {
     }
     picked[0] = best;
     return 1;
-  }
-
-  private void recordLatency(String extensionPoint, Plugin plugin, long start) {
-    TypedName name = plugin.typedName();
-    metrics.recordPluginLatency(extensionPoint, name.type(), name.name(), ticker.nanos() - start);
   }
 
   private static boolean validPicks(int[] picked, int count, int size, BitSet seen) {

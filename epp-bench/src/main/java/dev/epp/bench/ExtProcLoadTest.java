@@ -7,10 +7,12 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A bounded load test of the ext_proc server on loopback: keeps {@code --concurrency} full exchanges in flight for
- * {@code --seconds}, then prints throughput, latency percentiles and the process CPU time per exchange (client and
- * server together, so the EPP's share is its difference from a baseline), for the EPP and for the baselines of
- * {@link ExtProcBenchmark}.
+ * A bounded load test of the ext_proc server on loopback: keeps {@code --concurrency} full exchanges (those of
+ * {@link ExtProcBenchmark}) in flight against the EPP and against its {@code replay} and {@code noop} baselines, taking
+ * turns in one-second slices for {@code --seconds} each, so that a shared machine's changing load falls on all three
+ * alike. Prints each one's throughput, latency percentiles and process CPU time per exchange (client and server
+ * together, so the EPP's share is its difference from a baseline), then the EPP's ratios to {@code replay}. With
+ * {@code --concurrency 1} it measures sequential round trips.
  *
  * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ExtProcLoadTest --seconds 10 --concurrency 64}
  */
@@ -18,6 +20,8 @@ public final class ExtProcLoadTest {
 
   private static final com.sun.management.OperatingSystemMXBean OS =
       (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
+  private static final String[] PROCESSORS = {"noop", "replay", "epp"};
+  private static final int WARM_UP_SLICES = 3;
 
   private ExtProcLoadTest() {}
 
@@ -32,29 +36,46 @@ public final class ExtProcLoadTest {
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
-    for (String processor : new String[] {"noop", "replay", "epp"}) {
-      try (LoopbackEpp loopback = new LoopbackEpp(processor)) {
-        run(loopback, Math.min(3, seconds), concurrency); // warm-up
-        long cpuBefore = OS.getProcessCpuTime();
-        long[] latencies = run(loopback, seconds, concurrency);
-        long cpu = OS.getProcessCpuTime() - cpuBefore;
-        Arrays.sort(latencies);
-        System.out.printf("%-6s concurrency %d: %,.0f requests/s, p50 %.2f ms, p99 %.2f ms, max %.2f ms, "
-                + "CPU %.0f µs/request%n",
-            processor, concurrency, latencies.length / (double) seconds,
-            percentile(latencies, 0.50), percentile(latencies, 0.99), latencies[latencies.length - 1] / 1e6,
-            cpu / 1e3 / latencies.length);
+    LoopbackEpp[] servers = new LoopbackEpp[PROCESSORS.length];
+    Result[] results = new Result[PROCESSORS.length];
+    try {
+      for (int p = 0; p < PROCESSORS.length; p++) {
+        servers[p] = new LoopbackEpp(PROCESSORS[p]);
+        results[p] = new Result();
+      }
+      for (int slice = 0; slice < WARM_UP_SLICES + seconds; slice++) {
+        for (int p = 0; p < PROCESSORS.length; p++) {
+          Result sliceResult = slice < WARM_UP_SLICES ? new Result() : results[p];
+          run(servers[p], concurrency, sliceResult);
+        }
+      }
+    } finally {
+      for (LoopbackEpp server : servers) {
+        if (server != null) {
+          server.close();
+        }
       }
     }
+    for (int p = 0; p < PROCESSORS.length; p++) {
+      Result r = results[p];
+      System.out.printf("%-6s concurrency %d: %,.0f requests/s, p50 %.3f ms, p99 %.3f ms, max %.3f ms, "
+              + "CPU %.0f µs/request%n",
+          PROCESSORS[p], concurrency, r.count / (double) seconds, r.percentile(0.50), r.percentile(0.99),
+          r.percentile(1.0), r.cpuPerRequestMicros());
+    }
+    Result replay = results[1];
+    Result epp = results[2];
+    System.out.printf("epp / replay: throughput %.2f, p50 %.2f, p99 %.2f, CPU per request %.2f%n",
+        epp.count / (double) replay.count, epp.percentile(0.50) / replay.percentile(0.50),
+        epp.percentile(0.99) / replay.percentile(0.99), epp.cpuPerRequestMicros() / replay.cpuPerRequestMicros());
   }
 
-  /** Latencies in nanoseconds of every exchange completed within {@code seconds}. */
-  private static long[] run(LoopbackEpp loopback, int seconds, int concurrency) throws InterruptedException {
+  /** Keeps {@code concurrency} exchanges in flight for one second and adds them to {@code result}. */
+  private static void run(LoopbackEpp loopback, int concurrency, Result result) throws InterruptedException {
     Semaphore inFlight = new Semaphore(concurrency);
-    long[] latencies = new long[4_000_000];
-    AtomicLong count = new AtomicLong();
     AtomicLong errors = new AtomicLong();
-    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+    long cpuBefore = OS.getProcessCpuTime();
+    long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
     while (System.nanoTime() < end) {
       if (!inFlight.tryAcquire(100, TimeUnit.MILLISECONDS)) {
         continue;
@@ -64,22 +85,39 @@ public final class ExtProcLoadTest {
         if (error != null) {
           errors.incrementAndGet();
         } else {
-          long n = count.getAndIncrement();
-          if (n < latencies.length) {
-            latencies[(int) n] = System.nanoTime() - start;
-          }
+          result.add(System.nanoTime() - start);
         }
         inFlight.release();
       });
     }
     inFlight.acquire(concurrency);
+    result.cpuNanos += OS.getProcessCpuTime() - cpuBefore;
     if (errors.get() > 0) {
       throw new IllegalStateException(errors.get() + " exchanges failed");
     }
-    return Arrays.copyOf(latencies, (int) Math.min(count.get(), latencies.length));
   }
 
-  private static double percentile(long[] sorted, double p) {
-    return sorted[Math.min(sorted.length - 1, (int) (p * sorted.length))] / 1e6;
+  /** The latencies and CPU time of one processor's exchanges. */
+  private static final class Result {
+    private long[] latencies = new long[1 << 16];
+    private int count;
+    private long cpuNanos;
+
+    synchronized void add(long nanos) {
+      if (count == latencies.length) {
+        latencies = Arrays.copyOf(latencies, count * 2);
+      }
+      latencies[count++] = nanos;
+    }
+
+    synchronized double percentile(double p) {
+      long[] sorted = Arrays.copyOf(latencies, count);
+      Arrays.sort(sorted);
+      return sorted[Math.min(count - 1, (int) (p * count))] / 1e6;
+    }
+
+    double cpuPerRequestMicros() {
+      return cpuNanos / 1e3 / count;
+    }
   }
 }

@@ -14,7 +14,9 @@ import java.util.Arrays;
  * A minimal blocking HTTP/1.1 GET of one URL over one kept-alive plain-text connection: what the metrics scraper
  * needs per endpoint, at a fraction of the JDK client's per-request CPU. Understands {@code Content-Length},
  * {@code chunked} and read-to-close bodies, skips interim (1xx) responses, and reconnects after any failure or a
- * {@code Connection: close}.
+ * {@code Connection: close}. A kept-alive connection that fails before any byte of the response arrived (the server
+ * closed it while it was idle) is replaced once within the same call, as the JDK client does for idempotent requests.
+ * The header section of a response is limited to {@value #MAX_HEADER_BYTES} bytes.
  *
  * <p><b>Threading:</b> one {@link #get} at a time; {@link #close} may be called from any thread and makes a
  * blocked {@link #get} fail promptly.
@@ -36,6 +38,8 @@ public final class PlainHttpGet implements AutoCloseable {
   private long deadlineNanos;
   private long timeoutMillis;
   private boolean keepAlive;
+  private boolean received; // a byte of the current response has arrived
+  private int headerBytes; // of the current response's header section
 
   /**
    * A client for {@code GET path} on {@code host:port}; the host is resolved on each (re)connection.
@@ -66,14 +70,23 @@ public final class PlainHttpGet implements AutoCloseable {
     boolean keep = false;
     try {
       Socket s = socket;
+      boolean reused = s != null;
       if (s == null) {
         s = connect();
       }
-      OutputStream out = s.getOutputStream();
-      out.write(request);
-      out.flush();
-      Response response = read(buffer, maxBytes);
-      keep = response.status() == 200 && keepAlive;
+      Response response;
+      try {
+        response = exchange(s, buffer, maxBytes);
+      } catch (IOException e) {
+        if (!reused || received || e instanceof SocketTimeoutException || e instanceof HttpTimeoutException) {
+          throw e;
+        }
+        // The server closed the idle connection before it read the request: once more on a new one.
+        disconnect();
+        response = exchange(connect(), buffer, maxBytes);
+      }
+      // Bytes beyond the response would be read as the start of the next one.
+      keep = response.status() == 200 && keepAlive && inPos == inLimit;
       return response;
     } catch (SocketTimeoutException e) {
       throw timeout();
@@ -82,6 +95,14 @@ public final class PlainHttpGet implements AutoCloseable {
         disconnect();
       }
     }
+  }
+
+  private Response exchange(Socket s, byte[] buffer, int maxBytes) throws IOException {
+    received = false;
+    OutputStream out = s.getOutputStream();
+    out.write(request);
+    out.flush();
+    return read(buffer, maxBytes);
   }
 
   private Socket connect() throws IOException {
@@ -106,15 +127,19 @@ public final class PlainHttpGet implements AutoCloseable {
     int status;
     long contentLength;
     boolean chunked;
+    boolean transferEncoding;
     boolean close;
     while (true) {
+      headerBytes = 0;
       String statusLine = line();
-      if (!statusLine.startsWith("HTTP/1.") || statusLine.length() < 12) {
+      if (!statusLine.startsWith("HTTP/1.") || statusLine.length() < 12 || statusLine.charAt(8) != ' '
+          || (statusLine.length() > 12 && statusLine.charAt(12) != ' ')) {
         throw new IOException("malformed status line: " + statusLine);
       }
       status = parseStatus(statusLine);
       contentLength = -1;
       chunked = false;
+      transferEncoding = false;
       close = statusLine.startsWith("HTTP/1.0");
       for (String header = line(); !header.isEmpty(); header = line()) {
         int colon = header.indexOf(':');
@@ -124,13 +149,17 @@ public final class PlainHttpGet implements AutoCloseable {
         String name = header.substring(0, colon).trim();
         String value = header.substring(colon + 1).trim();
         if (name.equalsIgnoreCase("Content-Length")) {
-          try {
-            contentLength = Long.parseLong(value);
-          } catch (NumberFormatException e) {
-            throw new IOException("malformed Content-Length: " + value);
+          long length = parseLength(value, 10, "Content-Length");
+          if (contentLength >= 0 && length != contentLength) {
+            throw new IOException("conflicting Content-Length: " + contentLength + " and " + value);
           }
+          contentLength = length;
         } else if (name.equalsIgnoreCase("Transfer-Encoding")) {
-          chunked = value.toLowerCase(java.util.Locale.ROOT).endsWith("chunked");
+          // The last coding of the last field decides; a body not ending in chunked runs to the close.
+          transferEncoding = true;
+          String v = value.toLowerCase(java.util.Locale.ROOT);
+          int comma = v.lastIndexOf(',');
+          chunked = (comma >= 0 ? v.substring(comma + 1) : v).trim().equals("chunked");
         } else if (name.equalsIgnoreCase("Connection")) {
           String v = value.toLowerCase(java.util.Locale.ROOT);
           if (v.contains("close")) {
@@ -145,6 +174,13 @@ public final class PlainHttpGet implements AutoCloseable {
       }
       // An interim response (100 Continue, 103 Early Hints) has no body; the final one follows.
     }
+    if (transferEncoding) {
+      // RFC 9112 6.3: Transfer-Encoding overrides Content-Length; a response with both is not trusted for reuse.
+      if (contentLength >= 0) {
+        close = true;
+      }
+      contentLength = -1;
+    }
     keepAlive = !close;
     if (status != 200) {
       return new Response(status, buffer, 0);
@@ -157,15 +193,13 @@ public final class PlainHttpGet implements AutoCloseable {
     int length = 0;
     if (chunked) {
       while (true) {
+        headerBytes = 0;
         String sizeLine = line();
         int semicolon = sizeLine.indexOf(';');
-        long size;
-        try {
-          size = Long.parseLong((semicolon >= 0 ? sizeLine.substring(0, semicolon) : sizeLine).trim(), 16);
-        } catch (NumberFormatException e) {
-          throw new IOException("malformed chunk size: " + sizeLine);
-        }
+        long size = parseLength((semicolon >= 0 ? sizeLine.substring(0, semicolon) : sizeLine).trim(), 16,
+            "chunk size");
         if (size == 0) {
+          headerBytes = 0;
           while (!line().isEmpty()) {
             // trailers, ignored
           }
@@ -188,8 +222,8 @@ public final class PlainHttpGet implements AutoCloseable {
     } else {
       keepAlive = false;
       while (true) {
-        if (length == body.length) {
-          if (length == maxBytes) {
+        if (length >= body.length || length >= maxBytes) {
+          if (length >= maxBytes) {
             if (inPos == inLimit && fill() < 0) {
               break;
             }
@@ -197,7 +231,7 @@ public final class PlainHttpGet implements AutoCloseable {
           }
           body = ensure(body, length + 1, maxBytes);
         }
-        int n = readSome(body, length, body.length - length);
+        int n = readSome(body, length, Math.min(body.length, maxBytes) - length);
         if (n < 0) {
           break;
         }
@@ -219,6 +253,18 @@ public final class PlainHttpGet implements AutoCloseable {
     return code;
   }
 
+  /** A non-negative length of digits only (no sign, no overflow) in {@code radix}. */
+  private static long parseLength(String value, int radix, String what) throws IOException {
+    if (value.isEmpty() || value.length() > 15 || Character.digit(value.charAt(0), radix) < 0) {
+      throw new IOException("malformed " + what + ": " + value);
+    }
+    try {
+      return Long.parseLong(value, radix);
+    } catch (NumberFormatException e) {
+      throw new IOException("malformed " + what + ": " + value);
+    }
+  }
+
   private static byte[] ensure(byte[] body, int size, int maxBytes) {
     if (size <= body.length) {
       return body;
@@ -226,8 +272,20 @@ public final class PlainHttpGet implements AutoCloseable {
     return Arrays.copyOf(body, (int) Math.min(maxBytes, Math.max(size, 2L * body.length)));
   }
 
-  /** A header line without its CRLF (or LF), as ISO-8859-1. */
+  /**
+   * A header line without its CRLF (or LF), as ISO-8859-1; fails once the lines since {@link #headerBytes} was reset
+   * exceed {@value #MAX_HEADER_BYTES} bytes.
+   */
   private String line() throws IOException {
+    String line = nextLine();
+    headerBytes += line.length() + 2;
+    if (headerBytes > MAX_HEADER_BYTES) {
+      throw new IOException("header section longer than " + MAX_HEADER_BYTES + " bytes");
+    }
+    return line;
+  }
+
+  private String nextLine() throws IOException {
     StringBuilder sb = null;
     int total = 0;
     while (true) {
@@ -278,7 +336,9 @@ public final class PlainHttpGet implements AutoCloseable {
       return n;
     }
     setTimeout();
-    return input.read(dst, off, len);
+    int n = input.read(dst, off, len);
+    received |= n > 0;
+    return n;
   }
 
   /** Refills the (empty) read buffer; -1 at the end of the stream. */
@@ -287,6 +347,7 @@ public final class PlainHttpGet implements AutoCloseable {
     int n = input.read(in, 0, in.length);
     inPos = 0;
     inLimit = Math.max(n, 0);
+    received |= n > 0;
     return n;
   }
 

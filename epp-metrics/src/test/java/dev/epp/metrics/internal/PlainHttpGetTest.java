@@ -227,6 +227,144 @@ class PlainHttpGetTest {
     assertThrows(IOException.class, () -> client.get(null, 1 << 20, 2000), "closed for good");
   }
 
+  /** A server that answers one request per connection and then closes it, as on an idle keep-alive timeout. */
+  @Test
+  void aKeptAliveConnectionTheServerClosedWhileIdleIsReplacedNotFailed() throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      AtomicInteger connections = new AtomicInteger();
+      Thread acceptor = new Thread(() -> {
+        try {
+          while (true) {
+            try (Socket s = server.accept()) {
+              connections.incrementAndGet();
+              InputStream in = s.getInputStream();
+              for (int matched = 0; matched < 4; ) {
+                int b = in.read();
+                if (b < 0) {
+                  break;
+                }
+                matched = (b == "\r\n\r\n".charAt(matched)) ? matched + 1 : (b == '\r' ? 1 : 0);
+              }
+              s.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.ISO_8859_1));
+            } // closed without Connection: close
+          }
+        } catch (IOException closed) {
+          // server closed
+        }
+      });
+      acceptor.setDaemon(true);
+      acceptor.start();
+      PlainHttpGet client = new PlainHttpGet("127.0.0.1", server.getLocalPort(), "/metrics", "text/plain");
+      for (int i = 0; i < 3; i++) {
+        assertEquals("ok", body(client.get(null, 1 << 20, 2000)), "poll " + i);
+        Thread.sleep(100); // the server's close arrives while the connection is idle
+      }
+      assertEquals(3, connections.get());
+      client.close();
+    }
+  }
+
+  @Test
+  void negativeOrSignedLengthsAreMalformed() throws Exception {
+    Scripted server = scripted();
+    PlainHttpGet client = server.client();
+    server.respond("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-1\r\n\r\n0\r\n\r\n");
+    server.respond("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-7fffffff\r\n\r\n7fffffff\r\nx\r\n0\r\n\r\n");
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: -1\r\nConnection: close\r\n\r\nabc");
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc");
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde");
+    server.respond("HTTP/1.1 2000 OK\r\nContent-Length: 2\r\n\r\nok");
+    for (int i = 0; i < 6; i++) {
+      int poll = i;
+      assertThrows(IOException.class, () -> client.get(null, 1 << 20, 2000), () -> "response " + poll);
+    }
+  }
+
+  @Test
+  void aConnectionWithBytesBeyondTheResponseIsNotReused() throws Exception {
+    Scripted server = scripted();
+    PlainHttpGet client = server.client();
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokJUNK");
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assertEquals("ok", body(client.get(null, 1 << 20, 2000)));
+    assertEquals("ok", body(client.get(null, 1 << 20, 2000)));
+    assertEquals(2, server.connections.get());
+  }
+
+  @Test
+  void transferEncodingOverridesContentLengthAndTheConnectionIsNotReused() throws Exception {
+    Scripted server = scripted();
+    PlainHttpGet client = server.client();
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n");
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\nuntil close");
+    server.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assertEquals("ok", body(client.get(null, 1 << 20, 2000)));
+    assertEquals("until close", body(client.get(null, 1 << 20, 2000)), "a body not ending in chunked runs to the close");
+    assertEquals("ok", body(client.get(null, 1 << 20, 2000)));
+    assertEquals(3, server.connections.get());
+  }
+
+  @Test
+  void theCapHoldsWithAGivenBufferLargerThanTheCap() throws Exception {
+    Scripted server = scripted();
+    PlainHttpGet client = server.client();
+    server.respond("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n0123456789ABCDEF");
+    assertThrows(CappedBody.TooLargeException.class, () -> client.get(new byte[100], 10, 2000));
+  }
+
+  @Test
+  void endlessHeadersFailOnTheirSizeNotOnTheDeadline() throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      Thread sender = new Thread(() -> {
+        try (Socket s = server.accept()) {
+          OutputStream out = s.getOutputStream();
+          out.write("HTTP/1.1 200 OK\r\n".getBytes(StandardCharsets.ISO_8859_1));
+          byte[] header = "X-Filler: 0123456789012345678901234567890123456789\r\n".getBytes(StandardCharsets.ISO_8859_1);
+          while (true) {
+            out.write(header);
+          }
+        } catch (IOException gone) {
+          // the client gave up
+        }
+      });
+      sender.setDaemon(true);
+      sender.start();
+      PlainHttpGet client = new PlainHttpGet("127.0.0.1", server.getLocalPort(), "/metrics", "text/plain");
+      IOException e = assertThrows(IOException.class, () -> client.get(null, 1 << 20, 5_000));
+      assertTrue(!(e instanceof HttpTimeoutException), e.toString());
+      client.close();
+    }
+  }
+
+  @Test
+  void aSlowDripServerDoesNotExtendTheDeadline() throws Exception {
+    try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      Thread sender = new Thread(() -> {
+        try (Socket s = server.accept()) {
+          OutputStream out = s.getOutputStream();
+          for (byte b : "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)) {
+            out.write(b);
+          }
+          while (true) {
+            out.write('x');
+            out.flush();
+            Thread.sleep(50);
+          }
+        } catch (IOException | InterruptedException gone) {
+          // the client gave up
+        }
+      });
+      sender.setDaemon(true);
+      sender.start();
+      PlainHttpGet client = new PlainHttpGet("127.0.0.1", server.getLocalPort(), "/metrics", "text/plain");
+      long start = System.nanoTime();
+      assertThrows(HttpTimeoutException.class, () -> client.get(null, 1 << 20, 500));
+      long millis = (System.nanoTime() - start) / 1_000_000L;
+      assertTrue(millis < 2_000, "took " + millis + " ms");
+      client.close();
+    }
+  }
+
   @Test
   void refusedConnectionFails() throws Exception {
     int port;

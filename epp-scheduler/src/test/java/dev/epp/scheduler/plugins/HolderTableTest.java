@@ -84,6 +84,42 @@ class HolderTableTest {
     assertEquals(0, table.advance(300, ids, blocks, 5));
   }
 
+  /**
+   * Keys built to share their segment and their home slot (the last one) at every table size: one probe sequence
+   * that wraps around the end of the table, through rebuilds and tombstones. Block hashes are unkeyed XXH64, so a
+   * client choosing prompt blocks can produce such keys by search; they must stay correct, only slower.
+   */
+  @Test
+  void keysWithOneHomeSlotProbeAroundTheEndOfTheTable() {
+    long inverse = 0x9E3779B97F4A7C15L; // of the multiplier, by Newton's iteration modulo 2^64
+    for (int i = 0; i < 5; i++) {
+      inverse *= 2 - 0x9E3779B97F4A7C15L * inverse;
+    }
+    long[] keys = new long[3_000];
+    for (int i = 0; i < keys.length; i++) {
+      long mixed = 0xFFFF_FFFF_0000_0000L | (i * 0x9E37L + 1); // same top 32 bits: segment 63, home = last slot
+      long h = mixed ^ (mixed >>> 29) ^ (mixed >>> 58); // inverts h ^ (h >>> 29)
+      keys[i] = h * inverse;
+    }
+    HolderTable table = new HolderTable();
+    for (int i = 0; i < keys.length; i++) {
+      table.add(keys[i], i % 5);
+    }
+    for (int i = 0; i < keys.length; i += 2) {
+      table.remove(keys[i], i % 5);
+    }
+    for (int i = 0; i < keys.length; i += 3) {
+      table.add(keys[i], 7);
+    }
+    for (int i = 0; i < keys.length; i++) {
+      int[] expected = i % 2 == 0
+          ? (i % 3 == 0 ? new int[] {7} : null)
+          : (i % 3 == 0 ? new int[] {i % 5, 7} : new int[] {i % 5});
+      assertArrayEquals(expected, table.get(keys[i]), "key " + i);
+    }
+    assertEquals(keys.length / 2 + keys.length / 6, table.keys());
+  }
+
   /** Random operations against a reference map, with enough keys and churn to rebuild every segment many times. */
   @Test
   void randomOperationsMatchAReferenceMapAndMemoryStaysBounded() {

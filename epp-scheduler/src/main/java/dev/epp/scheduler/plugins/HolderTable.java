@@ -3,6 +3,7 @@ package dev.epp.scheduler.plugins;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.Arrays;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.BiConsumer;
 
 /**
@@ -53,9 +54,19 @@ final class HolderTable {
   private static final VarHandle ARRAYS = MethodHandles.arrayElementVarHandle(int[][].class);
 
   private final Segment[] segments = new Segment[SEGMENTS];
+  private final long seed;
 
-  /** An empty table. */
+  /**
+   * An empty table whose slots are chosen by a random seed, so that no one can choose prompt blocks whose hashes
+   * (unseeded, as the Go EPP computes them) crowd into one probe sequence.
+   */
   HolderTable() {
+    this(ThreadLocalRandom.current().nextLong());
+  }
+
+  /** An empty table that places keys by {@code seed}; a fixed seed lets a test construct colliding keys. */
+  HolderTable(long seed) {
+    this.seed = seed;
     for (int i = 0; i < SEGMENTS; i++) {
       segments[i] = new Segment();
     }
@@ -63,7 +74,7 @@ final class HolderTable {
 
   /** The holders of {@code key}, ascending, or {@code null} if none. The caller must not modify the array. */
   int[] get(long key) {
-    long mixed = mix(key);
+    long mixed = mix(key ^ seed);
     Table table = segments[segment(mixed)].table;
     int slot = table.find(key, mixed);
     if (slot < 0) {
@@ -84,7 +95,7 @@ final class HolderTable {
    * @return how many were incremented
    */
   int advance(long key, int[] ids, int[] blocks, int i) {
-    long mixed = mix(key);
+    long mixed = mix(key ^ seed);
     Table table = segments[segment(mixed)].table;
     int slot = table.find(key, mixed);
     if (slot < 0) {
@@ -139,7 +150,7 @@ final class HolderTable {
     if (id < 0) {
       throw new IllegalArgumentException("negative id " + id);
     }
-    long mixed = mix(key);
+    long mixed = mix(key ^ seed);
     Segment segment = segments[segment(mixed)];
     synchronized (segment) {
       Table table = segment.table;
@@ -177,7 +188,7 @@ final class HolderTable {
 
   /** Unlists server {@code id} as a holder of {@code key}; no change if it is not listed. */
   void remove(long key, int id) {
-    long mixed = mix(key);
+    long mixed = mix(key ^ seed);
     Segment segment = segments[segment(mixed)];
     synchronized (segment) {
       Table table = segment.table;
@@ -274,7 +285,7 @@ final class HolderTable {
   }
 
   /** One segment's published table and, guarded by the segment's monitor, its counts. */
-  private static final class Segment {
+  private final class Segment {
     volatile Table table = new Table(MIN_SLOTS);
     int used; // slots holding a key, tombstones included
     int live; // keys with holders
@@ -291,7 +302,7 @@ final class HolderTable {
         long holders = old.slots[2 * slot + 1];
         if (holders != EMPTY && holders != NONE) {
           long key = old.slots[2 * slot];
-          int to = fresh.claim(key, mix(key));
+          int to = fresh.claim(key, mix(key ^ seed));
           fresh.slots[2 * to + 1] = holders;
           fresh.overflow[to] = holders == OVERFLOW ? old.overflow[slot] : null;
         }

@@ -101,7 +101,7 @@ class HolderTableTest {
       long h = mixed ^ (mixed >>> 29) ^ (mixed >>> 58); // inverts h ^ (h >>> 29)
       keys[i] = h * inverse;
     }
-    HolderTable table = new HolderTable();
+    HolderTable table = new HolderTable(0);
     for (int i = 0; i < keys.length; i++) {
       table.add(keys[i], i % 5);
     }

@@ -307,7 +307,7 @@ public final class MetricsScraper implements AutoCloseable {
       try {
         byte[] reuse = buffer;
         buffer = null;
-        PlainHttpGet.Response response = http.get(reuse, maxBodyBytes, timeout.toMillis());
+        PlainHttpGet.Response response = http.get(reuse, maxBodyBytes, Math.max(1, timeout.toMillis()));
         if (stopped) {
           return;
         }

@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * together, so the EPP's share is its difference from a baseline), then the EPP's ratios to {@code replay}. With
  * {@code --concurrency 1} it measures sequential round trips.
  *
- * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ExtProcLoadTest --seconds 10 --concurrency 64}
+ * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ExtProcLoadTest --seconds 10 --concurrency 16}
  */
 public final class ExtProcLoadTest {
 

@@ -4,7 +4,6 @@ import dev.epp.api.MetricsRecorder;
 import dev.epp.api.requestcontrol.Usage;
 import dev.epp.metrics.EppMetrics;
 import dev.epp.scheduler.Director;
-import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.Routing;
 import io.prometheus.client.CollectorRegistry;
 import java.util.Map;
@@ -52,16 +51,8 @@ public class DirectorBenchmark {
   /** Builds the director over the pool. */
   @Setup
   public void setUp() {
-    EndpointPickerConfig loaded = config.equals("default")
-        ? EndpointPickerConfig.defaults()
-        : EndpointPickerConfig.parse("""
-            apiVersion: inference.networking.x-k8s.io/v1alpha1
-            kind: EndpointPickerConfig
-            plugins:
-            - type: random-picker
-            """);
     MetricsRecorder metrics = EppMetrics.create(new CollectorRegistry());
-    director = Director.builder(loaded, Workloads.pool(100)).metrics(metrics).build();
+    director = Director.builder(Workloads.config(config), Workloads.pool(100)).metrics(metrics).build();
     request = Workloads.chatRequest();
     response = Workloads.chatResponse();
   }

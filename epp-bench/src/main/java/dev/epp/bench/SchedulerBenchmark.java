@@ -5,7 +5,6 @@ import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.SchedulingResult;
-import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.Scheduler;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -50,15 +49,7 @@ public class SchedulerBenchmark {
   @Setup
   public void setUp() {
     candidates = Workloads.pool(endpoints).snapshot();
-    EndpointPickerConfig loaded = config.equals("default")
-        ? EndpointPickerConfig.defaults()
-        : EndpointPickerConfig.parse("""
-            apiVersion: inference.networking.x-k8s.io/v1alpha1
-            kind: EndpointPickerConfig
-            plugins:
-            - type: random-picker
-            """);
-    scheduler = new Scheduler(loaded);
+    scheduler = new Scheduler(Workloads.config(config));
     request = InferenceRequest.builder()
         .requestId("bench")
         .model("base-model")

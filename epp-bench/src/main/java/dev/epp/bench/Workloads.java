@@ -2,6 +2,7 @@ package dev.epp.bench;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
@@ -11,6 +12,23 @@ import java.util.Set;
 final class Workloads {
 
   private Workloads() {}
+
+  /**
+   * The configuration named {@code name}: {@code default} (the built-in one) or {@code random} (only
+   * {@code random-picker}, the framework's fixed cost without scoring).
+   */
+  static EndpointPickerConfig config(String name) {
+    return switch (name) {
+      case "default" -> EndpointPickerConfig.defaults();
+      case "random" -> EndpointPickerConfig.parse("""
+          apiVersion: inference.networking.x-k8s.io/v1alpha1
+          kind: EndpointPickerConfig
+          plugins:
+          - type: random-picker
+          """);
+      default -> throw new IllegalArgumentException("unknown configuration " + name);
+    };
+  }
 
   /** A pool of {@code n} pods with skewed (Zipf-like) queues, random KV use and a few LoRA adapters. */
   static EndpointPool pool(int n) {

@@ -337,10 +337,10 @@ public final class PrometheusParser {
   public static final class SampleLabels {
     private byte[] page;
     // Per label: name start, name end, value start, value end (exclusive, still escaped), in page.
-    private int[] bounds = new int[4 * 8];
-    private boolean[] escaped = new boolean[8];
-    private String[] names = new String[8];
-    private String[] values = new String[8];
+    private int[] bounds = new int[4 * 16];
+    private boolean[] escaped = new boolean[16];
+    private String[] names = new String[16];
+    private String[] values = new String[16];
     private int size;
 
     SampleLabels() {}

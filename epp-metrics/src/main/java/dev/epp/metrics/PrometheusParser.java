@@ -180,11 +180,7 @@ public final class PrometheusParser {
       if (p == end) {
         return -1; // unterminated value
       }
-      String name = new String(page, nameStart, nameEnd - nameStart, StandardCharsets.US_ASCII);
-      String value = escaped
-          ? unescape(page, valueStart, p)
-          : new String(page, valueStart, p - valueStart, StandardCharsets.UTF_8);
-      labels.add(name, value);
+      labels.add(page, nameStart, nameEnd, valueStart, p, escaped);
       p = skipBlanks(page, p + 1, end);
       if (p == end) {
         return -1;
@@ -336,10 +332,15 @@ public final class PrometheusParser {
 
   /**
    * The labels of one sample, in page order. Reused by the scanner: valid only during a {@link SampleSink} call.
+   * Names and values are decoded from the page only when asked for, so labels nobody reads cost no allocation.
    */
   public static final class SampleLabels {
-    private String[] names = new String[8];
-    private String[] values = new String[8];
+    private byte[] page;
+    // Per label: name start, name end, value start, value end (exclusive, still escaped), in page.
+    private int[] bounds = new int[4 * 16];
+    private boolean[] escaped = new boolean[16];
+    private String[] names = new String[16];
+    private String[] values = new String[16];
     private int size;
 
     SampleLabels() {}
@@ -351,37 +352,74 @@ public final class PrometheusParser {
 
     /** The name of label {@code i}. */
     public String name(int i) {
-      return names[java.util.Objects.checkIndex(i, size)];
+      java.util.Objects.checkIndex(i, size);
+      String name = names[i];
+      if (name == null) {
+        name = new String(page, bounds[4 * i], bounds[4 * i + 1] - bounds[4 * i], StandardCharsets.US_ASCII);
+        names[i] = name;
+      }
+      return name;
     }
 
     /** The (unescaped) value of label {@code i}. */
     public String value(int i) {
-      return values[java.util.Objects.checkIndex(i, size)];
+      java.util.Objects.checkIndex(i, size);
+      String value = values[i];
+      if (value == null) {
+        int start = bounds[4 * i + 2];
+        int end = bounds[4 * i + 3];
+        value = escaped[i] ? unescape(page, start, end) : new String(page, start, end - start, StandardCharsets.UTF_8);
+        values[i] = value;
+      }
+      return value;
     }
 
     /** The value of the label named {@code name}, or {@code null} if the sample has none. */
     public String get(String name) {
       for (int i = 0; i < size; i++) {
-        if (names[i].equals(name)) {
-          return values[i];
+        if (nameIs(i, name)) {
+          return value(i);
         }
       }
       return null;
+    }
+
+    /** Whether label {@code i} is named {@code name}, decoded as US-ASCII (as {@link #name}), without decoding it. */
+    private boolean nameIs(int i, String name) {
+      int start = bounds[4 * i];
+      int length = bounds[4 * i + 1] - start;
+      if (name.length() != length) {
+        return false;
+      }
+      for (int k = 0; k < length; k++) {
+        // Label names in the page are [A-Za-z0-9_] only, so a byte is the char it decodes to.
+        if (page[start + k] != name.charAt(k)) {
+          return false;
+        }
+      }
+      return true;
     }
 
     void clear() {
       Arrays.fill(names, 0, size, null);
       Arrays.fill(values, 0, size, null);
       size = 0;
+      page = null;
     }
 
-    void add(String name, String value) {
+    void add(byte[] page, int nameStart, int nameEnd, int valueStart, int valueEnd, boolean escapedValue) {
       if (size == names.length) {
         names = Arrays.copyOf(names, size * 2);
         values = Arrays.copyOf(values, size * 2);
+        escaped = Arrays.copyOf(escaped, size * 2);
+        bounds = Arrays.copyOf(bounds, 4 * size * 2);
       }
-      names[size] = name;
-      values[size] = value;
+      this.page = page;
+      bounds[4 * size] = nameStart;
+      bounds[4 * size + 1] = nameEnd;
+      bounds[4 * size + 2] = valueStart;
+      bounds[4 * size + 3] = valueEnd;
+      escaped[size] = escapedValue;
       size++;
     }
 
@@ -389,7 +427,7 @@ public final class PrometheusParser {
     public String toString() {
       StringBuilder sb = new StringBuilder("{");
       for (int i = 0; i < size; i++) {
-        sb.append(i == 0 ? "" : ",").append(names[i]).append("=\"").append(values[i]).append('"');
+        sb.append(i == 0 ? "" : ",").append(name(i)).append("=\"").append(value(i)).append('"');
       }
       return sb.append('}').toString();
     }

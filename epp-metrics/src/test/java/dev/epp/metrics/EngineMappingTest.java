@@ -26,6 +26,26 @@ class EngineMappingTest {
   }
 
   @Test
+  void adapterListsAreRightWhenPagesOfDifferentEndpointsAlternate() {
+    String a = "vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"x, y,,x \","
+        + "waiting_lora_adapters=\"z\"} 1\n";
+    String b = "vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"y\","
+        + "waiting_lora_adapters=\" , \"} 1\n";
+    String c = "vllm:lora_requests_info{max_lora=\"2\",running_lora_adapters=\"\",waiting_lora_adapters=\"x,y\"} 1\n";
+    for (int i = 0; i < 3; i++) {
+      EndpointMetrics ma = extract("vllm", a);
+      assertEquals(Set.of("x", "y"), ma.activeModels());
+      assertEquals(Set.of("z"), ma.waitingModels());
+      EndpointMetrics mb = extract("vllm", b);
+      assertEquals(Set.of("y"), mb.activeModels());
+      assertEquals(Set.of(), mb.waitingModels());
+      EndpointMetrics mc = extract("vllm", c);
+      assertEquals(Set.of(), mc.activeModels());
+      assertEquals(Set.of("x", "y"), mc.waitingModels());
+    }
+  }
+
+  @Test
   void vllmRealPage() throws IOException {
     EndpointMetrics m = extract("vllm", resource("vllm-metrics.txt"), EndpointMetrics.none());
     assertEquals(3, m.waitingQueueSize());

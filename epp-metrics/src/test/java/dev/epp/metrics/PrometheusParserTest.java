@@ -125,6 +125,66 @@ class PrometheusParserTest {
   }
 
   @Test
+  void labelsDecodedOnDemandAgreeWithAReferenceDecodingOnRealPages() throws IOException {
+    java.util.regex.Pattern sample = java.util.regex.Pattern.compile("^([a-zA-Z_:][a-zA-Z0-9_:]*)\\{(.*)\\}\\s");
+    java.util.regex.Pattern label = java.util.regex.Pattern.compile("([a-zA-Z_][a-zA-Z0-9_]*)=\"((?:[^\"\\\\]|\\\\.)*)\"");
+    for (String file : List.of("vllm-metrics.txt", "sglang-metrics.txt", "triton-metrics.txt")) {
+      byte[] page = resource(file);
+      List<String> names = new ArrayList<>();
+      List<List<String>> expected = new ArrayList<>();
+      for (String line : new String(page, StandardCharsets.UTF_8).split("\n")) {
+        java.util.regex.Matcher m = sample.matcher(line);
+        if (line.startsWith("#") || !m.find()) {
+          continue;
+        }
+        if (!names.contains(m.group(1))) {
+          names.add(m.group(1));
+        }
+        List<String> pairs = new ArrayList<>();
+        java.util.regex.Matcher l = label.matcher(m.group(2));
+        while (l.find()) {
+          pairs.add(l.group(1) + "=" + l.group(2).replace("\\n", "\n").replace("\\\"", "\"").replace("\\\\", "\\"));
+        }
+        expected.add(pairs);
+      }
+      assertTrue(expected.size() > 10, file);
+      PrometheusParser.Names wanted = PrometheusParser.Names.of(names);
+      List<List<String>> seen = new ArrayList<>();
+      PrometheusParser.scan(page, page.length, wanted, (n, labels, v, t) -> {
+        if (labels.size() == 0) {
+          return;
+        }
+        List<String> pairs = new ArrayList<>();
+        for (int i = labels.size() - 1; i >= 0; i--) { // values before names, in reverse: any order must work
+          String value = labels.value(i);
+          pairs.add(0, labels.name(i) + "=" + value);
+          assertEquals(value, labels.get(labels.name(i)));
+          assertEquals(value, labels.value(i));
+        }
+        assertEquals(null, labels.get("no_such_label"));
+        seen.add(pairs);
+      });
+      assertEquals(expected, seen, file);
+    }
+  }
+
+  @Test
+  void labelLookupDecodesEscapesAndUtf8AndPrefersTheFirstOfDuplicateNames() {
+    byte[] page = "foo{a=\"x\\\"y\\\\z\\n\",ab=\"\u00e9t\u00e9\",a=\"second\",b=\"\"} 1\n".getBytes(StandardCharsets.UTF_8);
+    List<String> seen = new ArrayList<>();
+    PrometheusParser.scan(page, page.length, PrometheusParser.Names.of("foo"), (n, labels, v, t) -> {
+      seen.add(labels.get("ab"));
+      seen.add(labels.get("a"));
+      seen.add(labels.get("b"));
+      seen.add(String.valueOf(labels.get("abc")));
+      seen.add(String.valueOf(labels.get("")));
+      seen.add(labels.toString());
+    });
+    assertEquals(List.of("\u00e9t\u00e9", "x\"y\\z\n", "", "null", "null",
+        "{a=\"x\"y\\z\n\",ab=\"\u00e9t\u00e9\",a=\"second\",b=\"\"}"), seen);
+  }
+
+  @Test
   void realPagesHaveNoMalformedLines() throws IOException {
     for (String name : List.of("vllm-metrics.txt", "sglang-metrics.txt", "triton-metrics.txt")) {
       byte[] page = resource(name);

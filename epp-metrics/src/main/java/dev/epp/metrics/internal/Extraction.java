@@ -88,7 +88,7 @@ public final class Extraction implements PrometheusParser.SampleSink {
       b = builder(b, previous).kvCacheUsage(Math.max(0, Math.min(1, value[kv])));
     }
     if (found[LORA]) {
-      b = builder(b, previous).activeModels(adapters(loraRunning)).waitingModels(adapters(loraWaiting));
+      b = builder(b, previous).activeModels(adapters(loraRunning, true)).waitingModels(adapters(loraWaiting, false));
       int max = parseInt(loraMax);
       if (max >= 0) {
         b.maxActiveModels(max);
@@ -140,10 +140,32 @@ public final class Extraction implements PrometheusParser.SampleSink {
     }
   }
 
-  private static Set<String> adapters(String csv) {
+  /** The last list of running adapters decoded, with its set: pages seldom change it, so most polls reuse it. */
+  private static volatile Adapters lastRunning = new Adapters("", Set.of());
+  /** As {@link #lastRunning}, for waiting adapters. */
+  private static volatile Adapters lastWaiting = new Adapters("", Set.of());
+
+  private record Adapters(String csv, Set<String> set) {}
+
+  private static Set<String> adapters(String csv, boolean running) {
     if (csv == null || csv.isBlank()) {
       return Set.of();
     }
+    Adapters last = running ? lastRunning : lastWaiting;
+    if (last.csv.equals(csv)) {
+      return last.set;
+    }
+    Set<String> set = adapters(csv);
+    if (running) {
+      lastRunning = new Adapters(csv, set);
+    } else {
+      lastWaiting = new Adapters(csv, set);
+    }
+    return set;
+  }
+
+  /** The distinct trimmed non-empty names of a comma-separated list; immutable. */
+  private static Set<String> adapters(String csv) {
     Set<String> out = new LinkedHashSet<>();
     for (String name : csv.split(",")) {
       String trimmed = name.strip();
@@ -151,6 +173,6 @@ public final class Extraction implements PrometheusParser.SampleSink {
         out.add(trimmed);
       }
     }
-    return out;
+    return Set.copyOf(out); // as EndpointMetrics would copy it
   }
 }

@@ -88,7 +88,7 @@ public final class Extraction implements PrometheusParser.SampleSink {
       b = builder(b, previous).kvCacheUsage(Math.max(0, Math.min(1, value[kv])));
     }
     if (found[LORA]) {
-      b = builder(b, previous).activeModels(adapters(loraRunning, true)).waitingModels(adapters(loraWaiting, false));
+      b = builder(b, previous).activeModels(RUNNING_ADAPTERS.of(loraRunning)).waitingModels(WAITING_ADAPTERS.of(loraWaiting));
       int max = parseInt(loraMax);
       if (max >= 0) {
         b.maxActiveModels(max);
@@ -140,28 +140,27 @@ public final class Extraction implements PrometheusParser.SampleSink {
     }
   }
 
-  /** The last list of running adapters decoded, with its set: pages seldom change it, so most polls reuse it. */
-  private static volatile Adapters lastRunning = new Adapters("", Set.of());
-  /** As {@link #lastRunning}, for waiting adapters. */
-  private static volatile Adapters lastWaiting = new Adapters("", Set.of());
+  /** Running and waiting adapter lists: pages seldom change them, so most polls reuse the last set decoded. */
+  private static final AdapterSets RUNNING_ADAPTERS = new AdapterSets();
+  private static final AdapterSets WAITING_ADAPTERS = new AdapterSets();
 
-  private record Adapters(String csv, Set<String> set) {}
+  /** The set of the adapter list last decoded, shared by all endpoints; thread-safe. */
+  private static final class AdapterSets {
+    private record Decoded(String csv, Set<String> set) {}
 
-  private static Set<String> adapters(String csv, boolean running) {
-    if (csv == null || csv.isBlank()) {
-      return Set.of();
+    private volatile Decoded last = new Decoded("", Set.of());
+
+    Set<String> of(String csv) {
+      if (csv == null || csv.isBlank()) {
+        return Set.of();
+      }
+      Decoded decoded = last;
+      if (!decoded.csv().equals(csv)) {
+        decoded = new Decoded(csv, adapters(csv));
+        last = decoded;
+      }
+      return decoded.set();
     }
-    Adapters last = running ? lastRunning : lastWaiting;
-    if (last.csv.equals(csv)) {
-      return last.set;
-    }
-    Set<String> set = adapters(csv);
-    if (running) {
-      lastRunning = new Adapters(csv, set);
-    } else {
-      lastWaiting = new Adapters(csv, set);
-    }
-    return set;
   }
 
   /** The distinct trimmed non-empty names of a comma-separated list; immutable. */

@@ -18,8 +18,6 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -27,6 +25,7 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,12 +33,14 @@ import org.slf4j.LoggerFactory;
  * Polls every endpoint of an {@link EndpointStore} for its model-server metrics and writes them back with
  * {@link EndpointStore#updateMetrics}.
  *
- * <p>Each endpoint has one polling task (default every 50 ms) on a small shared pool of daemon threads. A poll is an
- * HTTP/1.1 GET with keep-alive, abandoned after the timeout (default 1 s, covering headers and body); a new poll of
- * that endpoint starts only when the previous one has finished. With {@code http} the poll runs on a pool of daemon
- * threads that grows with the polls in flight: it writes the request and reads the response on the endpoint's own
- * connection with blocking I/O (a few system calls per page), so a hung or slow server holds one thread, up to the
- * timeout, and nothing else. With {@code https} it is an asynchronous request of the JDK HTTP client. Bodies are capped (default 16 MiB) while they are read. The page is scanned
+ * <p>Each endpoint is polled at a fixed rate (default every 50 ms, from a random phase). A poll is an HTTP/1.1 GET
+ * with keep-alive, abandoned after the timeout (default 1 s, covering headers and body); a new poll of that endpoint
+ * starts only when the previous one has finished, and the ticks that passed meanwhile are skipped. With {@code http}
+ * each endpoint has its own daemon thread, which sleeps until its next tick, then writes the request and reads the
+ * response on the endpoint's own connection with blocking I/O (a few system calls per page) and parses it: no other
+ * thread is woken for a poll, and a hung or slow server holds its own thread, up to the timeout, and nothing else.
+ * With {@code https} a poll is an asynchronous request of the JDK HTTP client, started by a task on a small shared
+ * pool of daemon threads. Bodies are capped (default 16 MiB) while they are read. The page is scanned
  * with the endpoint's {@link EngineMapping}, chosen by its engine label; only the configured families are decoded.
  *
  * <p>On any failure (connection error, timeout, non-200 status, oversized body, a page without any configured
@@ -52,7 +53,7 @@ import org.slf4j.LoggerFactory;
  * available processors). With {@code https} {@link #start()} warns when that is the case; run such processes with
  * {@code -Djava.util.concurrent.ForkJoinPool.common.parallelism=2}.
  *
- * <p><b>Threading:</b> thread-safe. The store listener only schedules or cancels tasks and never blocks.
+ * <p><b>Threading:</b> thread-safe. The store listener only starts or stops polling and never blocks.
  * {@link #start()} once, {@link #close()} once.
  */
 public final class MetricsScraper implements AutoCloseable {
@@ -74,7 +75,6 @@ public final class MetricsScraper implements AutoCloseable {
   private final Ticker ticker;
   private final ScheduledThreadPoolExecutor executor;
   private final HttpClient client;
-  private final ExecutorService fetchers;
   private final ConcurrentHashMap<String, Target> targets = new ConcurrentHashMap<>();
   private final EndpointStore.Listener listener = new EndpointStore.Listener() {
     @Override
@@ -117,12 +117,6 @@ public final class MetricsScraper implements AutoCloseable {
       http.sslContext(InsecureTls.context());
     }
     this.client = http.build();
-    AtomicInteger fetcherCount = new AtomicInteger();
-    this.fetchers = Executors.newCachedThreadPool(r -> {
-      Thread t = new Thread(r, "epp-metrics-fetch-" + fetcherCount.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
   }
 
   /** A builder scraping the endpoints of {@code store}. */
@@ -164,7 +158,6 @@ public final class MetricsScraper implements AutoCloseable {
     targets.values().forEach(Target::stop);
     targets.clear();
     executor.shutdownNow();
-    fetchers.shutdownNow();
   }
 
   /** How many endpoints are being polled. */
@@ -213,7 +206,8 @@ public final class MetricsScraper implements AutoCloseable {
     final HttpRequest request;
     final PlainHttpGet http; // null with https
     final AtomicBoolean inFlight = new AtomicBoolean();
-    volatile ScheduledFuture<?> task;
+    volatile ScheduledFuture<?> task; // https
+    volatile Thread poller; // http
     volatile boolean stopped;
     volatile CompletableFuture<?> exchange;
     // Touched only by the thread completing a poll; polls of one target never overlap.
@@ -236,7 +230,41 @@ public final class MetricsScraper implements AutoCloseable {
 
     void schedule() {
       long initialDelay = ThreadLocalRandom.current().nextLong(intervalNanos);
-      task = executor.scheduleAtFixedRate(this, initialDelay, intervalNanos, TimeUnit.NANOSECONDS);
+      if (http == null) {
+        task = executor.scheduleAtFixedRate(this, initialDelay, intervalNanos, TimeUnit.NANOSECONDS);
+        return;
+      }
+      Thread t = new Thread(() -> poll(initialDelay), "epp-metrics-poll-" + endpoint.name());
+      t.setDaemon(true);
+      poller = t;
+      t.start();
+    }
+
+    /**
+     * The loop of an http endpoint's own thread: sleeps until the next tick, polls, and skips the ticks that passed
+     * while the poll ran, until {@link #stop} (which wakes the sleep and fails a poll in progress).
+     */
+    private void poll(long initialDelay) {
+      long next = System.nanoTime() + initialDelay;
+      while (!stopped && !closed) {
+        long wait = next - System.nanoTime();
+        if (wait > 0) {
+          LockSupport.parkNanos(this, wait); // may return early: the loop checks again
+          continue;
+        }
+        try {
+          fetch();
+        } catch (Error e) { // keep polling, as a pooled task would on its next tick
+          if (!stopped) {
+            failed(e.toString());
+          }
+        }
+        next += intervalNanos;
+        long now = System.nanoTime();
+        if (next - now <= 0) {
+          next += ((now - next) / intervalNanos + 1) * intervalNanos;
+        }
+      }
     }
 
     void stop() {
@@ -244,6 +272,10 @@ public final class MetricsScraper implements AutoCloseable {
       ScheduledFuture<?> t = task;
       if (t != null) {
         t.cancel(false);
+      }
+      Thread p = poller;
+      if (p != null) {
+        LockSupport.unpark(p);
       }
       CompletableFuture<?> e = exchange;
       if (e != null) {
@@ -257,17 +289,6 @@ public final class MetricsScraper implements AutoCloseable {
     @Override
     public void run() {
       if (stopped || !inFlight.compareAndSet(false, true)) {
-        return;
-      }
-      if (http != null) {
-        try {
-          fetchers.execute(this::fetch);
-        } catch (RuntimeException e) { // rejected after close()
-          inFlight.set(false);
-          if (!stopped && !closed) {
-            failed(e.toString());
-          }
-        }
         return;
       }
       try {
@@ -302,7 +323,7 @@ public final class MetricsScraper implements AutoCloseable {
       }
     }
 
-    /** One poll over the plain-text connection, on a fetcher thread. */
+    /** One poll over the plain-text connection, on the endpoint's own thread. */
     private void fetch() {
       try {
         byte[] reuse = buffer;
@@ -321,8 +342,6 @@ public final class MetricsScraper implements AutoCloseable {
         if (!stopped) {
           failed(e.toString());
         }
-      } finally {
-        inFlight.set(false);
       }
     }
 
@@ -458,7 +477,10 @@ public final class MetricsScraper implements AutoCloseable {
       return this;
     }
 
-    /** Threads polling and parsing; default 2. */
+    /**
+     * Threads of the shared pool that starts and completes {@code https} polls; default 2. With {@code http} each
+     * endpoint is polled by its own thread instead.
+     */
     public Builder threads(int threads) {
       if (threads < 1) {
         throw new IllegalArgumentException("threads must be positive: " + threads);

@@ -178,4 +178,56 @@ class MetricsScraperTest {
     Await.until("polled several times", () -> server.requests() >= 3);
     assertEquals(EndpointMetrics.NEVER, metrics("a-rank-0").updatedNanos());
   }
+
+  @Test
+  void hungEndpointsDoNotDelayOthersAndTheirPollsNeverOverlap() {
+    ModelServer healthy = server(ModelServer.vllmPage(1, 1, 0.1));
+    List<ModelServer> hung = new ArrayList<>();
+    for (int i = 0; i < 4; i++) { // more than the threads of the shared pool
+      ModelServer server = server(ModelServer.vllmPage(1, 1, 0.1));
+      server.mode(ModelServer.Mode.HANG);
+      hung.add(server);
+      pool.upsert(Endpoint.of("hung-" + i + "-rank-0", "127.0.0.1", server.port()));
+    }
+    pool.upsert(Endpoint.of("healthy-rank-0", "127.0.0.1", healthy.port()));
+    start(MetricsScraper.builder(pool).threads(1).timeout(Duration.ofSeconds(30)));
+    Await.until("every hung server has a poll waiting", () -> hung.stream().allMatch(s -> s.requests() >= 1));
+    int before = healthy.requests();
+    Await.until("the healthy endpoint keeps being polled", () -> healthy.requests() >= before + 10);
+    for (ModelServer server : hung) {
+      assertEquals(1, server.requests(), "no second poll while the first one waits");
+    }
+  }
+
+  @Test
+  void closeEndsASleepingPollerPromptly() {
+    ModelServer server = server(ModelServer.vllmPage(1, 1, 0.1));
+    pool.upsert(Endpoint.of("sleepy-rank-0", "127.0.0.1", server.port()));
+    MetricsScraper scraper = closing(MetricsScraper.builder(pool).interval(Duration.ofHours(1)).build());
+    scraper.start();
+    Await.until("poller running", () -> pollerAlive("sleepy-rank-0"));
+    long started = System.nanoTime();
+    scraper.close();
+    Await.until("poller ended", () -> !pollerAlive("sleepy-rank-0"));
+    assertTrue(System.nanoTime() - started < Duration.ofSeconds(2).toNanos(), "ended within 2 s");
+  }
+
+  @Test
+  void removalEndsAHungPollPromptly() {
+    ModelServer server = server(ModelServer.vllmPage(1, 1, 0.1));
+    server.mode(ModelServer.Mode.HANG);
+    pool.upsert(Endpoint.of("stuck-rank-0", "127.0.0.1", server.port()));
+    start(MetricsScraper.builder(pool).timeout(Duration.ofSeconds(30)));
+    Await.until("a poll waits on the server", () -> server.requests() == 1);
+    long started = System.nanoTime();
+    pool.remove("stuck-rank-0");
+    Await.until("poller ended", () -> !pollerAlive("stuck-rank-0"));
+    assertTrue(System.nanoTime() - started < Duration.ofSeconds(2).toNanos(), "ended within 2 s, not at the timeout");
+    assertEquals(1, server.requests());
+  }
+
+  private static boolean pollerAlive(String endpoint) {
+    return Thread.getAllStackTraces().keySet().stream()
+        .anyMatch(t -> t.getName().equals("epp-metrics-poll-" + endpoint) && t.isAlive());
+  }
 }

@@ -250,6 +250,7 @@ public final class MetricsScraper implements AutoCloseable {
         long wait = next - System.nanoTime();
         if (wait > 0) {
           LockSupport.parkNanos(this, wait); // may return early: the loop checks again
+          Thread.interrupted(); // the thread is ours and ends by stop(); a stray interrupt must not make it spin
           continue;
         }
         try {

@@ -23,15 +23,14 @@ import java.util.concurrent.atomic.LongAdder;
 /**
  * The CPU the metrics scraper needs for many endpoints: a child JVM serves the 51 KB vLLM {@code /metrics} page
  * from {@code --endpoints} loopback HTTP servers (one port each), and this JVM scrapes them all with the real
- * {@link MetricsScraper} every {@code --interval-ms} for {@code --seconds} after a warm-up. It prints the scraper
- * process's CPU time divided by wall time (cores used), the pages scraped per second against the nominal rate, and
- * the server process's cores for comparison. Servers and scraper run in separate processes, so the scraper's figure
- * holds none of the serving cost. The warm-up (default 20 s) lets the JIT settle first. It also prints how many
- * threads the scraper process started per second: on one or two processors the JDK HTTP client starts one per
- * scrape unless the common fork-join pool has a parallelism of at least 2 (see {@link MetricsScraper}).
+ * {@link MetricsScraper} ({@code --threads} poll loops, default 2) every {@code --interval-ms} for {@code --seconds}
+ * after a warm-up. It prints the scraper process's CPU time divided by wall time (cores used), the pages scraped per
+ * second against the nominal rate, and the server process's cores for comparison. Servers and scraper run in
+ * separate processes, so the scraper's figure holds none of the serving cost. The warm-up (default 20 s) lets the JIT
+ * settle first. It also prints how many threads the scraper process started per second (none are expected).
  *
  * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ScrapeCpuTest --endpoints 100 --interval-ms 50
- * --seconds 20}, and with {@code -Djava.util.concurrent.ForkJoinPool.common.parallelism=2} before {@code -cp}.
+ * --seconds 20}.
  */
 public final class ScrapeCpuTest {
 
@@ -43,6 +42,7 @@ public final class ScrapeCpuTest {
     int intervalMs = 50;
     int seconds = 20;
     int warmupSeconds = 20;
+    int threads = 2;
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--serve" -> {
@@ -53,6 +53,7 @@ public final class ScrapeCpuTest {
         case "--interval-ms" -> intervalMs = Integer.parseInt(args[i + 1]);
         case "--seconds" -> seconds = Integer.parseInt(args[i + 1]);
         case "--warmup-seconds" -> warmupSeconds = Integer.parseInt(args[i + 1]);
+        case "--threads" -> threads = Integer.parseInt(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
@@ -67,14 +68,15 @@ public final class ScrapeCpuTest {
       for (int i = 0; i < endpoints; i++) {
         ports.add(Integer.parseInt(lines.readLine().trim()));
       }
-      run(ports, intervalMs, warmupSeconds, seconds, server.toHandle());
+      run(ports, intervalMs, threads, warmupSeconds, seconds, server.toHandle());
     } finally {
       server.destroy();
       server.waitFor();
     }
   }
 
-  private static void run(List<Integer> ports, int intervalMs, int warmupSeconds, int seconds, ProcessHandle server)
+  private static void run(List<Integer> ports, int intervalMs, int threads, int warmupSeconds, int seconds,
+      ProcessHandle server)
       throws InterruptedException {
     EndpointPool pool = new EndpointPool();
     for (int i = 0; i < ports.size(); i++) {
@@ -84,11 +86,11 @@ public final class ScrapeCpuTest {
     com.sun.management.OperatingSystemMXBean os =
         (com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean();
     try (MetricsScraper scraper = MetricsScraper.builder(store).interval(java.time.Duration.ofMillis(intervalMs))
-        .build()) {
+        .threads(threads).build()) {
       scraper.start();
       Thread.sleep(warmupSeconds * 1000L);
-      java.lang.management.ThreadMXBean threads = ManagementFactory.getThreadMXBean();
-      long started0 = threads.getTotalStartedThreadCount();
+      java.lang.management.ThreadMXBean threadBean = ManagementFactory.getThreadMXBean();
+      long started0 = threadBean.getTotalStartedThreadCount();
       long cpu0 = os.getProcessCpuTime();
       long serverCpu0 = cpuNanos(server);
       long updates0 = store.updates.sum();
@@ -98,7 +100,7 @@ public final class ScrapeCpuTest {
       long cpu = os.getProcessCpuTime() - cpu0;
       long serverCpu = cpuNanos(server) - serverCpu0;
       long updates = store.updates.sum() - updates0;
-      long started = threads.getTotalStartedThreadCount() - started0;
+      long started = threadBean.getTotalStartedThreadCount() - started0;
       double nominal = ports.size() * 1000.0 / intervalMs;
       System.out.printf("endpoints %d, interval %d ms, %d s measured after %d s warm-up%n", ports.size(), intervalMs,
           seconds, warmupSeconds);

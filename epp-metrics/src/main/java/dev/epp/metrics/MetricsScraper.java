@@ -7,7 +7,7 @@ import dev.epp.api.Ticker;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.metrics.internal.CappedBody;
 import dev.epp.metrics.internal.InsecureTls;
-import dev.epp.metrics.internal.PlainHttpGet;
+import dev.epp.metrics.internal.HttpPollLoop;
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -25,7 +25,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,11 +35,11 @@ import org.slf4j.LoggerFactory;
  * <p>Each endpoint is polled at a fixed rate (default every 50 ms, from a random phase). A poll is an HTTP/1.1 GET
  * with keep-alive, abandoned after the timeout (default 1 s, covering headers and body); a new poll of that endpoint
  * starts only when the previous one has finished, and the ticks that passed meanwhile are skipped. With {@code http}
- * each endpoint has its own daemon thread, which sleeps until its next tick, then writes the request and reads the
- * response on the endpoint's own connection with blocking I/O (a few system calls per page) and parses it: no other
- * thread is woken for a poll, and a hung or slow server holds its own thread, up to the timeout, and nothing else.
- * With {@code https} a poll is an asynchronous request of the JDK HTTP client, started by a task on a small shared
- * pool of daemon threads. Bodies are capped (default 16 MiB) while they are read. The page is scanned
+ * the endpoints are shared among a few poll threads (default 2), each a selector loop over non-blocking connections
+ * that also parses the pages: a thread wakes a few times per interval and polls every endpoint whose tick falls
+ * within the next tenth of the interval, so polls are batched and no thread switch is spent per page; a hung or slow
+ * server holds only its own connection, up to the timeout. With {@code https} a poll is an asynchronous request of
+ * the JDK HTTP client, started by a task on a small shared pool of daemon threads. Bodies are capped (default 16 MiB) while they are read. The page is scanned
  * with the endpoint's {@link EngineMapping}, chosen by its engine label; only the configured families are decoded.
  *
  * <p>On any failure (connection error, timeout, non-200 status, oversized body, a page without any configured
@@ -73,8 +72,9 @@ public final class MetricsScraper implements AutoCloseable {
   private final Duration timeout;
   private final int maxBodyBytes;
   private final Ticker ticker;
-  private final ScheduledThreadPoolExecutor executor;
-  private final HttpClient client;
+  private final ScheduledThreadPoolExecutor executor; // https only
+  private final HttpClient client; // https only
+  private final HttpPollLoop[] loops; // http only
   private final ConcurrentHashMap<String, Target> targets = new ConcurrentHashMap<>();
   private final EndpointStore.Listener listener = new EndpointStore.Listener() {
     @Override
@@ -100,6 +100,16 @@ public final class MetricsScraper implements AutoCloseable {
     this.timeout = b.timeout;
     this.maxBodyBytes = b.maxBodyBytes;
     this.ticker = b.ticker;
+    if (scheme.equals("http")) {
+      this.executor = null;
+      this.client = null;
+      this.loops = new HttpPollLoop[b.threads];
+      for (int i = 0; i < loops.length; i++) {
+        loops[i] = new HttpPollLoop("epp-metrics-poll-" + (i + 1), b.interval, b.timeout, b.maxBodyBytes);
+      }
+      return;
+    }
+    this.loops = new HttpPollLoop[0];
     AtomicInteger threadCount = new AtomicInteger();
     this.executor = new ScheduledThreadPoolExecutor(b.threads, r -> {
       Thread t = new Thread(r, "epp-metrics-scraper-" + threadCount.incrementAndGet());
@@ -113,7 +123,7 @@ public final class MetricsScraper implements AutoCloseable {
         .connectTimeout(timeout)
         .followRedirects(HttpClient.Redirect.NEVER)
         .executor(executor);
-    if (b.scheme.equals("https") && b.insecureSkipVerify) {
+    if (b.insecureSkipVerify) {
       http.sslContext(InsecureTls.context());
     }
     this.client = http.build();
@@ -157,7 +167,12 @@ public final class MetricsScraper implements AutoCloseable {
     store.removeListener(listener);
     targets.values().forEach(Target::stop);
     targets.clear();
-    executor.shutdownNow();
+    if (executor != null) {
+      executor.shutdownNow();
+    }
+    for (HttpPollLoop loop : loops) {
+      loop.close();
+    }
   }
 
   /** How many endpoints are being polled. */
@@ -200,14 +215,13 @@ public final class MetricsScraper implements AutoCloseable {
   }
 
   /** The polling state of one endpoint. */
-  private final class Target implements Runnable {
+  private final class Target implements Runnable, HttpPollLoop.Listener {
     final Endpoint endpoint;
     final EngineMapping mapping;
     final HttpRequest request;
-    final PlainHttpGet http; // null with https
     final AtomicBoolean inFlight = new AtomicBoolean();
     volatile ScheduledFuture<?> task; // https
-    volatile Thread poller; // http
+    volatile HttpPollLoop.Poll poll; // http
     volatile boolean stopped;
     volatile CompletableFuture<?> exchange;
     // Touched only by the thread completing a poll; polls of one target never overlap.
@@ -223,49 +237,23 @@ public final class MetricsScraper implements AutoCloseable {
           .header("Accept", ACCEPT)
           .GET()
           .build();
-      int port = metricsPort > 0 ? metricsPort : endpoint.port();
-      this.http = scheme.equals("http") ? new PlainHttpGet(endpoint.address(), port, path, ACCEPT) : null;
       this.last = last;
     }
 
     void schedule() {
       long initialDelay = ThreadLocalRandom.current().nextLong(intervalNanos);
-      if (http == null) {
+      if (executor != null) {
         task = executor.scheduleAtFixedRate(this, initialDelay, intervalNanos, TimeUnit.NANOSECONDS);
         return;
       }
-      Thread t = new Thread(() -> poll(initialDelay), "epp-metrics-poll-" + endpoint.name());
-      t.setDaemon(true);
-      poller = t;
-      t.start();
-    }
-
-    /**
-     * The loop of an http endpoint's own thread: sleeps until the next tick, polls, and skips the ticks that passed
-     * while the poll ran, until {@link #stop} (which wakes the sleep and fails a poll in progress).
-     */
-    private void poll(long initialDelay) {
-      long next = System.nanoTime() + initialDelay;
-      while (!stopped && !closed) {
-        long wait = next - System.nanoTime();
-        if (wait > 0) {
-          LockSupport.parkNanos(this, wait); // may return early: the loop checks again
-          Thread.interrupted(); // the thread is ours and ends by stop(); a stray interrupt must not make it spin
-          continue;
-        }
-        try {
-          fetch();
-        } catch (Error e) { // keep polling, as a pooled task would on its next tick
-          if (!stopped) {
-            failed(e.toString());
-          }
-        }
-        next += intervalNanos;
-        long now = System.nanoTime();
-        if (next - now <= 0) {
-          next += ((now - next) / intervalNanos + 1) * intervalNanos;
+      HttpPollLoop loop = loops[0];
+      for (HttpPollLoop l : loops) {
+        if (l.size() < loop.size()) {
+          loop = l;
         }
       }
+      int port = metricsPort > 0 ? metricsPort : endpoint.port();
+      poll = loop.add(endpoint.address(), port, path, ACCEPT, initialDelay, this);
     }
 
     void stop() {
@@ -274,16 +262,13 @@ public final class MetricsScraper implements AutoCloseable {
       if (t != null) {
         t.cancel(false);
       }
-      Thread p = poller;
+      HttpPollLoop.Poll p = poll;
       if (p != null) {
-        LockSupport.unpark(p);
+        p.cancel();
       }
       CompletableFuture<?> e = exchange;
       if (e != null) {
         e.cancel(true);
-      }
-      if (http != null) {
-        http.close();
       }
     }
 
@@ -324,25 +309,17 @@ public final class MetricsScraper implements AutoCloseable {
       }
     }
 
-    /** One poll over the plain-text connection, on the endpoint's own thread. */
-    private void fetch() {
-      try {
-        byte[] reuse = buffer;
-        buffer = null;
-        PlainHttpGet.Response response = http.get(reuse, maxBodyBytes, Math.max(1, timeout.toMillis()));
-        if (stopped) {
-          return;
-        }
-        if (response.status() != 200) {
-          buffer = reuse;
-          failed("HTTP status " + response.status());
-          return;
-        }
-        accept(response.bytes(), response.length());
-      } catch (IOException | RuntimeException e) {
-        if (!stopped) {
-          failed(e.toString());
-        }
+    @Override
+    public void page(byte[] page, int length) {
+      if (!stopped) {
+        accept(page, length);
+      }
+    }
+
+    @Override
+    public void failed(IOException e) {
+      if (!stopped) {
+        failed(e.toString());
       }
     }
 
@@ -362,6 +339,9 @@ public final class MetricsScraper implements AutoCloseable {
         return;
       }
       CappedBody.Page page = response.body();
+      if (page.bytes().length <= KEEP_BUFFER_BYTES) {
+        buffer = page.bytes();
+      }
       accept(page.bytes(), page.length());
     }
 
@@ -369,9 +349,6 @@ public final class MetricsScraper implements AutoCloseable {
     private void accept(byte[] bytes, int length) {
       EndpointMetrics previous = last;
       EndpointMetrics next = mapping.extract(bytes, length, previous, ticker.nanos());
-      if (bytes.length <= KEEP_BUFFER_BYTES) {
-        buffer = bytes;
-      }
       if (next == previous) {
         failed("the page has none of the metrics of " + mapping);
         return;
@@ -479,8 +456,9 @@ public final class MetricsScraper implements AutoCloseable {
     }
 
     /**
-     * Threads of the shared pool that starts and completes {@code https} polls; default 2. With {@code http} each
-     * endpoint is polled by its own thread instead.
+     * The scraper's threads; default 2. With {@code http}, poll loops, each serving a share of the endpoints (a loop
+     * spends about 90 µs of CPU on a 51 KB vLLM page, so it keeps up with roughly 10,000 pages per second). With
+     * {@code https}, the shared pool that starts and completes the JDK client's requests.
      */
     public Builder threads(int threads) {
       if (threads < 1) {
@@ -490,7 +468,7 @@ public final class MetricsScraper implements AutoCloseable {
       return this;
     }
 
-    /** The scraper, not yet started. */
+    /** The scraper, not yet started; with {@code http} its poll threads start here and stay idle until then. */
     public MetricsScraper build() {
       return new MetricsScraper(this);
     }

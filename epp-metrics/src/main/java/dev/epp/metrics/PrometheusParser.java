@@ -1,6 +1,9 @@
 package dev.epp.metrics;
 
 import dev.epp.metrics.internal.Numbers;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Collection;
@@ -27,6 +30,9 @@ import java.util.List;
  * passes to a sink are valid only during that call.
  */
 public final class PrometheusParser {
+
+  private static final VarHandle LONGS = MethodHandles.byteArrayViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+  private static final long NEWLINES = 0x0A0A0A0A0A0A0A0AL;
 
   private PrometheusParser() {}
 
@@ -221,6 +227,14 @@ public final class PrometheusParser {
 
   /** The position after the next '\n' at or after {@code p}, or {@code length}. */
   private static int nextLine(byte[] page, int p, int length) {
+    // Eight bytes at a time: the lowest high bit of (x - 0x01..) & ~x & 0x80.. marks the first zero byte of x.
+    for (; p + Long.BYTES <= length; p += Long.BYTES) {
+      long x = (long) LONGS.get(page, p) ^ NEWLINES;
+      long zeroBytes = (x - 0x0101010101010101L) & ~x & 0x8080808080808080L;
+      if (zeroBytes != 0) {
+        return p + (Long.numberOfTrailingZeros(zeroBytes) >>> 3) + 1;
+      }
+    }
     while (p < length) {
       if (page[p++] == '\n') {
         return p;

@@ -106,6 +106,26 @@ class PrometheusParserTest {
     assertEquals("foo{} 3.0", result.samples().get(1));
   }
 
+  /** Skipped lines of every length at every alignment, including bytes that differ from '\n' in one bit. */
+  @Test
+  void skippedLinesEndAtTheirNewlineWhateverTheirLengthAndAlignment() {
+    StringBuilder page = new StringBuilder();
+    int expected = 0;
+    for (int pad = 0; pad < 8; pad++) {
+      for (int len = 0; len < 40; len++) {
+        page.append("x".repeat(pad)).append(pad == 0 ? "" : "\n");
+        page.append("bar{a=\"").append("\u000b\u008a*".repeat(len / 3)).append("\"} 1\n");
+        page.append("foo ").append(expected++).append('\n');
+      }
+    }
+    Result result = scan(page.toString(), "foo");
+    assertEquals(7 * 40, result.malformed(), "only the padding lines, which have no value");
+    assertEquals(expected, result.samples().size());
+    for (int i = 0; i < expected; i++) {
+      assertEquals("foo{} " + (double) i, result.samples().get(i));
+    }
+  }
+
   @Test
   void lengthBoundsTheScan() {
     byte[] page = "foo 1\nfoo 2\n".getBytes(StandardCharsets.US_ASCII);

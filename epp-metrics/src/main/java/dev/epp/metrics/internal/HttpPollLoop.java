@@ -12,6 +12,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
@@ -40,6 +41,8 @@ public final class HttpPollLoop implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(HttpPollLoop.class);
   private static final long MAX_SLEEP_NANOS = 1_000_000_000L;
+  /** Buffers larger than this are not kept after a poll, so idle memory stays small. */
+  private static final int KEEP_BUFFER_BYTES = 1 << 20;
 
   /** Receives the outcome of each poll of one URL, on the loop's thread. */
   public interface Listener {
@@ -64,6 +67,8 @@ public final class HttpPollLoop implements AutoCloseable {
   private final List<Poll> polls = new ArrayList<>(); // the loop's thread only
   private final AtomicInteger size = new AtomicInteger();
   private final ByteBuffer idleRead = ByteBuffer.allocate(256);
+  /** Read buffers of finished polls, most recently used first: a few in-flight polls share a few hot buffers. */
+  private final ArrayDeque<byte[]> spareBuffers = new ArrayDeque<>(); // the loop's thread only
   private volatile boolean closed;
 
   /**
@@ -215,7 +220,7 @@ public final class HttpPollLoop implements AutoCloseable {
     private void start(long now) {
       deadline = now + timeoutNanos;
       received = false;
-      response.reset();
+      response.start(spareBuffers.pollFirst());
       try {
         if (channel != null) {
           reused = true;
@@ -265,15 +270,20 @@ public final class HttpPollLoop implements AutoCloseable {
       if (k != key || !k.isValid()) {
         return;
       }
+      if (state == IDLE) {
+        // The server closed the idle connection (or sent bytes nobody asked for): drop it now.
+        idleRead.clear();
+        try {
+          if (channel.read(idleRead) != 0) {
+            disconnect();
+          }
+        } catch (IOException e) {
+          disconnect();
+        }
+        return;
+      }
       try {
         switch (state) {
-          case IDLE -> {
-            // The server closed the idle connection (or sent bytes nobody asked for): drop it now.
-            idleRead.clear();
-            if (channel.read(idleRead) != 0) {
-              disconnect();
-            }
-          }
           case CONNECTING -> {
             if (channel.finishConnect()) {
               send();
@@ -318,9 +328,9 @@ public final class HttpPollLoop implements AutoCloseable {
       } else {
         disconnect();
       }
-      idle();
       int status = response.status();
       if (status != 200) {
+        idle();
         notifyFailed(new IOException("HTTP status " + status));
         return;
       }
@@ -331,13 +341,14 @@ public final class HttpPollLoop implements AutoCloseable {
           log.warn("A metrics page listener failed", e);
         }
       }
+      idle();
     }
 
     /** A failure in connecting, sending or receiving; a reused connection that died unanswered is replaced once. */
     private void failed(IOException e) {
       if (reused && !received && state != IDLE) {
         disconnect();
-        response.reset();
+        response.start(response.release());
         try {
           connect();
           return;
@@ -366,6 +377,10 @@ public final class HttpPollLoop implements AutoCloseable {
 
     /** Ends the poll in progress and schedules the next tick, skipping the ones that passed. */
     private void idle() {
+      byte[] buffer = response.release();
+      if (buffer != null && buffer.length <= KEEP_BUFFER_BYTES) {
+        spareBuffers.addFirst(buffer);
+      }
       state = IDLE;
       next += intervalNanos;
       long now = System.nanoTime();

@@ -15,14 +15,13 @@ import java.util.Locale;
  * limited to {@value #MAX_HEADER_BYTES} bytes. Parsing is linear in the bytes received however they are split into
  * reads.
  *
- * <p>Not thread-safe; reusable: {@link #reset} before each response.
+ * <p>Not thread-safe; reusable: {@link #start} before each response, {@link #release} after it.
  */
 public final class HttpResponseParser {
 
   static final int MAX_HEADER_BYTES = 64 * 1024;
   private static final int MIN_READ = 16 * 1024;
-  /** Buffers larger than this are not kept between responses, so idle memory per connection stays small. */
-  private static final int KEEP_BUFFER_BYTES = 1 << 20;
+  private static final int INITIAL_BUFFER_BYTES = 64 * 1024;
 
   private enum Phase { STATUS, HEADERS, FIXED, CHUNK_SIZE, CHUNK_DATA, CHUNK_END, TRAILERS, UNTIL_CLOSE, DONE }
 
@@ -47,14 +46,15 @@ public final class HttpResponseParser {
   public HttpResponseParser(int maxBytes) {
     this.maxBytes = maxBytes;
     this.capacityLimit = (int) Math.min(Integer.MAX_VALUE - 8, (long) maxBytes + MAX_HEADER_BYTES + MIN_READ);
-    reset();
   }
 
-  /** Forgets the previous response; keeps the buffer if it is small enough to keep for the next. */
-  public void reset() {
-    if (buffer == null || buffer.length > KEEP_BUFFER_BYTES) {
-      buffer = new byte[Math.min(capacityLimit, 64 * 1024)];
-    }
+  /**
+   * Begins a response, forgetting any previous one.
+   *
+   * @param buffer the buffer to read into (grown as needed), or null for a new one
+   */
+  public void start(byte[] buffer) {
+    this.buffer = buffer != null ? buffer : new byte[Math.min(capacityLimit, INITIAL_BUFFER_BYTES)];
     body = 0;
     pos = 0;
     filled = 0;
@@ -199,6 +199,13 @@ public final class HttpResponseParser {
   /** The buffer holding the decoded body at {@code [0, bodyLength())}; replaced as it grows. */
   public byte[] buffer() {
     return buffer;
+  }
+
+  /** Hands back the buffer for reuse; the parser needs a {@link #start} before it reads again. */
+  public byte[] release() {
+    byte[] b = buffer;
+    buffer = null;
+    return b;
   }
 
   /** The length of the decoded body: 0 unless the status is 200. */

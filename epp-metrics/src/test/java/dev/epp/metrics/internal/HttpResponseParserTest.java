@@ -53,6 +53,7 @@ class HttpResponseParserTest {
   private static HttpResponseParser parse(String response, int piece, int maxBytes, boolean closeAtEnd)
       throws IOException {
     HttpResponseParser parser = new HttpResponseParser(maxBytes);
+    parser.start(null);
     Drip drip = new Drip(response, piece, closeAtEnd);
     while (true) {
       int n = parser.readFrom(drip);
@@ -185,10 +186,11 @@ class HttpResponseParserTest {
 
   @ParameterizedTest
   @ValueSource(ints = {1, 9, 1 << 20})
-  void resetReadiesTheParserForTheNextResponse(int piece) throws IOException {
+  void aReleasedBufferServesTheNextResponse(int piece) throws IOException {
     HttpResponseParser parser = new HttpResponseParser(1 << 20);
+    byte[] buffer = null;
     for (String text : new String[] {"first", "second response"}) {
-      parser.reset();
+      parser.start(buffer);
       Drip drip = new Drip("HTTP/1.1 200 OK\r\nContent-Length: " + text.length() + "\r\n\r\n" + text, piece, false);
       boolean complete = false;
       while (!complete) {
@@ -197,6 +199,7 @@ class HttpResponseParserTest {
         complete = parser.advance(false);
       }
       assertEquals(text, body(parser));
+      buffer = parser.release();
     }
   }
 }

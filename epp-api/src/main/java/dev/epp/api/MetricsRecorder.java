@@ -60,11 +60,10 @@ public interface MetricsRecorder {
   default void recordSchedulerLatency(long nanos) {}
 
   /**
-   * One scheduling attempt. On success the labels describe the primary profile's first endpoint; on failure they
-   * are empty.
+   * One scheduling attempt for {@code targetModel}: {@code primary} is the primary profile's first endpoint, or
+   * {@code null} if the attempt failed.
    */
-  default void recordSchedulingAttempt(
-      boolean success, String targetModel, String podName, String namespace, String port) {}
+  default void recordSchedulingAttempt(String targetModel, Endpoint primary) {}
 
   /**
    * Where the durations, in nanoseconds, of {@code plugin}'s calls at {@code extensionPoint} (e.g. {@code Scorer}) go.

@@ -14,8 +14,11 @@ import java.util.Objects;
 public final class RequestContext {
 
   private final InferenceRequest request;
-  private StateKey<?>[] keys = new StateKey<?>[0];
-  private Object[] values = new Object[0];
+  private static final StateKey<?>[] NO_KEYS = {};
+  private static final Object[] NO_VALUES = {};
+
+  private StateKey<?>[] keys = NO_KEYS;
+  private Object[] values = NO_VALUES;
 
   /** A context with no state yet. */
   public RequestContext(InferenceRequest request) {

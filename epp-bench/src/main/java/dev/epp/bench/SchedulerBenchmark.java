@@ -1,11 +1,15 @@
 package dev.epp.bench;
 
+import dev.epp.api.Endpoint;
 import dev.epp.api.InferenceRequest;
 import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
+import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.scheduler.Scheduler;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -18,10 +22,12 @@ import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * One scheduling decision with the default configuration over a pool with skewed load, against the same decision
- * with only {@code random-picker} (the baseline: the framework's fixed cost, no scoring).
+ * with only {@code random-picker} (the baseline: the framework's fixed cost, no scoring), and against building only
+ * the objects a decision returns ({@code resultOnly}, the allocation baseline).
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar SchedulerBenchmark -prof gc}
  */
@@ -61,5 +67,18 @@ public class SchedulerBenchmark {
   @Benchmark
   public SchedulingResult schedule() {
     return scheduler.schedule(new RequestContext(request), candidates);
+  }
+
+  /**
+   * The allocation baseline: what {@link #schedule} creates for its caller, built directly (a request context, and a
+   * result with one profile that picked one endpoint). {@code schedule}'s B/op minus this is what the framework
+   * allocates itself.
+   */
+  @Benchmark
+  public SchedulingResult resultOnly(Blackhole blackhole) {
+    RequestContext context = new RequestContext(request);
+    blackhole.consume(context);
+    Endpoint picked = candidates.endpoint(candidates.size() - 1);
+    return new SchedulingResult("default", Map.of("default", new ProfileResult(List.of(picked))));
   }
 }

@@ -1,5 +1,6 @@
 package dev.epp.metrics;
 
+import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.MetricsRecorder;
@@ -248,10 +249,10 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   }
 
   @Override
-  public void recordSchedulingAttempt(
-      boolean success, String targetModel, String podName, String namespace, String port) {
-    if (success) {
-      schedulerAttempts.labels(namespace, podName, port, "success", targetModel).inc();
+  public void recordSchedulingAttempt(String targetModel, Endpoint primary) {
+    if (primary != null) {
+      // The pool has no namespace of its own here; Go's label is the pod's namespace.
+      schedulerAttempts.labels("", primary.name(), Integer.toString(primary.port()), "success", targetModel).inc();
     } else {
       schedulerAttempts.labels("", "", "", "failure", targetModel).inc();
     }

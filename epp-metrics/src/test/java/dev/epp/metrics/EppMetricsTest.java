@@ -165,13 +165,17 @@ class EppMetricsTest {
         inference_objective_request_total{model_name="m20",priority="0",target_model_name="t20"} 1
         """, family("inference_objective_request_total"));
 
-    // pkg/epp/metrics/testdata/scheduler_attempts_with_result_metrics
-    metrics.recordSchedulingAttempt(true, "modelA", "pod-1", "ns-1", "8080");
-    metrics.recordSchedulingAttempt(true, "modelA", "pod-1", "ns-1", "8080");
+    // pkg/epp/metrics/testdata/scheduler_attempts_with_result_metrics, whose namespace "ns-1" is empty here: our
+    // endpoints carry no namespace.
+    Endpoint pod = Endpoint.of("pod-1", "10.0.0.1", 8080);
+    metrics.recordSchedulingAttempt("modelA", pod);
+    metrics.recordSchedulingAttempt("modelA", pod);
+    metrics.recordSchedulingAttempt("modelA", null);
     assertEquals("""
         # HELP inference_extension_scheduler_attempts_total [ALPHA] Total number of scheduling attempts.
         # TYPE inference_extension_scheduler_attempts_total counter
-        inference_extension_scheduler_attempts_total{namespace="ns-1",pod_name="pod-1",port="8080",status="success",target_model_name="modelA"} 2
+        inference_extension_scheduler_attempts_total{namespace="",pod_name="",port="",status="failure",target_model_name="modelA"} 1
+        inference_extension_scheduler_attempts_total{namespace="",pod_name="pod-1",port="8080",status="success",target_model_name="modelA"} 2
         """, family("inference_extension_scheduler_attempts_total"));
 
     // pkg/epp/metrics/metrics_test.go (TestInferenceModelRewriteDecisionsTotalMetric)

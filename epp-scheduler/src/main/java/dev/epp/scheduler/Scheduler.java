@@ -99,27 +99,36 @@ public final class Scheduler {
     try {
       SchedulingResult result = run(context, candidates);
       Endpoint primary = result.targets().get(0);
-      metrics.recordSchedulingAttempt(true, targetModel, primary.name(), "", Integer.toString(primary.port()));
+      metrics.recordSchedulingAttempt(targetModel, primary);
       return result;
     } catch (InferenceException e) {
-      metrics.recordSchedulingAttempt(false, targetModel, "", "", "");
+      metrics.recordSchedulingAttempt(targetModel, null);
       throw e;
     } finally {
       metrics.recordSchedulerLatency(ticker.nanos() - start);
     }
   }
 
+  private static Map<String, ProfileResult> with(Map<String, ProfileResult> results, String name, ProfileResult result) {
+    if (results.isEmpty()) {
+      return Map.of(name, result);
+    }
+    Map<String, ProfileResult> more = new LinkedHashMap<>(results);
+    more.put(name, result);
+    return Collections.unmodifiableMap(more);
+  }
+
   private SchedulingResult run(RequestContext context, Candidates candidates) {
     if (candidates.size() == 0) {
       throw new InferenceException(Code.SERVICE_UNAVAILABLE, "no candidate endpoints for the request");
     }
-    Map<String, ProfileResult> results = new LinkedHashMap<>(4);
-    Map<String, ProfileResult> view = Collections.unmodifiableMap(results);
+    // Unmodifiable, in run order; with one profile a Map.of, which SchedulingResult keeps without a copy.
+    Map<String, ProfileResult> results = Map.of();
     for (int round = 0; ; round++) {
       List<String> next;
       long pickStart = ticker.nanos();
       try {
-        next = handler.pickProfiles(context, profileNames, view);
+        next = handler.pickProfiles(context, profileNames, results);
       } catch (RuntimeException e) {
         throw internal("profile handler " + handler.typedName() + " failed: " + e);
       } finally {
@@ -137,7 +146,7 @@ public final class Scheduler {
           throw internal("profile handler " + handler.typedName() + " picked "
               + (runner == null ? "unknown" : "already run") + " profile '" + name + "'");
         }
-        results.put(name, runner.run(context, candidates));
+        results = with(results, name, runner.run(context, candidates));
       }
     }
     if (results.isEmpty()) {
@@ -147,7 +156,7 @@ public final class Scheduler {
     SchedulingResult result;
     long processStart = ticker.nanos();
     try {
-      result = handler.processResults(context, view);
+      result = handler.processResults(context, results);
     } catch (InferenceException e) {
       throw e;
     } catch (RuntimeException e) {

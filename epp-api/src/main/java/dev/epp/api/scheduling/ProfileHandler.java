@@ -20,8 +20,8 @@ public interface ProfileHandler extends Plugin {
    *
    * @param context the request being scheduled
    * @param profiles the names of all configured profiles, in configuration order
-   * @param results the results of the profiles run so far, by name; a profile that found no endpoint maps to
-   *     {@link ProfileResult#none()}
+   * @param results the results of the profiles run so far, by name, unmodifiable and in the order they ran; a
+   *     profile that found no endpoint maps to {@link ProfileResult#none()}
    * @return names of profiles to run next, or an empty list to stop
    */
   List<String> pickProfiles(RequestContext context, List<String> profiles, Map<String, ProfileResult> results);
@@ -29,7 +29,7 @@ public interface ProfileHandler extends Plugin {
   /**
    * Combines the profiles' results into the scheduling result.
    *
-   * @param results the result of every profile that ran, by name
+   * @param results the result of every profile that ran, by name, unmodifiable and in the order they ran
    * @throws dev.epp.api.InferenceException if the results cannot route the request
    */
   SchedulingResult processResults(RequestContext context, Map<String, ProfileResult> results);

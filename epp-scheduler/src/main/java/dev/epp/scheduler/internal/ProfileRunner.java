@@ -100,6 +100,9 @@ public final class ProfileRunner {
       addScores(s, context, view, scratch.raw, totals);
     }
     int picked = pick(context, view, totals, scratch.picked, scratch.bits);
+    if (picked == 1) {
+      return new ProfileResult(List.of(view.endpoint(scratch.picked[0])));
+    }
     Endpoint[] targets = new Endpoint[picked];
     for (int i = 0; i < picked; i++) {
       targets[i] = view.endpoint(scratch.picked[i]);

@@ -10,6 +10,7 @@ import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
 import java.nio.channels.SocketChannel;
 import java.nio.channels.UnresolvedAddressException;
+import java.nio.channels.UnsupportedAddressTypeException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayDeque;
@@ -32,7 +33,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A kept-alive connection that fails before any byte of the response arrived (the server closed it while it was
  * idle) is replaced once within the same poll, as the JDK client does for idempotent requests; a connection the server
- * closes while idle is dropped at once. Host names are resolved on the loop's thread at each connection.
+ * closes while idle is dropped at once. A poll reads at most {@value #READ_BUDGET_BYTES} bytes per wake-up, so a
+ * fast server cannot hold the thread past other polls' ticks or its own deadline. Host names are resolved on the
+ * loop's thread, once and again after each failed poll: a slow resolver delays the loop's other polls. An exception
+ * or error in one poll, or in its listener, fails that poll only.
  *
  * <p><b>Threading:</b> thread-safe. {@link Listener}s are called on the loop's thread, one poll at a time, and must not
  * block.
@@ -41,6 +45,8 @@ public final class HttpPollLoop implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(HttpPollLoop.class);
   private static final long MAX_SLEEP_NANOS = 1_000_000_000L;
+  /** Bytes one poll may read per wake-up before the others get their turn. */
+  private static final int READ_BUDGET_BYTES = 256 * 1024;
   /** Buffers larger than this are not kept after a poll, so idle memory stays small. */
   private static final int KEEP_BUFFER_BYTES = 1 << 20;
 
@@ -124,6 +130,7 @@ public final class HttpPollLoop implements AutoCloseable {
   private void run() {
     try {
       while (!closed) {
+        Thread.interrupted(); // the thread is ours and ends by close(); a stray interrupt must not make select spin
         for (Runnable task; (task = tasks.poll()) != null; ) {
           task.run();
         }
@@ -173,6 +180,7 @@ public final class HttpPollLoop implements AutoCloseable {
     private long next;
     private long deadline;
     private int state = IDLE;
+    private InetSocketAddress address; // resolved; null until the first connection and after a failed poll
     private SocketChannel channel;
     private SelectionKey key;
     private boolean reused; // the request went out on a connection that carried an earlier one
@@ -188,7 +196,10 @@ public final class HttpPollLoop implements AutoCloseable {
       this.listener = listener;
     }
 
-    /** Stops polling and closes the connection; no listener call starts after this returns. Idempotent. */
+    /**
+     * Stops polling and closes the connection. A listener call already under way on the loop's thread may still
+     * happen; none follows it. Idempotent.
+     */
     public void cancel() {
       if (!cancelled) {
         cancelled = true;
@@ -202,6 +213,15 @@ public final class HttpPollLoop implements AutoCloseable {
 
     /** Starts a due poll or fails an overdue one; returns when this poll next needs the loop. */
     private long tick(long now) {
+      try {
+        return advance(now);
+      } catch (RuntimeException | Error e) {
+        crashed(e);
+        return next;
+      }
+    }
+
+    private long advance(long now) {
       if (state == IDLE) {
         if (next - now > batchNanos) {
           return next;
@@ -221,6 +241,7 @@ public final class HttpPollLoop implements AutoCloseable {
       deadline = now + timeoutNanos;
       received = false;
       response.start(spareBuffers.pollFirst());
+      state = SENDING; // in flight: a reused connection failing from here on is replaced once
       try {
         if (channel != null) {
           reused = true;
@@ -240,11 +261,16 @@ public final class HttpPollLoop implements AutoCloseable {
       ch.configureBlocking(false);
       ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
       key = ch.register(selector, 0, this);
+      if (address == null) {
+        address = new InetSocketAddress(host, port);
+      }
       boolean connected;
       try {
-        connected = ch.connect(new InetSocketAddress(host, port));
+        connected = ch.connect(address);
       } catch (UnresolvedAddressException e) {
         throw new UnknownHostException(host);
+      } catch (UnsupportedAddressTypeException e) {
+        throw new IOException("cannot connect to " + host + ": " + e, e);
       }
       if (connected) {
         send();
@@ -300,13 +326,13 @@ public final class HttpPollLoop implements AutoCloseable {
         }
       } catch (IOException e) {
         failed(e);
-      } catch (RuntimeException e) {
-        failed(new IOException(e));
+      } catch (RuntimeException | Error e) {
+        crashed(e);
       }
     }
 
     private void receive() throws IOException {
-      while (true) {
+      for (int budget = READ_BUDGET_BYTES; budget > 0; ) {
         int n = response.readFrom(channel);
         if (n == 0) {
           return;
@@ -319,7 +345,9 @@ public final class HttpPollLoop implements AutoCloseable {
         if (n < 0) {
           throw new IOException("connection closed before the end of the response");
         }
+        budget -= n;
       }
+      // More is waiting: the selector reports it again after the other polls' ticks and this one's deadline.
     }
 
     private void complete() {
@@ -337,7 +365,7 @@ public final class HttpPollLoop implements AutoCloseable {
       if (!cancelled) {
         try {
           listener.page(response.buffer(), response.bodyLength());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) {
           log.warn("A metrics page listener failed", e);
         }
       }
@@ -361,15 +389,22 @@ public final class HttpPollLoop implements AutoCloseable {
 
     private void fail(IOException e) {
       disconnect();
+      address = null; // resolved again for the next poll
       idle();
       notifyFailed(e);
+    }
+
+    /** A bug or a resource failure (not an I/O one) in this poll: fails the poll only. */
+    private void crashed(Throwable t) {
+      log.warn("Polling {}:{} failed unexpectedly", host, port, t);
+      fail(new IOException(t.toString(), t));
     }
 
     private void notifyFailed(IOException e) {
       if (!cancelled) {
         try {
           listener.failed(e);
-        } catch (RuntimeException error) {
+        } catch (RuntimeException | Error error) {
           log.warn("A metrics page listener failed", error);
         }
       }

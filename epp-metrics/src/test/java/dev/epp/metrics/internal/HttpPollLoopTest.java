@@ -489,6 +489,94 @@ class HttpPollLoopTest {
     assertTrue(third >= 300, "the 400 ms tick, more than a tenth of the interval later, waited: " + third + " ms");
   }
 
+  /** A server answering every request on every connection with a short page, kept alive. */
+  private Scripted alwaysOk() throws IOException {
+    Scripted server = scripted();
+    for (int i = 0; i < 10_000; i++) {
+      server.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    }
+    return server;
+  }
+
+  @Test
+  void anErrorInOneListenerFailsOnlyThatPoll() throws Exception {
+    Scripted server = alwaysOk();
+    HttpPollLoop loop = loop(20, 2000, 1 << 20);
+    Outcomes healthy = poll(loop, server.port());
+    AtomicInteger calls = new AtomicInteger();
+    loop.add("127.0.0.1", server.port(), "/metrics", "text/plain", 0, new HttpPollLoop.Listener() {
+      @Override
+      public void page(byte[] page, int length) {
+        if (calls.incrementAndGet() == 1) {
+          throw new StackOverflowError("from the page parser");
+        }
+      }
+
+      @Override
+      public void failed(IOException e) {}
+    });
+    waitUntil(() -> calls.get() >= 3);
+    healthy.queue.clear();
+    for (int i = 0; i < 5; i++) {
+      assertEquals("ok", healthy.page(), "the other URL is still polled");
+    }
+  }
+
+  @Test
+  void aStrayInterruptDoesNotMakeTheLoopSpin() throws Exception {
+    Scripted server = alwaysOk();
+    HttpPollLoop loop = new HttpPollLoop("interrupted-poll", Duration.ofSeconds(1), Duration.ofSeconds(1), 1 << 20);
+    closeables.add(loop);
+    AtomicInteger pages = new AtomicInteger();
+    loop.add("127.0.0.1", server.port(), "/metrics", "text/plain", 0, new HttpPollLoop.Listener() {
+      @Override
+      public void page(byte[] page, int length) {
+        pages.incrementAndGet();
+        Thread.currentThread().interrupt(); // as code restoring an InterruptedException would
+      }
+
+      @Override
+      public void failed(IOException e) {}
+    });
+    waitUntil(() -> pages.get() == 1);
+    Thread thread = Thread.getAllStackTraces().keySet().stream()
+        .filter(t -> t.getName().equals("interrupted-poll")).findFirst().orElseThrow();
+    java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
+    long cpu = threads.getThreadCpuTime(thread.getId());
+    Thread.sleep(500);
+    long cpuMillis = (threads.getThreadCpuTime(thread.getId()) - cpu) / 1_000_000;
+    assertTrue(cpuMillis < 100, "the idle loop used " + cpuMillis + " ms of CPU in 500 ms");
+  }
+
+  /** A server streaming interim responses without end: the poll times out on time and others keep their ticks. */
+  @Test
+  void aFloodingServerIsCutOffAtItsDeadlineWithoutStarvingOthers() throws Exception {
+    Scripted healthyServer = alwaysOk();
+    try (ServerSocket flood = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      daemon(() -> {
+        try (Socket s = flood.accept()) {
+          readRequest(s.getInputStream());
+          byte[] interim = "HTTP/1.1 100 Continue\r\n\r\n".repeat(4000).getBytes(StandardCharsets.ISO_8859_1);
+          OutputStream out = s.getOutputStream();
+          while (true) {
+            out.write(interim);
+          }
+        } catch (IOException gone) {
+          // the client gave up
+        }
+      });
+      HttpPollLoop loop = loop(20, 300, 1 << 20);
+      Outcomes healthy = poll(loop, healthyServer.port());
+      assertEquals("ok", healthy.page());
+      long start = System.nanoTime();
+      Outcomes flooded = poll(loop, flood.getLocalPort());
+      flooded.failure(HttpTimeoutException.class);
+      long millis = (System.nanoTime() - start) / 1_000_000L;
+      assertTrue(millis < 1_000, "timed out after " + millis + " ms, the timeout being 300 ms");
+      assertTrue(healthy.queue.size() >= 5, "the other URL kept being polled: " + healthy.queue.size() + " pages");
+    }
+  }
+
   private static void waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
     long deadline = System.nanoTime() + 10_000_000_000L;
     while (!condition.getAsBoolean()) {

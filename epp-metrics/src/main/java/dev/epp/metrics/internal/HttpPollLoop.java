@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -175,7 +176,7 @@ public final class HttpPollLoop implements AutoCloseable {
     private final ByteBuffer request;
     private final Listener listener;
     private final HttpResponseParser response = new HttpResponseParser(maxBytes);
-    private volatile boolean cancelled;
+    private final AtomicBoolean cancelled = new AtomicBoolean();
     // The loop's thread only:
     private long next;
     private long deadline;
@@ -201,8 +202,7 @@ public final class HttpPollLoop implements AutoCloseable {
      * happen; none follows it. Idempotent.
      */
     public void cancel() {
-      if (!cancelled) {
-        cancelled = true;
+      if (cancelled.compareAndSet(false, true)) {
         size.decrementAndGet();
         execute(() -> {
           polls.remove(this);
@@ -362,7 +362,7 @@ public final class HttpPollLoop implements AutoCloseable {
         notifyFailed(new IOException("HTTP status " + status));
         return;
       }
-      if (!cancelled) {
+      if (!cancelled.get()) {
         try {
           listener.page(response.buffer(), response.bodyLength());
         } catch (RuntimeException | Error e) {
@@ -401,7 +401,7 @@ public final class HttpPollLoop implements AutoCloseable {
     }
 
     private void notifyFailed(IOException e) {
-      if (!cancelled) {
+      if (!cancelled.get()) {
         try {
           listener.failed(e);
         } catch (RuntimeException | Error error) {

@@ -448,7 +448,8 @@ class HttpPollLoopTest {
     waitUntil(() -> server.requests.size() == 2);
     assertEquals(1, loop.size());
     poll.cancel();
-    assertEquals(0, loop.size());
+    poll.cancel();
+    assertEquals(0, loop.size(), "cancel is idempotent");
     Socket accepted = server.sockets.get(0);
     waitUntil(() -> {
       try {

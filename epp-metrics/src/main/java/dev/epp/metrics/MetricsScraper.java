@@ -39,8 +39,9 @@ import org.slf4j.LoggerFactory;
  * that also parses the pages: a thread wakes a few times per interval and polls every endpoint whose tick falls
  * within the next tenth of the interval, so polls are batched and no thread switch is spent per page; a hung or slow
  * server holds only its own connection, up to the timeout. With {@code https} a poll is an asynchronous request of
- * the JDK HTTP client, started by a task on a small shared pool of daemon threads. Bodies are capped (default 16 MiB) while they are read. The page is scanned
- * with the endpoint's {@link EngineMapping}, chosen by its engine label; only the configured families are decoded.
+ * the JDK HTTP client, started by a task on a small shared pool of daemon threads. Bodies are capped (default 16 MiB)
+ * while they are read. The page is scanned with the endpoint's {@link EngineMapping}, chosen by its engine label;
+ * only the configured families are decoded.
  *
  * <p>On any failure (connection error, timeout, non-200 status, oversized body, a page without any configured
  * metric) the endpoint keeps its last metrics, whose {@link EndpointMetrics#updatedNanos()} then ages: consumers judge
@@ -58,7 +59,7 @@ import org.slf4j.LoggerFactory;
 public final class MetricsScraper implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(MetricsScraper.class);
-  /** Buffers larger than this are not kept between polls, so idle memory per endpoint stays small. */
+  /** With https, buffers larger than this are not kept between polls, so idle memory per endpoint stays small. */
   private static final int KEEP_BUFFER_BYTES = 1 << 20;
   private static final AtomicBoolean WARNED_COMMON_POOL = new AtomicBoolean();
   private static final String ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1";

@@ -109,7 +109,9 @@ public final class Scheduler {
     }
   }
 
-  private static Map<String, ProfileResult> with(Map<String, ProfileResult> results, String name, ProfileResult result) {
+  /** {@code results} and one more, unmodifiable and in run order. */
+  private static Map<String, ProfileResult> withResult(
+      Map<String, ProfileResult> results, String name, ProfileResult result) {
     if (results.isEmpty()) {
       return Map.of(name, result);
     }
@@ -146,7 +148,7 @@ public final class Scheduler {
           throw internal("profile handler " + handler.typedName() + " picked "
               + (runner == null ? "unknown" : "already run") + " profile '" + name + "'");
         }
-        results = with(results, name, runner.run(context, candidates));
+        results = withResult(results, name, runner.run(context, candidates));
       }
     }
     if (results.isEmpty()) {

@@ -1,5 +1,6 @@
 package dev.epp.api;
 
+import java.time.Duration;
 import java.util.Objects;
 import java.util.Set;
 
@@ -29,6 +30,12 @@ public record EndpointMetrics(
 
   /** {@link #updatedNanos()} of metrics that were never scraped. */
   public static final long NEVER = Long.MIN_VALUE;
+
+  /**
+   * Default age beyond which metrics are stale and their endpoint counts as not ready (the Go EPP's
+   * {@code --metrics-staleness-threshold}).
+   */
+  public static final Duration DEFAULT_STALENESS_THRESHOLD = Duration.ofSeconds(2);
 
   private static final EndpointMetrics NONE = builder().build();
 

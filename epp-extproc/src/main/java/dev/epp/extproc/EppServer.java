@@ -1,6 +1,7 @@
 package dev.epp.extproc;
 
 import dev.epp.api.EndpointDiscovery;
+import dev.epp.api.EndpointMetrics;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
@@ -202,6 +203,7 @@ public final class EppServer implements AutoCloseable {
           .objectives(objectives)
           .modelRewrites(modelRewrites)
           .metrics(metrics)
+          .stalenessThreshold(stalenessThreshold)
           .build();
       scraper = scraper();
       try {
@@ -457,7 +459,7 @@ public final class EppServer implements AutoCloseable {
     private Readiness readiness = Readiness.FRESH_METRICS;
     private Duration refreshMetricsInterval = Duration.ofMillis(50);
     private Duration poolMetricsInterval = EppMetrics.DEFAULT_POOL_REFRESH_INTERVAL;
-    private Duration stalenessThreshold = EppMetrics.DEFAULT_STALENESS_THRESHOLD;
+    private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
     private String modelServerMetricsScheme = "http";
     private String modelServerMetricsPath = "/metrics";
     private int modelServerMetricsPort;

@@ -55,6 +55,9 @@ import java.util.Arrays;
 import java.util.Base64;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -131,6 +134,39 @@ class EppServerTest {
         "inference_pool_per_pod_queue_size{model_server_pod=\"busy-rank-0\",name=\"test-pool\"} 12"), page);
 
     assertEquals("127.0.0.1:" + idle.port(), route(plaintextChannel(server.grpcPort())));
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"killed", "hung"})
+  void stopsRoutingToADeadModelServerThatHoldsTheRequestsPrefix(String fault) throws Exception {
+    ModelServer a = modelServer(0, 0.1);
+    ModelServer b = modelServer(0, 0.1);
+    Path endpoints = dir.resolve("endpoints.txt");
+    Files.writeString(endpoints, "a-rank-0 127.0.0.1:" + a.port() + "\nb-rank-0 127.0.0.1:" + b.port() + "\n");
+    // a configuration of its own: the prefix index must not remember other tests' endpoints of the same names
+    EppServer server = start(plaintext(EndpointPickerConfig.defaults(), new FileDiscovery(endpoints, Duration.ofMillis(50)))
+        .poolName("p")
+        .refreshPrometheusMetricsInterval(Duration.ofMillis(50))); // staleness: the default 2 s
+    await(() -> metricsPage(server.metricsPort()).contains("inference_pool_ready_pods{name=\"p\"} 2"),
+        "both model servers are ready");
+    ManagedChannel channel = plaintextChannel(server.grpcPort());
+
+    String prompt = "A prompt long enough to fill a few prefix-cache blocks of sixty-four characters each.";
+    String cached = route(channel, prompt); // the prompt's prefix is now cached there: the prefix scorer prefers it
+    assertEquals(cached, route(channel, prompt));
+    ModelServer dead = cached.equals("127.0.0.1:" + a.port()) ? a : b;
+    ModelServer live = dead == a ? b : a;
+    if (fault.equals("killed")) {
+      dead.close();
+    } else {
+      dead.hang();
+    }
+    await(() -> metricsPage(server.metricsPort()).contains("inference_pool_ready_pods{name=\"p\"} 1"),
+        "the " + fault + " model server's metrics are stale");
+
+    for (int i = 0; i < 20; i++) {
+      assertEquals("127.0.0.1:" + live.port(), route(channel, prompt), "request " + i + " after the fault");
+    }
   }
 
   @Test
@@ -355,7 +391,11 @@ class EppServerTest {
   // ---- helpers --------------------------------------------------------------------------------------------------
 
   private EppServer.Builder plaintext(EndpointDiscovery discovery) {
-    return EppServer.builder(CONFIG, discovery).secureServing(false).grpcPort(0).healthPort(0).metricsPort(0)
+    return plaintext(CONFIG, discovery);
+  }
+
+  private EppServer.Builder plaintext(EndpointPickerConfig config, EndpointDiscovery discovery) {
+    return EppServer.builder(config, discovery).secureServing(false).grpcPort(0).healthPort(0).metricsPort(0)
         .drainTimeout(Duration.ofSeconds(1));
   }
 
@@ -426,6 +466,11 @@ class EppServerTest {
 
   /** Sends one chat request through ext_proc and returns the destination header of the headers response. */
   private static String route(ManagedChannel channel) throws Exception {
+    return route(channel, "Hello");
+  }
+
+  /** {@link #route(ManagedChannel)} with {@code prompt} as the user's message. */
+  private static String route(ManagedChannel channel, String prompt) throws Exception {
     BlockingQueue<Object> responses = new LinkedBlockingQueue<>();
     StreamObserver<ProcessingRequest> requests = ExternalProcessorGrpc.newStub(channel)
         .withDeadlineAfter(20, TimeUnit.SECONDS)
@@ -451,7 +496,7 @@ class EppServerTest {
         .build());
     requests.onNext(ProcessingRequest.newBuilder().setRequestBody(HttpBody.newBuilder()
         .setBody(ByteString.copyFromUtf8(
-            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}"))
+            "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"" + prompt + "\"}]}"))
         .setEndOfStream(true))
         .build());
     Object first = responses.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
@@ -554,6 +599,8 @@ class EppServerTest {
   /** A loopback HTTP server publishing a minimal vLLM metrics page. */
   private static final class ModelServer implements AutoCloseable {
     private final HttpServer server;
+    private final CountDownLatch released = new CountDownLatch(1);
+    private volatile boolean hung;
     private boolean closed;
 
     ModelServer(int waiting, double kvUsage) throws IOException {
@@ -564,8 +611,17 @@ class EppServerTest {
           + "# TYPE vllm:kv_cache_usage_perc gauge\n"
           + "vllm:kv_cache_usage_perc{model_name=\"m\"} " + kvUsage + "\n").getBytes(StandardCharsets.UTF_8);
       server = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+      server.setExecutor(Executors.newCachedThreadPool());
       server.createContext("/metrics", exchange -> {
         try (exchange) {
+          if (hung) { // accepts the request and never answers, as a stopped process would
+            try {
+              released.await();
+            } catch (InterruptedException e) {
+              Thread.currentThread().interrupt();
+            }
+            return;
+          }
           exchange.getResponseHeaders().set("Content-Type", "text/plain; version=0.0.4");
           exchange.sendResponseHeaders(200, page.length);
           exchange.getResponseBody().write(page);
@@ -578,11 +634,18 @@ class EppServerTest {
       return server.getAddress().getPort();
     }
 
+    /** From now on, requests are accepted and never answered. */
+    void hang() {
+      hung = true;
+    }
+
     @Override
     public synchronized void close() {
       if (!closed) {
         closed = true;
+        released.countDown();
         server.stop(0);
+        ((ExecutorService) server.getExecutor()).shutdownNow();
       }
     }
   }

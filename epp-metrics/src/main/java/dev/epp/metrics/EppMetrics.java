@@ -47,9 +47,6 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   /** Default time between pool-gauge refreshes (the Go EPP's {@code --refresh-prometheus-metrics-interval}). */
   public static final Duration DEFAULT_POOL_REFRESH_INTERVAL = Duration.ofSeconds(5);
 
-  /** Default age beyond which an endpoint's metrics are stale (the Go EPP's {@code --metrics-staleness-threshold}). */
-  public static final Duration DEFAULT_STALENESS_THRESHOLD = Duration.ofSeconds(2);
-
   private static final double[] GENERAL = {0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5,
       6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600};
   private static final double[] REQUEST_SIZE = {64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536,

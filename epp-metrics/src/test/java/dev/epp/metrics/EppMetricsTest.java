@@ -73,7 +73,7 @@ class EppMetricsTest {
       pool.upsert(Endpoint.of(pod, "10.0.0." + pod.charAt(5), 8000));
       pool.updateMetrics(pod, fresh(0, 0, 0));
     }
-    metrics.monitorPool("gaie-sim", pool, now::get, EppMetrics.DEFAULT_STALENESS_THRESHOLD, NEVER_TICKS);
+    metrics.monitorPool("gaie-sim", pool, now::get, EndpointMetrics.DEFAULT_STALENESS_THRESHOLD, NEVER_TICKS);
     metrics.refreshPoolGauges();
 
     BuildInfo build = BuildInfo.load();

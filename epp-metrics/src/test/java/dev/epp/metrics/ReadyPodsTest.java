@@ -2,6 +2,7 @@ package dev.epp.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.epp.api.EndpointMetrics;
 import dev.epp.api.Ticker;
 import dev.epp.scheduler.EndpointPool;
 import java.net.InetAddress;
@@ -47,7 +48,7 @@ class ReadyPodsTest {
               new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), metrics.registry(), null)) {
         discovery.start(pool);
         scraper.start();
-        metrics.monitorPool("gaie-sim", pool, Ticker.system(), EppMetrics.DEFAULT_STALENESS_THRESHOLD,
+        metrics.monitorPool("gaie-sim", pool, Ticker.system(), EndpointMetrics.DEFAULT_STALENESS_THRESHOLD,
             Duration.ofMillis(100));
 
         awaitReadyPods(exporter, 1);

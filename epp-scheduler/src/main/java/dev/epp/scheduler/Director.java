@@ -29,6 +29,7 @@ import dev.epp.scheduler.plugins.PassthroughParser;
 import dev.epp.scheduler.plugins.PrefixCacheHit;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -49,7 +50,9 @@ import java.util.concurrent.ThreadLocalRandom;
  *   <li>choose the target model: a matching {@link ModelRewrites} rule (counted with
  *       {@link MetricsRecorder#recordModelRewrite}), else {@code x-gateway-model-name-rewrite}, else the requested
  *       model; look up the priority of {@code x-gateway-inference-objective};
- *   <li>narrow the pool to the gateway's subset hint ({@code SERVICE_UNAVAILABLE} if nothing is left);
+ *   <li>narrow the pool to the gateway's subset hint ({@code SERVICE_UNAVAILABLE} if nothing is left), then to
+ *       the live endpoints: those whose metrics are fresher than the staleness threshold, unless none is (see
+ *       {@link Builder#stalenessThreshold});
  *   <li>shed a sheddable request (priority below 0) when the saturation detector reports 1.0 or more
  *       ({@code RESOURCE_EXHAUSTED});
  *   <li>run data producers and admission plugins, schedule, run pre-request hooks;
@@ -84,6 +87,8 @@ public final class Director {
   private final List<ResponseBody> responseBodies;
   private final FailureLog failures;
   private final MetricsRecorder metrics;
+  private final Ticker ticker;
+  private final long stalenessNanos;
 
   private Director(Builder builder) {
     EndpointPickerConfig config = builder.config;
@@ -102,6 +107,8 @@ public final class Director {
     this.responseBodies = config.plugins(ResponseBody.class);
     this.failures = new FailureLog(builder.ticker);
     this.metrics = builder.metrics;
+    this.ticker = builder.ticker;
+    this.stalenessNanos = builder.stalenessThreshold.toNanos();
     config.listenTo(endpoints);
   }
 
@@ -186,13 +193,13 @@ public final class Director {
   }
 
   /**
-   * Routes a request without a body (e.g. {@code GET /v1/models}) to a uniformly random endpoint of the pool,
+   * Routes a request without a body (e.g. {@code GET /v1/models}) to a uniformly random live endpoint of the pool,
    * unscheduled, as the Go EPP does.
    *
    * @throws InferenceException {@code INTERNAL} if the pool is empty
    */
   public Routing routeHeaderOnly(Map<String, String> headers) {
-    Candidates pool = endpoints.snapshot();
+    Candidates pool = live(endpoints.snapshot());
     if (pool.size() == 0) {
       throw new InferenceException(Code.INTERNAL, "no pods available in datastore");
     }
@@ -312,6 +319,7 @@ public final class Director {
     private ModelRewrites modelRewrites = ModelRewrites.none();
     private Ticker ticker = Ticker.system();
     private MetricsRecorder metrics = MetricsRecorder.noop();
+    private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
 
     private Builder(EndpointPickerConfig config, EndpointStore endpoints) {
       this.config = Objects.requireNonNull(config, "config");
@@ -345,6 +353,23 @@ public final class Director {
       return this;
     }
 
+    /**
+     * How old an endpoint's metrics may be (by the {@link #ticker}) for it to be a candidate; default
+     * {@link EndpointMetrics#DEFAULT_STALENESS_THRESHOLD}. An endpoint whose model server stopped answering scrapes,
+     * or was never scraped, is left out while at least one candidate has fresh metrics, so neither scores nor prefix
+     * affinity can send requests to a dead or hung server. When no candidate is fresh (scraping is off, or every
+     * server is unreachable) all of them stay candidates, as in the Go EPP, which does not look at staleness.
+     *
+     * @throws IllegalArgumentException if not positive
+     */
+    public Builder stalenessThreshold(Duration value) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException("staleness threshold must be positive, got " + value);
+      }
+      this.stalenessThreshold = value;
+      return this;
+    }
+
     /** Builds the director. */
     public Director build() {
       return new Director(this);
@@ -364,7 +389,7 @@ public final class Director {
   private Candidates candidates(List<String> subsetHint) {
     Candidates pool = endpoints.snapshot();
     if (subsetHint == null) {
-      return pool;
+      return live(pool);
     }
     Set<String> addresses = new HashSet<>();
     for (String entry : subsetHint) {
@@ -376,6 +401,31 @@ public final class Director {
       if (addresses.contains(pool.endpoint(i).address())) {
         kept.add(pool.endpoint(i));
         metrics.add(pool.metrics(i));
+      }
+    }
+    return live(Candidates.of(kept, metrics));
+  }
+
+  /** The candidates with fresh metrics; all of them if every one or none is fresh (no copy then). */
+  private Candidates live(Candidates candidates) {
+    long now = ticker.nanos();
+    int n = candidates.size();
+    int fresh = 0;
+    for (int i = 0; i < n; i++) {
+      if (candidates.metrics(i).isFresh(now, stalenessNanos)) {
+        fresh++;
+      }
+    }
+    if (fresh == n || fresh == 0) {
+      return candidates;
+    }
+    List<Endpoint> kept = new ArrayList<>(fresh);
+    List<EndpointMetrics> metrics = new ArrayList<>(fresh);
+    for (int i = 0; i < n; i++) {
+      EndpointMetrics m = candidates.metrics(i);
+      if (m.isFresh(now, stalenessNanos)) {
+        kept.add(candidates.endpoint(i));
+        metrics.add(m);
       }
     }
     return Candidates.of(kept, metrics);

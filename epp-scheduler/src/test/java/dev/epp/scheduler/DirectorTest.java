@@ -106,6 +106,38 @@ class DirectorTest {
   }
 
   @Test
+  void endpointsWithStaleOrNoMetricsAreNotCandidatesWhileAFreshOneExists() {
+    long[] now = {10_000_000_000L};
+    long threshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD.toNanos();
+    Director director = Director.builder(
+            EndpointPickerConfig.loader().registry(registry).parse(HERMETIC_CONFIG, "test.yaml"), pool)
+        .ticker(() -> now[0])
+        .build();
+    pool.upsert(Endpoint.of("idle-but-stale", "10.0.0.1", 8000));
+    pool.updateMetrics("idle-but-stale", EndpointMetrics.builder().updatedNanos(now[0] - threshold - 1).build());
+    pool.upsert(Endpoint.of("never-scraped", "10.0.0.2", 8000));
+    pool.upsert(Endpoint.of("busy-and-fresh", "10.0.0.3", 8000));
+    pool.updateMetrics("busy-and-fresh",
+        EndpointMetrics.builder().waitingQueueSize(50).kvCacheUsage(0.9).updatedNanos(now[0] - threshold).build());
+
+    for (int i = 0; i < 20; i++) {
+      assertEquals("10.0.0.3:8000", director.route(headers(null, null), completion("m", "p" + i), null).destination());
+      assertEquals("10.0.0.3:8000", director.routeHeaderOnly(Map.of()).destination());
+    }
+    assertEquals("10.0.0.3:8000", director.route(headers(null, null), completion("m", "p"),
+        List.of("10.0.0.1:8000", "10.0.0.3:8000")).destination(), "a subset hint narrows to its fresh endpoints");
+    assertEquals("10.0.0.1:8000", director.route(headers(null, null), completion("m", "p"),
+        List.of("10.0.0.1:8000")).destination(), "a subset with no fresh endpoint keeps its stale one");
+
+    now[0] += 1; // the busy endpoint is stale too: with nothing fresh, every endpoint is a candidate again
+    Set<String> destinations = new HashSet<>();
+    for (int i = 0; i < 50; i++) {
+      destinations.add(director.route(headers(null, null), completion("m", "p" + i), null).destination());
+    }
+    assertEquals(Set.of("10.0.0.1:8000", "10.0.0.2:8000"), destinations, "the idle endpoints win again");
+  }
+
+  @Test
   void aRequestWithoutIdGetsADistinctRandomUuid() {
     pod(1, 0, 0.1);
     Director director = director(HERMETIC_CONFIG);

@@ -120,7 +120,7 @@ final class ConfigBinder {
       Map<String, Object> entry = object(entries.get(i), path);
       checkKeys(entry, path, "name", "type", "parameters");
       String type = requiredString(entry, path, "type");
-      String name = entry.containsKey("name") ? string(entry.get("name"), path + ".name") : type;
+      String name = entry.get("name") != null ? string(entry.get("name"), path + ".name") : type;
       if (name.isBlank()) {
         throw fail(path + ".name", "plugin name must not be blank");
       }

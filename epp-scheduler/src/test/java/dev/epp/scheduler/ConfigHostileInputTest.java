@@ -152,6 +152,21 @@ class ConfigHostileInputTest {
   }
 
   @Test
+  void anEmptyValueIsNullAsInYamlAndAQuotedEmptyStringIsNot() {
+    EndpointPickerConfig config = load(HEADER + """
+        plugins:
+        - type: test-scorer
+          name:
+          parameters:
+        schedulingProfiles:
+        """);
+    assertEquals(0.16, constant(config, "test-scorer"), "defaulted name and blockSize");
+    assertEquals("default", config.profiles().get(0).name());
+    assertEquals("test.yaml:5:3: plugins[0].name: plugin name must not be blank",
+        error(HEADER + "plugins:\n- type: test-scorer\n  name: \"\"\n"));
+  }
+
+  @Test
   void aBinaryFileIsNotText() throws Exception {
     byte[] png = {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 0x0d};
     assertEquals(dir.resolve("epp.yaml") + ":1:1: not UTF-8 text (invalid byte 0x89 at offset 0)", fileError(png));

@@ -37,7 +37,8 @@ import org.yaml.snakeyaml.reader.ReaderException;
  * mapping does not set itself. A value reached through an alias or merge is located at the alias or {@code <<} key.
  * The document holds at most {@value #MAX_VALUES} values, each alias counting as the values it stands for, which
  * refuses "billion laughs" documents, and nests at most {@value #MAX_DEPTH} mappings and lists deep as written. A
- * second, non-empty document in the text is an error. {@code .nan} and {@code .inf} are the non-finite doubles.
+ * second document that is not empty (or {@code null}) is an error. An empty value is {@code null}; {@code .nan} and
+ * {@code .inf} are the non-finite doubles.
  */
 public final class YamlTree {
 
@@ -139,8 +140,7 @@ public final class YamlTree {
     Object document() throws IOException {
       Object root = parser.nextToken() == null ? null : value("");
       while (parser.nextToken() != null) {
-        boolean empty = parser.event instanceof ScalarEvent scalar && scalar.isPlain() && scalar.getValue().isEmpty();
-        if (!empty) {
+        if (parser.currentToken() != JsonToken.VALUE_NULL) {
           throw new InvalidYamlException(location(parser.documentStart), "",
               "a second YAML document starts here; the configuration must be one document");
         }
@@ -350,13 +350,13 @@ public final class YamlTree {
     return newline < 0 ? message : message.substring(0, newline);
   }
 
-  /** Creates {@link EventParser}s. */
+  /** Creates {@link EventParser}s that read an empty plain value as {@code null}, as YAML does. */
   private static final class EventParserFactory extends YAMLFactory {
 
     private static final long serialVersionUID = 1L;
 
     EventParserFactory() {
-      super(YAMLFactory.builder());
+      super(YAMLFactory.builder().enable(YAMLParser.Feature.EMPTY_STRING_AS_NULL));
     }
 
     @Override

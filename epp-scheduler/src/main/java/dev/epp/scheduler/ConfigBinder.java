@@ -62,8 +62,8 @@ final class ConfigBinder {
   EndpointPickerConfig bind(String yaml) {
     try {
       tree = YamlTree.parse(yaml);
-    } catch (IllegalArgumentException e) {
-      throw new ConfigException(source + ": invalid YAML: " + e.getMessage());
+    } catch (YamlTree.InvalidYamlException e) {
+      throw located(e.location(), e.path(), e.getMessage());
     }
     Map<String, Object> root = object(tree.root(), "");
     checkKeys(root, "", "apiVersion", "kind", "plugins", "schedulingProfiles", "featureGates",
@@ -120,7 +120,7 @@ final class ConfigBinder {
       Map<String, Object> entry = object(entries.get(i), path);
       checkKeys(entry, path, "name", "type", "parameters");
       String type = requiredString(entry, path, "type");
-      String name = entry.containsKey("name") ? string(entry.get("name"), path + ".name") : type;
+      String name = entry.get("name") != null ? string(entry.get("name"), path + ".name") : type;
       if (name.isBlank()) {
         throw fail(path + ".name", "plugin name must not be blank");
       }
@@ -425,7 +425,11 @@ final class ConfigBinder {
   }
 
   private ConfigException fail(String path, String message) {
-    String location = tree == null ? "" : tree.location(path);
+    return located(tree == null ? "" : tree.location(path), path, message);
+  }
+
+  /** {@code source:line:column: path: message}, leaving out an empty location or path. */
+  private ConfigException located(String location, String path, String message) {
     return new ConfigException(source + (location.isEmpty() ? "" : ":" + location) + ": "
         + (path.isEmpty() ? "" : path + ": ") + message);
   }

@@ -7,6 +7,8 @@ import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.ProfileHandler;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -14,6 +16,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
@@ -194,18 +197,41 @@ public final class EndpointPickerConfig {
     }
 
     /**
-     * Loads a YAML file.
+     * Loads a YAML file, which must be UTF-8 text.
      *
-     * @throws ConfigException if the file cannot be read or is invalid
+     * @throws ConfigException if the file cannot be read, is not UTF-8 or is invalid
      */
     public EndpointPickerConfig load(Path file) {
-      String text;
+      byte[] bytes;
       try {
-        text = Files.readString(file, StandardCharsets.UTF_8);
+        bytes = Files.readAllBytes(file);
       } catch (IOException e) {
         throw new ConfigException(file + ": cannot read configuration: " + e.getMessage());
       }
-      return parse(text, file.toString());
+      return parse(utf8(bytes, file.toString()), file.toString());
+    }
+
+    /** {@code bytes} decoded as UTF-8; the first byte that is not UTF-8 is a {@link ConfigException} locating it. */
+    private static String utf8(byte[] bytes, String source) {
+      ByteBuffer in = ByteBuffer.wrap(bytes);
+      try {
+        return StandardCharsets.UTF_8.newDecoder().decode(in).toString();
+      } catch (CharacterCodingException e) {
+        int offset = in.position();
+        int line = 1;
+        int lineStart = 0;
+        for (int i = 0; i < offset; i++) {
+          if (bytes[i] == '\n') {
+            line++;
+            lineStart = i + 1;
+          }
+        }
+        String before = new String(bytes, lineStart, offset - lineStart, StandardCharsets.UTF_8);
+        int column = before.codePointCount(0, before.length()) + 1;
+        throw new ConfigException(String.format(Locale.ROOT,
+            "%s:%d:%d: not UTF-8 text (invalid byte 0x%02X at offset %d)",
+            source, line, column, bytes[offset] & 0xff, offset));
+      }
     }
 
     /**

@@ -158,6 +158,15 @@ class ServerCommandTest {
   }
 
   @Test
+  void aConfigFileThatIsNotTextExitsOneWithOneLocatedLine() throws Exception {
+    Path binary = dir.resolve("epp.yaml");
+    Files.write(binary, new byte[] {'k', 'i', 'n', 'd', ':', ' ', (byte) 0xff, '\n', 0, 1, 2});
+    assertEquals(1, run("--endpoints=127.0.0.1:8000", "--config-file", binary.toString()));
+    assertEquals("server: invalid configuration: " + binary + ":1:7: not UTF-8 text (invalid byte 0xFF at offset 6)",
+        errorLine());
+  }
+
+  @Test
   void aPortInUseExitsOneWithOneLine() throws Exception {
     try (ServerSocket taken = new ServerSocket()) {
       taken.bind(new InetSocketAddress(0));

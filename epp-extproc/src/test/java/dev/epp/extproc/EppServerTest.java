@@ -144,7 +144,8 @@ class EppServerTest {
     Path endpoints = dir.resolve("endpoints.txt");
     Files.writeString(endpoints, "a-rank-0 127.0.0.1:" + a.port() + "\nb-rank-0 127.0.0.1:" + b.port() + "\n");
     // a configuration of its own: the prefix index must not remember other tests' endpoints of the same names
-    EppServer server = start(plaintext(EndpointPickerConfig.defaults(), new FileDiscovery(endpoints, Duration.ofMillis(50)))
+    FileDiscovery discovery = new FileDiscovery(endpoints, Duration.ofMillis(50));
+    EppServer server = start(plaintext(EndpointPickerConfig.defaults(), discovery)
         .poolName("p")
         .refreshPrometheusMetricsInterval(Duration.ofMillis(50))); // staleness: the default 2 s
     await(() -> metricsPage(server.metricsPort()).contains("inference_pool_ready_pods{name=\"p\"} 2"),

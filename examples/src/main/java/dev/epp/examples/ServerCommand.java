@@ -103,7 +103,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   private final Flags.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "5s",
       "time between refreshes of the inference_pool_* gauges");
   private final Flags.Flag<Duration> staleness = flags.duration("metrics-staleness-threshold", "2s",
-      "age after which an endpoint's metrics are stale");
+      "age after which an endpoint's metrics are stale: not ready, and not routed to while others are fresh");
   private final Flags.Flag<String> scrapeScheme = flags.choice("model-server-metrics-scheme", "http",
       List.of("http", "https"), "scheme of model-server metrics, unless the config has a metrics-data-source");
   private final Flags.Flag<String> scrapePath = flags.string("model-server-metrics-path", "/metrics",

@@ -96,7 +96,7 @@ class DiscoveryTest {
       Await.until("c moved", () -> pool.endpoint("c-rank-0").orElseThrow().port() == 9000);
       assertEquals(3, discovery.problems().get(0).line());
 
-      write(file, "");
+      write(file, "# none for now\n");
       Await.until("all file endpoints removed", () -> names(pool).equals(List.of("from-elsewhere")));
     }
   }

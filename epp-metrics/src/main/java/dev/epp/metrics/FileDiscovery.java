@@ -40,15 +40,15 @@ import org.slf4j.LoggerFactory;
  * or invalid field, a control character, a name listed twice: the first one wins) is logged with the file name and
  * line number, recorded in {@link #problems()} and skipped; the other lines still apply.
  *
- * <p>The file is read every poll interval (default one second) rather than watched with a
- * {@link java.nio.file.WatchService}, which misses editors' atomic renames on some platforms. A change is applied
- * once two consecutive reads find the same new content, so a file being rewritten in place is not applied half
- * written (unless its writer pauses for longer than the interval: write the file whole and rename it over the old
- * one). A load is validated whole before anything is applied: listed endpoints are upserted, then endpoints no longer
- * listed are removed, each logged once as it joins or leaves. The current endpoints are kept, and the reason logged
- * once until it clears, while the file cannot be read (missing, unreadable, too large, not UTF-8), is empty (zero
- * bytes, as while being rewritten in place) or has bad lines and no good one. To remove every endpoint, leave a
- * comment line in the file.
+ * <p>{@link #start} applies the file as it finds it. After that, the file is read every poll interval (default one
+ * second) rather than watched with a {@link java.nio.file.WatchService}, which misses editors' atomic renames on some
+ * platforms. A change is applied once two consecutive reads find the same new content, so a file being rewritten in
+ * place is not applied half written (unless its writer pauses for longer than the interval: write the file whole and
+ * rename it over the old one). A load is validated whole before anything is applied: listed endpoints are upserted,
+ * then endpoints no longer listed are removed, each logged once as it joins or leaves. The current endpoints are kept,
+ * and the reason logged once until it clears, while the file cannot be read (missing, unreadable, too large, not
+ * UTF-8), is empty (zero bytes, as while being rewritten in place) or has bad lines and no good one. To remove every
+ * endpoint, leave a comment line in the file.
  *
  * <p><b>Threading:</b> thread-safe; the file is re-read on one daemon thread.
  */

@@ -4,23 +4,24 @@ import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointDiscovery;
 import dev.epp.api.EndpointStore;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.BasicFileAttributes;
-import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.Set;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,20 +34,29 @@ import org.slf4j.LoggerFactory;
  * sglang-b-rank-0 [fd00::2]:30000     inference.networking.k8s.io/engine-type=sglang zone=a
  * </pre>
  *
- * <p>Fields are separated by spaces or tabs; {@code #} starts a comment; blank lines are ignored; an IPv6 address is
- * written in brackets. A bad line is logged with the file name and line number, recorded in {@link #problems()} and
- * skipped; the other lines still apply. A repeated name is a bad line (the first one wins).
+ * <p>The file is UTF-8 text of at most {@value #MAX_FILE_BYTES} bytes. Fields are separated by spaces or tabs;
+ * {@code #} starts a comment; blank lines are ignored. The address is an IP literal ({@link IpPort}: IPv6 in
+ * brackets; host names are not accepted, as the gateway connects to the address as given). A bad line (a malformed
+ * or invalid field, a control character, a name listed twice: the first one wins) is logged with the file name and
+ * line number, recorded in {@link #problems()} and skipped; the other lines still apply.
  *
- * <p>The file's modification time and size are polled (default every second) rather than watched with a
- * {@link java.nio.file.WatchService}, which misses editors' atomic renames on some platforms. On a change, listed
- * endpoints are upserted and endpoints no longer listed are removed. If the file cannot be read after start (e.g. it
- * is being replaced), the pool is left as it is until it can.
+ * <p>{@link #start} applies the file as it finds it. After that, the file is read every poll interval (default one
+ * second) rather than watched with a {@link java.nio.file.WatchService}, which misses editors' atomic renames on some
+ * platforms. A change is applied once two consecutive reads find the same new content, so a file being rewritten in
+ * place is not applied half written (unless its writer pauses for longer than the interval: write the file whole and
+ * rename it over the old one). A load is validated whole before anything is applied: listed endpoints are upserted,
+ * then endpoints no longer listed are removed, each logged once as it joins or leaves. The current endpoints are kept,
+ * and the reason logged once until it clears, while the file cannot be read (missing, unreadable, too large, not
+ * UTF-8), is empty (zero bytes, as while being rewritten in place) or has bad lines and no good one. To remove every
+ * endpoint, leave a comment line in the file.
  *
  * <p><b>Threading:</b> thread-safe; the file is re-read on one daemon thread.
  */
 public final class FileDiscovery implements EndpointDiscovery {
 
   private static final Logger log = LoggerFactory.getLogger(FileDiscovery.class);
+  /** The largest endpoint file read. */
+  public static final int MAX_FILE_BYTES = 16 << 20;
 
   /** A bad line of the file. */
   public record Problem(Path file, int line, String message) {
@@ -59,13 +69,17 @@ public final class FileDiscovery implements EndpointDiscovery {
   private final Path file;
   private final Duration pollInterval;
   private final Object lock = new Object();
+  // Guarded by lock:
   private ScheduledExecutorService poller;
   private EndpointStore store;
-  private FileTime lastModified;
-  private long lastSize = -1;
-  private Set<String> listed = Set.of();
+  private String loaded; // the content last loaded (applied or, if kept out, judged)
+  private String pending; // new content seen by the latest read, applied if the next read finds it again
+  private String trouble; // why the file is not in use, as last logged; null while it is
+  private String loadedTrouble; // why the content last loaded was kept out, or null if it was applied
+  private Map<String, Endpoint> listed = Map.of(); // the endpoints this discovery put in the store
   private volatile List<Problem> problems = List.of();
   private boolean closed;
+  private final AtomicLong polls = new AtomicLong();
 
   /** Discovery from {@code file}, polled every second. */
   public FileDiscovery(Path file) {
@@ -82,7 +96,7 @@ public final class FileDiscovery implements EndpointDiscovery {
   }
 
   /**
-   * Parses endpoint-file text.
+   * Parses endpoint-file text. Every line is validated; the result holds only good lines.
    *
    * @param problems receives the bad lines
    * @return the endpoints of the good lines, in file order
@@ -91,7 +105,7 @@ public final class FileDiscovery implements EndpointDiscovery {
     Map<String, Endpoint> endpoints = new LinkedHashMap<>();
     String[] lines = text.split("\r?\n", -1);
     for (int i = 0; i < lines.length; i++) {
-      String line = lines[i];
+      String line = i == 0 && lines[i].startsWith("\uFEFF") ? lines[i].substring(1) : lines[i];
       int hash = line.indexOf('#');
       if (hash >= 0) {
         line = line.substring(0, hash);
@@ -113,33 +127,21 @@ public final class FileDiscovery implements EndpointDiscovery {
   }
 
   private static Endpoint parseLine(String line) {
+    for (int i = 0; i < line.length(); i++) {
+      char c = line.charAt(i);
+      if (c != '\t' && Character.isISOControl(c)) {
+        throw new IllegalArgumentException(String.format("control character U+%04X in the line", (int) c));
+      }
+    }
     String[] fields = line.split("[ \\t]+");
     if (fields.length < 2) {
       throw new IllegalArgumentException("expected '<name> <ip>:<port> [label=value ...]', got '" + line + "'");
     }
-    String hostPort = fields[1];
-    String address;
-    String port;
-    if (hostPort.startsWith("[")) {
-      int close = hostPort.indexOf("]:");
-      if (close < 0) {
-        throw new IllegalArgumentException("expected '[<ipv6>]:<port>', got '" + hostPort + "'");
-      }
-      address = hostPort.substring(1, close);
-      port = hostPort.substring(close + 2);
-    } else {
-      int colon = hostPort.lastIndexOf(':');
-      if (colon <= 0 || hostPort.indexOf(':') != colon) {
-        throw new IllegalArgumentException("expected '<ip>:<port>' (IPv6 in brackets), got '" + hostPort + "'");
-      }
-      address = hostPort.substring(0, colon);
-      port = hostPort.substring(colon + 1);
-    }
-    int portNumber;
+    IpPort address;
     try {
-      portNumber = Integer.parseInt(port);
-    } catch (NumberFormatException e) {
-      throw new IllegalArgumentException("port '" + port + "' is not a number");
+      address = IpPort.parse(fields[1]);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("invalid address '" + fields[1] + "': " + e.getMessage());
     }
     Map<String, String> labels = new LinkedHashMap<>();
     for (int i = 2; i < fields.length; i++) {
@@ -147,9 +149,11 @@ public final class FileDiscovery implements EndpointDiscovery {
       if (eq <= 0) {
         throw new IllegalArgumentException("expected 'label=value', got '" + fields[i] + "'");
       }
-      labels.put(fields[i].substring(0, eq), fields[i].substring(eq + 1));
+      if (labels.put(fields[i].substring(0, eq), fields[i].substring(eq + 1)) != null) {
+        throw new IllegalArgumentException("label '" + fields[i].substring(0, eq) + "' is given twice");
+      }
     }
-    return new Endpoint(fields[0], address, portNumber, labels);
+    return new Endpoint(fields[0], address.ip(), address.port(), labels);
   }
 
   @Override
@@ -159,13 +163,14 @@ public final class FileDiscovery implements EndpointDiscovery {
       if (this.store != null || closed) {
         throw new IllegalStateException("already started or closed");
       }
-      this.store = store;
+      String text;
       try {
-        reload(true);
+        text = read();
       } catch (IOException e) {
-        this.store = null;
-        throw new UncheckedIOException("cannot read endpoint file " + file + ": " + e, e);
+        throw new UncheckedIOException("cannot read endpoint file " + file + ": " + describe(e), e);
       }
+      this.store = store;
+      load(text);
       poller = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "epp-file-discovery");
         t.setDaemon(true);
@@ -176,7 +181,7 @@ public final class FileDiscovery implements EndpointDiscovery {
     }
   }
 
-  /** The bad lines found by the latest read of the file. */
+  /** The bad lines of the content last loaded. */
   public List<Problem> problems() {
     return problems;
   }
@@ -197,39 +202,120 @@ public final class FileDiscovery implements EndpointDiscovery {
         return;
       }
       try {
-        reload(false);
-      } catch (IOException | RuntimeException e) {
-        log.warn("Cannot read endpoint file {}; keeping the current endpoints: {}", file, e.toString());
+        String text;
+        try {
+          text = read();
+        } catch (IOException e) {
+          pending = null;
+          troubled("cannot be read: " + describe(e));
+          return;
+        }
+        if (text.equals(loaded)) {
+          pending = null;
+          troubled(loadedTrouble);
+        } else if (text.isEmpty()) {
+          pending = null;
+          troubled("is empty (being rewritten?); leave a comment line in it to remove every endpoint");
+        } else if (!text.equals(pending)) {
+          pending = text; // applied if the next read finds the same: the writer may not have finished
+        } else {
+          pending = null;
+          load(text);
+        }
+      } catch (RuntimeException e) { // a bug: keep polling
+        log.error("Loading endpoint file {} failed", file, e);
+      } finally {
+        polls.incrementAndGet();
       }
     }
   }
 
-  /** Re-reads the file if it changed (or {@code force}) and reconciles the store. Holds {@link #lock}. */
-  private void reload(boolean force) throws IOException {
-    BasicFileAttributes attributes = Files.readAttributes(file, BasicFileAttributes.class);
-    if (!force && attributes.lastModifiedTime().equals(lastModified) && attributes.size() == lastSize) {
+  /** How many polls after start have read (or tried to read) the file and acted on it. For tests. */
+  long polls() {
+    return polls.get();
+  }
+
+  /** Logs, once per change, why the file is not in use ({@code reason}), or that it is again (null). */
+  private void troubled(String reason) {
+    if (Objects.equals(reason, trouble)) {
       return;
     }
-    String text = Files.readString(file, StandardCharsets.UTF_8);
-    lastModified = attributes.lastModifiedTime();
-    lastSize = attributes.size();
+    if (reason != null) {
+      log.warn("Endpoint file {} {}; keeping the current {} endpoints", file, reason, listed.size());
+    } else {
+      log.info("Endpoint file {} is in use again: {} endpoints", file, listed.size());
+    }
+    trouble = reason;
+  }
+
+  /** Validates {@code text} whole, then reconciles the store with its endpoints. Holds {@link #lock}. */
+  private void load(String text) {
+    loaded = text;
     List<Problem> found = new ArrayList<>();
     List<Endpoint> endpoints = parse(file, text, found);
     problems = List.copyOf(found);
     for (Problem problem : found) {
       log.warn("Skipping bad line of endpoint file: {}", problem);
     }
-    Set<String> names = new HashSet<>();
-    for (Endpoint endpoint : endpoints) {
-      names.add(endpoint.name());
-      store.upsert(endpoint);
+    if (endpoints.isEmpty() && !found.isEmpty() && !listed.isEmpty()) {
+      loadedTrouble = "has no good line";
+      troubled(loadedTrouble);
+      return;
     }
-    for (String name : listed) {
-      if (!names.contains(name)) {
-        store.remove(name);
+    Map<String, Endpoint> next = new LinkedHashMap<>();
+    for (Endpoint endpoint : endpoints) {
+      next.put(endpoint.name(), endpoint);
+      Endpoint old = listed.get(endpoint.name());
+      if (endpoint.equals(old)) {
+        continue;
+      }
+      try {
+        store.upsert(endpoint);
+      } catch (RuntimeException e) {
+        log.error("Adding endpoint {} to the pool failed", endpoint.name(), e);
+      }
+      if (old == null) {
+        log.info("Endpoint {} ({}) joined the pool", endpoint.name(), endpoint.hostPort());
+      } else if (!old.hostPort().equals(endpoint.hostPort())) {
+        log.info("Endpoint {} moved from {} to {}", endpoint.name(), old.hostPort(), endpoint.hostPort());
       }
     }
-    listed = names;
+    for (Endpoint old : listed.values()) {
+      if (!next.containsKey(old.name())) {
+        try {
+          store.remove(old.name());
+        } catch (RuntimeException e) {
+          log.error("Removing endpoint {} from the pool failed", old.name(), e);
+        }
+        log.info("Endpoint {} ({}) left the pool", old.name(), old.hostPort());
+      }
+    }
+    listed = next;
+    loadedTrouble = null;
+    troubled(null);
     log.debug("Endpoint file {}: {} endpoints, {} bad lines", file, endpoints.size(), found.size());
+  }
+
+  /** The file's text; fails if it is not a regular file, is too large or is not UTF-8. */
+  private String read() throws IOException {
+    if (!Files.isRegularFile(file)) {
+      throw Files.exists(file) ? new IOException("not a regular file") : new NoSuchFileException(file.toString());
+    }
+    byte[] bytes;
+    try (InputStream in = Files.newInputStream(file)) {
+      bytes = in.readNBytes(MAX_FILE_BYTES + 1);
+    }
+    if (bytes.length > MAX_FILE_BYTES) {
+      throw new IOException("larger than " + MAX_FILE_BYTES + " bytes");
+    }
+    try {
+      return StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+    } catch (CharacterCodingException e) {
+      throw new IOException("not UTF-8 text");
+    }
+  }
+
+  private static String describe(IOException e) {
+    return e instanceof NoSuchFileException ? "no such file" : e.getMessage() != null ? e.getMessage() : e.toString();
   }
 }

@@ -5,7 +5,9 @@ import dev.epp.api.EndpointMetrics;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.Ticker;
 import dev.epp.api.scheduling.Candidates;
+import dev.epp.metrics.internal.BufferPool;
 import dev.epp.metrics.internal.CappedBody;
+import dev.epp.metrics.internal.HttpResponseParser;
 import dev.epp.metrics.internal.InsecureTls;
 import dev.epp.metrics.internal.HttpPollLoop;
 import java.io.IOException;
@@ -15,6 +17,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -43,9 +46,11 @@ import org.slf4j.LoggerFactory;
  * while they are read. The page is scanned with the endpoint's {@link EngineMapping}, chosen by its engine label;
  * only the configured families are decoded.
  *
- * <p>On any failure (connection error, timeout, non-200 status, oversized body, a page without any configured
- * metric) the endpoint keeps its last metrics, whose {@link EndpointMetrics#updatedNanos()} then ages: consumers judge
- * staleness by age. Failures are logged when an endpoint starts and stops failing, not on every poll.
+ * <p>Requests ask for {@code Accept-Encoding: identity}. On any failure (connection error, timeout, non-200 status,
+ * oversized body, a compressed page, a page without any configured metric) the endpoint keeps its last metrics, whose
+ * {@link EndpointMetrics#updatedNanos()} then ages: consumers judge staleness by age. Failures are logged when an
+ * endpoint starts and stops failing, not on every poll, and not once the endpoint has left the store. Read buffers
+ * are shared: a poll holds one only while its response arrives.
  *
  * <p>The plain-text path exists for CPU: the JDK client costs several hundred microseconds of CPU per 50 KB page,
  * against the parse's twenty, and it runs one no-op completion stage of every {@code sendAsync} on the common
@@ -59,8 +64,6 @@ import org.slf4j.LoggerFactory;
 public final class MetricsScraper implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(MetricsScraper.class);
-  /** With https, buffers larger than this are not kept between polls, so idle memory per endpoint stays small. */
-  private static final int KEEP_BUFFER_BYTES = 1 << 20;
   private static final AtomicBoolean WARNED_COMMON_POOL = new AtomicBoolean();
   private static final String ACCEPT = "text/plain;version=0.0.4;q=1,*/*;q=0.1";
 
@@ -76,6 +79,7 @@ public final class MetricsScraper implements AutoCloseable {
   private final ScheduledThreadPoolExecutor executor; // https only
   private final HttpClient client; // https only
   private final HttpPollLoop[] loops; // http only
+  private final BufferPool buffers = new BufferPool(); // https only
   private final ConcurrentHashMap<String, Target> targets = new ConcurrentHashMap<>();
   private final EndpointStore.Listener listener = new EndpointStore.Listener() {
     @Override
@@ -185,6 +189,14 @@ public final class MetricsScraper implements AutoCloseable {
     if (closed) {
       return;
     }
+    try {
+      schedule(endpoint);
+    } catch (RuntimeException e) { // e.g. an address no URI can hold: that endpoint is not scraped
+      log.error("Cannot scrape metrics of endpoint {} at {}", endpoint.name(), endpoint.hostPort(), e);
+    }
+  }
+
+  private void schedule(Endpoint endpoint) {
     targets.compute(endpoint.name(), (name, old) -> {
       if (old != null && old.endpoint.equals(endpoint)) {
         return old;
@@ -219,7 +231,7 @@ public final class MetricsScraper implements AutoCloseable {
   private final class Target implements Runnable, HttpPollLoop.Listener {
     final Endpoint endpoint;
     final EngineMapping mapping;
-    final HttpRequest request;
+    final HttpRequest request; // https
     final AtomicBoolean inFlight = new AtomicBoolean();
     volatile ScheduledFuture<?> task; // https
     volatile HttpPollLoop.Poll poll; // http
@@ -227,15 +239,15 @@ public final class MetricsScraper implements AutoCloseable {
     volatile CompletableFuture<?> exchange;
     // Touched only by the thread completing a poll; polls of one target never overlap.
     volatile EndpointMetrics last;
-    byte[] buffer;
     String failure;
 
     Target(Endpoint endpoint, EndpointMetrics last) {
       this.endpoint = endpoint;
       this.mapping = mappings.forEndpoint(endpoint);
-      this.request = HttpRequest.newBuilder(uri(endpoint))
+      this.request = executor == null ? null : HttpRequest.newBuilder(uri(endpoint))
           .timeout(timeout)
           .header("Accept", ACCEPT)
+          .header("Accept-Encoding", "identity")
           .GET()
           .build();
       this.last = last;
@@ -257,8 +269,11 @@ public final class MetricsScraper implements AutoCloseable {
       poll = loop.add(endpoint.address(), port, path, ACCEPT, initialDelay, this);
     }
 
+    /** Stops polling; once this returns, no failure or recovery of this target is logged. */
     void stop() {
-      stopped = true;
+      synchronized (this) {
+        stopped = true;
+      }
       ScheduledFuture<?> t = task;
       if (t != null) {
         t.cancel(false);
@@ -279,8 +294,7 @@ public final class MetricsScraper implements AutoCloseable {
         return;
       }
       try {
-        CappedBody body = new CappedBody(maxBodyBytes, buffer);
-        buffer = null; // owned by the body until the poll completes
+        CappedBody body = new CappedBody(maxBodyBytes, buffers.take());
         CompletableFuture<HttpResponse<CappedBody.Page>> response = client.sendAsync(request, info -> {
           body.checkDeclaredLength(info.headers().firstValueAsLong("content-length").orElse(-1));
           return body;
@@ -340,10 +354,13 @@ public final class MetricsScraper implements AutoCloseable {
         return;
       }
       CappedBody.Page page = response.body();
-      if (page.bytes().length <= KEEP_BUFFER_BYTES) {
-        buffer = page.bytes();
+      String encoding = response.headers().firstValue("content-encoding").orElse("identity").toLowerCase(Locale.ROOT);
+      if (!encoding.isEmpty() && !encoding.equals("identity")) {
+        failed(HttpResponseParser.encodedBody(encoding).getMessage());
+      } else {
+        accept(page.bytes(), page.length());
       }
-      accept(page.bytes(), page.length());
+      buffers.give(page.bytes());
     }
 
     /** Parses a page that came with status 200 and stores its metrics. */
@@ -357,18 +374,41 @@ public final class MetricsScraper implements AutoCloseable {
       last = next;
       store.updateMetrics(endpoint.name(), next);
       if (failure != null) {
-        log.info("Metrics of endpoint {} recovered after: {}", endpoint.name(), failure);
+        synchronized (this) {
+          if (!stopped) {
+            log.info("Metrics of endpoint {} recovered after: {}", endpoint.name(), failure);
+          }
+        }
         failure = null;
       }
     }
 
+    /**
+     * Logs the first failure after a success as a warning, unless the endpoint has left the store (a removal in
+     * progress, with this target not yet stopped), and later ones at debug level.
+     */
     private void failed(String reason) {
       if (failure == null) {
-        log.warn("Cannot scrape metrics of endpoint {} from {}: {}", endpoint.name(), request.uri(), reason);
+        synchronized (this) { // not while stop() runs: no warning follows a removal
+          if (!stopped && inStore()) {
+            log.warn("Cannot scrape metrics of endpoint {} from {}: {}", endpoint.name(), uri(endpoint), reason);
+          }
+        }
       } else {
         log.debug("Scrape of endpoint {} failed again: {}", endpoint.name(), reason);
       }
       failure = reason;
+    }
+
+    /** Whether the store holds this endpoint (a scan: only for the rare first failure). */
+    private boolean inStore() {
+      Candidates candidates = store.snapshot();
+      for (int i = 0; i < candidates.size(); i++) {
+        if (candidates.endpoint(i).equals(endpoint)) {
+          return true;
+        }
+      }
+      return false;
     }
   }
 

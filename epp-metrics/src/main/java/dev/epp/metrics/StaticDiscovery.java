@@ -5,25 +5,36 @@ import dev.epp.api.EndpointDiscovery;
 import dev.epp.api.EndpointStore;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Discovery of a fixed list of endpoints: {@link #start} upserts them and nothing changes afterwards.
+ * Discovery of a fixed list of endpoints: {@link #start} upserts them, logging each as it joins, and nothing changes
+ * afterwards.
  *
  * <p><b>Threading:</b> thread-safe.
  */
 public final class StaticDiscovery implements EndpointDiscovery {
+
+  private static final Logger log = LoggerFactory.getLogger(StaticDiscovery.class);
 
   private final List<Endpoint> endpoints;
   private final AtomicBoolean started = new AtomicBoolean();
 
   /**
    * @param endpoints the pool's endpoints
-   * @throws IllegalArgumentException if two endpoints have the same name
+   * @throws IllegalArgumentException if two endpoints have the same name, or an address is not an IP literal
+   *     ({@link IpPort#isIpLiteral})
    */
   public StaticDiscovery(List<Endpoint> endpoints) {
     this.endpoints = List.copyOf(endpoints);
     if (this.endpoints.stream().map(Endpoint::name).distinct().count() != this.endpoints.size()) {
       throw new IllegalArgumentException("endpoint names must be unique: " + endpoints);
+    }
+    for (Endpoint endpoint : this.endpoints) {
+      if (!IpPort.isIpLiteral(endpoint.address())) {
+        throw new IllegalArgumentException("endpoint " + endpoint.name() + ": " + IpPort.notAnIp(endpoint.address()));
+      }
     }
   }
 
@@ -32,7 +43,10 @@ public final class StaticDiscovery implements EndpointDiscovery {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("already started");
     }
-    endpoints.forEach(store::upsert);
+    for (Endpoint endpoint : endpoints) {
+      store.upsert(endpoint);
+      log.info("Endpoint {} ({}) joined the pool", endpoint.name(), endpoint.hostPort());
+    }
   }
 
   @Override

@@ -1,6 +1,7 @@
 package dev.epp.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -30,14 +31,47 @@ class DiscoveryTest {
   @Test
   void staticListIsLoadedOnStart() {
     EndpointPool pool = new EndpointPool();
-    try (StaticDiscovery discovery = new StaticDiscovery(
-        List.of(Endpoint.of("a-rank-0", "10.0.0.1", 8000), Endpoint.of("b-rank-0", "10.0.0.2", 8000)))) {
+    try (LogCapture logs = new LogCapture(); StaticDiscovery discovery = new StaticDiscovery(
+        List.of(Endpoint.of("a-rank-0", "10.0.0.1", 8000), Endpoint.of("b-rank-0", "fd00::2", 8000)))) {
       discovery.start(pool);
       assertEquals(List.of("a-rank-0", "b-rank-0"), names(pool));
       assertThrows(IllegalStateException.class, () -> discovery.start(pool));
+      assertEquals(List.of("Endpoint a-rank-0 (10.0.0.1:8000) joined the pool",
+              "Endpoint b-rank-0 ([fd00::2]:8000) joined the pool"),
+          logs.lines("INFO", "joined").stream().map(l -> l.substring(l.indexOf(" - ") + 3)).toList());
     }
     assertThrows(IllegalArgumentException.class, () -> new StaticDiscovery(
         List.of(Endpoint.of("a", "10.0.0.1", 8000), Endpoint.of("a", "10.0.0.2", 8000))));
+  }
+
+  @Test
+  void staticEndpointsNeedIpLiterals() {
+    for (String address : List.of("999.1.1.1", "127.1", "localhost", "zz::1", "1.2.3.4.5")) {
+      IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+          () -> new StaticDiscovery(List.of(Endpoint.of("a", address, 8000))));
+      assertEquals("endpoint a: '" + address + "' is not an IP address: an IPv4 or IPv6 literal is required"
+          + " (host names are not resolved)", e.getMessage());
+    }
+  }
+
+  @Test
+  void ipLiterals() {
+    for (String ip : List.of("0.0.0.0", "10.0.0.1", "255.255.255.255", "::", "::1", "fd00::2", "FD00:0:0:0:0:0:0:2",
+        "1:2:3:4:5:6:7:8", "1::", "::ffff:10.0.0.1", "64:ff9b::192.0.2.33", "1:2:3:4:5:6:1.2.3.4")) {
+      assertTrue(IpPort.isIpLiteral(ip), ip);
+    }
+    for (String ip : List.of("", "10.0.0", "10.0.0.01", "1.2.3.256", "1.2.3.-1", "1..2.3", ":::", "1:::2", "1::2::3",
+        ":1::", "1::2:", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::8", "12345::", "g::1",
+        "1.2.3.4::", "::1.2.3", "fe80::1%eth0", "localhost", "host.example")) {
+      assertFalse(IpPort.isIpLiteral(ip), ip);
+    }
+    assertEquals(new IpPort("fd00::2", 30000), IpPort.parse("[fd00::2]:30000"));
+    assertEquals("[fd00::2]:30000", IpPort.parse("[fd00::2]:30000").toString());
+    assertEquals("10.0.0.1:65535", IpPort.parse("10.0.0.1:65535").toString());
+    for (String bad : List.of("10.0.0.1", "10.0.0.1:", "10.0.0.1:65536", "10.0.0.1:8000:1", "[fd00::2]", "[fd00::2]80",
+        "fd00::2:80", ":80", "[]:80")) {
+      assertThrows(IllegalArgumentException.class, () -> IpPort.parse(bad), bad);
+    }
   }
 
   @Test
@@ -96,7 +130,7 @@ class DiscoveryTest {
       Await.until("c moved", () -> pool.endpoint("c-rank-0").orElseThrow().port() == 9000);
       assertEquals(3, discovery.problems().get(0).line());
 
-      write(file, "");
+      write(file, "# none for now\n");
       Await.until("all file endpoints removed", () -> names(pool).equals(List.of("from-elsewhere")));
     }
   }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.EndpointStore;
 import dev.epp.api.Ticker;
 import dev.epp.scheduler.EndpointPool;
 import java.io.IOException;
@@ -109,6 +110,59 @@ class MetricsScraperTest {
     pool.upsert(Endpoint.of("b-rank-0", "127.0.0.1", other.port()));
     Await.until("other polled several times", () -> other.requests() >= 5);
     assertTrue(server.requests() <= requests + 1, "at most one poll was in flight when it was removed");
+  }
+
+  /**
+   * An endpoint that fails after it left the pool, but before the scraper heard of it (a listener ahead of the
+   * scraper's holds the removal), is not reported as failing: it was removed on purpose.
+   */
+  @Test
+  void anEndpointThatLeftThePoolIsNotReportedAsFailing() {
+    ModelServer server = server(ModelServer.vllmPage(1, 1, 0.1));
+    pool.upsert(Endpoint.of("leaving-rank-0", "127.0.0.1", server.port()));
+    pool.addListener(new EndpointStore.Listener() {
+      @Override
+      public void added(Endpoint endpoint) {}
+
+      @Override
+      public void removed(Endpoint endpoint) {
+        // The hung poll times out meanwhile; the next request shows the scraper has handled that failure.
+        int requests = server.requests();
+        Await.until("a poll after the failed one", () -> server.requests() > requests);
+      }
+    });
+    try (LogCapture logs = new LogCapture()) {
+      MetricsScraper scraper = start(MetricsScraper.builder(pool).timeout(Duration.ofSeconds(2)));
+      Await.until("scraped", () -> fresh("leaving-rank-0"));
+      server.mode(ModelServer.Mode.HANG);
+      Await.until("a poll hangs", () -> server.hanging() == 1);
+      pool.remove("leaving-rank-0");
+      Await.until("untracked", () -> scraper.endpointCount() == 0);
+      assertEquals(List.of(), logs.lines("WARN", "leaving-rank-0"));
+    }
+  }
+
+  /** The pool's listeners run on the writer's thread: an endpoint the scraper cannot use must not fail the write. */
+  @Test
+  void anAddressNoUrlCanHoldFailsNeitherThePoolNorOtherEndpoints() {
+    MetricsScraper scraper = start(MetricsScraper.builder(pool).scheme("https"));
+    pool.upsert(Endpoint.of("odd-rank-0", "999.1.1.1", 8443));
+    pool.upsert(Endpoint.of("fine-rank-0", "127.0.0.1", 8443));
+    assertEquals(1, scraper.endpointCount());
+  }
+
+  @Test
+  void aCompressedPageIsReportedAsSuch() {
+    ModelServer server = server(ModelServer.vllmPage(1, 1, 0.1));
+    server.mode(ModelServer.Mode.GZIP);
+    pool.upsert(Endpoint.of("gzip-rank-0", "127.0.0.1", server.port()));
+    try (LogCapture logs = new LogCapture()) {
+      start(MetricsScraper.builder(pool));
+      Await.until("the failure logged", () -> !logs.lines("WARN", "gzip-rank-0").isEmpty());
+      String warning = logs.lines("WARN", "gzip-rank-0").get(0);
+      assertTrue(warning.contains("Content-Encoding: gzip although asked for identity"), warning);
+      assertEquals("identity", server.acceptEncoding());
+    }
   }
 
   /**

@@ -32,7 +32,9 @@ final class ModelServer implements AutoCloseable {
     /** 200 with 10 MB of random bytes. */
     JUNK_10MB,
     /** 200 with a chunked body that never ends. */
-    ENDLESS
+    ENDLESS,
+    /** 200 with the current page gzip-compressed, whatever the request accepts. */
+    GZIP
   }
 
   private final HttpServer server;
@@ -44,6 +46,7 @@ final class ModelServer implements AutoCloseable {
   private final AtomicReference<byte[]> page = new AtomicReference<>(new byte[0]);
   private final AtomicReference<Mode> mode = new AtomicReference<>(Mode.OK);
   private final AtomicInteger requests = new AtomicInteger();
+  private final AtomicReference<String> acceptEncoding = new AtomicReference<>();
   private final List<Thread> hung = new ArrayList<>();
 
   ModelServer(String page) {
@@ -56,6 +59,7 @@ final class ModelServer implements AutoCloseable {
     server.setExecutor(executor);
     server.createContext("/", exchange -> {
       requests.incrementAndGet();
+      acceptEncoding.set(String.valueOf(exchange.getRequestHeaders().getFirst("Accept-Encoding")));
       if (!exchange.getRequestURI().getPath().endsWith("/metrics")) {
         exchange.sendResponseHeaders(404, -1);
         exchange.close();
@@ -97,6 +101,17 @@ final class ModelServer implements AutoCloseable {
             // the scraper may give up before the end
           }
         }
+        case GZIP -> {
+          java.io.ByteArrayOutputStream compressed = new java.io.ByteArrayOutputStream();
+          try (OutputStream gzip = new java.util.zip.GZIPOutputStream(compressed)) {
+            gzip.write(this.page.get());
+          }
+          exchange.getResponseHeaders().set("Content-Encoding", "gzip");
+          exchange.sendResponseHeaders(200, compressed.size());
+          try (OutputStream out = exchange.getResponseBody()) {
+            compressed.writeTo(out);
+          }
+        }
         case ENDLESS -> {
           exchange.sendResponseHeaders(200, 0);
           byte[] chunk = "# ".concat("x".repeat(8190)).concat("\n").getBytes(StandardCharsets.US_ASCII);
@@ -127,6 +142,18 @@ final class ModelServer implements AutoCloseable {
 
   int requests() {
     return requests.get();
+  }
+
+  /** How many requests are hanging in {@link Mode#HANG}. */
+  int hanging() {
+    synchronized (hung) {
+      return hung.size();
+    }
+  }
+
+  /** The {@code Accept-Encoding} of the latest request ("null" if it had none). */
+  String acceptEncoding() {
+    return acceptEncoding.get();
   }
 
   @Override

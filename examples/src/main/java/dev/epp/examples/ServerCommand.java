@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import dev.epp.extproc.EppServer;
 import dev.epp.extproc.ExtProcService;
 import dev.epp.metrics.FileDiscovery;
+import dev.epp.metrics.IpPort;
 import dev.epp.metrics.MetricsExporter;
 import dev.epp.metrics.StaticDiscovery;
 import dev.epp.scheduler.ConfigException;
@@ -298,29 +299,21 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
     Set<String> names = new HashSet<>();
     for (String entry : list.split(",", -1)) {
       String hostPort = entry.strip();
-      boolean bracketed = hostPort.startsWith("[");
-      int colon = bracketed ? hostPort.indexOf("]:") + 1 : hostPort.lastIndexOf(':');
-      if (colon <= 0 || (!bracketed && hostPort.indexOf(':') != colon)) {
-        throw new Flags.UsageException("invalid --endpoints entry '" + hostPort + "': expected ip:port ([ipv6]:port)");
-      }
-      String address = bracketed ? hostPort.substring(1, colon - 1) : hostPort.substring(0, colon);
-      int port;
+      IpPort address;
       try {
-        port = Integer.parseInt(hostPort.substring(colon + 1));
-      } catch (NumberFormatException e) {
-        port = 0;
+        address = IpPort.parse(hostPort);
+      } catch (IllegalArgumentException e) {
+        throw new Flags.UsageException("invalid --endpoints entry '" + hostPort + "': " + e.getMessage());
       }
-      if (address.isEmpty() || port < 1 || port > 65535) {
-        throw new Flags.UsageException("invalid --endpoints entry '" + hostPort + "': expected ip:port ([ipv6]:port)");
+      Endpoint endpoint = Endpoint.of(address.toString(), address.ip(), address.port());
+      if (!names.add(endpoint.name())) {
+        throw new Flags.UsageException("--endpoints lists " + endpoint.name() + " twice");
       }
-      String name = bracketed ? "[" + address + "]:" + port : address + ":" + port;
-      if (!names.add(name)) {
-        throw new Flags.UsageException("--endpoints lists " + name + " twice");
-      }
-      parsed.add(Endpoint.of(name, address, port));
+      parsed.add(endpoint);
     }
     return parsed;
   }
+
 
   private static String oneLine(String message) {
     return message == null ? "" : message.strip().replaceAll("\\s*\\R\\s*", " ");

@@ -138,6 +138,12 @@ class ServerCommandTest {
         "--endpoints=10.0.0.1:8000", "--config-file=x", "--config-text=y");
     assertUsage("server: invalid --endpoints entry '10.0.0.1': expected ip:port ([ipv6]:port) (see --help)",
         "--endpoints=10.0.0.1");
+    assertUsage("server: invalid --endpoints entry '999.1.1.1:80': '999.1.1.1' is not an IP address: an IPv4 or IPv6"
+        + " literal is required (host names are not resolved) (see --help)", "--endpoints=999.1.1.1:80");
+    assertUsage("server: invalid --endpoints entry 'localhost:8000': 'localhost' is not an IP address: an IPv4 or IPv6"
+        + " literal is required (host names are not resolved) (see --help)", "--endpoints=localhost:8000");
+    assertUsage("server: invalid --endpoints entry '[zz::1]:80': 'zz::1' is not an IPv6 address (only IPv6 is written in"
+        + " brackets) (see --help)", "--endpoints=[zz::1]:80");
     assertUsage("server: --endpoints lists 10.0.0.1:8000 twice (see --help)",
         "--endpoints=10.0.0.1:8000, 10.0.0.1:8000");
     assertUsage("server: --metrics-endpoint-auth needs the bearer token in $EPP_METRICS_TOKEN (see --help)",

@@ -13,11 +13,12 @@ import java.nio.channels.UnresolvedAddressException;
 import java.nio.channels.UnsupportedAddressTypeException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Queue;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -39,6 +40,10 @@ import org.slf4j.LoggerFactory;
  * loop's thread, once and again after each failed poll: a slow resolver delays the loop's other polls. An exception
  * or error in one poll, or in its listener, fails that poll only.
  *
+ * <p>A poll holds a read buffer only while its response arrives, taking it from the loop's {@link BufferPool} and
+ * returning it there, so memory per URL stays small however many URLs the loop polls or wait for answers. Requests
+ * ask for {@code Accept-Encoding: identity}; a 200 response in another content coding fails the poll.
+ *
  * <p><b>Threading:</b> thread-safe. {@link Listener}s are called on the loop's thread, one poll at a time, and must not
  * block.
  */
@@ -48,9 +53,7 @@ public final class HttpPollLoop implements AutoCloseable {
   private static final long MAX_SLEEP_NANOS = 1_000_000_000L;
   /** Bytes one poll may read per wake-up before the others get their turn. */
   private static final int READ_BUDGET_BYTES = 256 * 1024;
-  /** Buffers larger than this are not kept after a poll, so idle memory stays small. */
-  private static final int KEEP_BUFFER_BYTES = 1 << 20;
-
+  
   /** Receives the outcome of each poll of one URL, on the loop's thread. */
   public interface Listener {
 
@@ -74,8 +77,8 @@ public final class HttpPollLoop implements AutoCloseable {
   private final List<Poll> polls = new ArrayList<>(); // the loop's thread only
   private final AtomicInteger size = new AtomicInteger();
   private final ByteBuffer idleRead = ByteBuffer.allocate(256);
-  /** Read buffers of finished polls, most recently used first: a few in-flight polls share a few hot buffers. */
-  private final ArrayDeque<byte[]> spareBuffers = new ArrayDeque<>(); // the loop's thread only
+  /** Read buffers of finished polls: a poll takes one when its response starts to arrive. */
+  private final BufferPool buffers = new BufferPool();
   private volatile boolean closed;
 
   /**
@@ -114,6 +117,20 @@ public final class HttpPollLoop implements AutoCloseable {
   /** How many URLs the loop polls. */
   public int size() {
     return size.get();
+  }
+
+  /** The bytes of the read buffers held by polls and kept spare, counted on the loop's thread. For tests. */
+  long bufferBytes() throws Exception {
+    CompletableFuture<Long> bytes = new CompletableFuture<>();
+    execute(() -> {
+      long n = buffers.spareBytes();
+      for (Poll poll : polls) {
+        byte[] buffer = poll.response.buffer();
+        n += buffer == null ? 0 : buffer.length;
+      }
+      bytes.complete(n);
+    });
+    return bytes.get(10, TimeUnit.SECONDS);
   }
 
   /** Stops all polls and the thread, closing every connection. Idempotent. */
@@ -192,7 +209,7 @@ public final class HttpPollLoop implements AutoCloseable {
       this.port = port;
       String hostHeader = (host.indexOf(':') >= 0 ? "[" + host + "]" : host) + ":" + port;
       this.request = ByteBuffer.wrap(("GET " + path + " HTTP/1.1\r\nHost: " + hostHeader + "\r\nAccept: " + accept
-          + "\r\nUser-Agent: epp-java\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+          + "\r\nAccept-Encoding: identity\r\nUser-Agent: epp-java\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
       this.next = first;
       this.listener = listener;
     }
@@ -207,6 +224,7 @@ public final class HttpPollLoop implements AutoCloseable {
         execute(() -> {
           polls.remove(this);
           disconnect();
+          buffers.give(response.release());
         });
       }
     }
@@ -240,7 +258,6 @@ public final class HttpPollLoop implements AutoCloseable {
     private void start(long now) {
       deadline = now + timeoutNanos;
       received = false;
-      response.start(spareBuffers.pollFirst());
       state = SENDING; // in flight: a reused connection failing from here on is replaced once
       try {
         if (channel != null) {
@@ -332,6 +349,9 @@ public final class HttpPollLoop implements AutoCloseable {
     }
 
     private void receive() throws IOException {
+      if (response.buffer() == null) {
+        response.start(buffers.take()); // only now: a poll waiting for its response holds no buffer
+      }
       for (int budget = READ_BUDGET_BYTES; budget > 0; ) {
         int n = response.readFrom(channel);
         if (n == 0) {
@@ -357,9 +377,11 @@ public final class HttpPollLoop implements AutoCloseable {
         disconnect();
       }
       int status = response.status();
-      if (status != 200) {
+      String encoding = response.contentEncoding();
+      if (status != 200 || encoding != null) {
         idle();
-        notifyFailed(new IOException("HTTP status " + status));
+        notifyFailed(status != 200 ? new IOException("HTTP status " + status)
+            : HttpResponseParser.encodedBody(encoding));
         return;
       }
       if (!cancelled.get()) {
@@ -376,7 +398,7 @@ public final class HttpPollLoop implements AutoCloseable {
     private void failed(IOException e) {
       if (reused && !received && state != IDLE) {
         disconnect();
-        response.start(response.release());
+        buffers.give(response.release());
         try {
           connect();
           return;
@@ -412,10 +434,7 @@ public final class HttpPollLoop implements AutoCloseable {
 
     /** Ends the poll in progress and schedules the next tick, skipping the ones that passed. */
     private void idle() {
-      byte[] buffer = response.release();
-      if (buffer != null && buffer.length <= KEEP_BUFFER_BYTES) {
-        spareBuffers.addFirst(buffer);
-      }
+      buffers.give(response.release());
       state = IDLE;
       next += intervalNanos;
       long now = System.nanoTime();

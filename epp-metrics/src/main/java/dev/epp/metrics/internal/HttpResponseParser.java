@@ -41,6 +41,7 @@ public final class HttpResponseParser {
   private boolean transferEncoding;
   private boolean chunked;
   private boolean close;
+  private String contentEncoding;
 
   /** A parser accepting bodies of up to {@code maxBytes}. */
   public HttpResponseParser(int maxBytes) {
@@ -98,6 +99,7 @@ public final class HttpResponseParser {
           contentLength = -1;
           transferEncoding = false;
           chunked = false;
+          contentEncoding = null;
           close = line.startsWith("HTTP/1.0");
           phase = Phase.HEADERS;
         }
@@ -196,7 +198,24 @@ public final class HttpResponseParser {
     return phase == Phase.DONE && status == 200 && !close && pos == filled;
   }
 
-  /** The buffer holding the decoded body at {@code [0, bodyLength())}; replaced as it grows. */
+  /**
+   * The response's {@code Content-Encoding} (lower case) if it is not {@code identity}, or null: a body so encoded is
+   * not decoded here.
+   */
+  public String contentEncoding() {
+    return contentEncoding;
+  }
+
+  /** The failure for a page sent with {@code Content-Encoding: encoding}, which scrapers do not decode. */
+  public static IOException encodedBody(String encoding) {
+    return new IOException("the server sent the page with Content-Encoding: " + encoding
+        + " although asked for identity; compressed pages are not decoded (serve /metrics uncompressed)");
+  }
+
+  /**
+   * The buffer holding the decoded body at {@code [0, bodyLength())}; replaced as it grows; null before {@link #start}
+   * and after {@link #release}.
+   */
   public byte[] buffer() {
     return buffer;
   }
@@ -260,6 +279,11 @@ public final class HttpResponseParser {
       String v = value.toLowerCase(Locale.ROOT);
       int comma = v.lastIndexOf(',');
       chunked = (comma >= 0 ? v.substring(comma + 1) : v).trim().equals("chunked");
+    } else if (name.equalsIgnoreCase("Content-Encoding")) {
+      String v = value.toLowerCase(Locale.ROOT);
+      if (!v.isEmpty() && !v.equals("identity")) {
+        contentEncoding = v;
+      }
     } else if (name.equalsIgnoreCase("Connection")) {
       String v = value.toLowerCase(Locale.ROOT);
       if (v.contains("close")) {

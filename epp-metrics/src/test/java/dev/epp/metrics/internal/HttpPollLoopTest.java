@@ -201,6 +201,85 @@ class HttpPollLoopTest {
   }
 
   @Test
+  void pagesAreAskedUncompressedAndACompressedOneFailsSayingSo() throws Exception {
+    Scripted server = scripted();
+    server.respond("HTTP/1.1 200 OK\r\nContent-Encoding: identity\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nContent-Encoding: GZIP\r\nContent-Length: 4\r\n\r\n\u001f\u008b\u0008\u0000",
+        "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain");
+    Outcomes outcomes = poll(server.port());
+    assertEquals("ok", outcomes.page());
+    IOException compressed = outcomes.failure(IOException.class);
+    assertTrue(compressed.getMessage().contains("Content-Encoding: gzip although asked for identity"),
+        compressed.getMessage());
+    assertEquals("again", outcomes.page());
+    assertTrue(server.requests.get(0).contains("\r\nAccept-Encoding: identity\r\n"), server.requests.get(0));
+  }
+
+  /** Polls waiting for their responses hold no read buffer, however many there are. */
+  @Test
+  void pollsWaitingForAnAnswerHoldNoBuffer() throws Exception {
+    Scripted server = scripted();
+    HttpPollLoop loop = loop(60_000, 60_000, 1 << 20);
+    for (int i = 0; i < 40; i++) {
+      server.respond(""); // never answered
+      poll(loop, server.port());
+    }
+    waitUntil(() -> server.requests.size() == 40);
+    assertEquals(0, loop.bufferBytes());
+  }
+
+  /**
+   * Forty responses arriving at once each need a buffer; once they are read, the loop keeps at most
+   * {@link BufferPool#MAX_SPARE_BYTES} of spare buffers, not one per URL.
+   */
+  @Test
+  void buffersKeptAfterABurstAreBounded() throws Exception {
+    int polls = 40;
+    byte[] body = new byte[50_000];
+    java.util.Arrays.fill(body, (byte) '#');
+    byte[] head = ("HTTP/1.1 200 OK\r\nContent-Length: " + body.length + "\r\n\r\n")
+        .getBytes(StandardCharsets.ISO_8859_1);
+    java.util.concurrent.CountDownLatch halfSent = new java.util.concurrent.CountDownLatch(polls);
+    try (ServerSocket server = new ServerSocket(0, polls, InetAddress.getLoopbackAddress())) {
+      daemon(() -> {
+        try {
+          for (int i = 0; i < polls; i++) {
+            Socket s = server.accept();
+            daemon(() -> {
+              try (s) {
+                readRequest(s.getInputStream());
+                OutputStream out = s.getOutputStream();
+                out.write(head);
+                out.write(body, 0, body.length / 2);
+                out.flush();
+                halfSent.countDown();
+                halfSent.await(); // every poll holds half a page before any finishes
+                out.write(body, body.length / 2, body.length - body.length / 2);
+                out.flush();
+                s.getInputStream().read(); // until the client hangs up
+              } catch (IOException | InterruptedException e) {
+                // done
+              }
+            });
+          }
+        } catch (IOException closed) {
+          // test over
+        }
+      });
+      HttpPollLoop loop = loop(60_000, 60_000, 1 << 20);
+      List<Outcomes> outcomes = new ArrayList<>();
+      for (int i = 0; i < polls; i++) {
+        outcomes.add(poll(loop, server.getLocalPort()));
+      }
+      for (Outcomes o : outcomes) {
+        assertEquals(body.length, o.page().length());
+      }
+      long bytes = loop.bufferBytes();
+      assertTrue(bytes <= BufferPool.MAX_SPARE_BYTES, bytes + " bytes of buffers kept for " + polls + " idle polls");
+    }
+  }
+
+  @Test
   void chunkedBodiesWithExtensionsAndTrailersAndInterimResponses() throws Exception {
     Scripted server = scripted();
     server.respond("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"

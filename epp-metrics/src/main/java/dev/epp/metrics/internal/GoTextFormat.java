@@ -14,8 +14,8 @@ import java.util.List;
  * Writes metric families in the Prometheus text format 0.0.4 exactly as the Go client ({@code expfmt}) does, so that
  * the EPP's {@code /metrics} page is line-for-line what the Go EPP serves: families sorted by name, series sorted by
  * label values, no trailing comma in label sets, no braces without labels, Go float formatting ({@code 1},
- * {@code 0.3}, {@code 1.048576e+06}), histogram series as buckets, {@code _sum}, {@code _count}, and no
- * {@code _created} series (which the Java client adds and the Go client does not expose). Thread-safe (stateless).
+ * {@code 0.3}, {@code 1.048576e+06}), histogram series as buckets, {@code _sum}, {@code _count}, info metrics as
+ * gauges named with their {@code _info} suffix, and no {@code _created} series (which the Java client adds and the Go client does not expose). Thread-safe (stateless).
  */
 public final class GoTextFormat {
 
@@ -127,18 +127,26 @@ public final class GoTextFormat {
     return sb.toString();
   }
 
+  /**
+   * The name on the HELP and TYPE lines, which is the samples' name: the Java client strips {@code _total} from
+   * counter family names and {@code _info} from info family names ({@code jvm} for the {@code jvm_info} sample).
+   */
   private static String familyName(MetricFamilySamples family) {
-    // The Java client strips "_total" from counter family names; Go's TYPE line carries the full name.
-    return family.type == Collector.Type.COUNTER ? family.name + "_total" : family.name;
+    return switch (family.type) {
+      case COUNTER -> family.name + "_total";
+      case INFO -> family.name + "_info";
+      default -> family.name;
+    };
   }
 
+  /** Format 0.0.4 has no info or state-set type: both are gauges, as the Go and Java clients write them. */
   private static String typeName(Collector.Type type) {
     return switch (type) {
       case COUNTER -> "counter";
-      case GAUGE -> "gauge";
-      case HISTOGRAM -> "histogram";
+      case GAUGE, INFO, STATE_SET -> "gauge";
+      case HISTOGRAM, GAUGE_HISTOGRAM -> "histogram";
       case SUMMARY -> "summary";
-      default -> "untyped";
+      case UNKNOWN -> "untyped";
     };
   }
 

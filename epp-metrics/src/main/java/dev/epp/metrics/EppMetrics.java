@@ -263,10 +263,26 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     modelRewriteDecisions.labels(model, rule, targetModel).inc();
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The series is created on the first observation, as Go's {@code WithLabelValues(...).Observe} does: a plugin
+   * that never runs has no zero-valued buckets on the page. Later observations reuse it without a label lookup.
+   */
   @Override
   public LongConsumer pluginLatency(String extensionPoint, TypedName plugin) {
-    Histogram.Child child = pluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
-    return nanos -> child.observe(nanos / NANOS_PER_SECOND);
+    return new LongConsumer() {
+      private Histogram.Child child; // benign race: labels() returns the same child to every thread
+
+      @Override
+      public void accept(long nanos) {
+        Histogram.Child c = child;
+        if (c == null) {
+          child = c = pluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
+        }
+        c.observe(nanos / NANOS_PER_SECOND);
+      }
+    };
   }
 
   @Override

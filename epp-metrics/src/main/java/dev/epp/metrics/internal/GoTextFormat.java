@@ -8,7 +8,9 @@ import java.io.Writer;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Writes metric families in the Prometheus text format 0.0.4 exactly as the Go client ({@code expfmt}) does, so that
@@ -28,17 +30,18 @@ public final class GoTextFormat {
   public static void write(Writer out, List<MetricFamilySamples> families) throws IOException {
     List<MetricFamilySamples> sorted = new ArrayList<>(families);
     sorted.sort(Comparator.comparing(GoTextFormat::familyName));
+    Map<String, String> bounds = new HashMap<>(); // le and quantile values, formatted once per page
     for (MetricFamilySamples family : sorted) {
-      List<Sample> samples = new ArrayList<>(family.samples.size());
+      List<Ordered> samples = new ArrayList<>(family.samples.size());
       for (Sample sample : family.samples) {
         if (!sample.name.endsWith("_created")) {
-          samples.add(sample);
+          samples.add(new Ordered(seriesKey(sample), suffixRank(family, sample), sample));
         }
       }
       if (samples.isEmpty()) {
         continue; // as Go: a family without series is not written
       }
-      samples.sort(Comparator.comparing(GoTextFormat::seriesKey).thenComparingInt(s -> suffixRank(family, s)));
+      samples.sort(ORDER);
       String name = familyName(family);
       out.write("# HELP ");
       out.write(name);
@@ -49,7 +52,8 @@ public final class GoTextFormat {
       out.write(' ');
       out.write(typeName(family.type));
       out.write('\n');
-      for (Sample sample : samples) {
+      for (Ordered ordered : samples) {
+        Sample sample = ordered.sample;
         out.write(sample.name);
         if (!sample.labelNames.isEmpty()) {
           out.write('{');
@@ -62,7 +66,8 @@ public final class GoTextFormat {
             out.write(label);
             out.write("=\"");
             if (label.equals("le") || label.equals("quantile")) {
-              value = formatFloat(Double.parseDouble(value.replace("Inf", "Infinity")));
+              value = bounds.computeIfAbsent(value,
+                  v -> formatFloat(Double.parseDouble(v.replace("Inf", "Infinity"))));
             }
             writeEscaped(out, value, true);
             out.write('"');
@@ -79,6 +84,13 @@ public final class GoTextFormat {
       }
     }
   }
+
+  /** A sample with its sort keys, computed once rather than at every comparison. */
+  private record Ordered(String seriesKey, int suffixRank, Sample sample) {}
+
+  /** Series by label values, then Go's order within a series; the sort is stable, so buckets keep theirs. */
+  private static final Comparator<Ordered> ORDER =
+      Comparator.comparing(Ordered::seriesKey).thenComparingInt(Ordered::suffixRank);
 
   /**
    * Formats like Go's {@code strconv.FormatFloat(v, 'g', -1, 64)}: the shortest decimal that reads back as
@@ -173,6 +185,10 @@ public final class GoTextFormat {
   }
 
   private static void writeEscaped(Writer out, String s, boolean quotes) throws IOException {
+    if (!needsEscaping(s, quotes)) {
+      out.write(s);
+      return;
+    }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       switch (c) {
@@ -182,5 +198,15 @@ public final class GoTextFormat {
         default -> out.write(c);
       }
     }
+  }
+
+  private static boolean needsEscaping(String s, boolean quotes) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\\' || c == '\n' || (quotes && c == '"')) {
+        return true;
+      }
+    }
+    return false;
   }
 }

@@ -105,7 +105,7 @@ class MetricsExporterHostileInputTest {
     for (int i = 0; i < 3000; i++) {
       String model = "model-" + i;
       metrics.requestStarted(model);
-      recordRequest(metrics, model, model);
+      metrics.recordRequest(model, model, 0);
     }
 
     String page = get(exporter, null).body();
@@ -126,14 +126,16 @@ class MetricsExporterHostileInputTest {
     // x-gateway-model-name-rewrite lets a client pick the target: 40 x 100 pairs from 140 distinct names.
     for (int m = 0; m < 40; m++) {
       for (int t = 0; t < 100; t++) {
-        recordRequest(metrics, "model-" + m, "target-" + t);
+        metrics.recordRequest("model-" + m, "target-" + t, 0);
+        metrics.recordSchedulingAttempt("target-" + t, null);
       }
     }
 
-    List<String> durations = grep(get(exporter, null).body(), "inference_objective_request_duration_seconds_count{");
-    assertTrue(durations.size() <= 1001, durations.size() + " series");
-    assertTrue(durations.stream().anyMatch(s -> s.contains("{model_name=\"other\",target_model_name=\"other\"}")));
-    assertEquals(4000, durations.stream().mapToDouble(MetricsExporterHostileInputTest::value).sum(), "none lost");
+    List<String> totals = grep(get(exporter, null).body(), "inference_objective_request_total{");
+    assertEquals(900 + 1, totals.size(), "at most 1000 pairs and other");
+    assertTrue(totals.contains("inference_objective_request_total{model_name=\"other\",priority=\"0\","
+        + "target_model_name=\"other\"} 3100"), "900 pairs kept, and the 100 (target, target) pairs");
+    assertEquals(4000, totals.stream().mapToDouble(MetricsExporterHostileInputTest::value).sum(), "none lost");
   }
 
   /** What the Director records for one request. */

@@ -146,6 +146,7 @@ public final class EppServer implements AutoCloseable {
   private MetricsExporter exporter;
   private ScheduledExecutorService readinessTicker;
   private Boolean ready; // confined to the readiness ticker
+  private Boolean anyFresh; // confined to the readiness ticker
 
   private EppServer(Builder b) {
     config = b.config;
@@ -346,13 +347,19 @@ public final class EppServer implements AutoCloseable {
   }
 
   private void updateReadiness() {
+    int fresh = freshEndpoints();
+    if (anyFresh == null || anyFresh != fresh > 0) {
+      // Between two pool-gauge refreshes, so that inference_pool_ready_pods agrees with readiness from the
+      // first scrapes on, not one refresh interval later.
+      anyFresh = fresh > 0;
+      metrics.refreshPoolGauges();
+    }
     boolean now;
     String reason;
     if (readiness == Readiness.DISCOVERY_SYNCED) {
       now = true;
       reason = "endpoint discovery has synced";
     } else {
-      int fresh = freshEndpoints();
       now = fresh > 0;
       reason = now ? fresh + " endpoint(s) have fresh metrics"
           : "no endpoint has metrics fresher than " + stalenessThreshold.toMillis() + " ms";
@@ -567,7 +574,10 @@ public final class EppServer implements AutoCloseable {
       return this;
     }
 
-    /** Time between refreshes of the {@code inference_pool_*} gauges; default 5 s. */
+    /**
+     * Time between refreshes of the {@code inference_pool_*} gauges; default 5 s. They are also refreshed within a
+     * second of the first endpoint's metrics turning fresh and of the last one's going stale, as readiness is.
+     */
     public Builder refreshPrometheusMetricsInterval(Duration value) {
       this.poolMetricsInterval = positive(value, "refresh prometheus metrics interval");
       return this;

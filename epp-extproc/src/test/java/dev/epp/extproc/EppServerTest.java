@@ -171,6 +171,41 @@ class EppServerTest {
   }
 
   @Test
+  void readyPodsCountsTheEndpointOnceReadinessIsServingWithoutWaitingForTheRefreshInterval() throws Exception {
+    ModelServer model = modelServer(0, 0.1);
+    EppServer server = start(plaintext(new StaticDiscovery(List.of(
+            Endpoint.of("vllm-a-rank-0", "127.0.0.1", model.port()))))
+        .poolName("test-pool")
+        .refreshPrometheusMetricsInterval(Duration.ofDays(1)));
+
+    awaitStatus(plaintextChannel(server.healthPort()), "readiness", ServingStatus.SERVING);
+    assertEquals(List.of("inference_pool_ready_pods{name=\"test-pool\"} 1"),
+        grep(metricsPage(server.metricsPort()), "inference_pool_ready_pods"));
+  }
+
+  @Test
+  void idleMetricsPageShowsThePoolAndNoUnusedPluginSeries() throws Exception {
+    ModelServer model = modelServer(0, 0.1);
+    EppServer server = start(plaintext(new StaticDiscovery(List.of(
+            Endpoint.of("vllm-a-rank-0", "127.0.0.1", model.port()))))
+        .poolName("test-pool")
+        .refreshPrometheusMetricsInterval(Duration.ofMillis(100)));
+    String ready = "inference_pool_ready_pods{name=\"test-pool\"} 1";
+    await(() -> metricsPage(server.metricsPort()).lines().anyMatch(ready::equals), "metrics page shows " + ready);
+
+    // curl -s localhost:9090/metrics | grep '^inference_'
+    List<String> lines = grep(metricsPage(server.metricsPort()), "inference_");
+    assertTrue(lines.get(0).startsWith("inference_extension_info{build_ref=\""), lines.get(0));
+    assertEquals(List.of(
+        "inference_extension_prefix_indexer_size 0",
+        "inference_pool_average_kv_cache_utilization{name=\"test-pool\"} 0.1",
+        "inference_pool_average_queue_size{name=\"test-pool\"} 0",
+        "inference_pool_average_running_requests{name=\"test-pool\"} 1",
+        "inference_pool_per_pod_queue_size{model_server_pod=\"vllm-a-rank-0\",name=\"test-pool\"} 0",
+        ready), lines.subList(1, lines.size()));
+  }
+
+  @Test
   void selfSignedTlsServesExtProcAndHealthOnTheSamePort() throws Exception {
     ModelServer model = modelServer(0, 0.1);
     EppServer server = start(EppServer.builder(CONFIG, new StaticDiscovery(List.of(
@@ -534,6 +569,11 @@ class EppServerTest {
       Thread.currentThread().interrupt();
       throw new AssertionError(e);
     }
+  }
+
+  /** {@code grep '^<prefix>'}. */
+  private static List<String> grep(String page, String prefix) {
+    return page.lines().filter(line -> line.startsWith(prefix)).toList();
   }
 
   /** Re-evaluates {@code condition} until it holds, failing after {@link #DEADLINE}. */

@@ -8,6 +8,7 @@ import dev.epp.api.Ticker;
 import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.metrics.internal.BuildInfo;
+import dev.epp.metrics.internal.ModelLabels;
 import io.prometheus.client.Collector;
 import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.Counter;
@@ -33,6 +34,11 @@ import java.util.function.LongSupplier;
  *
  * <p>Label names are declared in alphabetical order, the order in which Go's client writes them; served by
  * {@link MetricsExporter}, the page matches the Go EPP's line for line.
+ *
+ * <p>The model labels that clients choose ({@code model_name}, {@code target_model_name}, {@code target_model}) are
+ * bounded: values are cut to {@value ModelLabels#MAX_LENGTH} characters, and once {@value ModelLabels#MAX_PAIRS}
+ * distinct (model, target) pairs have been recorded, later pairs are recorded as {@code "other"}, so a client sending
+ * endless model names cannot grow the page or the heap without bound.
  *
  * <p>Pool gauges follow the Go EPP: after {@link #monitorPool}, every refresh interval (default 5 s)
  * {@code inference_pool_ready_pods} counts endpoints whose metrics are fresher than the staleness threshold (default
@@ -66,6 +72,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private static final double NANOS_PER_SECOND = 1e9;
 
   private final CollectorRegistry registry;
+  private final ModelLabels modelLabels = new ModelLabels();
 
   // inference_objective_*: label order in calls is always (model_name, target_model_name[, third]) after sorting.
   private final Counter requestTotal;
@@ -179,39 +186,45 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordRequest(String model, String targetModel, int priority) {
-    requestTotal.labels(model, Integer.toString(priority), targetModel).inc();
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    requestTotal.labels(labels.model(), Integer.toString(priority), labels.target()).inc();
   }
 
   @Override
   public void recordRequestError(String model, String targetModel, String errorCode) {
     if (!errorCode.isEmpty()) {
-      requestErrorTotal.labels(errorCode, model, targetModel).inc();
+      ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+      requestErrorTotal.labels(errorCode, labels.model(), labels.target()).inc();
     }
   }
 
   @Override
   public void recordRequestSize(String model, String targetModel, long bytes) {
-    requestSizes.labels(model, targetModel).observe(bytes);
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    requestSizes.labels(labels.model(), labels.target()).observe(bytes);
   }
 
   @Override
   public void recordResponseSize(String model, String targetModel, long bytes) {
-    responseSizes.labels(model, targetModel).observe(bytes);
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    responseSizes.labels(labels.model(), labels.target()).observe(bytes);
   }
 
   @Override
   public void recordTokens(String model, String targetModel, long input, long output) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
     if (input > 0) {
-      inputTokens.labels(model, targetModel).observe(input);
+      inputTokens.labels(labels.model(), labels.target()).observe(input);
     }
     if (output > 0) {
-      outputTokens.labels(model, targetModel).observe(output);
+      outputTokens.labels(labels.model(), labels.target()).observe(output);
     }
   }
 
   @Override
   public void recordPromptCachedTokens(String model, String targetModel, long cachedTokens) {
-    promptCachedTokens.labels(model, targetModel).observe(cachedTokens);
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    promptCachedTokens.labels(labels.model(), labels.target()).observe(cachedTokens);
   }
 
   @Override
@@ -219,24 +232,25 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     if (nanos <= 0) {
       return;
     }
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
     double seconds = nanos / NANOS_PER_SECOND;
-    requestDuration.labels(model, targetModel).observe(seconds);
+    requestDuration.labels(labels.model(), labels.target()).observe(seconds);
     if (outputTokens > 0) {
-      normalizedTimePerOutputToken.labels(model, targetModel).observe(seconds / outputTokens);
+      normalizedTimePerOutputToken.labels(labels.model(), labels.target()).observe(seconds / outputTokens);
     }
   }
 
   @Override
   public void requestStarted(String model) {
     if (!model.isEmpty()) {
-      runningRequests.labels(model).inc();
+      runningRequests.labels(modelLabels.model(model)).inc();
     }
   }
 
   @Override
   public void requestFinished(String model) {
     if (!model.isEmpty()) {
-      runningRequests.labels(model).dec();
+      runningRequests.labels(modelLabels.model(model)).dec();
     }
   }
 
@@ -249,21 +263,39 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   public void recordSchedulingAttempt(String targetModel, Endpoint primary) {
     if (primary != null) {
       // The pool has no namespace of its own here; Go's label is the pod's namespace.
-      schedulerAttempts.labels("", primary.name(), Integer.toString(primary.port()), "success", targetModel).inc();
+      schedulerAttempts.labels("", primary.name(), Integer.toString(primary.port()), "success",
+          modelLabels.target(targetModel)).inc();
     } else {
-      schedulerAttempts.labels("", "", "", "failure", targetModel).inc();
+      schedulerAttempts.labels("", "", "", "failure", modelLabels.target(targetModel)).inc();
     }
   }
 
   @Override
   public void recordModelRewrite(String rule, String model, String targetModel) {
-    modelRewriteDecisions.labels(model, rule, targetModel).inc();
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    modelRewriteDecisions.labels(labels.model(), rule, labels.target()).inc();
   }
 
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The series is created on the first observation, as Go's {@code WithLabelValues(...).Observe} does: a plugin
+   * that never runs has no zero-valued buckets on the page. Later observations reuse it without a label lookup.
+   */
   @Override
   public LongConsumer pluginLatency(String extensionPoint, TypedName plugin) {
-    Histogram.Child child = pluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
-    return nanos -> child.observe(nanos / NANOS_PER_SECOND);
+    return new LongConsumer() {
+      private Histogram.Child child; // benign race: labels() returns the same child to every thread
+
+      @Override
+      public void accept(long nanos) {
+        Histogram.Child c = child;
+        if (c == null) {
+          child = c = pluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
+        }
+        c.observe(nanos / NANOS_PER_SECOND);
+      }
+    };
   }
 
   @Override

@@ -1,29 +1,30 @@
 package dev.epp.metrics;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import io.prometheus.client.CollectorRegistry;
+import dev.epp.metrics.internal.BoundedHttpServer;
+import dev.epp.metrics.internal.BoundedHttpServer.Request;
+import dev.epp.metrics.internal.BoundedHttpServer.Response;
 import dev.epp.metrics.internal.GoTextFormat;
+import io.prometheus.client.CollectorRegistry;
+import java.io.BufferedWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.io.OutputStreamWriter;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.net.InetSocketAddress;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.Collections;
+import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Serves a {@link CollectorRegistry} at {@code GET /metrics} in the Prometheus text format 0.0.4, as the Go EPP does
  * on its metrics port (default {@value #DEFAULT_PORT}), written the way Go's client writes it (sorted families and
  * series, Go number formatting, no {@code _created} series) so the page matches the Go EPP's line for line. Other
- * paths answer 404, methods other than GET and HEAD 405.
+ * paths answer 404, methods other than GET and HEAD 405. A page that cannot be written answers 500.
  *
  * <p><b>Authentication.</b> By default there is none: anyone who can reach the port can read the metrics. This
  * differs on purpose from the Go EPP, whose default ({@code --metrics-endpoint-auth=true}) validates the bearer token
@@ -32,7 +33,12 @@ import java.util.concurrent.TimeUnit;
  * body saying how to send it ({@code curl -H "Authorization: Bearer $TOKEN" http://host:9090/metrics}). Tokens are
  * compared in constant time.
  *
- * <p><b>Threading:</b> thread-safe; requests are served by one daemon thread.
+ * <p><b>Slow or hostile clients.</b> Served by a {@link BoundedHttpServer}: a client must send its request within
+ * {@link #HEAD_TIMEOUT} and read the page within {@link #WRITE_TIMEOUT}, and one that connects and sends nothing or
+ * half a request holds no thread and delays no other client. Pages are rendered by two threads, and only for
+ * authorized requests.
+ *
+ * <p><b>Threading:</b> thread-safe.
  */
 public final class MetricsExporter implements AutoCloseable {
 
@@ -42,16 +48,26 @@ public final class MetricsExporter implements AutoCloseable {
   /** The path served. */
   public static final String PATH = "/metrics";
 
-  private final HttpServer server;
-  private final ExecutorService executor;
-  private final CollectorRegistry registry;
-  private final byte[] token;
+  /** How long a client has, from connecting, to send its request. */
+  public static final Duration HEAD_TIMEOUT = Duration.ofSeconds(10);
 
-  private MetricsExporter(HttpServer server, ExecutorService executor, CollectorRegistry registry, String token) {
+  /** How long a client has to read a response. */
+  public static final Duration WRITE_TIMEOUT = Duration.ofSeconds(30);
+
+  private static final Response NOT_FOUND = Response.text(404, "404 page not found\n");
+  private static final Response NOT_ALLOWED = new Response(405,
+      Map.of("Content-Type", "text/plain; charset=utf-8", "Allow", "GET, HEAD"),
+      ByteBuffer.wrap("405 method not allowed\n".getBytes(StandardCharsets.UTF_8)));
+  private static final Response UNAUTHORIZED = new Response(401,
+      Map.of("Content-Type", "text/plain; charset=utf-8", "WWW-Authenticate", "Bearer realm=\"epp-metrics\""),
+      ByteBuffer.wrap(("Unauthorized: this /metrics endpoint requires a bearer token. Pass it as\n"
+          + "  curl -H \"Authorization: Bearer $TOKEN\" http://<host>:<port>/metrics\n"
+          + "where $TOKEN is the token the EPP was started with.\n").getBytes(StandardCharsets.UTF_8)));
+
+  private final BoundedHttpServer server;
+
+  private MetricsExporter(BoundedHttpServer server) {
     this.server = server;
-    this.executor = executor;
-    this.registry = registry;
-    this.token = token == null ? null : token.getBytes(StandardCharsets.UTF_8);
   }
 
   /**
@@ -62,95 +78,82 @@ public final class MetricsExporter implements AutoCloseable {
    * @throws UncheckedIOException if the address cannot be bound
    */
   public static MetricsExporter start(InetSocketAddress address, CollectorRegistry registry, String bearerToken) {
+    return start(address, registry, bearerToken, HEAD_TIMEOUT);
+  }
+
+  /** {@link #start(InetSocketAddress, CollectorRegistry, String)} with another head timeout, for tests. */
+  static MetricsExporter start(
+      InetSocketAddress address, CollectorRegistry registry, String bearerToken, Duration headTimeout) {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(registry, "registry");
     if (bearerToken != null && bearerToken.isBlank()) {
       throw new IllegalArgumentException("bearer token must not be blank");
     }
-    HttpServer server;
+    Pages pages = new Pages(registry, bearerToken == null ? null : bearerToken.getBytes(StandardCharsets.UTF_8));
     try {
-      server = HttpServer.create(address, 0);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot listen for /metrics on " + address, e);
+      return new MetricsExporter(
+          BoundedHttpServer.start(address, headTimeout, WRITE_TIMEOUT, "epp-metrics-exporter", pages));
+    } catch (UncheckedIOException e) {
+      throw new UncheckedIOException("cannot listen for /metrics on " + address, e.getCause());
     }
-    ExecutorService executor = Executors.newSingleThreadExecutor(r -> {
-      Thread t = new Thread(r, "epp-metrics-exporter");
-      t.setDaemon(true);
-      return t;
-    });
-    MetricsExporter exporter = new MetricsExporter(server, executor, registry, bearerToken);
-    server.setExecutor(executor);
-    server.createContext("/", exporter::handle);
-    server.start();
-    return exporter;
   }
 
   /** The port listened on. */
   public int port() {
-    return server.getAddress().getPort();
+    return server.port();
   }
 
   /** Stops listening, letting a scrape in progress finish for up to one second. Idempotent. */
   @Override
   public void close() {
-    executor.shutdown(); // finish the exchange in progress; later ones are refused
-    try {
-      executor.awaitTermination(1, TimeUnit.SECONDS);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    server.stop(0); // JDK 17's stop(n) always waits n seconds, so the wait is done above
-    executor.shutdownNow();
+    server.close();
   }
 
-  private void handle(HttpExchange exchange) throws IOException {
-    try (exchange) {
-      if (!exchange.getRequestURI().getPath().equals(PATH)) {
-        reply(exchange, 404, "text/plain; charset=utf-8", "404 page not found\n");
-        return;
+  /** Answers requests: errors at once, pages on the server's pool. */
+  private record Pages(CollectorRegistry registry, byte[] token) implements BoundedHttpServer.Handler {
+
+    @Override
+    public Response answer(Request request) {
+      if (!request.path().equals(PATH)) {
+        return NOT_FOUND;
       }
-      if (!exchange.getRequestMethod().equals("GET") && !exchange.getRequestMethod().equals("HEAD")) {
-        exchange.getResponseHeaders().set("Allow", "GET, HEAD");
-        reply(exchange, 405, "text/plain; charset=utf-8", "405 method not allowed\n");
-        return;
+      if (!request.method().equals("GET") && !request.method().equals("HEAD")) {
+        return NOT_ALLOWED;
       }
-      if (token != null && !authorized(exchange.getRequestHeaders().getFirst("Authorization"))) {
-        exchange.getResponseHeaders().set("WWW-Authenticate", "Bearer realm=\"epp-metrics\"");
-        reply(exchange, 401, "text/plain; charset=utf-8",
-            "Unauthorized: this /metrics endpoint requires a bearer token. Pass it as\n"
-                + "  curl -H \"Authorization: Bearer $TOKEN\" http://<host>:<port>/metrics\n"
-                + "where $TOKEN is the token the EPP was started with.\n");
-        return;
+      if (token != null && !authorized(request.headers().get("authorization"))) {
+        return UNAUTHORIZED;
       }
-      ByteArrayOutputStream body = new ByteArrayOutputStream(16 * 1024);
-      try (Writer writer = new OutputStreamWriter(body, StandardCharsets.UTF_8)) {
+      return null;
+    }
+
+    @Override
+    public Response compute(Request request) {
+      Page page = new Page();
+      try (Writer writer = new BufferedWriter(new OutputStreamWriter(page, StandardCharsets.UTF_8), 1 << 16)) {
         GoTextFormat.write(writer, Collections.list(registry.metricFamilySamples()));
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
       }
-      exchange.getResponseHeaders().set("Content-Type", GoTextFormat.CONTENT_TYPE);
-      boolean head = exchange.getRequestMethod().equals("HEAD");
-      exchange.sendResponseHeaders(200, head ? -1 : body.size());
-      if (!head) {
-        try (OutputStream out = exchange.getResponseBody()) {
-          body.writeTo(out);
-        }
+      return new Response(200, Map.of("Content-Type", GoTextFormat.CONTENT_TYPE), page.contents());
+    }
+
+    private boolean authorized(String header) {
+      if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
+        return false;
       }
+      byte[] presented = header.substring(7).strip().getBytes(StandardCharsets.UTF_8);
+      return MessageDigest.isEqual(presented, token);
     }
   }
 
-  private boolean authorized(String header) {
-    if (header == null || !header.regionMatches(true, 0, "Bearer ", 0, 7)) {
-      return false;
+  /** A page being written, handed over without a copy. */
+  private static final class Page extends ByteArrayOutputStream {
+    Page() {
+      super(64 * 1024);
     }
-    byte[] presented = header.substring(7).strip().getBytes(StandardCharsets.UTF_8);
-    return MessageDigest.isEqual(presented, token);
-  }
 
-  private static void reply(HttpExchange exchange, int status, String contentType, String text) throws IOException {
-    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
-    exchange.getResponseHeaders().set("Content-Type", contentType);
-    exchange.sendResponseHeaders(status, bytes.length);
-    try (OutputStream out = exchange.getResponseBody()) {
-      out.write(bytes);
+    ByteBuffer contents() {
+      return ByteBuffer.wrap(buf, 0, count);
     }
   }
 }

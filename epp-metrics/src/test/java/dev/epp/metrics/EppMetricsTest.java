@@ -20,6 +20,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -240,6 +241,19 @@ class EppMetricsTest {
     assertTrue(grep("inference_extension_plugin_duration_seconds_count").contains(
         "inference_extension_plugin_duration_seconds_count{extension_point=\"Scorer\",plugin_name=\"queue-scorer\","
             + "plugin_type=\"queue-scorer\"} 1"));
+  }
+
+  @Test
+  void aPluginSeriesAppearsOnItsFirstObservation() throws Exception {
+    LongConsumer scorer = metrics.pluginLatency("Scorer", new TypedName("queue-scorer", "queue-scorer"));
+    metrics.pluginLatency("Filter", new TypedName("never-runs", "never-runs"));
+    assertEquals(List.of(), grep("inference_extension_plugin_duration_seconds"), "bound, not yet observed");
+
+    scorer.accept(300_000);
+    scorer.accept(300_000);
+    assertEquals(List.of("inference_extension_plugin_duration_seconds_count{extension_point=\"Scorer\","
+        + "plugin_name=\"queue-scorer\",plugin_type=\"queue-scorer\"} 2"),
+        grep("inference_extension_plugin_duration_seconds_count"));
   }
 
   @Test

@@ -102,7 +102,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   private final Flags.Flag<Duration> refreshMetrics = flags.duration("refresh-metrics-interval", "50ms",
       "time between metric scrapes of one model server");
   private final Flags.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "5s",
-      "time between refreshes of the inference_pool_* gauges");
+      "time between refreshes of the inference_pool_* gauges; also refreshed as soon as the first endpoint has "
+          + "fresh metrics and when the last goes stale");
   private final Flags.Flag<Duration> staleness = flags.duration("metrics-staleness-threshold", "2s",
       "age after which an endpoint's metrics are stale: not ready, and not routed to while others are fresh");
   private final Flags.Flag<String> scrapeScheme = flags.choice("model-server-metrics-scheme", "http",

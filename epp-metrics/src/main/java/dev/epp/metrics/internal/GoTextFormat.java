@@ -8,14 +8,16 @@ import java.io.Writer;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Writes metric families in the Prometheus text format 0.0.4 exactly as the Go client ({@code expfmt}) does, so that
  * the EPP's {@code /metrics} page is line-for-line what the Go EPP serves: families sorted by name, series sorted by
  * label values, no trailing comma in label sets, no braces without labels, Go float formatting ({@code 1},
- * {@code 0.3}, {@code 1.048576e+06}), histogram series as buckets, {@code _sum}, {@code _count}, and no
- * {@code _created} series (which the Java client adds and the Go client does not expose). Thread-safe (stateless).
+ * {@code 0.3}, {@code 1.048576e+06}), histogram series as buckets, {@code _sum}, {@code _count}, info metrics as
+ * gauges named with their {@code _info} suffix, and no {@code _created} series (which the Java client adds and the Go client does not expose). Thread-safe (stateless).
  */
 public final class GoTextFormat {
 
@@ -28,17 +30,18 @@ public final class GoTextFormat {
   public static void write(Writer out, List<MetricFamilySamples> families) throws IOException {
     List<MetricFamilySamples> sorted = new ArrayList<>(families);
     sorted.sort(Comparator.comparing(GoTextFormat::familyName));
+    Map<String, String> bounds = new HashMap<>(); // le and quantile values, formatted once per page
     for (MetricFamilySamples family : sorted) {
-      List<Sample> samples = new ArrayList<>(family.samples.size());
+      List<Ordered> samples = new ArrayList<>(family.samples.size());
       for (Sample sample : family.samples) {
         if (!sample.name.endsWith("_created")) {
-          samples.add(sample);
+          samples.add(new Ordered(seriesKey(sample), suffixRank(family, sample), sample));
         }
       }
       if (samples.isEmpty()) {
         continue; // as Go: a family without series is not written
       }
-      samples.sort(Comparator.comparing(GoTextFormat::seriesKey).thenComparingInt(s -> suffixRank(family, s)));
+      samples.sort(ORDER);
       String name = familyName(family);
       out.write("# HELP ");
       out.write(name);
@@ -49,7 +52,8 @@ public final class GoTextFormat {
       out.write(' ');
       out.write(typeName(family.type));
       out.write('\n');
-      for (Sample sample : samples) {
+      for (Ordered ordered : samples) {
+        Sample sample = ordered.sample;
         out.write(sample.name);
         if (!sample.labelNames.isEmpty()) {
           out.write('{');
@@ -62,7 +66,8 @@ public final class GoTextFormat {
             out.write(label);
             out.write("=\"");
             if (label.equals("le") || label.equals("quantile")) {
-              value = formatFloat(Double.parseDouble(value.replace("Inf", "Infinity")));
+              value = bounds.computeIfAbsent(value,
+                  v -> formatFloat(Double.parseDouble(v.replace("Inf", "Infinity"))));
             }
             writeEscaped(out, value, true);
             out.write('"');
@@ -79,6 +84,13 @@ public final class GoTextFormat {
       }
     }
   }
+
+  /** A sample with its sort keys, computed once rather than at every comparison. */
+  private record Ordered(String seriesKey, int suffixRank, Sample sample) {}
+
+  /** Series by label values, then Go's order within a series; the sort is stable, so buckets keep theirs. */
+  private static final Comparator<Ordered> ORDER =
+      Comparator.comparing(Ordered::seriesKey).thenComparingInt(Ordered::suffixRank);
 
   /**
    * Formats like Go's {@code strconv.FormatFloat(v, 'g', -1, 64)}: the shortest decimal that reads back as
@@ -127,18 +139,26 @@ public final class GoTextFormat {
     return sb.toString();
   }
 
+  /**
+   * The name on the HELP and TYPE lines, which is the samples' name: the Java client strips {@code _total} from
+   * counter family names and {@code _info} from info family names ({@code jvm} for the {@code jvm_info} sample).
+   */
   private static String familyName(MetricFamilySamples family) {
-    // The Java client strips "_total" from counter family names; Go's TYPE line carries the full name.
-    return family.type == Collector.Type.COUNTER ? family.name + "_total" : family.name;
+    return switch (family.type) {
+      case COUNTER -> family.name + "_total";
+      case INFO -> family.name + "_info";
+      default -> family.name;
+    };
   }
 
+  /** Format 0.0.4 has no info or state-set type: both are gauges, as the Go and Java clients write them. */
   private static String typeName(Collector.Type type) {
     return switch (type) {
       case COUNTER -> "counter";
-      case GAUGE -> "gauge";
-      case HISTOGRAM -> "histogram";
+      case GAUGE, INFO, STATE_SET -> "gauge";
+      case HISTOGRAM, GAUGE_HISTOGRAM -> "histogram";
       case SUMMARY -> "summary";
-      default -> "untyped";
+      case UNKNOWN -> "untyped";
     };
   }
 
@@ -165,6 +185,10 @@ public final class GoTextFormat {
   }
 
   private static void writeEscaped(Writer out, String s, boolean quotes) throws IOException {
+    if (!needsEscaping(s, quotes)) {
+      out.write(s);
+      return;
+    }
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       switch (c) {
@@ -174,5 +198,15 @@ public final class GoTextFormat {
         default -> out.write(c);
       }
     }
+  }
+
+  private static boolean needsEscaping(String s, boolean quotes) {
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\\' || c == '\n' || (quotes && c == '"')) {
+        return true;
+      }
+    }
+    return false;
   }
 }

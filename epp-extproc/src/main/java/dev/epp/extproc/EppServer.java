@@ -50,10 +50,11 @@ import org.slf4j.LoggerFactory;
  * others ({@code ""}, {@code readiness}, {@code inference-extension} and
  * {@code envoy.service.ext_proc.v3.ExternalProcessor}) are {@code SERVING} while the server is ready, which by default
  * ({@link Readiness#FRESH_METRICS}) means at least one endpoint's metrics are fresher than the staleness threshold: an
- * EPP that knows no live model server reports not ready. {@link Readiness#DISCOVERY_SYNCED} reports ready as soon as discovery has loaded its source, as the Go EPP
- * without leader election does. Readiness is re-evaluated every second. Other service names are {@code NOT_FOUND}.
- * With {@link Builder#healthChecking(boolean) healthChecking}, the same health service is also served on the ext_proc
- * port. {@link #close()} turns every name but {@code liveness} {@code NOT_SERVING} first.
+ * EPP that knows no live model server reports not ready. {@link Readiness#DISCOVERY_SYNCED} reports ready as soon as
+ * discovery has loaded its source, as the Go EPP without leader election does. Readiness is re-evaluated every second.
+ * Other service names are {@code NOT_FOUND}. With {@link Builder#healthChecking(boolean) healthChecking}, the same
+ * health service is also served on the ext_proc port. {@link #close()} turns every name but {@code liveness}
+ * {@code NOT_SERVING} first.
  *
  * <p><b>Connections.</b> The ext_proc port closes a connection that has had no stream for
  * {@link Builder#maxConnectionIdle} (GOAWAY, so a gateway reconnects when it needs to), pings a connection that has

@@ -93,7 +93,8 @@ class ExtProcHostileInputTest {
    */
   @Test
   void bodiesBeyondTheSharedBudgetAreRefusedAndEveryEndingGivesTheBytesBack() throws Exception {
-    epp = new ExtProcHarness(HERMETIC_CONFIG, service -> service.maxRequestBodyBytes(BUDGET).maxBufferedBodyBytes(BUDGET));
+    epp = new ExtProcHarness(HERMETIC_CONFIG,
+        service -> service.maxRequestBodyBytes(BUDGET).maxBufferedBodyBytes(BUDGET));
     epp.pod(0, 0, 0.1);
 
     List<Exchange> survivors = fillBudgetRefusingOne(epp.open(), epp.open(), epp.open());

@@ -209,7 +209,8 @@ public final class OpenAiParser implements RequestParser {
       what = message; // e.g. Unexpected character ('}' (code 125)): was expecting double-quote to start field name
     }
     JsonLocation at = e.getLocation();
-    return at == null || at.getLineNr() < 1 ? what : what + " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+    return at == null || at.getLineNr() < 1 ? what
+        : what + " at line " + at.getLineNr() + ", column " + at.getColumnNr();
   }
 
   private static InferenceException badRequest(String message) {

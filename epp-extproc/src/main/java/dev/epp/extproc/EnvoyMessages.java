@@ -158,17 +158,18 @@ final class EnvoyMessages {
   }
 
   /**
-   * The body split into streamed chunks of at most {@link #MAX_CHUNK} bytes, end of stream on the last; an empty
-   * body is one empty chunk. The chunks share {@code body}'s bytes, which must not change afterwards.
+   * The body split into streamed chunks of at most {@link #MAX_CHUNK} bytes, the last one with {@code endOfStream}
+   * (false when trailers follow); an empty body is one empty chunk. The chunks share {@code body}'s bytes, which must
+   * not change afterwards.
    */
-  static List<BodyResponse> bodyChunks(byte[] body) {
+  static List<BodyResponse> bodyChunks(byte[] body, boolean endOfStream) {
     ByteString bytes = UnsafeByteOperations.unsafeWrap(body);
     List<BodyResponse> chunks = new ArrayList<>();
     int offset = 0;
     do {
       int length = Math.min(MAX_CHUNK, body.length - offset);
       boolean last = offset + length == body.length;
-      chunks.add(bodyChunk(bytes.substring(offset, offset + length), last));
+      chunks.add(bodyChunk(bytes.substring(offset, offset + length), last && endOfStream));
       offset += length;
     } while (offset < body.length);
     return chunks;

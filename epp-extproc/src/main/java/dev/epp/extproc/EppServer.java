@@ -47,14 +47,22 @@ import org.slf4j.LoggerFactory;
  * {@link StartException} with a one-line message; everything already started is then stopped again.
  *
  * <p><b>Health.</b> The health port answers {@code grpc.health.v1.Health} for the service names in
- * {@link #HEALTH_SERVICES}. {@code liveness} is always {@code SERVING} while the server runs. The others ({@code ""},
- * {@code readiness}, {@code inference-extension} and {@code envoy.service.ext_proc.v3.ExternalProcessor}) are
- * {@code SERVING} while the server is ready, which by default ({@link Readiness#FRESH_METRICS}) means at least one
- * endpoint's metrics are fresher than the staleness threshold: an EPP that knows no live model server reports not
- * ready. {@link Readiness#DISCOVERY_SYNCED} reports ready as soon as discovery has loaded its source, as the Go EPP
- * without leader election does. Readiness is re-evaluated every second. Other service names are {@code NOT_FOUND}.
- * With {@link Builder#healthChecking(boolean) healthChecking}, the same health service is also served on the ext_proc
- * port. {@link #close()} turns every name {@code NOT_SERVING} first.
+ * {@link #HEALTH_SERVICES}. {@code liveness} is always {@code SERVING} while the server runs, draining included. The
+ * others ({@code ""}, {@code readiness}, {@code inference-extension} and
+ * {@code envoy.service.ext_proc.v3.ExternalProcessor}) are {@code SERVING} while the server is ready, which by default
+ * ({@link Readiness#FRESH_METRICS}) means at least one endpoint's metrics are fresher than the staleness threshold: an
+ * EPP that knows no live model server reports not ready. {@link Readiness#DISCOVERY_SYNCED} reports ready as soon as
+ * discovery has loaded its source, as the Go EPP without leader election does. Readiness is re-evaluated every second.
+ * Other service names are {@code NOT_FOUND}. With {@link Builder#healthChecking(boolean) healthChecking}, the same
+ * health service is also served on the ext_proc port. {@link #close()} turns every name but {@code liveness}
+ * {@code NOT_SERVING} first.
+ *
+ * <p><b>Connections.</b> The ext_proc port closes a connection that has had no stream for
+ * {@link Builder#maxConnectionIdle} (GOAWAY, so a gateway reconnects when it needs to), pings a connection that has
+ * been silent for {@link Builder#keepAliveTime} and closes it if the ping is not answered within
+ * {@link Builder#keepAliveTimeout}. A connection with a stream in flight is never closed for idleness. A client may
+ * ping at most every 5 minutes, and only while it has streams open (gRPC's default policy; more often is answered
+ * with GOAWAY). Protocol violations are counted and logged in one line by {@link MalformedInput}.
  *
  * <p><b>Threading:</b> thread-safe. {@link #start()} at most once; {@link #close()} any number of times. ext_proc
  * messages are handled on the gRPC transport's event-loop threads, without a hand-off to another executor: the request
@@ -73,6 +81,12 @@ public final class EppServer implements AutoCloseable {
   public static final String DEFAULT_POOL_NAME = "default-pool";
   /** How long {@link #close()} waits for ext_proc streams in flight by default. */
   public static final Duration DEFAULT_DRAIN_TIMEOUT = Duration.ofSeconds(30);
+  /** How long an ext_proc connection may have no stream before it is closed, by default. */
+  public static final Duration DEFAULT_MAX_CONNECTION_IDLE = Duration.ofMinutes(5);
+  /** How long an ext_proc connection may be silent before it is pinged, by default. */
+  public static final Duration DEFAULT_KEEPALIVE_TIME = Duration.ofMinutes(1);
+  /** How long a ping may go unanswered before the connection is closed, by default (gRPC's default). */
+  public static final Duration DEFAULT_KEEPALIVE_TIMEOUT = Duration.ofSeconds(20);
   /** The health service name that is {@code SERVING} whenever the server runs. */
   public static final String LIVENESS = "liveness";
   /** Every health service name answered: {@link #LIVENESS} and the names that follow readiness. */
@@ -130,8 +144,12 @@ public final class EppServer implements AutoCloseable {
   private final int modelServerMetricsPort;
   private final boolean modelServerMetricsInsecureSkipVerify;
   private final int maxRequestBodyBytes;
+  private final long maxBufferedBodyBytes;
   private final Duration streamIdleTimeout;
   private final int maxConcurrentStreams;
+  private final Duration maxConnectionIdle;
+  private final Duration keepAliveTime;
+  private final Duration keepAliveTimeout;
   private final Duration drainTimeout;
 
   private final EndpointPool pool = new EndpointPool();
@@ -171,8 +189,12 @@ public final class EppServer implements AutoCloseable {
     modelServerMetricsPort = b.modelServerMetricsPort;
     modelServerMetricsInsecureSkipVerify = b.modelServerMetricsInsecureSkipVerify;
     maxRequestBodyBytes = b.maxRequestBodyBytes;
+    maxBufferedBodyBytes = b.maxBufferedBodyBytes;
     streamIdleTimeout = b.streamIdleTimeout;
     maxConcurrentStreams = b.maxConcurrentStreams;
+    maxConnectionIdle = b.maxConnectionIdle;
+    keepAliveTime = b.keepAliveTime;
+    keepAliveTimeout = b.keepAliveTimeout;
     drainTimeout = b.drainTimeout;
     for (String service : HEALTH_SERVICES) {
       health.setStatus(service, service.equals(LIVENESS) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
@@ -217,17 +239,23 @@ public final class EppServer implements AutoCloseable {
       metrics.monitorPool(poolName, pool, Ticker.system(), stalenessThreshold, poolMetricsInterval);
       List<ApproxPrefixCacheProducer> prefixProducers = config.plugins(ApproxPrefixCacheProducer.class);
       metrics.prefixIndexerSize(() -> prefixProducers.stream().mapToLong(ApproxPrefixCacheProducer::indexSize).sum());
+      MalformedInput.install();
+      metrics.malformedGrpcInput(MalformedInput::total);
 
       extProc = ExtProcService.builder(director)
           .metrics(metrics)
           .maxRequestBodyBytes(maxRequestBodyBytes)
+          .maxBufferedBodyBytes(maxBufferedBodyBytes)
           .streamIdleTimeout(streamIdleTimeout)
           .build();
       NettyServerBuilder grpc = NettyServerBuilder.forPort(grpcPortSetting, credentials)
           .directExecutor()
           .addService(extProc)
           .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, (long) maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES))
-          .maxConcurrentCallsPerConnection(maxConcurrentStreams);
+          .maxConcurrentCallsPerConnection(maxConcurrentStreams)
+          .maxConnectionIdle(maxConnectionIdle.toNanos(), TimeUnit.NANOSECONDS)
+          .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
+          .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS);
       if (healthChecking) {
         grpc.addService(health.getHealthService());
       }
@@ -295,9 +323,10 @@ public final class EppServer implements AutoCloseable {
   }
 
   /**
-   * Stops gracefully: every health name turns {@code NOT_SERVING}, the ext_proc port stops accepting streams and
-   * those in flight get up to the drain timeout to finish (then they are cancelled), then the health and metrics
-   * ports close and scraping and discovery stop. Returns when every port is released. Idempotent.
+   * Stops gracefully: every health name but {@code liveness} turns {@code NOT_SERVING} (a draining EPP is alive, and
+   * Kubernetes must not restart it), the ext_proc port stops accepting streams and those in flight get up to the
+   * drain timeout to finish (then they are cancelled), then the health and metrics ports close and scraping and
+   * discovery stop. Returns when every port is released. Idempotent.
    */
   @Override
   public synchronized void close() {
@@ -313,10 +342,15 @@ public final class EppServer implements AutoCloseable {
   }
 
   private void stop(Duration drain) {
-    health.enterTerminalState();
     if (readinessTicker != null) {
       readinessTicker.shutdownNow();
+      try {
+        readinessTicker.awaitTermination(5, TimeUnit.SECONDS); // a tick in progress must not turn readiness back on
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
+    setReadiness(ServingStatus.NOT_SERVING);
     if (grpcServer != null) {
       grpcServer.shutdown();
       if (!await(grpcServer, drain)) {
@@ -366,13 +400,17 @@ public final class EppServer implements AutoCloseable {
     }
     if (ready == null || ready != now) {
       ready = now;
-      ServingStatus status = now ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
-      for (String service : HEALTH_SERVICES) {
-        if (!service.equals(LIVENESS)) {
-          health.setStatus(service, status);
-        }
-      }
+      setReadiness(now ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
       log.info("EPP {}: {}", now ? "ready" : "not ready", reason);
+    }
+  }
+
+  /** Sets every health name but {@link #LIVENESS}. */
+  private void setReadiness(ServingStatus status) {
+    for (String service : HEALTH_SERVICES) {
+      if (!service.equals(LIVENESS)) {
+        health.setStatus(service, status);
+      }
     }
   }
 
@@ -472,8 +510,12 @@ public final class EppServer implements AutoCloseable {
     private int modelServerMetricsPort;
     private boolean modelServerMetricsInsecureSkipVerify = true;
     private int maxRequestBodyBytes = ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES;
+    private long maxBufferedBodyBytes;
     private Duration streamIdleTimeout = ExtProcService.DEFAULT_STREAM_IDLE_TIMEOUT;
     private int maxConcurrentStreams = Integer.MAX_VALUE;
+    private Duration maxConnectionIdle = DEFAULT_MAX_CONNECTION_IDLE;
+    private Duration keepAliveTime = DEFAULT_KEEPALIVE_TIME;
+    private Duration keepAliveTimeout = DEFAULT_KEEPALIVE_TIMEOUT;
     private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
 
     private Builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
@@ -633,6 +675,40 @@ public final class EppServer implements AutoCloseable {
     }
 
     /**
+     * The most request and response body bytes all ext_proc streams together may buffer (a chunk beyond it fails its
+     * request with 429); at least {@link #maxRequestBodyBytes}. Default 0: a quarter of the maximum heap, at least
+     * {@link #maxRequestBodyBytes}.
+     */
+    public Builder maxBufferedBodyBytes(long value) {
+      if (value < 0) {
+        throw new IllegalArgumentException("max buffered body bytes must not be negative: " + value);
+      }
+      this.maxBufferedBodyBytes = value;
+      return this;
+    }
+
+    /**
+     * How long an ext_proc connection may have no stream in flight before it is closed (GOAWAY; the gateway
+     * reconnects when it needs to); default 5 minutes.
+     */
+    public Builder maxConnectionIdle(Duration value) {
+      this.maxConnectionIdle = positive(value, "max connection idle");
+      return this;
+    }
+
+    /** How long an ext_proc connection may be silent before the server pings it; default 1 minute. */
+    public Builder keepAliveTime(Duration value) {
+      this.keepAliveTime = positive(value, "keepalive time");
+      return this;
+    }
+
+    /** How long the server waits for a ping's answer before it closes the connection; default 20 s. */
+    public Builder keepAliveTimeout(Duration value) {
+      this.keepAliveTimeout = positive(value, "keepalive timeout");
+      return this;
+    }
+
+    /**
      * The most ext_proc streams (HTTP requests in flight) one gateway connection may have open; default unlimited,
      * as in gRPC-Go. A gateway whose connection reaches the limit opens another connection.
      */
@@ -659,8 +735,16 @@ public final class EppServer implements AutoCloseable {
       return this;
     }
 
-    /** The server, not yet started. */
+    /**
+     * The server, not yet started.
+     *
+     * @throws IllegalArgumentException if {@link #maxBufferedBodyBytes} is smaller than {@link #maxRequestBodyBytes}
+     */
     public EppServer build() {
+      if (maxBufferedBodyBytes != 0 && maxBufferedBodyBytes < maxRequestBodyBytes) {
+        throw new IllegalArgumentException("max buffered body bytes (" + maxBufferedBodyBytes
+            + ") must be at least max request body bytes (" + maxRequestBodyBytes + ")");
+      }
       return new EppServer(this);
     }
 

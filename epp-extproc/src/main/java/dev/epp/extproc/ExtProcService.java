@@ -21,12 +21,18 @@ import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.TrailersResponse;
+import io.grpc.BindableService;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import java.io.InputStream;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
@@ -35,6 +41,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,13 +49,16 @@ import org.slf4j.LoggerFactory;
  * Envoy's {@code envoy.service.ext_proc.v3.ExternalProcessor/Process}, answered as the Go EPP answers it with
  * {@code FULL_DUPLEX_STREAMED} bodies.
  *
- * <p>Per stream: the request headers are held until the body ends (a header-only request is answered at once with a
- * random endpoint); then one headers response (clear route cache, {@code x-gateway-destination-endpoint} and the same
- * value in dynamic metadata {@code envoy.lb}, {@code Content-Length}, echoed headers, a generated {@code x-request-id}
- * when missing) is followed by the body in streamed chunks of at most 62,000 bytes. Response headers get
- * {@code x-went-into-resp-headers: true}; response bodies are echoed chunk by chunk for event streams and buffered to
- * the end otherwise; when the model was rewritten, the served model's name in response bodies is put back to the one
- * the client asked for (Go v1.5) and the upstream {@code Content-Length} is dropped. A request that cannot be routed gets one {@code ImmediateResponse} with body
+ * <p>A stream carries one HTTP request. The request headers are held until the body ends, with {@code end_of_stream}
+ * or with the request trailers (a header-only request is answered at once with a random endpoint); then one headers
+ * response (clear route cache, {@code x-gateway-destination-endpoint} and the same value in dynamic metadata
+ * {@code envoy.lb}, {@code Content-Length}, echoed headers, a generated {@code x-request-id} when missing) is followed
+ * by the body in streamed chunks of at most 62,000 bytes (then, after trailers, by a trailers response). Request
+ * headers or body after the request was routed (a second request on the stream) fail it with {@code BadRequest}.
+ * Response headers get {@code x-went-into-resp-headers: true}; response bodies are echoed chunk by chunk for event
+ * streams and buffered to their end (end of stream or trailers) otherwise; when the model was rewritten, the served
+ * model's name in response bodies is put back to the one the client asked for (Go v1.5) and the upstream
+ * {@code Content-Length} is dropped. A request that cannot be routed gets one {@code ImmediateResponse} with body
  * {@code inference error: <Code> - <message>} and its HTTP status, and the stream ends.
  *
  * <p>Unlike the Go EPP, control headers ({@code x-gateway-inference-objective}, {@code x-gateway-model-name-rewrite},
@@ -56,12 +66,16 @@ import org.slf4j.LoggerFactory;
  * {@code x-gateway-destination-endpoint[-served]} headers are removed from the upstream request, and the destination
  * header overwrites rather than appends.
  *
- * <p>A stream that receives no message for the idle timeout (default 15 minutes) is cancelled with
- * {@code DEADLINE_EXCEEDED}, so an abandoned stream cannot hold its buffers forever.
+ * <p>Buffered bodies are bounded twice: a request body by {@link Builder#maxRequestBodyBytes} (else 413), and the
+ * request and response bodies buffered by all streams together by {@link Builder#maxBufferedBodyBytes} (else 429).
+ * A stream returns what it holds to that budget when the body is routed or flushed, and when the stream ends however
+ * it ends. A stream that receives no message for the idle timeout (default 15 minutes) is cancelled with
+ * {@code DEADLINE_EXCEEDED}, so an abandoned stream cannot hold its buffers forever. Bytes that are not an ext_proc
+ * message end the stream with {@code INVALID_ARGUMENT} and are counted by {@link MalformedInput}.
  *
  * <p><b>Threading:</b> gRPC serialises each stream's callbacks; streams run concurrently.
  */
-public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcessorImplBase {
+public final class ExtProcService implements ExternalProcessorGrpc.AsyncService, BindableService {
 
   private static final Logger log = LoggerFactory.getLogger(ExtProcService.class);
 
@@ -73,6 +87,9 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
    */
   public static final Duration DEFAULT_STREAM_IDLE_TIMEOUT = Duration.ofMinutes(15);
 
+  /** Stands for bytes that are not an ext_proc message (compared by identity). */
+  private static final ProcessingRequest MALFORMED = ProcessingRequest.newBuilder().build();
+
   private static final ScheduledExecutorService SWEEPER = Executors.newSingleThreadScheduledExecutor(r -> {
     Thread thread = new Thread(r, "ext-proc-idle-sweeper");
     thread.setDaemon(true);
@@ -83,6 +100,8 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   private final MetricsRecorder metrics;
   private final Ticker ticker;
   private final int maxRequestBodyBytes;
+  private final long maxBufferedBodyBytes;
+  private final AtomicLong bufferedBodyBytes = new AtomicLong();
   private final long idleTimeoutNanos;
   private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
   private final ScheduledFuture<?> sweep;
@@ -92,6 +111,12 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     this.metrics = builder.metrics;
     this.ticker = builder.ticker;
     this.maxRequestBodyBytes = builder.maxRequestBodyBytes;
+    this.maxBufferedBodyBytes = builder.maxBufferedBodyBytes != 0 ? builder.maxBufferedBodyBytes
+        : defaultMaxBufferedBodyBytes(builder.maxRequestBodyBytes);
+    if (maxBufferedBodyBytes < maxRequestBodyBytes) {
+      throw new IllegalArgumentException("the buffered body budget of " + maxBufferedBodyBytes
+          + " bytes is smaller than the request body limit of " + maxRequestBodyBytes + " bytes");
+    }
     this.idleTimeoutNanos = builder.streamIdleTimeout.toNanos();
     long period = Math.max(1, Math.min(1000, builder.streamIdleTimeout.toMillis() / 4));
     this.sweep = SWEEPER.scheduleWithFixedDelay(this::expireIdleStreams, period, period, TimeUnit.MILLISECONDS);
@@ -100,6 +125,11 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
   /** A builder of a service routing through {@code director}. */
   public static Builder builder(Director director) {
     return new Builder(director);
+  }
+
+  /** A quarter of the maximum heap, and at least {@code maxRequestBodyBytes}. */
+  private static long defaultMaxBufferedBodyBytes(int maxRequestBodyBytes) {
+    return Math.max(Runtime.getRuntime().maxMemory() / 4, maxRequestBodyBytes);
   }
 
   /** Stops the idle-stream sweeper; streams in flight are not touched. */
@@ -119,13 +149,71 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     return new Stream(responses);
   }
 
+  /**
+   * The service, with a request parser that turns bytes that are not an ext_proc message into {@link #MALFORMED}
+   * rather than an exception (which grpc-java would log with a stack trace for every such message).
+   */
+  @Override
+  public ServerServiceDefinition bindService() {
+    MethodDescriptor<ProcessingRequest, ProcessingResponse> process = ExternalProcessorGrpc.getProcessMethod();
+    @SuppressWarnings("unchecked")
+    ServerCallHandler<ProcessingRequest, ProcessingResponse> handler =
+        (ServerCallHandler<ProcessingRequest, ProcessingResponse>) ExternalProcessorGrpc.bindService(this)
+            .getMethod(process.getFullMethodName()).getServerCallHandler();
+    return ServerServiceDefinition.builder(ExternalProcessorGrpc.SERVICE_NAME)
+        .addMethod(process.toBuilder().setRequestMarshaller(new LenientParser(process.getRequestMarshaller())).build(),
+            handler)
+        .build();
+  }
+
+  /** Takes {@code bytes} from the shared body budget if it has them. Lock-free. */
+  private boolean tryReserve(long bytes) {
+    long used;
+    do {
+      used = bufferedBodyBytes.get();
+      if (used + bytes > maxBufferedBodyBytes) {
+        return false;
+      }
+    } while (!bufferedBodyBytes.compareAndSet(used, used + bytes));
+    return true;
+  }
+
+  /** Parses ext_proc messages; yields {@link #MALFORMED} for bytes that are not one. */
+  private static final class LenientParser implements MethodDescriptor.Marshaller<ProcessingRequest> {
+    private final MethodDescriptor.Marshaller<ProcessingRequest> proto;
+
+    LenientParser(MethodDescriptor.Marshaller<ProcessingRequest> proto) {
+      this.proto = proto;
+    }
+
+    @Override
+    public InputStream stream(ProcessingRequest value) {
+      return proto.stream(value);
+    }
+
+    @Override
+    public ProcessingRequest parse(InputStream stream) {
+      try {
+        return proto.parse(stream);
+      } catch (StatusRuntimeException e) {
+        MalformedInput.record("not an ext_proc message", e.getCause() != null ? e.getCause() : e);
+        return MALFORMED;
+      }
+    }
+  }
+
+  /** Where a stream's one HTTP request is. */
+  private enum RequestPhase { AWAITING_HEADERS, RECEIVING_BODY, ROUTED }
+
   /** One HTTP request's exchange. Synchronised because the idle sweeper may end it from another thread. */
   private final class Stream implements StreamObserver<ProcessingRequest> {
     private final StreamObserver<ProcessingResponse> out;
+    private RequestPhase phase = RequestPhase.AWAITING_HEADERS;
     private Map<String, String> headers = Map.of();
     private List<String> subsetHint;
     private ByteString requestBody = ByteString.EMPTY;
     private ByteString responseBody = ByteString.EMPTY;
+    private long reservedBytes; // taken from the shared body budget for requestBody and responseBody
     private Routing routing;
     private boolean closed;
     private long startNanos;
@@ -158,6 +246,11 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         return;
       }
       lastActivityNanos = ticker.nanos();
+      if (request == MALFORMED) {
+        close();
+        out.onError(Status.INVALID_ARGUMENT.withDescription("not an ext_proc ProcessingRequest").asRuntimeException());
+        return;
+      }
       if (request.hasMetadataContext()) {
         List<String> hint = EnvoyMessages.subsetHint(request.getMetadataContext());
         if (hint != null) {
@@ -168,7 +261,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         switch (request.getRequestCase()) {
           case REQUEST_HEADERS -> requestHeaders(request.getRequestHeaders());
           case REQUEST_BODY -> requestBody(request.getRequestBody());
-          case REQUEST_TRAILERS -> { } // ignored, as in Go: no answer is expected in full-duplex mode
+          case REQUEST_TRAILERS -> requestTrailers();
           case RESPONSE_HEADERS -> responseHeaders(request.getResponseHeaders());
           case RESPONSE_BODY -> responseBody(request.getResponseBody());
           case RESPONSE_TRAILERS -> responseTrailers();
@@ -196,9 +289,13 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     }
 
     private void requestHeaders(HttpHeaders message) {
-      startNanos = ticker.nanos();
-      headers = EnvoyMessages.headers(message.getHeaders());
+      if (phase != RequestPhase.AWAITING_HEADERS) {
+        throw new InferenceException(Code.BAD_REQUEST,
+            "request headers arrived again; an ext_proc stream carries one HTTP request");
+      }
+      begin(EnvoyMessages.headers(message.getHeaders()));
       if (message.getEndOfStream()) {
+        phase = RequestPhase.ROUTED;
         routing = director.routeHeaderOnly(headers);
         Map<String, String> set = new LinkedHashMap<>();
         set.put(EnvoyMessages.DESTINATION, routing.destination());
@@ -214,18 +311,51 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       }
     }
 
+    /** Starts the stream's request; without request headers (header mode {@code SKIP}) it has none. */
+    private void begin(Map<String, String> requestHeaders) {
+      startNanos = ticker.nanos();
+      headers = requestHeaders;
+      phase = RequestPhase.RECEIVING_BODY;
+    }
+
     private void requestBody(HttpBody message) {
+      if (phase == RequestPhase.ROUTED) {
+        throw new InferenceException(Code.BAD_REQUEST, "request body after the request was routed");
+      }
+      if (phase == RequestPhase.AWAITING_HEADERS) {
+        begin(Map.of());
+      }
       ByteString chunk = message.getBody();
       if (requestBody.size() + (long) chunk.size() > maxRequestBodyBytes) {
         throw new InferenceException(Code.PAYLOAD_TOO_LARGE,
             "request body exceeds the limit of " + maxRequestBodyBytes + " bytes");
       }
+      reserve(chunk.size());
       requestBody = requestBody.concat(chunk);
-      if (!message.getEndOfStream()) {
-        return;
+      if (message.getEndOfStream()) {
+        route(true);
       }
+    }
+
+    /** Trailers end the request body (Envoy sends them instead of {@code end_of_stream}) and are answered. */
+    private void requestTrailers() {
+      if (phase != RequestPhase.ROUTED) {
+        if (phase == RequestPhase.AWAITING_HEADERS) {
+          begin(Map.of());
+        }
+        route(false);
+      }
+      send(ProcessingResponse.newBuilder()
+          .setRequestTrailers(TrailersResponse.newBuilder().setHeaderMutation(HeaderMutation.getDefaultInstance()))
+          .build());
+    }
+
+    /** Routes the buffered body; {@code endOfStream} is false when trailers follow the body. */
+    private void route(boolean endOfStream) {
+      phase = RequestPhase.ROUTED;
       byte[] body = requestBody.toByteArray();
       requestBody = ByteString.EMPTY;
+      releaseReserved();
       routing = director.route(headers, body, subsetHint);
       Map<String, String> set = new LinkedHashMap<>();
       set.put(EnvoyMessages.DESTINATION, routing.destination());
@@ -247,11 +377,26 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       InferenceRequest request = routing.context().request();
       metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
       metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
-      for (BodyResponse part : EnvoyMessages.bodyChunks(routing.body())) {
+      for (BodyResponse part : EnvoyMessages.bodyChunks(routing.body(), endOfStream)) {
         send(ProcessingResponse.newBuilder().setRequestBody(part).build());
       }
       metrics.requestStarted(request.incomingModel());
       running = true;
+    }
+
+    /** Takes {@code bytes} from the shared body budget for this stream, or fails the request with 429. */
+    private void reserve(int bytes) {
+      if (!tryReserve(bytes)) {
+        throw new InferenceException(Code.RESOURCE_EXHAUSTED, "the EPP is buffering its limit of "
+            + maxBufferedBodyBytes + " body bytes across all requests; retry later");
+      }
+      reservedBytes += bytes;
+    }
+
+    /** Returns what this stream took from the shared body budget. */
+    private void releaseReserved() {
+      bufferedBodyBytes.addAndGet(-reservedBytes);
+      reservedBytes = 0;
     }
 
     /** Client-sent system headers to strip from the upstream request. */
@@ -305,15 +450,24 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
         sendResponseChunk(EnvoyMessages.bodyChunk(chunk, end), end);
         return;
       }
+      reserve(chunk.size());
       responseBody = responseBody.concat(chunk);
-      if (!end) {
-        return;
+      if (end) {
+        flushResponseBody(true);
       }
+    }
+
+    /**
+     * Sends the buffered response body with the model name put back, after recording its usage;
+     * {@code endOfStream} is false when trailers follow the body.
+     */
+    private void flushResponseBody(boolean endOfStream) {
       byte[] body = responseBody.toByteArray();
       responseBody = ByteString.EMPTY;
+      releaseReserved();
       recordUsage(director.responseBody(routing, body, true));
       recordResponseEnd();
-      List<BodyResponse> parts = EnvoyMessages.bodyChunks(director.restoreModelName(routing, body));
+      List<BodyResponse> parts = EnvoyMessages.bodyChunks(director.restoreModelName(routing, body), endOfStream);
       for (int i = 0; i < parts.size(); i++) {
         sendResponseChunk(parts.get(i), i == parts.size() - 1);
       }
@@ -330,10 +484,10 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       send(response.build());
     }
 
+    /** Trailers end a buffered response body, which is sent before the trailers are answered. */
     private void responseTrailers() {
       if (routing != null && !responseBody.isEmpty()) {
-        recordUsage(director.responseBody(routing, responseBody.toByteArray(), false));
-        responseBody = ByteString.EMPTY;
+        flushResponseBody(false);
       }
       if (routing != null) {
         director.finish(routing);
@@ -402,6 +556,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       streams.remove(this);
       requestBody = ByteString.EMPTY;
       responseBody = ByteString.EMPTY;
+      releaseReserved();
       if (routing != null) {
         director.finish(routing);
       }
@@ -422,6 +577,7 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     private MetricsRecorder metrics = MetricsRecorder.noop();
     private Ticker ticker = Ticker.system();
     private int maxRequestBodyBytes = DEFAULT_MAX_REQUEST_BODY_BYTES;
+    private long maxBufferedBodyBytes;
     private Duration streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
 
     private Builder(Director director) {
@@ -450,6 +606,20 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
     }
 
     /**
+     * The most request and response body bytes all streams together may buffer; a chunk that does not fit fails its
+     * request with 429. Must be at least {@link #maxRequestBodyBytes}; 0 (default) means a quarter of the maximum
+     * heap (at least {@link #maxRequestBodyBytes}): routing a body briefly needs about three times its size (the
+     * chunks, one contiguous copy, a rewritten copy), so the buffers stay well inside the heap.
+     */
+    public Builder maxBufferedBodyBytes(long value) {
+      if (value < 0) {
+        throw new IllegalArgumentException("maxBufferedBodyBytes must not be negative");
+      }
+      this.maxBufferedBodyBytes = value;
+      return this;
+    }
+
+    /**
      * How long a stream may go without a message before it is cancelled with {@code DEADLINE_EXCEEDED} and its
      * buffers freed; default {@link #DEFAULT_STREAM_IDLE_TIMEOUT}.
      */
@@ -461,7 +631,11 @@ public final class ExtProcService extends ExternalProcessorGrpc.ExternalProcesso
       return this;
     }
 
-    /** Builds the service and starts its idle-stream sweeper; {@link ExtProcService#close()} stops it. */
+    /**
+     * Builds the service and starts its idle-stream sweeper; {@link ExtProcService#close()} stops it.
+     *
+     * @throws IllegalArgumentException if the buffered body budget is smaller than the request body limit
+     */
     public ExtProcService build() {
       return new ExtProcService(this);
     }

@@ -365,7 +365,7 @@ class EppServerTest {
   }
 
   @Test
-  void closeRefusesNewStreamsAndLetsStreamsInFlightFinish() throws Exception {
+  void closeRefusesNewStreamsAndLetsStreamsInFlightFinishWhileStayingLive() throws Exception {
     ModelServer model = modelServer(0, 0.1);
     EppServer server = start(plaintext(new StaticDiscovery(List.of(
             Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
@@ -399,7 +399,7 @@ class EppServerTest {
 
     Thread closer = new Thread(server::close, "closer");
     closer.start();
-    awaitStatus(health, "liveness", ServingStatus.NOT_SERVING);
+    awaitStatus(health, "readiness", ServingStatus.NOT_SERVING);
     await(() -> {
       try {
         route(plaintextChannel(grpcPort));
@@ -410,6 +410,10 @@ class EppServerTest {
         throw new AssertionError(e);
       }
     }, "ext_proc port refuses new streams");
+    for (String service : EppServer.HEALTH_SERVICES) { // a draining EPP is alive: Kubernetes must not restart it
+      assertEquals(service.equals("liveness") ? ServingStatus.SERVING : ServingStatus.NOT_SERVING,
+          check(health, service), service);
+    }
 
     // the stream opened before close() still gets its response phase answered
     inFlight.onNext(ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder()

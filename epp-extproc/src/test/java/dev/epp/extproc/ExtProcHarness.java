@@ -38,6 +38,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 
 /**
  * A real ext_proc server (gRPC over Netty on 127.0.0.1, port 0) with a pool of fake pods, and a generated client
@@ -82,17 +83,18 @@ final class ExtProcHarness implements AutoCloseable {
   }
 
   ExtProcHarness(String config, int maxBodyBytes, java.time.Duration idleTimeout) {
+    this(config, service -> service.maxRequestBodyBytes(maxBodyBytes).streamIdleTimeout(idleTimeout));
+  }
+
+  /** A harness whose service has the {@code settings} on top of the harness's director and metrics. */
+  ExtProcHarness(String config, UnaryOperator<ExtProcService.Builder> settings) {
     Director director = Director.builder(EndpointPickerConfig.parse(config), pool)
         .objectives(OBJECTIVES)
         .modelRewrites(REWRITES)
         .metrics(metrics)
         .build();
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(service = ExtProcService.builder(director)
-            .metrics(metrics)
-            .maxRequestBodyBytes(maxBodyBytes)
-            .streamIdleTimeout(idleTimeout)
-            .build())
+        .addService(service = settings.apply(ExtProcService.builder(director).metrics(metrics)).build())
         .build();
     try {
       server.start();
@@ -122,9 +124,19 @@ final class ExtProcHarness implements AutoCloseable {
   }
 
   Exchange open() {
+    return exchangeOn(channel);
+  }
+
+  /** A stream on {@code over}, e.g. a connection of its own from {@link #connect()}. */
+  static Exchange exchangeOn(ManagedChannel over) {
     Exchange exchange = new Exchange();
-    exchange.requests = ExternalProcessorGrpc.newStub(channel).process(exchange);
+    exchange.requests = ExternalProcessorGrpc.newStub(over).process(exchange);
     return exchange;
+  }
+
+  /** A new connection to the server; the caller shuts it down. */
+  ManagedChannel connect() {
+    return NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
   }
 
   /** The EPP's metrics in the text format, as {@code /metrics} serves them. */
@@ -230,6 +242,16 @@ final class ExtProcHarness implements AutoCloseable {
       } catch (Exception e) {
         throw new AssertionError("stream did not complete; got " + responses, e);
       }
+    }
+
+    /** The responses so far. */
+    List<ProcessingResponse> received() {
+      return List.copyOf(responses);
+    }
+
+    /** Whether the server has ended the stream. */
+    boolean ended() {
+      return done.isDone();
     }
 
     /** Waits until at least {@code count} responses arrived. */

@@ -12,6 +12,7 @@ import dev.epp.metrics.internal.ModelLabels;
 import io.prometheus.client.Collector;
 import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.Counter;
+import io.prometheus.client.CounterMetricFamily;
 import io.prometheus.client.Gauge;
 import io.prometheus.client.GaugeMetricFamily;
 import io.prometheus.client.Histogram;
@@ -29,8 +30,9 @@ import java.util.function.LongSupplier;
  * The EPP's own Prometheus metrics, with the names, types, labels, HELP texts and buckets of the Go EPP v1.5 (GIE
  * {@code pkg/epp/metrics}), so its dashboards and alerts keep working: the {@code inference_objective_*} request
  * families, the {@code inference_pool_*} pool gauges, and the {@code inference_extension_*} scheduler, plugin, prefix
- * indexer, model-rewrite and build-info families. (Flow-control and latency-predictor families are not registered:
- * nothing in this EPP produces them yet.)
+ * indexer, model-rewrite and build-info families. One family is this EPP's own,
+ * {@code inference_extension_grpc_malformed_input_total}, shown once it is not 0. (Flow-control and latency-predictor
+ * families are not registered: nothing in this EPP produces them yet.)
  *
  * <p>Label names are declared in alphabetical order, the order in which Go's client writes them; served by
  * {@link MetricsExporter}, the page matches the Go EPP's line for line.
@@ -102,6 +104,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Lazy<Histogram> prefixHitBytes;
 
   private volatile Pool pool;
+  private volatile LongSupplier malformedGrpcInput = () -> 0;
   private ScheduledExecutorService poolRefresher;
 
   private EppMetrics(CollectorRegistry registry) {
@@ -155,6 +158,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
     prefixIndexerSize = gauge("inference_extension_prefix_indexer_size", "Size of the prefix indexer.");
+    new MalformedGrpcInput().register(registry);
     prefixHitRatio = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_ratio",
         "Ratio of prefix length matched to total prefix length in the cache lookup.", RATIO, List.of()));
     prefixHitBytes = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_bytes",
@@ -317,6 +321,14 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     });
   }
 
+  /**
+   * Reports {@code inference_extension_grpc_malformed_input_total} as {@code total}, read at every scrape; the family
+   * is left out while it is 0, so an EPP that sees no malformed input serves the Go EPP's page.
+   */
+  public void malformedGrpcInput(LongSupplier total) {
+    this.malformedGrpcInput = Objects.requireNonNull(total, "total");
+  }
+
   // ---- pool gauges --------------------------------------------------------------------------------------------
 
   /**
@@ -441,6 +453,19 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       this.store = store;
       this.ticker = ticker;
       this.stalenessNanos = stalenessNanos;
+    }
+  }
+
+  /** {@code inference_extension_grpc_malformed_input_total}, read at every scrape, absent while 0. */
+  private final class MalformedGrpcInput extends Collector {
+    private static final String NAME = "inference_extension_grpc_malformed_input_total";
+    private static final String HELP = "[ALPHA] Malformed input received on the gRPC ports: HTTP/2 protocol "
+        + "violations and bytes that are not an ext_proc message.";
+
+    @Override
+    public List<MetricFamilySamples> collect() {
+      long total = malformedGrpcInput.getAsLong();
+      return total == 0 ? List.of() : List.of(new CounterMetricFamily(NAME, HELP, total));
     }
   }
 

@@ -95,6 +95,20 @@ class EppMetricsTest {
   }
 
   @Test
+  void malformedGrpcInputIsACounterShownOnceNotZero() throws Exception {
+    AtomicLong total = new AtomicLong();
+    metrics.malformedGrpcInput(total::get);
+    assertEquals(List.of(), grep("inference_extension_grpc_malformed_input"));
+    total.set(3);
+    assertEquals("""
+        # HELP inference_extension_grpc_malformed_input_total [ALPHA] Malformed input received on the gRPC ports: \
+        HTTP/2 protocol violations and bytes that are not an ext_proc message.
+        # TYPE inference_extension_grpc_malformed_input_total counter
+        inference_extension_grpc_malformed_input_total 3
+        """, family("inference_extension_grpc_malformed_input_total"));
+  }
+
+  @Test
   void poolGaugesHaveTheGoHelpTypeAndValues() throws Exception {
     EndpointPool pool = new EndpointPool();
     pool.upsert(Endpoint.of("a-rank-0", "10.0.0.1", 8000));

@@ -117,8 +117,18 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
       ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE,
       "largest request body routed; larger ones get 413");
+  private final Flags.Flag<Integer> maxBufferedBodyBytes = flags.integer("max-buffered-body-bytes", 0, 0,
+      Integer.MAX_VALUE, "most request and response body bytes buffered across all ext_proc streams (beyond it, 429);"
+          + " 0: a quarter of the maximum heap, at least --max-request-body-bytes");
   private final Flags.Flag<Integer> maxStreams = flags.integer("grpc-max-concurrent-streams", 0, 0, Integer.MAX_VALUE,
       "most ext_proc streams per gateway connection; 0: unlimited");
+  private final Flags.Flag<Duration> maxConnectionIdle = flags.duration("grpc-max-connection-idle",
+      EppServer.DEFAULT_MAX_CONNECTION_IDLE.toMinutes() + "m",
+      "close an ext_proc connection that has had no stream for this long");
+  private final Flags.Flag<Duration> keepAliveTime = flags.duration("grpc-keepalive-time",
+      EppServer.DEFAULT_KEEPALIVE_TIME.toMinutes() + "m", "ping an ext_proc connection that is silent for this long");
+  private final Flags.Flag<Duration> keepAliveTimeout = flags.duration("grpc-keepalive-timeout",
+      EppServer.DEFAULT_KEEPALIVE_TIMEOUT.toSeconds() + "s", "close a connection whose ping is unanswered this long");
   private final Flags.Flag<Duration> streamIdleTimeout = flags.duration("stream-idle-timeout", "15m",
       "cancel an ext_proc stream that receives no message for this long (frees its buffers)");
   private final Flags.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
@@ -154,6 +164,9 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       }
       if (!scrapePath.get().startsWith("/")) {
         throw new Flags.UsageException("--model-server-metrics-path must start with '/'");
+      }
+      if (maxBufferedBodyBytes.get() != 0 && maxBufferedBodyBytes.get() < maxBodyBytes.get()) {
+        throw new Flags.UsageException("--max-buffered-body-bytes must be at least --max-request-body-bytes");
       }
       String token = metricsAuth.get() ? env.get(METRICS_TOKEN_ENV) : null;
       if (metricsAuth.get() && (token == null || token.isBlank())) {
@@ -289,7 +302,11 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
         .modelServerMetricsPort(scrapePort.get())
         .modelServerMetricsInsecureSkipVerify(scrapeInsecure.get())
         .maxRequestBodyBytes(maxBodyBytes.get())
+        .maxBufferedBodyBytes(maxBufferedBodyBytes.get())
         .maxConcurrentStreamsPerConnection(maxStreams.get() == 0 ? Integer.MAX_VALUE : maxStreams.get())
+        .maxConnectionIdle(maxConnectionIdle.get())
+        .keepAliveTime(keepAliveTime.get())
+        .keepAliveTimeout(keepAliveTimeout.get())
         .streamIdleTimeout(streamIdleTimeout.get())
         .drainTimeout(drainTimeout.get());
   }

@@ -74,7 +74,9 @@ class ServerCommandTest {
         "--refresh-prometheus-metrics-interval duration", "--metrics-staleness-threshold duration",
         "--model-server-metrics-scheme", "--model-server-metrics-path string", "--model-server-metrics-port int",
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
-        "--grpc-max-concurrent-streams int", "--drain-timeout duration", "-h, --help")) {
+        "--grpc-max-concurrent-streams int", "--drain-timeout duration", "--max-buffered-body-bytes int",
+        "--grpc-max-connection-idle duration", "--grpc-keepalive-time duration", "--grpc-keepalive-timeout duration",
+        "-h, --help")) {
       assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
     }
     for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
@@ -90,7 +92,11 @@ class ServerCommandTest {
         "--model-server-metrics-https-insecure-skip-verify +.*\\(default true\\)",
         "--max-request-body-bytes int +.*\\(default 16777216\\)",
         "--readiness fresh-metrics\\|discovery-synced +.*\\(default fresh-metrics\\)",
-        "--drain-timeout duration +.*\\(default 30s\\)")) {
+        "--drain-timeout duration +.*\\(default 30s\\)",
+        "--max-buffered-body-bytes int +.*\\(default 0\\)",
+        "--grpc-max-connection-idle duration +.*\\(default 5m\\)",
+        "--grpc-keepalive-time duration +.*\\(default 1m\\)",
+        "--grpc-keepalive-timeout duration +.*\\(default 20s\\)")) {
       assertTrue(help.lines().anyMatch(l -> l.matches("  " + line)), line + " in\n" + help);
     }
     assertEquals("", err.toString(StandardCharsets.UTF_8));
@@ -134,6 +140,8 @@ class ServerCommandTest {
         "--endpoint-selector=app=vllm");
     assertUsage("server: invalid --endpoint-target-ports entry 'http' (see --help)",
         "--endpoint-selector=app=vllm", "--endpoint-target-ports=8000,http");
+    assertUsage("server: --max-buffered-body-bytes must be at least --max-request-body-bytes (see --help)",
+        "--endpoints=10.0.0.1:8000", "--max-request-body-bytes=1000", "--max-buffered-body-bytes=999");
     assertUsage("server: --config-file and --config-text are mutually exclusive (see --help)",
         "--endpoints=10.0.0.1:8000", "--config-file=x", "--config-text=y");
     assertUsage("server: invalid --endpoints entry '10.0.0.1': expected ip:port ([ipv6]:port) (see --help)",

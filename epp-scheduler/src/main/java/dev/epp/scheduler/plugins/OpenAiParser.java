@@ -1,10 +1,13 @@
 package dev.epp.scheduler.plugins;
 
 import com.fasterxml.jackson.core.JsonFactory;
+import com.fasterxml.jackson.core.JsonLocation;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import com.fasterxml.jackson.core.exc.StreamConstraintsException;
+import com.fasterxml.jackson.core.io.JsonEOFException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.epp.api.InferenceException;
@@ -31,8 +34,10 @@ import java.util.Map;
  * {@code cache_salt}, and the user input as {@link RequestBody#prompt()} (the completion prompt, array prompts joined by
  * a space; for the other APIs the raw JSON of {@code messages}, {@code items} or {@code input}, and for responses
  * {@code [{"instructions":…},{"tools":…},{"input":…}]}). Each API's required field must be present and non-empty, else
- * the request fails with {@code BAD_REQUEST}. A body is rewritten (re-serialised, key order kept) only for a model
- * rewrite.
+ * the request fails with {@code BAD_REQUEST}; so does a body that is not UTF-8 JSON, nests deeper than
+ * {@value #MAX_NESTING_DEPTH} levels, or has a {@code model} or {@code cache_salt} that is not a string or a
+ * {@code stream} that is not a boolean ({@code null} counts as absent). Error messages say what is wrong and where,
+ * never in the JSON library's terms. A body is rewritten (re-serialised, key order kept) only for a model rewrite.
  *
  * <p>Response usage comes from a JSON body's {@code usage} or from the {@code data:} lines of a server-sent-event
  * chunk ({@code [DONE]} skipped; the Responses API's {@code response.completed} event carries it under
@@ -44,9 +49,12 @@ public final class OpenAiParser implements RequestParser {
   /** The plugin type. */
   public static final String TYPE = "openai-parser";
 
-  private static final JsonFactory JSON = JsonFactory.builder()
-      .streamReadConstraints(StreamReadConstraints.builder().maxNestingDepth(256).build())
-      .build();
+  /** The deepest nesting of arrays and objects a request body may have. */
+  public static final int MAX_NESTING_DEPTH = 256;
+
+  private static final StreamReadConstraints LIMITS =
+      StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build();
+  private static final JsonFactory JSON = JsonFactory.builder().streamReadConstraints(LIMITS).build();
   private static final ObjectMapper MAPPER = new ObjectMapper(JSON);
   private static final UsageReader USAGE = new UsageReader(JSON);
 
@@ -65,6 +73,9 @@ public final class OpenAiParser implements RequestParser {
   @Override
   public ParsedRequest parseRequest(byte[] body, Map<String, String> headers) {
     Api api = api(headers);
+    if (!utf8(body)) {
+      throw badRequest("error unmarshaling request body: the body is not UTF-8 JSON");
+    }
     RequestFields fields = new RequestFields();
     try (JsonParser parser = JSON.createParser(body)) {
       if (parser.nextToken() != JsonToken.START_OBJECT) {
@@ -79,9 +90,9 @@ public final class OpenAiParser implements RequestParser {
         throw badRequest("error unmarshaling request body: unexpected data after the JSON object");
       }
     } catch (JsonProcessingException e) {
-      throw badRequest("error unmarshaling request body: " + e.getOriginalMessage());
+      throw badRequest("error unmarshaling request body: " + describe(e));
     } catch (IOException e) {
-      throw badRequest("error unmarshaling request body: " + e.getMessage());
+      throw badRequest("error unmarshaling request body: the body is not valid JSON");
     }
     return new ParsedRequest(fields.model, new RequestBody(api, fields.stream, fields.cacheSalt, fields.prompt(api)));
   }
@@ -156,6 +167,52 @@ public final class OpenAiParser implements RequestParser {
     return -1;
   }
 
+  /**
+   * Whether the body can be UTF-8: JSON in UTF-16 or UTF-32 (which the JSON library would decode) has a zero byte
+   * among its first four or starts with a UTF-16 byte-order mark, which UTF-8 JSON never does.
+   */
+  private static boolean utf8(byte[] body) {
+    if (body.length >= 2 && (body[0] & 0xff) >= 0xfe) {
+      return false;
+    }
+    for (int i = 0; i < Math.min(4, body.length); i++) {
+      if (body[i] == 0) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** What is wrong with a body the JSON library cannot read, in the client's terms, with where it is. */
+  private static String describe(JsonProcessingException e) {
+    String message = e.getOriginalMessage();
+    String what;
+    if (e instanceof StreamConstraintsException) {
+      what = message.startsWith("Document nesting depth")
+          ? "the body nests arrays and objects deeper than " + LIMITS.getMaxNestingDepth() + " levels"
+          : message.startsWith("Number value length")
+              ? "a number is longer than " + LIMITS.getMaxNumberLength() + " characters"
+              : message.startsWith("Name length")
+                  ? "a field name is longer than " + LIMITS.getMaxNameLength() + " characters"
+                  : "a string is longer than " + LIMITS.getMaxStringLength() + " characters";
+    } else if (e instanceof JsonEOFException) {
+      what = "the JSON ends before it is complete";
+    } else if (message.startsWith("Non-standard token")) {
+      what = "NaN and Infinity are not valid JSON numbers";
+    } else if (message.contains("ALLOW_LEADING_PLUS_SIGN")) {
+      what = "JSON numbers cannot start with '+'";
+    } else if (message.contains("ALLOW_COMMENTS")) {
+      what = "comments are not allowed in JSON";
+    } else if (message.contains("`") || message.contains("Feature")) {
+      what = "invalid JSON"; // any other message that names the library's switches
+    } else {
+      what = message; // e.g. Unexpected character ('}' (code 125)): was expecting double-quote to start field name
+    }
+    JsonLocation at = e.getLocation();
+    return at == null || at.getLineNr() < 1 ? what
+        : what + " at line " + at.getLineNr() + ", column " + at.getColumnNr();
+  }
+
   private static InferenceException badRequest(String message) {
     return new InferenceException(Code.BAD_REQUEST, message);
   }
@@ -177,9 +234,14 @@ public final class OpenAiParser implements RequestParser {
 
     void read(String name, JsonToken value, JsonParser parser, byte[] body) throws IOException {
       switch (name) {
-        case "model" -> model = value == JsonToken.VALUE_STRING ? parser.getText() : "";
-        case "stream" -> stream = value == JsonToken.VALUE_TRUE;
-        case "cache_salt" -> cacheSalt = value == JsonToken.VALUE_STRING ? parser.getText() : "";
+        case "model" -> model = string(name, value, parser);
+        case "stream" -> {
+          if (value != JsonToken.VALUE_TRUE && value != JsonToken.VALUE_FALSE && value != JsonToken.VALUE_NULL) {
+            throw badRequest("'stream' must be true or false");
+          }
+          stream = value == JsonToken.VALUE_TRUE;
+        }
+        case "cache_salt" -> cacheSalt = string(name, value, parser);
         case "prompt" -> {
           promptPresent = true;
           completionPrompt = prompt(value, parser);
@@ -241,6 +303,17 @@ public final class OpenAiParser implements RequestParser {
           return completionPrompt;
         }
       }
+    }
+
+    /** A string field's value, {@code ""} for {@code null}. */
+    private static String string(String name, JsonToken value, JsonParser parser) throws IOException {
+      if (value == JsonToken.VALUE_NULL) {
+        return "";
+      }
+      if (value != JsonToken.VALUE_STRING) {
+        throw badRequest("'" + name + "' must be a string");
+      }
+      return parser.getText();
     }
 
     /** A string prompt, or the strings of an array prompt joined by a space; {@code null} for anything else. */

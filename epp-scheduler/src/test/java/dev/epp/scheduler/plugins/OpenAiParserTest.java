@@ -12,7 +12,9 @@ import dev.epp.api.InferenceException.Code;
 import dev.epp.api.RequestBody.Api;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.Usage;
+import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -68,7 +70,7 @@ class OpenAiParserTest {
     assertEquals(Api.EMBEDDINGS,
         parser.parseRequest(bytes("{\"input\":\"x\"}"), Map.of("x-original-path", "/v1/embeddings")).body().api());
     assertEquals(Api.COMPLETIONS, parser.parseRequest(bytes("{\"prompt\":\"x\"}"), Map.of()).body().api());
-    assertEquals("", parse("/v1/completions", "{\"prompt\":\"x\",\"model\":7}").model());
+    assertEquals("", parse("/v1/completions", "{\"prompt\":\"x\",\"model\":null}").model());
   }
 
   static Stream<Arguments> badRequests() {
@@ -93,6 +95,54 @@ class OpenAiParserTest {
     InferenceException e = assertThrows(InferenceException.class, () -> parse(path, body));
     assertEquals(Code.BAD_REQUEST, e.code());
     assertTrue(e.getMessage().contains(message), e.getMessage());
+  }
+
+  static Stream<Arguments> unreadableBodies() {
+    String deep = "[".repeat(300) + "]".repeat(300);
+    return Stream.of(
+        Arguments.of("{\"model\":\"m\",\"prompt\":\"p\",\"x\":" + deep + "}",
+            "error unmarshaling request body: the body nests arrays and objects deeper than 256 levels"),
+        Arguments.of("{\"model\":\"m\",\"prompt\":\"p\",\"t\":NaN}",
+            "error unmarshaling request body: NaN and Infinity are not valid JSON numbers at line 1, column 34"),
+        Arguments.of("{\"model\":\"m\",\"t\":-Infinity}",
+            "error unmarshaling request body: NaN and Infinity are not valid JSON numbers at line 1, column 27"),
+        Arguments.of("{\"model\":\"m\",\"t\":+1}",
+            "error unmarshaling request body: JSON numbers cannot start with '+' at line 1, column 19"),
+        Arguments.of("{\"model\":\"m\" /* c */}",
+            "error unmarshaling request body: comments are not allowed in JSON at line 1, column 14"),
+        Arguments.of("{\"model\":\"m\",\"prompt\":\"p\"",
+            "error unmarshaling request body: the JSON ends before it is complete at line 1, column 26"),
+        Arguments.of("{\"model\":\"m\",\"n\":" + "1".repeat(1200) + "}",
+            "error unmarshaling request body: a number is longer than 1000 characters"),
+        Arguments.of("{\"model\":{\"name\":\"m\"},\"prompt\":\"p\"}", "'model' must be a string"),
+        Arguments.of("{\"model\":[\"m\"],\"prompt\":\"p\"}", "'model' must be a string"),
+        Arguments.of("{\"model\":7,\"prompt\":\"p\"}", "'model' must be a string"),
+        Arguments.of("{\"model\":\"m\",\"cache_salt\":{},\"prompt\":\"p\"}", "'cache_salt' must be a string"),
+        Arguments.of("{\"model\":\"m\",\"stream\":[true],\"prompt\":\"p\"}", "'stream' must be true or false"),
+        Arguments.of("{\"model\":\"m\",}",
+            "error unmarshaling request body: Unexpected character ('}' (code 125)): was expecting double-quote to "
+                + "start field name at line 1, column 14"));
+  }
+
+  @ParameterizedTest
+  @MethodSource("unreadableBodies")
+  void errorsSayWhatIsWrongInTheClientsTerms(String body, String message) {
+    InferenceException e = assertThrows(InferenceException.class, () -> parse("/v1/completions", body));
+    assertEquals(Code.BAD_REQUEST, e.code());
+    assertEquals(message, e.getMessage());
+  }
+
+  @Test
+  void bodiesInUtf16OrUtf32AreBadRequests() {
+    String chat = "{\"model\":\"m\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    for (String charset : List.of("UTF-16", "UTF-16LE", "UTF-16BE", "UTF-32BE", "UTF-32LE")) {
+      InferenceException e = assertThrows(InferenceException.class, () -> parser.parseRequest(
+          chat.getBytes(Charset.forName(charset)), Map.of(":path", "/v1/chat/completions")), charset);
+      assertEquals(Code.BAD_REQUEST, e.code(), charset);
+      assertEquals("error unmarshaling request body: the body is not UTF-8 JSON", e.getMessage(), charset);
+    }
+    assertEquals("m", parser.parseRequest(bytes("\uFEFF" + chat), Map.of(":path", "/v1/chat/completions")).model(),
+        "a UTF-8 byte-order mark is allowed");
   }
 
   @Test

@@ -191,6 +191,48 @@ class GatewayTest {
     assertEquals(200, response.statusCode(), response.body());
     assertTrue(response.body().contains("\"served_by\":\"a\""), response.body());
     assertEquals(503, refused.statusCode(), refused.body());
+    assertTrue(refused.body().contains("the EPP may be serving TLS: connect with TLS (gateway --epp-tls)"),
+        refused.body());
+  }
+
+  @Test
+  void tlsToAPlaintextEppSaysSo() throws Exception {
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(modelServer("a").port(), 0);
+    Gateway tls = gateway(EndpointPicker.extProc(epp.address(), true, Duration.ofSeconds(10)),
+        Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+
+    HttpResponse<String> refused = post(tls, "/v1/completions", COMPLETION);
+
+    assertEquals(503, refused.statusCode(), refused.body());
+    assertTrue(refused.body().contains("the EPP may be serving plaintext: connect without TLS (no --epp-tls)"),
+        refused.body());
+  }
+
+  @Test
+  void firstRequestAfterTheEppRestartsIsRouted() throws Exception {
+    ModelServer server = modelServer("a");
+    TestEpp first = new TestEpp();
+    first.endpoint(server.port(), 0);
+    int port = first.port();
+    Gateway gateway = gateway(first);
+    assertEquals(200, post(gateway, "/v1/completions", COMPLETION).statusCode());
+
+    first.close();
+    // requests fail while the EPP is down, long enough for gRPC's reconnect backoff to grow past 2 s
+    long downUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    while (System.nanoTime() - downUntil < 0) {
+      HttpResponse<String> refused = post(gateway, "/v1/completions", COMPLETION);
+      assertEquals(503, refused.statusCode(), refused.body());
+      Thread.sleep(50);
+    }
+    TestEpp second = closing(new TestEpp(null, port));
+    second.endpoint(server.port(), 0);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(response.body().contains("\"served_by\":\"a\""), response.body());
   }
 
   @Test
@@ -433,7 +475,9 @@ class GatewayTest {
 
     assertEquals(503, response.statusCode());
     assertTrue(response.body().contains("\"type\":\"endpoint_picker_error\""), response.body());
-    assertTrue(response.body().contains("UNAVAILABLE"), response.body());
+    assertTrue(response.body().contains("UNAVAILABLE: io exception: "), response.body());
+    assertTrue(response.body().contains("Connection refused"), response.body());
+    assertTrue(response.body().contains("127.0.0.1:"), response.body());
   }
 
   @Test

@@ -104,6 +104,14 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       err.println("demo: " + e.getMessage() + " (see --help)");
       return 2;
     }
+    InetAddress loopback = InetAddress.getLoopbackAddress();
+    try {
+      StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
+      StartCheck.portsFree(loopback, List.of(gatewayPort));
+    } catch (StartCheck.Failure e) {
+      err.println("demo: " + e.getMessage());
+      return 1;
+    }
     Path endpointsFile;
     try {
       endpointsFile = Files.createTempFile("epp-demo-endpoints-", ".txt");
@@ -126,7 +134,6 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
           .maxRequestBodyBytes(maxBodyBytes.get())
           .build()
           .start();
-      InetAddress loopback = InetAddress.getLoopbackAddress();
       try {
         EndpointPicker picker = EndpointPicker.extProc(loopback.getHostAddress() + ":" + epp.grpcPort(), false,
             GatewayCommand.EPP_MESSAGE_TIMEOUT);

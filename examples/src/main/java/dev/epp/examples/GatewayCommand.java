@@ -84,6 +84,14 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
       err.println("gateway: " + e.getMessage() + " (see --help)");
       return 2;
     }
+    try {
+      StartCheck.readableFile(endpointsFile);
+      StartCheck.readableFile(configFile);
+      StartCheck.portsFree(null, List.of(port));
+    } catch (StartCheck.Failure e) {
+      err.println("gateway: " + e.getMessage());
+      return 1;
+    }
     List<AutoCloseable> resources = new ArrayList<>();
     try {
       EndpointPicker picker = inProcess.get() ? inProcess(endpointList, resources)

@@ -69,7 +69,8 @@ final class StartCheck {
     }
     Path dir = flag.get();
     if (!Files.isDirectory(dir)) {
-      throw new Failure(flag.option() + " " + dir + ": " + (Files.exists(dir) ? "not a directory" : "no such directory"));
+      String why = Files.exists(dir) ? "not a directory" : "no such directory";
+      throw new Failure(flag.option() + " " + dir + ": " + why);
     }
     for (String name : names) {
       String problem = fileProblem(dir.resolve(name));

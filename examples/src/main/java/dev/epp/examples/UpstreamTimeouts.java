@@ -3,7 +3,7 @@ package dev.epp.examples;
 import dev.epp.examples.gateway.Gateway;
 import java.time.Duration;
 
-/** The {@code --upstream-connect-timeout} and {@code --upstream-response-timeout} flags of the commands running a gateway. */
+/** The flags {@code --upstream-connect-timeout} and {@code --upstream-response-timeout} of a gateway's commands. */
 final class UpstreamTimeouts {
 
   private final Flags.Flag<Duration> connect;
@@ -12,11 +12,10 @@ final class UpstreamTimeouts {
   /** Defines the two flags in {@code flags}. */
   UpstreamTimeouts(Flags flags) {
     connect = flags.duration("upstream-connect-timeout", Gateway.DEFAULT_CONNECT_TIMEOUT.toSeconds() + "s",
-        "how long to wait for a model server to accept a connection; the next endpoint is then tried, and 504 "
-            + "answered when none is left");
+        "time for a model server to accept a connection before the next endpoint is tried (504 when none is left)");
     response = flags.duration("upstream-response-timeout", Gateway.DEFAULT_RESPONSE_TIMEOUT.toSeconds() + "s",
-        "how long a model server may be silent: before its response headers (then 504) and while sending its body "
-            + "(then the client's connection is dropped)");
+        "time a model server may stay silent: before its response headers (504) or in its body (the connection is "
+            + "dropped)");
   }
 
   /** Sets the parsed timeouts on {@code builder}. */

@@ -97,7 +97,7 @@ class RoutingBenchTest {
     ByteArrayOutputStream help = new ByteArrayOutputStream();
     assertEquals(0, run(help, "--help"));
     assertTrue(help.toString(StandardCharsets.UTF_8).contains("--requests"));
-    assertTrue(help.toString(StandardCharsets.UTF_8).lines().anyMatch(l -> l.matches("  --out string .*\\(default \\.\\)")),
-        help.toString(StandardCharsets.UTF_8));
+    String helpText = help.toString(StandardCharsets.UTF_8);
+    assertTrue(helpText.lines().anyMatch(l -> l.matches("  --out string .*\\(default \\.\\)")), helpText);
   }
 }

@@ -75,6 +75,7 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
       ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE - 1,
       "largest request body the gateway and the EPP accept; larger ones get 413");
+  private final UpstreamTimeouts upstreamTimeouts = new UpstreamTimeouts(flags);
 
   /**
    * @param out where {@code --help} and what to try go
@@ -103,6 +104,14 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       err.println("demo: " + e.getMessage() + " (see --help)");
       return 2;
     }
+    InetAddress loopback = InetAddress.getLoopbackAddress();
+    try {
+      StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
+      StartCheck.portsFree(loopback, List.of(gatewayPort));
+    } catch (StartCheck.Failure e) {
+      err.println("demo: " + e.getMessage());
+      return 1;
+    }
     Path endpointsFile;
     try {
       endpointsFile = Files.createTempFile("epp-demo-endpoints-", ".txt");
@@ -125,10 +134,10 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
           .maxRequestBodyBytes(maxBodyBytes.get())
           .build()
           .start();
-      InetAddress loopback = InetAddress.getLoopbackAddress();
       try {
-        gateway = Gateway.builder(EndpointPicker.extProc(loopback.getHostAddress() + ":" + epp.grpcPort(), false,
-                GatewayCommand.EPP_MESSAGE_TIMEOUT))
+        EndpointPicker picker = EndpointPicker.extProc(loopback.getHostAddress() + ":" + epp.grpcPort(), false,
+            GatewayCommand.EPP_MESSAGE_TIMEOUT);
+        gateway = upstreamTimeouts.apply(Gateway.builder(picker))
             .address(new InetSocketAddress(loopback, gatewayPort.get()))
             .maxRequestBodyBytes(maxBodyBytes.get())
             .handler(PATH, http -> serveReplicas(http, pods))

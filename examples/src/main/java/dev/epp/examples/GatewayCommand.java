@@ -48,6 +48,7 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
   private final Flags.Flag<Integer> port = flags.integer("port", Gateway.DEFAULT_PORT, 0, 65535, "listening port");
   private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
       Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES, 0, Integer.MAX_VALUE - 1, "larger request bodies get 413");
+  private final UpstreamTimeouts upstreamTimeouts = new UpstreamTimeouts(flags);
   private final Flags.Flag<String> epp = flags.string("epp", "127.0.0.1:9002", "the EPP's ext_proc address");
   private final Flags.Flag<Boolean> eppTls = flags.bool("epp-tls", false,
       "connect to the EPP with TLS, not verifying its certificate");
@@ -83,11 +84,19 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
       err.println("gateway: " + e.getMessage() + " (see --help)");
       return 2;
     }
+    try {
+      StartCheck.readableFile(endpointsFile);
+      StartCheck.readableFile(configFile);
+      StartCheck.portsFree(null, List.of(port));
+    } catch (StartCheck.Failure e) {
+      err.println("gateway: " + e.getMessage());
+      return 1;
+    }
     List<AutoCloseable> resources = new ArrayList<>();
     try {
       EndpointPicker picker = inProcess.get() ? inProcess(endpointList, resources)
           : EndpointPicker.extProc(epp.get(), eppTls.get(), EPP_MESSAGE_TIMEOUT);
-      Gateway gateway = Gateway.builder(picker)
+      Gateway gateway = upstreamTimeouts.apply(Gateway.builder(picker))
           .address(new InetSocketAddress(port.get()))
           .maxRequestBodyBytes(maxBodyBytes.get())
           .start();

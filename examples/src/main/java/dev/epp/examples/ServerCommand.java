@@ -172,13 +172,23 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       if (metricsAuth.get() && (token == null || token.isBlank())) {
         throw new Flags.UsageException("--metrics-endpoint-auth needs the bearer token in $" + METRICS_TOKEN_ENV);
       }
+      StartCheck.readableFile(endpointsFile);
+      StartCheck.readableFile(configFile);
+      if (secureServing.get()) {
+        StartCheck.directoryWith(certPath, "tls.crt", "tls.key");
+      }
       EndpointPickerConfig config = configFile.isSet()
           ? EndpointPickerConfig.loader().load(configFile.get())
           : EndpointPickerConfig.loader().parse(configText.get(), "--config-text");
+      StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
       server = configure(EppServer.builder(config, discovery), token).build();
     } catch (Flags.UsageException e) {
       err.println("server: " + e.getMessage() + " (see --help)");
       return 2;
+    } catch (StartCheck.Failure e) {
+      err.println("server: " + e.getMessage());
+      closeKubernetes();
+      return 1;
     } catch (ConfigException e) {
       err.println("server: invalid configuration: " + oneLine(e.getMessage()));
       closeKubernetes();
@@ -189,15 +199,14 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       return 1;
     }
     try {
-      String namespace = namespace();
-      log.info("Starting EPP for pool {}/{} with endpoints from {}", namespace,
-          poolName.get().isBlank() ? EppServer.DEFAULT_POOL_NAME : poolName.get(), source);
       server.start();
     } catch (EppServer.StartException e) {
       err.println("server: " + oneLine(e.getMessage()));
       closeKubernetes();
       return 1;
     }
+    log.info("Serving pool {}/{} with endpoints from {}", namespace(),
+        poolName.get().isBlank() ? EppServer.DEFAULT_POOL_NAME : poolName.get(), source);
     try {
       awaitStop(server);
     } finally {

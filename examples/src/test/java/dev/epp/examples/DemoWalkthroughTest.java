@@ -114,7 +114,8 @@ class DemoWalkthroughTest {
         assertEquals(1, command.run(args.toArray(String[]::new)), flag);
         List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
         assertEquals(1, lines.size(), lines.toString());
-        assertTrue(lines.get(0).startsWith("demo: cannot start: ") && lines.get(0).contains(port), lines.get(0));
+        assertTrue(lines.get(0).startsWith("demo: ") && lines.get(0).contains(port)
+            && lines.get(0).endsWith("Address already in use"), lines.get(0));
       }
     }
   }

@@ -38,7 +38,11 @@ class GatewayCommandTest {
   @Test
   void helpPrintsUsage() {
     assertEquals(0, command.run(new String[] {"--help"}));
-    assertTrue(out.toString(StandardCharsets.UTF_8).contains("--in-process"));
+    String help = out.toString(StandardCharsets.UTF_8);
+    assertTrue(help.contains("--in-process"), help);
+    assertTrue(help.lines().anyMatch(l -> l.matches("  --upstream-connect-timeout duration .*\\(default 5s\\)")), help);
+    assertTrue(help.lines().anyMatch(l -> l.matches("  --upstream-response-timeout duration .*\\(default 60s\\)")),
+        help);
   }
 
   @Test
@@ -50,6 +54,8 @@ class GatewayCommandTest {
     bad.put(List.of("--endpoints", "127.0.0.1:8000"),
         "--endpoints, --endpoints-file and --config-file need --in-process");
     bad.put(List.of("--in-process"), "--in-process needs one of --endpoints and --endpoints-file");
+    bad.put(List.of("--upstream-response-timeout", "0s"),
+        "invalid value \"0s\" for --upstream-response-timeout: must be positive");
     bad.put(List.of("--in-process", "--endpoints", "127.0.0.1:8000", "--epp", "127.0.0.1:9002"),
         "--epp and --epp-tls do not apply with --in-process");
     bad.put(List.of("--in-process", "--endpoints", "127.0.0.1"),

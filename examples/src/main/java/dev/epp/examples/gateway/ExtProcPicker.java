@@ -15,10 +15,12 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.netty.handler.ssl.SslContext;
 import io.grpc.netty.shaded.io.netty.handler.ssl.util.InsecureTrustManagerFactory;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientResponseObserver;
@@ -36,6 +38,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLException;
 
 /**
  * Envoy's side of ext_proc with {@code FULL_DUPLEX_STREAMED} bodies, one gRPC stream per request:
@@ -54,6 +57,9 @@ import java.util.concurrent.TimeoutException;
  *
  * <p>Failures map as Envoy's with {@code failure_mode_allow: false} would, except that an unreachable EPP is 503
  * rather than 500 so clients know to retry: no answer within the message timeout is 504, a broken protocol 500.
+ *
+ * <p>Like Envoy, which connects when a request needs a connection, the picker does not wait out gRPC's reconnect
+ * backoff: a request finding the channel failed gets a new channel, which connects at once (see {@link #channel()}).
  */
 final class ExtProcPicker implements EndpointPicker {
 
@@ -61,42 +67,78 @@ final class ExtProcPicker implements EndpointPicker {
   private static final int CHUNK = 64 * 1024;
   private static final Object COMPLETED = new Object();
 
-  private final ManagedChannel channel;
+  private final String target;
+  /** The client TLS context, or {@code null} for plaintext. */
+  private final SslContext tls;
   private final Duration messageTimeout;
+  private volatile ManagedChannel channel;
+  private boolean closed; // guarded by this
 
   ExtProcPicker(String target, boolean tls, Duration messageTimeout) {
     if (messageTimeout.isNegative() || messageTimeout.isZero()) {
       throw new IllegalArgumentException("messageTimeout must be positive: " + messageTimeout);
     }
+    this.target = target;
     this.messageTimeout = messageTimeout;
-    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target);
-    if (tls) {
-      try {
-        builder.sslContext(GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build());
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot set up TLS: " + e.getMessage(), e);
-      }
-    } else {
-      builder.usePlaintext();
+    try {
+      this.tls = tls ? GrpcSslContexts.forClient().trustManager(InsecureTrustManagerFactory.INSTANCE).build() : null;
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot set up TLS: " + e.getMessage(), e);
     }
-    this.channel = builder.build();
+    this.channel = newChannel();
   }
 
   @Override
   public Exchange open(BodySink client) {
     ExtProcExchange exchange = new ExtProcExchange(client);
-    ExternalProcessorGrpc.newStub(channel).process(exchange);
+    ExternalProcessorGrpc.newStub(channel()).process(exchange);
     return exchange;
   }
 
   @Override
   public void close() {
-    channel.shutdownNow();
+    ManagedChannel last;
+    synchronized (this) {
+      closed = true;
+      last = channel;
+    }
+    last.shutdownNow();
     try {
-      channel.awaitTermination(5, TimeUnit.SECONDS);
+      last.awaitTermination(5, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /**
+   * The channel to call the EPP on. A channel in {@code TRANSIENT_FAILURE} (its last connection attempt failed) fails
+   * every call at once until a reconnect succeeds, and reconnects only after a backoff that grows to two minutes,
+   * also once the EPP is back; {@code resetConnectBackoff()} does not help the call at hand. So such a channel is
+   * replaced by a new one, which connects on its first call and holds the calls until it is connected or has failed;
+   * a channel that is connected, connecting or idle is kept.
+   */
+  private ManagedChannel channel() {
+    ManagedChannel current = channel;
+    if (current.getState(false) != ConnectivityState.TRANSIENT_FAILURE) {
+      return current;
+    }
+    synchronized (this) {
+      if (channel == current && !closed) {
+        channel = newChannel();
+        current.shutdown();
+      }
+      return channel;
+    }
+  }
+
+  private ManagedChannel newChannel() {
+    NettyChannelBuilder builder = NettyChannelBuilder.forTarget(target);
+    if (tls != null) {
+      builder.sslContext(tls);
+    } else {
+      builder.usePlaintext();
+    }
+    return builder.build();
   }
 
   /** One request's stream; the answers before the response body are queued for the request's thread. */
@@ -281,15 +323,46 @@ final class ExtProcPicker implements EndpointPicker {
     }
   }
 
-  private static PickerException failure(Throwable t) {
+  private PickerException failure(Throwable t) {
     Status status = Status.fromThrowable(t);
     int httpStatus = switch (status.getCode()) {
       case UNAVAILABLE -> 503;
       case DEADLINE_EXCEEDED -> 504;
       default -> 500;
     };
-    String description = status.getDescription() == null ? "" : ": " + status.getDescription();
-    return new PickerException(httpStatus, "EPP stream failed: " + status.getCode() + description, t);
+    String hint = tlsHint(status);
+    return new PickerException(httpStatus, "EPP stream failed: " + status.getCode() + firstLine(status.getDescription())
+        + (hint.isEmpty() ? cause(status) : hint), t);
+  }
+
+  /** {@code ": "} and the first line of {@code text}, or nothing if it is empty. */
+  private static String firstLine(String text) {
+    return text == null || text.isBlank() ? "" : ": " + text.strip().lines().findFirst().orElse("");
+  }
+
+  /** {@code ": "} and the first line of the message of the cause of {@code status}, or nothing. */
+  private static String cause(Status status) {
+    return status.getCause() == null ? "" : firstLine(status.getCause().getMessage());
+  }
+
+  /**
+   * What to do when the failure looks like a TLS mismatch: a TLS server closes a plaintext connection without a word,
+   * and a plaintext server's bytes fail the TLS handshake.
+   */
+  private String tlsHint(Status status) {
+    if (status.getCode() != Status.Code.UNAVAILABLE) {
+      return "";
+    }
+    if (tls == null) {
+      return String.valueOf(status.getDescription()).contains("Network closed for unknown reason")
+          ? "; the EPP may be serving TLS: connect with TLS (gateway --epp-tls)" : "";
+    }
+    for (Throwable cause = status.getCause(); cause != null; cause = cause.getCause()) {
+      if (cause instanceof SSLException) {
+        return "; the EPP may be serving plaintext: connect without TLS (no --epp-tls)";
+      }
+    }
+    return "";
   }
 
   /** The headers as Envoy sends them, with raw values. */

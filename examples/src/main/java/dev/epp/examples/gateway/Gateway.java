@@ -20,6 +20,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpRequest.BodyPublishers;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodyHandlers;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Arrays;
@@ -29,6 +30,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -47,8 +50,12 @@ import org.slf4j.LoggerFactory;
  *   <li>the picker's immediate response as it is (e.g. 400 or 429 with {@code inference error: <Code> - ...});
  *   <li>a JSON error {@code {"error":{"message","type","code"}}} from the gateway itself: 404 outside {@code /v1/}
  *       and {@code /health}, 413 for a body over the limit, 502 when no endpoint accepts a connection or the upstream
- *       fails before answering, 503 when the picker is unreachable, 504 when it does not answer in time;
- *   <li>a dropped connection when something fails after the response headers were sent, as Envoy resets the stream.
+ *       fails before answering, 503 when the picker is unreachable, 504 when the picker does not answer in time, when
+ *       no endpoint accepts a connection within the {@linkplain Builder#connectTimeout connect timeout} and one timed
+ *       out, or when the upstream sends no response headers within the {@linkplain Builder#responseTimeout response
+ *       timeout};
+ *   <li>a dropped connection when something fails after the response headers were sent, as Envoy resets the stream,
+ *       also when the upstream body stalls for longer than the response timeout.
  * </ul>
  *
  * <p>Requests under a prefix mounted with {@link Builder#handler(String, HttpHandler)} go to that handler instead.
@@ -65,16 +72,25 @@ public final class Gateway implements AutoCloseable {
   public static final int DEFAULT_PORT = 8080;
   /** The default request body limit, 16 MiB, the EPP's own. */
   public static final int DEFAULT_MAX_REQUEST_BODY_BYTES = 16 << 20;
+  /** The default time to connect to an endpoint, Envoy's default {@code connect_timeout}. */
+  public static final Duration DEFAULT_CONNECT_TIMEOUT = Duration.ofSeconds(5);
+  /** The default time the upstream may be silent, as nginx's {@code proxy_read_timeout}. */
+  public static final Duration DEFAULT_RESPONSE_TIMEOUT = Duration.ofSeconds(60);
+  private static final long NOT_READING = Long.MIN_VALUE;
 
   private final EndpointPicker picker;
   private final int maxRequestBodyBytes;
   private final HttpServer server;
   private final ExecutorService executor;
   private final HttpClient upstream;
+  private final Duration responseTimeout;
+  /** Closes upstream bodies that stall; one thread for the gateway. */
+  private final ScheduledExecutorService stallTimer;
 
   private Gateway(Builder builder) throws IOException {
     this.picker = builder.picker;
     this.maxRequestBodyBytes = builder.maxRequestBodyBytes;
+    this.responseTimeout = builder.responseTimeout;
     this.upstream = HttpClient.newBuilder()
         .version(HttpClient.Version.HTTP_1_1)
         .connectTimeout(builder.connectTimeout)
@@ -90,6 +106,11 @@ public final class Gateway implements AutoCloseable {
     server.createContext("/", this::handle);
     builder.handlers.forEach(server::createContext);
     server.setExecutor(executor);
+    this.stallTimer = Executors.newSingleThreadScheduledExecutor(runnable -> {
+      Thread thread = new Thread(runnable, "gateway-stall-timer");
+      thread.setDaemon(true);
+      return thread;
+    });
     server.start();
   }
 
@@ -107,6 +128,7 @@ public final class Gateway implements AutoCloseable {
   @Override
   public void close() {
     server.stop(0);
+    stallTimer.shutdownNow();
     executor.shutdownNow();
     try {
       executor.awaitTermination(5, TimeUnit.SECONDS);
@@ -156,6 +178,7 @@ public final class Gateway implements AutoCloseable {
   private void forward(HttpExchange http, Forward forward, Exchange exchange) throws IOException {
     HttpResponse<InputStream> response = null;
     String served = null;
+    String connectTimedOut = null;
     for (String endpoint : forward.endpoints()) {
       try {
         response = upstream.send(upstreamRequest(endpoint, forward), BodyHandlers.ofInputStream());
@@ -163,6 +186,13 @@ public final class Gateway implements AutoCloseable {
         break;
       } catch (ConnectException | HttpConnectTimeoutException e) {
         log.info("Cannot connect to {}; trying the next endpoint: {}", endpoint, e.toString());
+        if (e instanceof HttpConnectTimeoutException) {
+          connectTimedOut = endpoint;
+        }
+      } catch (HttpTimeoutException e) {
+        error(http, 504, "upstream_timeout",
+            "upstream " + endpoint + " sent no response within " + millis(responseTimeout));
+        return;
       } catch (IOException | IllegalArgumentException e) {
         error(http, 502, "upstream_error", "upstream " + endpoint + " failed: " + e);
         return;
@@ -172,10 +202,15 @@ public final class Gateway implements AutoCloseable {
       }
     }
     if (response == null) {
-      error(http, 502, "upstream_unreachable", "cannot connect to any endpoint of " + forward.endpoints());
+      if (connectTimedOut != null) {
+        error(http, 504, "upstream_timeout", "cannot connect to any endpoint of " + forward.endpoints() + "; "
+            + connectTimedOut + " did not accept a connection within " + millis(upstream.connectTimeout().get()));
+      } else {
+        error(http, 502, "upstream_unreachable", "cannot connect to any endpoint of " + forward.endpoints());
+      }
       return;
     }
-    try (InputStream body = response.body()) {
+    try (UpstreamBody body = new UpstreamBody(response.body())) {
       Map<String, String> headers;
       try {
         headers = exchange.responseHeaders(responseHeaders(response), served);
@@ -210,6 +245,7 @@ public final class Gateway implements AutoCloseable {
     Map<String, String> headers = forward.headers();
     byte[] body = forward.body();
     HttpRequest.Builder request = HttpRequest.newBuilder(URI.create("http://" + endpoint + headers.get(":path")))
+        .timeout(responseTimeout)
         .method(headers.get(":method"), body.length == 0 ? BodyPublishers.noBody() : BodyPublishers.ofByteArray(body));
     headers.forEach((name, value) -> {
       if (Headers.forwarded(name)) {
@@ -217,6 +253,60 @@ public final class Gateway implements AutoCloseable {
       }
     });
     return request.build();
+  }
+
+  private static String millis(Duration duration) {
+    return duration.toMillis() + " ms";
+  }
+
+  /**
+   * An upstream response body whose reads are watched: a read that waits longer than the response timeout closes the
+   * body and fails with {@link HttpTimeoutException}, so a stalled upstream does not hold a request thread forever.
+   */
+  private final class UpstreamBody implements AutoCloseable {
+    private final InputStream in;
+    private final ScheduledFuture<?> watch;
+    /** When the read in progress started, or {@link #NOT_READING}. */
+    private volatile long readSince = NOT_READING;
+    private volatile boolean stalled;
+
+    UpstreamBody(InputStream in) {
+      this.in = in;
+      long period = Math.max(1, responseTimeout.toNanos() / 4);
+      this.watch = stallTimer.scheduleAtFixedRate(this::closeIfStalled, period, period, TimeUnit.NANOSECONDS);
+    }
+
+    int read(byte[] buffer) throws IOException {
+      readSince = System.nanoTime();
+      int n;
+      try {
+        n = in.read(buffer);
+      } finally {
+        readSince = NOT_READING;
+      }
+      if (stalled) {
+        throw new HttpTimeoutException("the upstream sent nothing for " + millis(responseTimeout));
+      }
+      return n;
+    }
+
+    private void closeIfStalled() {
+      long since = readSince;
+      if (since != NOT_READING && System.nanoTime() - since >= responseTimeout.toNanos()) {
+        stalled = true;
+        close();
+      }
+    }
+
+    @Override
+    public void close() {
+      watch.cancel(false);
+      try {
+        in.close();
+      } catch (IOException e) {
+        log.debug("Closing an upstream body failed: {}", e.toString());
+      }
+    }
   }
 
   /** The request body, or {@code null} if it is larger than the limit. */
@@ -301,7 +391,8 @@ public final class Gateway implements AutoCloseable {
     private InetSocketAddress address = new InetSocketAddress(DEFAULT_PORT);
     private int maxRequestBodyBytes = DEFAULT_MAX_REQUEST_BODY_BYTES;
     private int threads = 64;
-    private Duration connectTimeout = Duration.ofSeconds(5);
+    private Duration connectTimeout = DEFAULT_CONNECT_TIMEOUT;
+    private Duration responseTimeout = DEFAULT_RESPONSE_TIMEOUT;
     private final Map<String, HttpHandler> handlers = new LinkedHashMap<>();
 
     private Builder(EndpointPicker picker) {
@@ -334,11 +425,25 @@ public final class Gateway implements AutoCloseable {
 
     /** How long to wait for a connection to an endpoint before trying the next; default 5 s. */
     public Builder connectTimeout(Duration value) {
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException("connectTimeout must be positive: " + value);
-      }
-      this.connectTimeout = value;
+      this.connectTimeout = positive(value, "connectTimeout");
       return this;
+    }
+
+    /**
+     * How long the upstream may be silent: before its response headers (the client then gets 504) and during each
+     * read of its body (the client's connection is then dropped, within a quarter of this more); default 60 s. A
+     * response that keeps sending may take longer.
+     */
+    public Builder responseTimeout(Duration value) {
+      this.responseTimeout = positive(value, "responseTimeout");
+      return this;
+    }
+
+    private static Duration positive(Duration value, String name) {
+      if (value.isNegative() || value.isZero()) {
+        throw new IllegalArgumentException(name + " must be positive: " + value);
+      }
+      return value;
     }
 
     /**

@@ -38,6 +38,8 @@ import java.util.function.Function;
 public final class RoutingBench {
 
   static final long SCRAPE_MILLIS = 50;
+  static final String CSV_FILE = "routing-bench.csv";
+  static final String PNG_FILE = "routing-bench.png";
 
   /** The configurations compared, in table order. */
   static final List<Config> CONFIGS = List.of(
@@ -85,13 +87,14 @@ public final class RoutingBench {
 
   /** The command's lines in the command list. */
   public static void usage(PrintStream out) {
-    out.println("  routing-bench [--pods N] [--requests N] [--rate R] [--seed N] [--csv PATH] [--png PATH]");
+    out.println("  routing-bench [--pods N] [--requests N] [--rate R] [--seed N] [--out DIR]");
     out.println("      replay a shared-prefix chat workload over simulated pods with four scheduler configurations");
     out.println("      and compare time to first token and prefix-cache hit rate (routing-bench --help lists flags)");
   }
 
   /**
-   * Runs the benchmark, prints the table, writes the CSV and the chart.
+   * Runs the benchmark, prints the table, writes the CSV and the chart ({@value #CSV_FILE} and {@value #PNG_FILE} in
+   * {@code --out}, created if missing).
    *
    * @return 0, 2 for invalid options, 1 if a file cannot be written
    */
@@ -105,8 +108,8 @@ public final class RoutingBench {
         "requests replayed per configuration");
     Flags.Flag<Double> rate = flags.number("rate", d.rate(), true, "mean arrival rate, requests per second");
     Flags.Flag<Long> seed = flags.int64("seed", d.seed(), "seeds the workload and the pickers");
-    Flags.Flag<String> csvFile = flags.string("csv", "routing-bench.csv", "the results as CSV");
-    Flags.Flag<String> pngFile = flags.string("png", "routing-bench.png", "the TTFT chart as PNG");
+    Flags.Flag<String> outDir = flags.string("out", ".",
+        "directory for the results, " + CSV_FILE + " and the TTFT chart " + PNG_FILE + "; created if missing");
     Options options;
     Path csv;
     Path png;
@@ -116,8 +119,8 @@ public final class RoutingBench {
         return 0;
       }
       options = new Options(pods.get(), requests.get(), rate.get(), seed.get());
-      csv = Path.of(csvFile.get());
-      png = Path.of(pngFile.get());
+      csv = Path.of(outDir.get(), CSV_FILE);
+      png = Path.of(outDir.get(), PNG_FILE);
     } catch (Flags.UsageException | InvalidPathException e) {
       err.println("routing-bench: " + e.getMessage());
       return 2;
@@ -127,6 +130,7 @@ public final class RoutingBench {
     List<Row> rows = bench(options);
     out.print(table(rows));
     try {
+      Files.createDirectories(csv.getParent());
       Files.writeString(csv, csv(rows), StandardCharsets.UTF_8);
       TtftChart.write(rows, png);
     } catch (IOException e) {

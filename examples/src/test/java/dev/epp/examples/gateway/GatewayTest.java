@@ -19,6 +19,8 @@ import java.io.InputStreamReader;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -30,6 +32,9 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -82,6 +87,24 @@ class GatewayTest {
       request.headers(headers);
     }
     return client.send(request.build(), BodyHandlers.ofString());
+  }
+
+  private CompletableFuture<HttpResponse<String>> postAsync(Gateway gateway) {
+    return client.sendAsync(HttpRequest.newBuilder(uri(gateway, "/v1/completions"))
+        .timeout(Duration.ofSeconds(60))
+        .POST(BodyPublishers.ofString(COMPLETION))
+        .build(), BodyHandlers.ofString());
+  }
+
+  /** Waits until {@code condition} holds, failing after a generous deadline. */
+  static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    while (!condition.getAsBoolean()) {
+      if (System.nanoTime() - deadline > 0) {
+        throw new AssertionError("never true: " + what);
+      }
+      Thread.sleep(10);
+    }
   }
 
   private static URI uri(Gateway gateway, String path) {
@@ -168,6 +191,48 @@ class GatewayTest {
     assertEquals(200, response.statusCode(), response.body());
     assertTrue(response.body().contains("\"served_by\":\"a\""), response.body());
     assertEquals(503, refused.statusCode(), refused.body());
+    assertTrue(refused.body().contains("the EPP may be serving TLS: connect with TLS (gateway --epp-tls)"),
+        refused.body());
+  }
+
+  @Test
+  void tlsToAPlaintextEppSaysSo() throws Exception {
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(modelServer("a").port(), 0);
+    Gateway tls = gateway(EndpointPicker.extProc(epp.address(), true, Duration.ofSeconds(10)),
+        Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+
+    HttpResponse<String> refused = post(tls, "/v1/completions", COMPLETION);
+
+    assertEquals(503, refused.statusCode(), refused.body());
+    assertTrue(refused.body().contains("the EPP may be serving plaintext: connect without TLS (no --epp-tls)"),
+        refused.body());
+  }
+
+  @Test
+  void firstRequestAfterTheEppRestartsIsRouted() throws Exception {
+    ModelServer server = modelServer("a");
+    TestEpp first = new TestEpp();
+    first.endpoint(server.port(), 0);
+    int port = first.port();
+    Gateway gateway = gateway(first);
+    assertEquals(200, post(gateway, "/v1/completions", COMPLETION).statusCode());
+
+    first.close();
+    // requests fail while the EPP is down, long enough for gRPC's reconnect backoff to grow past 2 s
+    long downUntil = System.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+    while (System.nanoTime() - downUntil < 0) {
+      HttpResponse<String> refused = post(gateway, "/v1/completions", COMPLETION);
+      assertEquals(503, refused.statusCode(), refused.body());
+      Thread.sleep(50);
+    }
+    TestEpp second = closing(new TestEpp(null, port));
+    second.endpoint(server.port(), 0);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(response.body().contains("\"served_by\":\"a\""), response.body());
   }
 
   @Test
@@ -300,6 +365,108 @@ class GatewayTest {
   }
 
   @Test
+  void hungUpstreamGetsGatewayTimeoutAndFreesTheThreadsForHealthyOnes() throws Exception {
+    SilentServer hung = closing(new SilentServer());
+    ModelServer healthy = modelServer("healthy");
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(hung.port(), 0);
+    Gateway gateway = closing(Gateway.builder(EndpointPicker.extProc(epp.address(), false, Duration.ofSeconds(10)))
+        .address(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+        .threads(2)
+        .responseTimeout(Duration.ofMillis(300))
+        .start());
+
+    // both of the gateway's threads wait on the hung server...
+    List<CompletableFuture<HttpResponse<String>>> toHung = List.of(postAsync(gateway), postAsync(gateway));
+    awaitTrue(() -> hung.accepted() == 2, "the hung server got both requests");
+    // ...while requests for a healthy server arrive
+    epp.pool.remove("127.0.0.1:" + hung.port());
+    epp.endpoint(healthy.port(), 0);
+    List<CompletableFuture<HttpResponse<String>>> toHealthy =
+        List.of(postAsync(gateway), postAsync(gateway), postAsync(gateway));
+
+    for (CompletableFuture<HttpResponse<String>> future : toHung) {
+      HttpResponse<String> response = future.get(60, TimeUnit.SECONDS);
+      assertEquals(504, response.statusCode(), response.body());
+      assertEquals("application/json", response.headers().firstValue("content-type").orElse(""));
+      assertTrue(response.body().contains("\"type\":\"upstream_timeout\""), response.body());
+      assertTrue(response.body().contains("sent no response within 300 ms"), response.body());
+    }
+    for (CompletableFuture<HttpResponse<String>> future : toHealthy) {
+      HttpResponse<String> response = future.get(60, TimeUnit.SECONDS);
+      assertEquals(200, response.statusCode(), response.body());
+      assertTrue(response.body().contains("\"served_by\":\"healthy\""), response.body());
+    }
+    assertEquals(2, hung.accepted());
+  }
+
+  @Test
+  void stalledEventStreamDropsTheClientConnection() throws Exception {
+    ModelServer server = modelServer("stalls");
+    TestEpp epp = closing(new TestEpp());
+    epp.endpoint(server.port(), 0);
+    Gateway gateway = closing(Gateway.builder(EndpointPicker.extProc(epp.address(), false, Duration.ofSeconds(10)))
+        .address(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+        .responseTimeout(Duration.ofMillis(300))
+        .start());
+
+    HttpRequest request = HttpRequest.newBuilder(uri(gateway, "/v1/completions"))
+        .POST(BodyPublishers.ofString("{\"model\":\"m\",\"prompt\":\"hi\",\"stream\":true}"))
+        .build();
+    HttpResponse<InputStream> response = client.send(request, BodyHandlers.ofInputStream());
+    assertEquals(200, response.statusCode());
+    List<String> lines = new ArrayList<>();
+    // the server sends its first event, then waits for a release that does not come (for 10 s)
+    IOException dropped = assertThrows(IOException.class, () -> {
+      try (BufferedReader reader =
+          new BufferedReader(new InputStreamReader(response.body(), StandardCharsets.UTF_8))) {
+        for (String line; (line = reader.readLine()) != null; ) {
+          lines.add(line);
+        }
+      }
+    });
+    server.release(1);
+    server.release(2);
+    assertNotNull(dropped);
+    assertEquals(1, lines.stream().filter(l -> l.startsWith("data: ")).count(), lines.toString());
+  }
+
+  @Test
+  void upstreamThatDoesNotAcceptGetsGatewayTimeout() throws Exception {
+    try (ServerSocket full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+      List<Socket> queued = new ArrayList<>();
+      try {
+        // fill the accept queue of a server that never accepts: further connection attempts get no answer
+        while (true) {
+          Socket socket = new Socket();
+          queued.add(socket);
+          try {
+            socket.connect(full.getLocalSocketAddress(), 200);
+          } catch (SocketTimeoutException e) {
+            break;
+          }
+        }
+        TestEpp epp = closing(new TestEpp());
+        epp.endpoint(full.getLocalPort(), 0);
+        Gateway gateway = closing(Gateway.builder(EndpointPicker.extProc(epp.address(), false, Duration.ofSeconds(10)))
+            .address(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0))
+            .connectTimeout(Duration.ofMillis(200))
+            .start());
+
+        HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+        assertEquals(504, response.statusCode(), response.body());
+        assertTrue(response.body().contains("\"type\":\"upstream_timeout\""), response.body());
+        assertTrue(response.body().contains("did not accept a connection within 200 ms"), response.body());
+      } finally {
+        for (Socket socket : queued) {
+          socket.close();
+        }
+      }
+    }
+  }
+
+  @Test
   void unreachableEppIsServiceUnavailable() throws Exception {
     Gateway gateway = gateway(EndpointPicker.extProc("127.0.0.1:" + deadPort(), false, Duration.ofSeconds(10)),
         Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
@@ -308,7 +475,9 @@ class GatewayTest {
 
     assertEquals(503, response.statusCode());
     assertTrue(response.body().contains("\"type\":\"endpoint_picker_error\""), response.body());
-    assertTrue(response.body().contains("UNAVAILABLE"), response.body());
+    assertTrue(response.body().contains("UNAVAILABLE: io exception: "), response.body());
+    assertTrue(response.body().contains("Connection refused"), response.body());
+    assertTrue(response.body().contains("127.0.0.1:"), response.body());
   }
 
   @Test

@@ -57,7 +57,12 @@ final class TestEpp implements AutoCloseable {
 
   /** An EPP serving TLS with the key in {@code keyStore} (PKCS#12, password {@code changeit}), or plaintext if null. */
   TestEpp(Path keyStore) {
-    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+    this(keyStore, 0);
+  }
+
+  /** An EPP as {@link #TestEpp(Path)} on {@code port}; 0 picks a free one. */
+  TestEpp(Path keyStore, int port) {
+    NettyServerBuilder builder = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", port))
         .addService(ExtProcService.builder(director).build());
     try {
       if (keyStore != null) {
@@ -93,7 +98,11 @@ final class TestEpp implements AutoCloseable {
   }
 
   String address() {
-    return "127.0.0.1:" + server.getPort();
+    return "127.0.0.1:" + port();
+  }
+
+  int port() {
+    return server.getPort();
   }
 
   /** Adds the endpoint at {@code 127.0.0.1:port} with a waiting queue of {@code queue}: shorter queues go first. */

@@ -24,9 +24,11 @@ class RoutingBenchTest {
   @BeforeAll
   static void runWithDefaults() throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    assertEquals(0, run(out, "--csv", dir.resolve("a.csv").toString(), "--png", dir.resolve("a.png").toString()));
+    // --out names a directory that does not exist yet
+    assertEquals(0, run(out, "--out", dir.resolve("a").resolve("results").toString()));
     firstOut = out.toString(StandardCharsets.UTF_8).replace(dir.toString(), "");
-    firstCsv = Files.readString(dir.resolve("a.csv"));
+    firstCsv = Files.readString(dir.resolve("a/results/routing-bench.csv"));
+    assertTrue(Files.size(dir.resolve("a/results/routing-bench.png")) > 1000);
   }
 
   private static int run(ByteArrayOutputStream out, String... args) {
@@ -48,12 +50,11 @@ class RoutingBenchTest {
   @Test
   void aFixedSeedReproducesTheTableExactly() throws Exception {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
-    assertEquals(0, run(out, "--seed", "42", "--csv", dir.resolve("b.csv").toString(),
-        "--png", dir.resolve("b.png").toString()));
-    assertEquals(firstOut.replace("a.csv", "b.csv").replace("a.png", "b.png"),
+    assertEquals(0, run(out, "--seed", "42", "--out", dir.resolve("b").toString()));
+    assertEquals(firstOut.replace("/a/results/", "/b/"),
         out.toString(StandardCharsets.UTF_8).replace(dir.toString(), ""));
-    assertEquals(firstCsv, Files.readString(dir.resolve("b.csv")));
-    assertTrue(Files.size(dir.resolve("b.png")) > 1000);
+    assertEquals(firstCsv, Files.readString(dir.resolve("b/routing-bench.csv")));
+    assertTrue(Files.size(dir.resolve("b/routing-bench.png")) > 1000);
   }
 
   @Test
@@ -96,5 +97,7 @@ class RoutingBenchTest {
     ByteArrayOutputStream help = new ByteArrayOutputStream();
     assertEquals(0, run(help, "--help"));
     assertTrue(help.toString(StandardCharsets.UTF_8).contains("--requests"));
+    String helpText = help.toString(StandardCharsets.UTF_8);
+    assertTrue(helpText.lines().anyMatch(l -> l.matches("  --out string .*\\(default \\.\\)")), helpText);
   }
 }

@@ -78,6 +78,8 @@ class CustomPluginTest {
           "--in-process", "--endpoints-file", pods.toString(), "--config-file", config.toString(), "--port", "0"}));
       Gateway gateway = command.started().get(10, TimeUnit.SECONDS);
       assertNotNull(gateway);
+      cpu.awaitScraped(); // an endpoint not yet scraped is not a candidate while another is fresh
+      gpu.awaitScraped();
 
       HttpResponse<String> response = HttpClient.newHttpClient().send(
           HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + gateway.port() + "/v1/completions"))

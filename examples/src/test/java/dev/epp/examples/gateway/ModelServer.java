@@ -33,6 +33,7 @@ public final class ModelServer implements AutoCloseable {
   public final String name;
   public final List<Received> received = new CopyOnWriteArrayList<>();
   private final List<CountDownLatch> gates = new CopyOnWriteArrayList<>();
+  private final CountDownLatch scrapes = new CountDownLatch(2);
   private final HttpServer server;
 
   public ModelServer(String name) {
@@ -57,6 +58,16 @@ public final class ModelServer implements AutoCloseable {
     return "127.0.0.1:" + port();
   }
 
+  /**
+   * Waits until a scraper has polled {@code /metrics} twice: a scraper asks again only after handling the first
+   * answer, so the server's metrics have then reached the pool.
+   */
+  public void awaitScraped() throws InterruptedException {
+    if (!scrapes.await(20, TimeUnit.SECONDS)) {
+      throw new AssertionError(name + " was not scraped twice within 20 s");
+    }
+  }
+
   /** Lets the server write event {@code index} (1-based, after the first) of the current stream. */
   void release(int index) {
     gates.get(index).countDown();
@@ -72,7 +83,9 @@ public final class ModelServer implements AutoCloseable {
     String path = http.getRequestURI().getPath();
     Map<String, String> headers = new LinkedHashMap<>();
     http.getRequestHeaders().forEach((k, v) -> headers.put(k.toLowerCase(Locale.ROOT), String.join(",", v)));
-    if (!path.equals("/metrics")) {
+    if (path.equals("/metrics")) {
+      scrapes.countDown();
+    } else {
       received.add(new Received(http.getRequestMethod(), path, headers, body));
     }
     http.getResponseHeaders().set("x-served-by", name);

@@ -278,16 +278,12 @@ public final class KubernetesDiscovery implements EndpointDiscovery {
       for (String name : owned.keySet()) {
         if (!desired.containsKey(name)) {
           store.remove(name);
-          log.info("Endpoint {} left the pool", name);
         }
       }
       for (Endpoint endpoint : desired.values()) {
         Endpoint old = owned.get(endpoint.name());
         if (!endpoint.equals(old)) {
           store.upsert(endpoint);
-          if (old == null) {
-            log.info("Endpoint {} ({}) joined the pool", endpoint.name(), endpoint.hostPort());
-          }
         }
       }
       owned = desired;

@@ -45,8 +45,8 @@ import org.slf4j.LoggerFactory;
  * platforms. A change is applied once two consecutive reads find the same new content, so a file being rewritten in
  * place is not applied half written (unless its writer pauses for longer than the interval: write the file whole and
  * rename it over the old one). A load is validated whole before anything is applied: listed endpoints are upserted,
- * then endpoints no longer listed are removed, each logged once as it joins or leaves. The current endpoints are kept,
- * and the reason logged once until it clears, while the file cannot be read (missing, unreadable, too large, not
+ * then endpoints no longer listed are removed (the pool logs each change). The current endpoints are kept, and the
+ * reason logged once until it clears, while the file cannot be read (missing, unreadable, too large, not
  * UTF-8), is empty (zero bytes, as while being rewritten in place) or has bad lines and no good one. To remove every
  * endpoint, leave a comment line in the file.
  *
@@ -274,11 +274,6 @@ public final class FileDiscovery implements EndpointDiscovery {
       } catch (RuntimeException e) {
         log.error("Adding endpoint {} to the pool failed", endpoint.name(), e);
       }
-      if (old == null) {
-        log.info("Endpoint {} ({}) joined the pool", endpoint.name(), endpoint.hostPort());
-      } else if (!old.hostPort().equals(endpoint.hostPort())) {
-        log.info("Endpoint {} moved from {} to {}", endpoint.name(), old.hostPort(), endpoint.hostPort());
-      }
     }
     for (Endpoint old : listed.values()) {
       if (!next.containsKey(old.name())) {
@@ -287,7 +282,6 @@ public final class FileDiscovery implements EndpointDiscovery {
         } catch (RuntimeException e) {
           log.error("Removing endpoint {} from the pool failed", old.name(), e);
         }
-        log.info("Endpoint {} ({}) left the pool", old.name(), old.hostPort());
       }
     }
     listed = next;

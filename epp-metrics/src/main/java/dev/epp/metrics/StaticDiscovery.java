@@ -5,18 +5,13 @@ import dev.epp.api.EndpointDiscovery;
 import dev.epp.api.EndpointStore;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Discovery of a fixed list of endpoints: {@link #start} upserts them, logging each as it joins, and nothing changes
- * afterwards.
+ * Discovery of a fixed list of endpoints: {@link #start} upserts them and nothing changes afterwards.
  *
  * <p><b>Threading:</b> thread-safe.
  */
 public final class StaticDiscovery implements EndpointDiscovery {
-
-  private static final Logger log = LoggerFactory.getLogger(StaticDiscovery.class);
 
   private final List<Endpoint> endpoints;
   private final AtomicBoolean started = new AtomicBoolean();
@@ -43,10 +38,7 @@ public final class StaticDiscovery implements EndpointDiscovery {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("already started");
     }
-    for (Endpoint endpoint : endpoints) {
-      store.upsert(endpoint);
-      log.info("Endpoint {} ({}) joined the pool", endpoint.name(), endpoint.hostPort());
-    }
+    endpoints.forEach(store::upsert);
   }
 
   @Override

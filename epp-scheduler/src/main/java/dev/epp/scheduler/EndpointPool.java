@@ -11,6 +11,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The {@link EndpointStore} of one inference pool: the EPP's datastore.
@@ -19,10 +21,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * {@link #snapshot()}: an immutable {@link Candidates} published with one volatile write per change, so reads never
  * lock and every request sees one consistent set of metrics.
  *
+ * <p>Each endpoint joining, leaving or changing address is logged once at INFO, whatever discovery made the change.
+ *
  * <p><b>Threading:</b> thread-safe. Writers are serialised; listeners run on the writer's thread, in order, after
  * the change is visible, and must return quickly.
  */
 public final class EndpointPool implements EndpointStore {
+
+  private static final Logger log = LoggerFactory.getLogger(EndpointPool.class);
 
   private final Object writeLock = new Object();
   private final List<Listener> listeners = new CopyOnWriteArrayList<>();
@@ -60,6 +66,7 @@ public final class EndpointPool implements EndpointStore {
         endpoints[endpoints.length - 1] = endpoint;
         metrics[metrics.length - 1] = EndpointMetrics.none();
         snapshot = new Snapshot(endpoints, metrics, indexByName(endpoints));
+        log.info("Endpoint {} ({}) joined the pool", endpoint.name(), endpoint.hostPort());
       } else {
         Endpoint old = current.endpoints[i];
         if (old.equals(endpoint)) {
@@ -68,10 +75,14 @@ public final class EndpointPool implements EndpointStore {
         Endpoint[] endpoints = current.endpoints.clone();
         EndpointMetrics[] metrics = current.metrics.clone();
         endpoints[i] = endpoint;
-        if (!old.address().equals(endpoint.address()) || old.port() != endpoint.port()) {
+        boolean moved = !old.address().equals(endpoint.address()) || old.port() != endpoint.port();
+        if (moved) {
           metrics[i] = EndpointMetrics.none();
         }
         snapshot = new Snapshot(endpoints, metrics, current.indexByName);
+        if (moved) {
+          log.info("Endpoint {} moved from {} to {}", endpoint.name(), old.hostPort(), endpoint.hostPort());
+        }
       }
       for (Listener listener : listeners) {
         listener.added(endpoint);
@@ -97,6 +108,7 @@ public final class EndpointPool implements EndpointStore {
       System.arraycopy(current.metrics, 0, metrics, 0, i);
       System.arraycopy(current.metrics, i + 1, metrics, i, n - i - 1);
       snapshot = new Snapshot(endpoints, metrics, indexByName(endpoints));
+      log.info("Endpoint {} ({}) left the pool", removed.name(), removed.hostPort());
       for (Listener listener : listeners) {
         listener.removed(removed);
       }

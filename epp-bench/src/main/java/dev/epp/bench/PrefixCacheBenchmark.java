@@ -7,7 +7,7 @@ import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.scheduler.EndpointPickerConfig;
-import dev.epp.scheduler.plugins.ApproxPrefixCacheProducer;
+import dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;

@@ -14,7 +14,7 @@ import dev.epp.metrics.MetricsScraper;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
-import dev.epp.scheduler.plugins.ApproxPrefixCacheProducer;
+import dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;

@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.prefix;
 
 import com.dynatrace.hash4j.hashing.Hasher64;
 import com.dynatrace.hash4j.hashing.Hashing;
@@ -24,7 +24,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * (one XXH64 set-up and finalisation per 64-byte block) and the encoding cost on top of the raw hash.
  *
  * <p>Throughput in GB/s is {@code promptChars / score}: the score is nanoseconds per prompt and every character is
- * one byte. The class sits in the scheduler's package because the hasher is package-private.
+ * one byte. The class sits in the prefix plugins' package because the hasher is package-private.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar PrefixHashBenchmark -prof gc}
  */

@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.filter;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.PluginFactory;

@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.objectives;
 
 import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;

@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.parser;
 
 import dev.epp.api.PluginFactory;
 import dev.epp.api.PluginHandle;

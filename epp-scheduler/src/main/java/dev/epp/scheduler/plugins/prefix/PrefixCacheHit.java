@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.prefix;
 
 import dev.epp.api.RequestContext;
 import dev.epp.api.StateKey;

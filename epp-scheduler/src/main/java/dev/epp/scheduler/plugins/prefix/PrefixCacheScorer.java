@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.prefix;
 
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;

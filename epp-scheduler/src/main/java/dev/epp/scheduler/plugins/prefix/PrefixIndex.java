@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.prefix;
 
 import java.util.ArrayDeque;
 import java.util.Arrays;

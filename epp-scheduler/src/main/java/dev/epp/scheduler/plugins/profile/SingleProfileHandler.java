@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.profile;
 
 import dev.epp.api.InferenceException;
 import dev.epp.api.PluginFactory;

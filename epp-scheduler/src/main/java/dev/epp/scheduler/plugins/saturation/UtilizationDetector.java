@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.saturation;
 
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.Parameters;

@@ -1,6 +1,6 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.filter;
 
-import static dev.epp.scheduler.plugins.Filtering.kept;
+import static dev.epp.scheduler.plugins.filter.Filtering.kept;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.epp.api.Endpoint;

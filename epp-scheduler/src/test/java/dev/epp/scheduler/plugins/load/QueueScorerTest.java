@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.load;
 
 import static dev.epp.scheduler.testing.Fixtures.candidates;
 import static dev.epp.scheduler.testing.Fixtures.metrics;

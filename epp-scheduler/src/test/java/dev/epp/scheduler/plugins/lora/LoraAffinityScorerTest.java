@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.lora;
 
 import static dev.epp.scheduler.testing.Fixtures.ADAPTER;
 import static dev.epp.scheduler.testing.Fixtures.candidates;

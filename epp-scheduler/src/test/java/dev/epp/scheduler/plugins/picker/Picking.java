@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.picker;
 
 import dev.epp.api.Parameters;
 import dev.epp.api.scheduling.Candidates;

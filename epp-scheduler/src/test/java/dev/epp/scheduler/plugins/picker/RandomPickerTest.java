@@ -1,8 +1,8 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.picker;
 
-import static dev.epp.scheduler.plugins.Picking.maxNumOfEndpoints;
-import static dev.epp.scheduler.plugins.Picking.pick;
-import static dev.epp.scheduler.plugins.Picking.primaryCounts;
+import static dev.epp.scheduler.plugins.picker.Picking.maxNumOfEndpoints;
+import static dev.epp.scheduler.plugins.picker.Picking.pick;
+import static dev.epp.scheduler.plugins.picker.Picking.primaryCounts;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 

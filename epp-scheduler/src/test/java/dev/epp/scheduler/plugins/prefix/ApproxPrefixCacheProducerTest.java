@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.prefix;
 
 import static dev.epp.scheduler.testing.Fixtures.endpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,4 +1,4 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.prefix;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;

@@ -1,6 +1,6 @@
-package dev.epp.scheduler.plugins;
+package dev.epp.scheduler.plugins.saturation;
 
-import static dev.epp.scheduler.plugins.Filtering.kept;
+import static dev.epp.scheduler.plugins.filter.Filtering.kept;
 import static dev.epp.scheduler.testing.Fixtures.NOW;
 import static dev.epp.scheduler.testing.Fixtures.candidates;
 import static dev.epp.scheduler.testing.Fixtures.metrics;

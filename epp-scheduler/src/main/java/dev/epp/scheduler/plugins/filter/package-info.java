@@ -1,0 +1,8 @@
+/**
+ * Filters that select endpoints by what the endpoint or request says: types {@code label-selector-filter} (a
+ * Kubernetes label selector over endpoint labels, from llm-d) and {@code header-based-testing-filter} (endpoints
+ * named in a request header, for conformance tests).
+ *
+ * <p>Filters allocate nothing per candidate.
+ */
+package dev.epp.scheduler.plugins.filter;

@@ -1,0 +1,5 @@
+/**
+ * Request parsers: read the model, prompt and streaming flag from a request body, and token usage from responses.
+ * Types {@code openai-parser} (the default) and {@code passthrough-parser}.
+ */
+package dev.epp.scheduler.plugins.parser;

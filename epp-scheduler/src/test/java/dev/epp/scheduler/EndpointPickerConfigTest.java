@@ -10,7 +10,7 @@ import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Scorer;
 import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
-import dev.epp.scheduler.testing.Fixtures;
+import dev.epp.testkit.Fixtures;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

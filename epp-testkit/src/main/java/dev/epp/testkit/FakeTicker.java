@@ -1,4 +1,4 @@
-package dev.epp.scheduler.testing;
+package dev.epp.testkit;
 
 import dev.epp.api.Ticker;
 import java.time.Duration;

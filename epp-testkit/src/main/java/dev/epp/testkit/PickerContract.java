@@ -1,4 +1,4 @@
-package dev.epp.scheduler.testing;
+package dev.epp.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,7 +46,7 @@ public interface PickerContract<P extends Picker> extends PluginContract {
     assumeTrue(factory() != null && validParameters().asMap().containsKey("maxNumOfEndpoints"),
         "no factory, or validParameters() does not set maxNumOfEndpoints");
     int max = Math.max(1, validParameters().getInt("maxNumOfEndpoints", 1));
-    Picker picker = (Picker) createThroughRegistry("my-picker", validParameters());
+    Picker picker = (Picker) createThroughFactory("my-picker", validParameters());
     List<Candidates> sets = Fixtures.candidateSets();
     for (Candidates candidates : sets) {
       for (double[] scores : scorePatterns(candidates.size())) {

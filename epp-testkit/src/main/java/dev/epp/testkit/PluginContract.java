@@ -1,4 +1,4 @@
-package dev.epp.scheduler.testing;
+package dev.epp.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -12,8 +12,8 @@ import dev.epp.api.PluginFactory;
 import dev.epp.api.PluginSpec;
 import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
-import dev.epp.scheduler.PluginRegistry;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -42,11 +42,21 @@ public interface PluginContract {
     return Fixtures.context();
   }
 
-  /** Creates a plugin through a {@link PluginRegistry} holding only {@link #factory()}, as a configuration would. */
-  default Plugin createThroughRegistry(String name, Parameters parameters) {
-    PluginRegistry registry = new PluginRegistry();
-    registry.register(factory());
-    return registry.create(new PluginSpec(name, factory().type(), parameters), Fixtures.handle(new FakeTicker()));
+  /**
+   * Creates a plugin named {@code name} through {@link #factory()}, with a handle whose ticker is a new
+   * {@link FakeTicker}, and then applies the EPP's rule for configurations: a parameter the factory never read is an
+   * unknown parameter.
+   *
+   * @throws PluginConfigException if the factory rejects the parameters, or left one unread (naming it)
+   */
+  default Plugin createThroughFactory(String name, Parameters parameters) {
+    PluginSpec spec = new PluginSpec(name, factory().type(), parameters);
+    Plugin plugin = factory().create(spec, Fixtures.handle(new FakeTicker()));
+    List<String> unread = parameters.unreadKeys();
+    if (!unread.isEmpty()) {
+      throw new PluginConfigException("unknown parameter '" + unread.get(0) + "'", unread.get(0));
+    }
+    return plugin;
   }
 
   @Test
@@ -59,7 +69,7 @@ public interface PluginContract {
   @Test
   default void factoryCreatesPluginWithTheSpecsTypeAndName() {
     assumeTrue(factory() != null, "no factory");
-    Plugin plugin = createThroughRegistry("my-instance", validParameters());
+    Plugin plugin = createThroughFactory("my-instance", validParameters());
     assertEquals(new TypedName(factory().type(), "my-instance"), plugin.typedName());
   }
 
@@ -69,7 +79,7 @@ public interface PluginContract {
     Map<String, Object> values = new LinkedHashMap<>(validParameters().asMap());
     values.put("noSuchParameter", 1);
     PluginConfigException e =
-        assertThrows(PluginConfigException.class, () -> createThroughRegistry("my-instance", Parameters.of(values)));
+        assertThrows(PluginConfigException.class, () -> createThroughFactory("my-instance", Parameters.of(values)));
     assertEquals("noSuchParameter", e.parameter());
     assertTrue(e.getMessage().contains("noSuchParameter"), e::getMessage);
   }

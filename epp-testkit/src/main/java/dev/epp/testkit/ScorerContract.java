@@ -1,4 +1,4 @@
-package dev.epp.scheduler.testing;
+package dev.epp.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

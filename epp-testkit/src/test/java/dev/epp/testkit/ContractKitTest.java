@@ -1,7 +1,8 @@
-package dev.epp.scheduler.testing;
+package dev.epp.testkit;
 
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.PluginHandle;
@@ -13,6 +14,8 @@ import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Picker;
 import dev.epp.api.scheduling.Scorer;
 import java.util.BitSet;
+import java.util.Map;
+import java.util.function.Consumer;
 import org.junit.jupiter.api.Test;
 
 /** The contract kits catch broken plugins. */
@@ -65,21 +68,45 @@ class ContractKitTest {
         new PluginContract() {
           @Override
           public PluginFactory factory() {
-            return new PluginFactory() {
-              @Override
-              public String type() {
-                return "broken";
-              }
-
-              @Override
-              public Plugin create(PluginSpec spec, PluginHandle handle) {
-                spec.parameters().markAllRead();
-                return () -> spec.typedName();
-              }
-            };
+            return ContractKitTest.factory("broken", Parameters::markAllRead);
           }
         };
     assertThrows(AssertionError.class, contract::factoryRejectsUnknownParameter);
+  }
+
+  @Test
+  void pluginContractPassesAFactoryThatReadsOnlyItsOwnParameters() {
+    PluginContract contract =
+        new PluginContract() {
+          @Override
+          public PluginFactory factory() {
+            return ContractKitTest.factory("weighted", parameters -> parameters.getInt("weight", 1));
+          }
+
+          @Override
+          public Parameters validParameters() {
+            return Parameters.of(Map.of("weight", 2));
+          }
+        };
+    contract.factoryTypeIsKebabCase();
+    contract.factoryCreatesPluginWithTheSpecsTypeAndName();
+    contract.factoryRejectsUnknownParameter();
+  }
+
+  /** A factory of {@code type} that reads the spec's parameters with {@code reader}. */
+  private static PluginFactory factory(String type, Consumer<Parameters> reader) {
+    return new PluginFactory() {
+      @Override
+      public String type() {
+        return type;
+      }
+
+      @Override
+      public Plugin create(PluginSpec spec, PluginHandle handle) {
+        reader.accept(spec.parameters());
+        return () -> spec.typedName();
+      }
+    };
   }
 
   private interface ScoreFunction {

@@ -9,8 +9,8 @@ import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.scheduling.Candidates;
-import dev.epp.scheduler.testing.FilterContract;
-import dev.epp.scheduler.testing.Fixtures;
+import dev.epp.testkit.FilterContract;
+import dev.epp.testkit.Fixtures;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -113,7 +113,7 @@ class LabelSelectorFilterTest implements FilterContract<LabelSelectorFilter> {
     Map<String, Object> selector =
         Map.of("matchExpressions", List.of(Map.of("key", "role", "operator", "Exists", "valuez", List.of("x"))));
     PluginConfigException e =
-        assertThrows(PluginConfigException.class, () -> createThroughRegistry("s", Parameters.of(selector)));
+        assertThrows(PluginConfigException.class, () -> createThroughFactory("s", Parameters.of(selector)));
     assertEquals("matchExpressions[0].valuez", e.parameter());
   }
 

@@ -1,14 +1,14 @@
 package dev.epp.scheduler.plugins.load;
 
-import static dev.epp.scheduler.testing.Fixtures.candidates;
-import static dev.epp.scheduler.testing.Fixtures.metrics;
+import static dev.epp.testkit.Fixtures.candidates;
+import static dev.epp.testkit.Fixtures.metrics;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.scheduling.Candidates;
-import dev.epp.scheduler.testing.Fixtures;
-import dev.epp.scheduler.testing.ScorerContract;
+import dev.epp.testkit.Fixtures;
+import dev.epp.testkit.ScorerContract;
 import org.junit.jupiter.api.Test;
 
 class RunningRequestsSizeScorerTest implements ScorerContract<RunningRequestsSizeScorer> {

@@ -1,8 +1,8 @@
 package dev.epp.scheduler.plugins.lora;
 
-import static dev.epp.scheduler.testing.Fixtures.ADAPTER;
-import static dev.epp.scheduler.testing.Fixtures.candidates;
-import static dev.epp.scheduler.testing.Fixtures.metrics;
+import static dev.epp.testkit.Fixtures.ADAPTER;
+import static dev.epp.testkit.Fixtures.candidates;
+import static dev.epp.testkit.Fixtures.metrics;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
@@ -11,8 +11,8 @@ import dev.epp.api.InferenceRequest;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
-import dev.epp.scheduler.testing.Fixtures;
-import dev.epp.scheduler.testing.ScorerContract;
+import dev.epp.testkit.Fixtures;
+import dev.epp.testkit.ScorerContract;
 import java.util.Map;
 import java.util.Set;
 import org.junit.jupiter.api.Test;

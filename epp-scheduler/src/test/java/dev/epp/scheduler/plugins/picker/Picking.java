@@ -3,7 +3,7 @@ package dev.epp.scheduler.plugins.picker;
 import dev.epp.api.Parameters;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Picker;
-import dev.epp.scheduler.testing.Fixtures;
+import dev.epp.testkit.Fixtures;
 import java.util.Arrays;
 import java.util.Map;
 

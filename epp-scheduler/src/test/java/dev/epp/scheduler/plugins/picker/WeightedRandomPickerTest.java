@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginFactory;
-import dev.epp.scheduler.testing.PickerContract;
+import dev.epp.testkit.PickerContract;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,6 @@
 package dev.epp.scheduler.plugins.prefix;
 
-import static dev.epp.scheduler.testing.Fixtures.endpoint;
+import static dev.epp.testkit.Fixtures.endpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The producer, with the cases of Go's approximateprefix/plugin_test.go (GIE v1.5.0 and 1748e829). Go's tests use
  * {@code blockSizeTokens: 1} (4-character blocks) unless noted; "pod1..pod3" are {@link
- * dev.epp.scheduler.testing.Fixtures#endpoint endpoints 0..2} here.
+ * dev.epp.testkit.Fixtures#endpoint endpoints 0..2} here.
  */
 class ApproxPrefixCacheProducerTest {
 
@@ -54,7 +54,7 @@ class ApproxPrefixCacheProducerTest {
   }
 
   private static Candidates candidates(List<EndpointMetrics> metrics) {
-    return dev.epp.scheduler.testing.Fixtures.candidates(metrics);
+    return dev.epp.testkit.Fixtures.candidates(metrics);
   }
 
   private static SchedulingResult routedTo(Endpoint primary) {

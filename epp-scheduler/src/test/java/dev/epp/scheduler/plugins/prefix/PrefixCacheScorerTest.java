@@ -11,8 +11,8 @@ import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
-import dev.epp.scheduler.testing.Fixtures;
-import dev.epp.scheduler.testing.ScorerContract;
+import dev.epp.testkit.Fixtures;
+import dev.epp.testkit.ScorerContract;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -96,7 +96,7 @@ class PrefixCacheScorerTest implements ScorerContract<PrefixCacheScorer> {
   @Test
   void factoryValidatesTheProducerParameters() {
     PluginConfigException e = assertThrows(PluginConfigException.class,
-        () -> createThroughRegistry("prefix", Parameters.of(Map.of("blockSize", 64))));
+        () -> createThroughFactory("prefix", Parameters.of(Map.of("blockSize", 64))));
     assertEquals("blockSize", e.parameter());
   }
 }

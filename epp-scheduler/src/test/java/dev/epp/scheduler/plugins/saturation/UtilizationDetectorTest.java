@@ -1,9 +1,9 @@
 package dev.epp.scheduler.plugins.saturation;
 
 import static dev.epp.scheduler.plugins.filter.Filtering.kept;
-import static dev.epp.scheduler.testing.Fixtures.NOW;
-import static dev.epp.scheduler.testing.Fixtures.candidates;
-import static dev.epp.scheduler.testing.Fixtures.metrics;
+import static dev.epp.testkit.Fixtures.NOW;
+import static dev.epp.testkit.Fixtures.candidates;
+import static dev.epp.testkit.Fixtures.metrics;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -13,9 +13,9 @@ import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.scheduling.Candidates;
-import dev.epp.scheduler.testing.FakeTicker;
-import dev.epp.scheduler.testing.FilterContract;
-import dev.epp.scheduler.testing.Fixtures;
+import dev.epp.testkit.FakeTicker;
+import dev.epp.testkit.FilterContract;
+import dev.epp.testkit.Fixtures;
 import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -120,8 +120,8 @@ class UtilizationDetectorTest implements FilterContract<UtilizationDetector> {
 
   @Test
   void factoryUsesTheHandlesTicker() {
-    UtilizationDetector detector = (UtilizationDetector) createThroughRegistry("d", Parameters.empty());
-    // The registry's handle ticker is a fresh FakeTicker at NOW: metrics scraped at NOW are fresh.
+    UtilizationDetector detector = (UtilizationDetector) createThroughFactory("d", Parameters.empty());
+    // The kit's handle ticker is a fresh FakeTicker at NOW: metrics scraped at NOW are fresh.
     assertEquals(0.0, detector.saturation(candidates(metrics(0, 0.0))));
   }
 

@@ -7,17 +7,17 @@ import dev.epp.api.EndpointMetrics;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginFactory;
 import dev.epp.api.scheduling.Candidates;
-import dev.epp.scheduler.testing.ScorerContract;
+import dev.epp.testkit.ScorerContract;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-/** The scorer contract from the epp-scheduler test-jar, and the scorer's own rule. */
+/** The scorer contract from epp-testkit, and the scorer's own rule. */
 class PreferLabelScorerTest implements ScorerContract<PreferLabelScorer> {
 
   @Override
   public PreferLabelScorer newScorer() {
-    return (PreferLabelScorer) createThroughRegistry("prefer-label-scorer", validParameters());
+    return (PreferLabelScorer) createThroughFactory("prefer-label-scorer", validParameters());
   }
 
   @Override

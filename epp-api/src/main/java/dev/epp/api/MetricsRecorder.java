@@ -1,6 +1,7 @@
 package dev.epp.api;
 
 import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
 
 /**
  * Where the request path reports what the EPP's own Prometheus metrics count: requests, errors, sizes, tokens and
@@ -76,4 +77,11 @@ public interface MetricsRecorder {
 
   /** A prefix-cache lookup matched {@code matchedChars} of {@code totalChars} prompt characters. */
   default void recordPrefixCacheMatch(long matchedChars, long totalChars) {}
+
+  /**
+   * Adds {@code size}, read whenever the metrics are collected, to {@code inference_extension_prefix_indexer_size}:
+   * the number of entries a prefix-cache index holds. The gauge reports the sum over every supplier added, so each
+   * prefix plugin adds its own when it is created.
+   */
+  default void addPrefixIndexSize(LongSupplier size) {}
 }

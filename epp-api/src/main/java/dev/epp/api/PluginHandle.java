@@ -1,13 +1,15 @@
 package dev.epp.api;
 
 import java.util.Optional;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.random.RandomGenerator;
 
 /**
  * What the framework offers a {@link PluginFactory} while a configuration is being built.
  *
- * <p><b>Threading:</b> valid during {@link PluginFactory#create} and, for {@link #ticker()}, for the plugin's lifetime.
+ * <p><b>Threading:</b> valid during {@link PluginFactory#create}; {@link #ticker()}, {@link #random()},
+ * {@link #metrics()} and {@link #scheduler()} also for the plugin's lifetime.
  */
 public interface PluginHandle {
 
@@ -20,6 +22,24 @@ public interface PluginHandle {
    */
   default RandomGenerator random() {
     return () -> ThreadLocalRandom.current().nextLong();
+  }
+
+  /**
+   * Where the plugin reports metrics: request-path observations and gauges it owns (e.g. the size of an index it
+   * keeps). The same recorder the request metrics go to; {@link MetricsRecorder#noop()} when the embedder records
+   * none.
+   */
+  default MetricsRecorder metrics() {
+    return MetricsRecorder.noop();
+  }
+
+  /**
+   * The scheduler for the plugin's background work (periodic clean-up, refreshes), valid for the plugin's lifetime.
+   * Shared with other plugins and owned by the embedder: tasks must be short and must not block; the plugin must not
+   * shut it down. The default is one daemon thread shared by the process, started on first use.
+   */
+  default ScheduledExecutorService scheduler() {
+    return SharedScheduler.INSTANCE;
   }
 
   /**

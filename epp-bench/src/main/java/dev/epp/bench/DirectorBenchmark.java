@@ -52,7 +52,7 @@ public class DirectorBenchmark {
   @Setup
   public void setUp() {
     MetricsRecorder metrics = EppMetrics.create(new CollectorRegistry());
-    director = Director.builder(Workloads.config(config), Workloads.pool(100)).metrics(metrics).build();
+    director = Director.builder(Workloads.config(config, metrics), Workloads.pool(100)).build();
     request = Workloads.chatRequest();
     response = Workloads.chatResponse();
   }

@@ -70,10 +70,9 @@ final class LoopbackEpp implements AutoCloseable {
 
   private static ExtProcService epp() {
     MetricsRecorder metrics = EppMetrics.create(new CollectorRegistry());
-    Director director = Director.builder(EndpointPickerConfig.defaults(), Workloads.pool(100))
-        .metrics(metrics)
-        .build();
-    return ExtProcService.builder(director).metrics(metrics).build();
+    Director director =
+        Director.builder(EndpointPickerConfig.loader().metrics(metrics).defaults(), Workloads.pool(100)).build();
+    return ExtProcService.builder(director).build();
   }
 
   /** Sends one full request on a new stream; completes with the number of responses when the server ends it. */

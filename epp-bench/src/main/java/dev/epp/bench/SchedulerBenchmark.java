@@ -2,6 +2,7 @@ package dev.epp.bench;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.InferenceRequest;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
@@ -55,7 +56,7 @@ public class SchedulerBenchmark {
   @Setup
   public void setUp() {
     candidates = Workloads.pool(endpoints).snapshot();
-    scheduler = new Scheduler(Workloads.config(config));
+    scheduler = new Scheduler(Workloads.config(config, MetricsRecorder.noop()));
     request = InferenceRequest.builder()
         .requestId("bench")
         .model("base-model")

@@ -2,6 +2,7 @@ package dev.epp.bench;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
 import java.nio.charset.StandardCharsets;
@@ -15,17 +16,18 @@ final class Workloads {
 
   /**
    * The configuration named {@code name}: {@code default} (the built-in one) or {@code random} (only
-   * {@code random-picker}, the framework's fixed cost without scoring).
+   * {@code random-picker}, the framework's fixed cost without scoring), recording to {@code metrics}.
    */
-  static EndpointPickerConfig config(String name) {
+  static EndpointPickerConfig config(String name, MetricsRecorder metrics) {
+    EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(metrics);
     return switch (name) {
-      case "default" -> EndpointPickerConfig.defaults();
-      case "random" -> EndpointPickerConfig.parse("""
+      case "default" -> loader.defaults();
+      case "random" -> loader.parse("""
           apiVersion: inference.networking.x-k8s.io/v1alpha1
           kind: EndpointPickerConfig
           plugins:
           - type: random-picker
-          """);
+          """, "random");
       default -> throw new IllegalArgumentException("unknown configuration " + name);
     };
   }

@@ -14,7 +14,6 @@ import dev.epp.metrics.MetricsScraper;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
-import dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
@@ -153,7 +152,7 @@ public final class EppServer implements AutoCloseable {
   private final Duration drainTimeout;
 
   private final EndpointPool pool = new EndpointPool();
-  private final EppMetrics metrics = EppMetrics.create();
+  private final EppMetrics metrics;
   private final HealthStatusManager health = new HealthStatusManager();
   private State state = State.NEW;
   private boolean discoveryStarted;
@@ -168,6 +167,7 @@ public final class EppServer implements AutoCloseable {
 
   private EppServer(Builder b) {
     config = b.config;
+    metrics = (EppMetrics) config.metrics();
     discovery = b.discovery;
     poolName = b.poolName;
     objectives = b.objectives;
@@ -201,7 +201,14 @@ public final class EppServer implements AutoCloseable {
     }
   }
 
-  /** A builder of a server routing with {@code config} over the endpoints that {@code discovery} finds. */
+  /**
+   * A builder of a server routing with {@code config} over the endpoints that {@code discovery} finds. The
+   * configuration must have been loaded with the {@link EppMetrics} the server serves
+   * ({@code EndpointPickerConfig.loader().metrics(EppMetrics.create())}), so that its plugins' and the request
+   * metrics reach {@code /metrics}; it serves one server.
+   *
+   * @throws IllegalArgumentException if the configuration records to something other than an {@link EppMetrics}
+   */
   public static Builder builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
     return new Builder(config, discovery);
   }
@@ -225,7 +232,6 @@ public final class EppServer implements AutoCloseable {
       Director director = Director.builder(config, pool)
           .objectives(objectives)
           .modelRewrites(modelRewrites)
-          .metrics(metrics)
           .stalenessThreshold(stalenessThreshold)
           .build();
       scraper = scraper();
@@ -237,13 +243,10 @@ public final class EppServer implements AutoCloseable {
       discoveryStarted = true;
       scraper.start();
       metrics.monitorPool(poolName, pool, Ticker.system(), stalenessThreshold, poolMetricsInterval);
-      List<ApproxPrefixCacheProducer> prefixProducers = config.plugins(ApproxPrefixCacheProducer.class);
-      metrics.prefixIndexerSize(() -> prefixProducers.stream().mapToLong(ApproxPrefixCacheProducer::indexSize).sum());
       MalformedInput.install();
       metrics.malformedGrpcInput(MalformedInput::total);
 
       extProc = ExtProcService.builder(director)
-          .metrics(metrics)
           .maxRequestBodyBytes(maxRequestBodyBytes)
           .maxBufferedBodyBytes(maxBufferedBodyBytes)
           .streamIdleTimeout(streamIdleTimeout)
@@ -519,7 +522,11 @@ public final class EppServer implements AutoCloseable {
     private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
 
     private Builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
-      this.config = Objects.requireNonNull(config, "config");
+      if (!(config.metrics() instanceof EppMetrics)) {
+        throw new IllegalArgumentException("load the configuration with the metrics the server serves: "
+            + "EndpointPickerConfig.loader().metrics(EppMetrics.create())");
+      }
+      this.config = config;
       this.discovery = Objects.requireNonNull(discovery, "discovery");
     }
 

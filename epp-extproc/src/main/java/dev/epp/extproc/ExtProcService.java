@@ -4,11 +4,8 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
-import dev.epp.api.InferenceRequest;
-import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.InferenceResponse;
-import dev.epp.api.requestcontrol.Usage;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.Routing;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
@@ -42,6 +39,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -97,7 +95,6 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   });
 
   private final Director director;
-  private final MetricsRecorder metrics;
   private final Ticker ticker;
   private final int maxRequestBodyBytes;
   private final long maxBufferedBodyBytes;
@@ -108,8 +105,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
 
   private ExtProcService(Builder builder) {
     this.director = builder.director;
-    this.metrics = builder.metrics;
-    this.ticker = builder.ticker;
+    this.ticker = director.ticker();
     this.maxRequestBodyBytes = builder.maxRequestBodyBytes;
     this.maxBufferedBodyBytes = builder.maxBufferedBodyBytes != 0 ? builder.maxBufferedBodyBytes
         : defaultMaxBufferedBodyBytes(builder.maxRequestBodyBytes);
@@ -217,11 +213,8 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private Routing routing;
     private boolean closed;
     private long startNanos;
-    private boolean running;
-    private boolean responseRecorded;
-    private long responseBytes;
-    private long outputTokens;
-    private String errorCode;
+    private boolean failureRecorded; // the Director recorded why the request failed
+    private InferenceException failure;
 
     private volatile long lastActivityNanos = ticker.nanos();
 
@@ -296,7 +289,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       begin(EnvoyMessages.headers(message.getHeaders()));
       if (message.getEndOfStream()) {
         phase = RequestPhase.ROUTED;
-        routing = director.routeHeaderOnly(headers);
+        routing = routed(() -> director.routeHeaderOnly(headers, startNanos));
         Map<String, String> set = new LinkedHashMap<>();
         set.put(EnvoyMessages.DESTINATION, routing.destination());
         if (!headers.containsKey(Director.REQUEST_ID_HEADER)) {
@@ -356,7 +349,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       byte[] body = requestBody.toByteArray();
       requestBody = ByteString.EMPTY;
       releaseReserved();
-      routing = director.route(headers, body, subsetHint);
+      routing = routed(() -> director.route(headers, body, subsetHint, startNanos));
       Map<String, String> set = new LinkedHashMap<>();
       set.put(EnvoyMessages.DESTINATION, routing.destination());
       if (routing.body().length > 0) {
@@ -374,14 +367,19 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
               .setHeaderMutation(EnvoyMessages.setHeaders(set).addAllRemoveHeaders(removals()))))
           .setDynamicMetadata(EnvoyMessages.destinationMetadata(routing.destination()))
           .build());
-      InferenceRequest request = routing.context().request();
-      metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
-      metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
       for (BodyResponse part : EnvoyMessages.bodyChunks(routing.body(), endOfStream)) {
         send(ProcessingResponse.newBuilder().setRequestBody(part).build());
       }
-      metrics.requestStarted(request.incomingModel());
-      running = true;
+    }
+
+    /** The Director's routing; the Director records its own errors. */
+    private Routing routed(Supplier<Routing> route) {
+      try {
+        return route.get();
+      } catch (InferenceException e) {
+        failureRecorded = true;
+        throw e;
+      }
     }
 
     /** Takes {@code bytes} from the shared body budget for this stream, or fails the request with 429. */
@@ -434,18 +432,14 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private void responseBody(HttpBody message) {
       ByteString chunk = message.getBody();
       boolean end = message.getEndOfStream();
-      responseBytes += chunk.size();
       if (routing == null || routing.streaming()) {
         if (routing != null) {
           byte[] bytes = chunk.toByteArray();
-          recordUsage(director.responseBody(routing, bytes, end));
+          director.responseBody(routing, bytes, end);
           byte[] restored = director.restoreModelName(routing, bytes);
           if (restored != bytes) {
             chunk = UnsafeByteOperations.unsafeWrap(restored); // a fresh array, never changed
           }
-        }
-        if (end) {
-          recordResponseEnd();
         }
         sendResponseChunk(EnvoyMessages.bodyChunk(chunk, end), end);
         return;
@@ -458,15 +452,14 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     }
 
     /**
-     * Sends the buffered response body with the model name put back, after recording its usage;
+     * Sends the buffered response body with the model name put back, after the Director has seen it;
      * {@code endOfStream} is false when trailers follow the body.
      */
     private void flushResponseBody(boolean endOfStream) {
       byte[] body = responseBody.toByteArray();
       responseBody = ByteString.EMPTY;
       releaseReserved();
-      recordUsage(director.responseBody(routing, body, true));
-      recordResponseEnd();
+      director.responseBody(routing, body, true);
       List<BodyResponse> parts = EnvoyMessages.bodyChunks(director.restoreModelName(routing, body), endOfStream);
       for (int i = 0; i < parts.size(); i++) {
         sendResponseChunk(parts.get(i), i == parts.size() - 1);
@@ -490,42 +483,16 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
         flushResponseBody(false);
       }
       if (routing != null) {
-        director.finish(routing);
-        recordResponseEnd();
+        director.endResponse(routing);
       }
       send(ProcessingResponse.newBuilder()
           .setResponseTrailers(TrailersResponse.newBuilder().setHeaderMutation(HeaderMutation.getDefaultInstance()))
           .build());
     }
 
-    private void recordUsage(Usage usage) {
-      if (usage == null) {
-        return;
-      }
-      InferenceRequest request = routing.context().request();
-      metrics.recordTokens(request.incomingModel(), request.targetModel(), usage.promptTokens(),
-          usage.completionTokens());
-      if (usage.cachedTokens() > 0) {
-        metrics.recordPromptCachedTokens(request.incomingModel(), request.targetModel(), usage.cachedTokens());
-      }
-      outputTokens = Math.max(outputTokens, usage.completionTokens());
-    }
-
-    /** Records the response's size and the request's duration, once. */
-    private void recordResponseEnd() {
-      if (responseRecorded || routing == null) {
-        return;
-      }
-      responseRecorded = true;
-      InferenceRequest request = routing.context().request();
-      metrics.recordResponseSize(request.incomingModel(), request.targetModel(), responseBytes);
-      metrics.recordRequestDuration(
-          request.incomingModel(), request.targetModel(), ticker.nanos() - startNanos, outputTokens);
-    }
-
     /** Answers with the error and ends the stream; quietly, if the stream is already gone. */
     private void fail(InferenceException e) {
-      errorCode = e.code().wireName();
+      failure = e;
       if (closed) {
         return;
       }
@@ -560,13 +527,8 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       if (routing != null) {
         director.finish(routing);
       }
-      if (errorCode != null) {
-        InferenceRequest request = routing == null ? null : routing.context().request();
-        metrics.recordRequestError(request == null ? "" : request.incomingModel(),
-            request == null ? "" : request.targetModel(), errorCode);
-      }
-      if (running) {
-        metrics.requestFinished(routing.context().request().incomingModel());
+      if (failure != null && !failureRecorded) {
+        director.recordFailure(routing, failure);
       }
     }
   }
@@ -574,8 +536,6 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   /** Builds {@link ExtProcService}s. Not thread-safe. */
   public static final class Builder {
     private final Director director;
-    private MetricsRecorder metrics = MetricsRecorder.noop();
-    private Ticker ticker = Ticker.system();
     private int maxRequestBodyBytes = DEFAULT_MAX_REQUEST_BODY_BYTES;
     private long maxBufferedBodyBytes;
     private Duration streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
@@ -584,17 +544,6 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       this.director = Objects.requireNonNull(director, "director");
     }
 
-    /** Where the {@code inference_objective_*} request metrics go; default {@link MetricsRecorder#noop()}. */
-    public Builder metrics(MetricsRecorder value) {
-      this.metrics = Objects.requireNonNull(value, "metrics");
-      return this;
-    }
-
-    /** The time source for request durations and idleness; default {@link Ticker#system()}. */
-    public Builder ticker(Ticker value) {
-      this.ticker = Objects.requireNonNull(value, "ticker");
-      return this;
-    }
 
     /** The largest request body accepted; larger ones get 413. Default {@link #DEFAULT_MAX_REQUEST_BODY_BYTES}. */
     public Builder maxRequestBodyBytes(int value) {

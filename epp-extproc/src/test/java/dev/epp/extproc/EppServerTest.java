@@ -11,6 +11,7 @@ import com.sun.net.httpserver.HttpServer;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointDiscovery;
 import dev.epp.api.EndpointStore;
+import dev.epp.metrics.EppMetrics;
 import dev.epp.metrics.FileDiscovery;
 import dev.epp.metrics.StaticDiscovery;
 import dev.epp.scheduler.EndpointPickerConfig;
@@ -71,7 +72,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 class EppServerTest {
 
   private static final Duration DEADLINE = Duration.ofSeconds(20);
-  private static final EndpointPickerConfig CONFIG = EndpointPickerConfig.defaults();
 
   @TempDir Path dir;
   private final List<AutoCloseable> resources = new ArrayList<>();
@@ -145,7 +145,7 @@ class EppServerTest {
     Files.writeString(endpoints, "a-rank-0 127.0.0.1:" + a.port() + "\nb-rank-0 127.0.0.1:" + b.port() + "\n");
     // a configuration of its own: the prefix index must not remember other tests' endpoints of the same names
     FileDiscovery discovery = new FileDiscovery(endpoints, Duration.ofMillis(50));
-    EppServer server = start(plaintext(EndpointPickerConfig.defaults(), discovery)
+    EppServer server = start(plaintext(discovery)
         .poolName("p")
         .refreshPrometheusMetricsInterval(Duration.ofMillis(50))); // staleness: the default 2 s
     await(() -> metricsPage(server.metricsPort()).contains("inference_pool_ready_pods{name=\"p\"} 2"),
@@ -208,7 +208,7 @@ class EppServerTest {
   @Test
   void selfSignedTlsServesExtProcAndHealthOnTheSamePort() throws Exception {
     ModelServer model = modelServer(0, 0.1);
-    EppServer server = start(EppServer.builder(CONFIG, new StaticDiscovery(List.of(
+    EppServer server = start(EppServer.builder(config(), new StaticDiscovery(List.of(
             Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
         .grpcPort(0).healthPort(0).metricsPort(0)
         .healthChecking(true));
@@ -234,7 +234,7 @@ class EppServerTest {
     byte[] key = keyFormat.equals("PRIVATE KEY") ? pkcs8 : Arrays.copyOfRange(pkcs8, 26, pkcs8.length);
     Files.writeString(certs.resolve("tls.key"), pem(keyFormat, key));
     ModelServer model = modelServer(0, 0.1);
-    EppServer server = start(EppServer.builder(CONFIG, new StaticDiscovery(List.of(
+    EppServer server = start(EppServer.builder(config(), new StaticDiscovery(List.of(
             Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
         .grpcPort(0).healthPort(0).metricsPort(0)
         .certPath(certs));
@@ -253,7 +253,7 @@ class EppServerTest {
     Files.writeString(certs.resolve("tls.crt"), pem("CERTIFICATE", first.getCertificate().getEncoded()));
     Files.writeString(certs.resolve("tls.key"), pem("PRIVATE KEY", first.getPrivateKey().getEncoded()));
     ModelServer model = modelServer(0, 0.1);
-    EppServer server = start(EppServer.builder(CONFIG, new StaticDiscovery(List.of(
+    EppServer server = start(EppServer.builder(config(), new StaticDiscovery(List.of(
             Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
         .grpcPort(0).healthPort(0).metricsPort(0)
         .certPath(certs)
@@ -292,7 +292,7 @@ class EppServerTest {
       }
     }
     ModelServer model = modelServer(0, 0.1);
-    EppServer server = start(EppServer.builder(CONFIG, new StaticDiscovery(List.of(
+    EppServer server = start(EppServer.builder(config(), new StaticDiscovery(List.of(
             Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
         .grpcPort(0).healthPort(0).metricsPort(0)
         .certPath(certs));
@@ -428,14 +428,22 @@ class EppServerTest {
     assertFalse(closer.isAlive(), "close() returned once the last stream ended");
   }
 
-  // ---- helpers --------------------------------------------------------------------------------------------------
-
-  private EppServer.Builder plaintext(EndpointDiscovery discovery) {
-    return plaintext(CONFIG, discovery);
+  @Test
+  void refusesAConfigurationWhoseMetricsItCannotServe() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> EppServer.builder(EndpointPickerConfig.defaults(), new StaticDiscovery(List.of())));
+    assertTrue(e.getMessage().contains("EndpointPickerConfig.loader().metrics(EppMetrics.create())"), e.getMessage());
   }
 
-  private EppServer.Builder plaintext(EndpointPickerConfig config, EndpointDiscovery discovery) {
-    return EppServer.builder(config, discovery).secureServing(false).grpcPort(0).healthPort(0).metricsPort(0)
+  // ---- helpers --------------------------------------------------------------------------------------------------
+
+  /** The default configuration, recording to metrics of its own, for one server. */
+  private static EndpointPickerConfig config() {
+    return EndpointPickerConfig.loader().metrics(EppMetrics.create()).defaults();
+  }
+
+  private EppServer.Builder plaintext(EndpointDiscovery discovery) {
+    return EppServer.builder(config(), discovery).secureServing(false).grpcPort(0).healthPort(0).metricsPort(0)
         .drainTimeout(Duration.ofSeconds(1));
   }
 

@@ -88,13 +88,13 @@ final class ExtProcHarness implements AutoCloseable {
 
   /** A harness whose service has the {@code settings} on top of the harness's director and metrics. */
   ExtProcHarness(String config, UnaryOperator<ExtProcService.Builder> settings) {
-    Director director = Director.builder(EndpointPickerConfig.parse(config), pool)
+    EndpointPickerConfig parsed = EndpointPickerConfig.loader().metrics(metrics).parse(config, "test.yaml");
+    Director director = Director.builder(parsed, pool)
         .objectives(OBJECTIVES)
         .modelRewrites(REWRITES)
-        .metrics(metrics)
         .build();
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
-        .addService(service = settings.apply(ExtProcService.builder(director).metrics(metrics)).build())
+        .addService(service = settings.apply(ExtProcService.builder(director)).build())
         .build();
     try {
       server.start();

@@ -12,6 +12,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.epp.api.Endpoint;
 import dev.epp.extproc.ExtProcHarness.Exchange;
+import dev.epp.metrics.EppMetrics;
 import dev.epp.metrics.StaticDiscovery;
 import dev.epp.scheduler.EndpointPickerConfig;
 import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
@@ -355,7 +356,7 @@ class ExtProcHostileInputTest {
   }
 
   private EppServer.Builder server() {
-    return EppServer.builder(EndpointPickerConfig.defaults(),
+    return EppServer.builder(EndpointPickerConfig.loader().metrics(EppMetrics.create()).defaults(),
             new StaticDiscovery(List.of(Endpoint.of("vllm-rank-0", "127.0.0.1", 1))))
         .secureServing(false).grpcPort(0).healthPort(0).metricsPort(0).drainTimeout(Duration.ZERO);
   }

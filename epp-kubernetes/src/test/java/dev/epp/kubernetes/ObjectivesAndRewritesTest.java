@@ -192,15 +192,15 @@ class ObjectivesAndRewritesTest {
     EndpointPool pool = new EndpointPool();
     pool.upsert(Endpoint.of("a-rank-0", "10.0.0.1", 8000));
     List<String> decisions = new ArrayList<>();
-    Director director = Director.builder(EndpointPickerConfig.defaults(), pool)
+    MetricsRecorder metrics = new MetricsRecorder() {
+      @Override
+      public void recordModelRewrite(String rule, String model, String targetModel) {
+        decisions.add(rule + ": " + model + " -> " + targetModel);
+      }
+    };
+    Director director = Director.builder(EndpointPickerConfig.loader().metrics(metrics).defaults(), pool)
         .objectives(objectives())
         .modelRewrites(rewrites(new AtomicInteger()))
-        .metrics(new MetricsRecorder() {
-          @Override
-          public void recordModelRewrite(String rule, String model, String targetModel) {
-            decisions.add(rule + ": " + model + " -> " + targetModel);
-          }
-        })
         .build();
 
     byte[] body = "{\"model\":\"base\",\"prompt\":\"hi\"}".getBytes(StandardCharsets.UTF_8);

@@ -20,6 +20,7 @@ import io.prometheus.client.hotspot.DefaultExports;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -99,7 +100,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Counter schedulerAttempts;
   private final Counter modelRewriteDecisions;
   private final Histogram pluginDuration;
-  private final Gauge prefixIndexerSize;
+  private final List<LongSupplier> prefixIndexSizes = new CopyOnWriteArrayList<>();
   private final Lazy<Histogram> prefixHitRatio;
   private final Lazy<Histogram> prefixHitBytes;
 
@@ -157,7 +158,16 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
-    prefixIndexerSize = gauge("inference_extension_prefix_indexer_size", "Size of the prefix indexer.");
+    gauge("inference_extension_prefix_indexer_size", "Size of the prefix indexer.").setChild(new Gauge.Child() {
+      @Override
+      public double get() {
+        long sum = 0;
+        for (LongSupplier size : prefixIndexSizes) {
+          sum += size.getAsLong();
+        }
+        return sum;
+      }
+    });
     new MalformedGrpcInput().register(registry);
     prefixHitRatio = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_ratio",
         "Ratio of prefix length matched to total prefix length in the cache lookup.", RATIO, List.of()));
@@ -310,15 +320,9 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     }
   }
 
-  /** Reports {@code inference_extension_prefix_indexer_size} as {@code size}, read at every scrape. */
-  public void prefixIndexerSize(LongSupplier size) {
-    Objects.requireNonNull(size, "size");
-    prefixIndexerSize.setChild(new Gauge.Child() {
-      @Override
-      public double get() {
-        return size.getAsLong();
-      }
-    });
+  @Override
+  public void addPrefixIndexSize(LongSupplier size) {
+    prefixIndexSizes.add(Objects.requireNonNull(size, "size"));
   }
 
   /**

@@ -271,11 +271,13 @@ class EppMetricsTest {
   }
 
   @Test
-  void prefixIndexerSizeIsReadAtScrapeTime() throws Exception {
+  void prefixIndexerSizeIsTheSumOfEveryIndexReadAtScrapeTime() throws Exception {
+    assertEquals(List.of("inference_extension_prefix_indexer_size 0"), grep("inference_extension_prefix_indexer_size"));
     AtomicLong size = new AtomicLong(4096);
-    metrics.prefixIndexerSize(size::get);
-    assertEquals(List.of("inference_extension_prefix_indexer_size 4096"), grep("inference_extension_prefix_indexer_size"));
+    metrics.addPrefixIndexSize(size::get);
+    metrics.addPrefixIndexSize(() -> 4);
+    assertEquals(List.of("inference_extension_prefix_indexer_size 4100"), grep("inference_extension_prefix_indexer_size"));
     size.set(12);
-    assertEquals(List.of("inference_extension_prefix_indexer_size 12"), grep("inference_extension_prefix_indexer_size"));
+    assertEquals(List.of("inference_extension_prefix_indexer_size 16"), grep("inference_extension_prefix_indexer_size"));
   }
 }

@@ -71,7 +71,7 @@ class PromtoolLintTest {
         MetricsExporter exporter = MetricsExporter.start(
             new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), metrics.registry(), null)) {
       metrics.monitorPool("pool", pool, Ticker.system(), Duration.ofMinutes(1), Duration.ofDays(1));
-      metrics.prefixIndexerSize(() -> 3);
+      metrics.addPrefixIndexSize(() -> 3);
       metrics.recordRequest("m", "t", 0);
       metrics.recordRequestError("m", "t", "ResourceExhausted");
       metrics.recordRequestSize("m", "t", 100);

@@ -1,5 +1,6 @@
 package dev.epp.scheduler;
 
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
 import dev.epp.api.PluginConfigException;
@@ -14,6 +15,7 @@ import dev.epp.api.scheduling.ProfileHandler;
 import dev.epp.api.scheduling.Scorer;
 import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
 import dev.epp.scheduler.internal.YamlTree;
+import dev.epp.scheduler.plugins.parser.PassthroughParser;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -21,6 +23,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.random.RandomGenerator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -47,15 +50,23 @@ final class ConfigBinder {
   private final PluginRegistry registry;
   private final Ticker ticker;
   private final RandomGenerator random;
+  private final MetricsRecorder metrics;
+  private final ScheduledExecutorService scheduler;
   private final String source;
   private YamlTree tree;
   private final Map<String, Plugin> plugins = new LinkedHashMap<>();
 
-  /** A binder whose plugins get {@code random}, or each thread's own random source if it is {@code null}. */
-  ConfigBinder(PluginRegistry registry, Ticker ticker, RandomGenerator random, String source) {
+  /**
+   * A binder whose plugins get {@code random} (each thread's own random source if {@code null}), {@code metrics} and
+   * {@code scheduler} (the shared default if {@code null}).
+   */
+  ConfigBinder(PluginRegistry registry, Ticker ticker, RandomGenerator random, MetricsRecorder metrics,
+      ScheduledExecutorService scheduler, String source) {
     this.registry = registry;
     this.ticker = ticker;
     this.random = random;
+    this.metrics = metrics;
+    this.scheduler = scheduler;
     this.source = source;
   }
 
@@ -86,11 +97,14 @@ final class ConfigBinder {
     List<SchedulingProfile> profiles = bindProfiles(root.get("schedulingProfiles"));
     ProfileHandler handler = profileHandler(profiles);
     RequestParser parser = pluginSection(root, "parser", RequestParser.class, DEFAULT_PARSER);
+    if (parser == null) {
+      parser = new PassthroughParser(PassthroughParser.TYPE);
+    }
     SaturationDetector detector =
         pluginSection(root, "saturationDetector", SaturationDetector.class, DEFAULT_SATURATION_DETECTOR);
     bindDataLayer(root.get("dataLayer"));
     return new EndpointPickerConfig(
-        List.copyOf(plugins.values()), profiles, handler, featureGates, parser, detector);
+        List.copyOf(plugins.values()), profiles, handler, featureGates, parser, detector, metrics);
   }
 
   private Set<String> featureGates(Map<String, Object> root) {
@@ -354,6 +368,16 @@ final class ConfigBinder {
       @Override
       public RandomGenerator random() {
         return random != null ? random : PluginHandle.super.random();
+      }
+
+      @Override
+      public MetricsRecorder metrics() {
+        return metrics;
+      }
+
+      @Override
+      public ScheduledExecutorService scheduler() {
+        return scheduler != null ? scheduler : PluginHandle.super.scheduler();
       }
 
       @Override

@@ -25,8 +25,6 @@ import dev.epp.api.requestcontrol.Usage;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.scheduler.internal.FailureLog;
-import dev.epp.scheduler.plugins.parser.PassthroughParser;
-import dev.epp.scheduler.plugins.prefix.PrefixCacheHit;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -58,6 +56,13 @@ import java.util.concurrent.ThreadLocalRandom;
  *   <li>run data producers and admission plugins, schedule, run pre-request hooks;
  *   <li>re-serialise the body only if the model was rewritten.
  * </ol>
+ *
+ * <p><b>Metrics.</b> The director records each request's lifecycle through the configuration's
+ * {@link EndpointPickerConfig#metrics() MetricsRecorder}, so every gateway that routes through it, in-process or
+ * over ext_proc, reports the same {@code inference_objective_*} series: the request, its size and the running
+ * requests when it is routed (or its error when it cannot be), the tokens of the usage in its response, the response's
+ * size and the request's duration when the response completes; {@link #finish} ends it. Errors raised by the gateway
+ * itself are recorded with {@link #recordFailure}.
  *
  * <p>Errors are {@link InferenceException}s whose code is the HTTP status to return. Plugin failures in hooks are
  * contained and logged at most once a minute per plugin; an admission plugin denies by throwing
@@ -97,8 +102,8 @@ public final class Director {
     this.objectives = builder.objectives != null ? builder.objectives
         : configured.isEmpty() ? Objectives.none() : configured.get(0);
     this.modelRewrites = builder.modelRewrites;
-    this.scheduler = new Scheduler(config, builder.ticker, builder.metrics);
-    this.parser = config.parser().orElseGet(() -> new PassthroughParser(PassthroughParser.TYPE));
+    this.scheduler = new Scheduler(config, builder.ticker);
+    this.parser = config.parser();
     this.saturationDetector = config.saturationDetector().orElse(null);
     this.dataProducers = config.plugins(PrepareData.class);
     this.admissions = config.plugins(Admission.class);
@@ -106,7 +111,7 @@ public final class Director {
     this.responseHeaders = config.plugins(ResponseHeader.class);
     this.responseBodies = config.plugins(ResponseBody.class);
     this.failures = new FailureLog(builder.ticker);
-    this.metrics = builder.metrics;
+    this.metrics = config.metrics();
     this.ticker = builder.ticker;
     this.stalenessNanos = builder.stalenessThreshold.toNanos();
     config.listenTo(endpoints);
@@ -120,16 +125,56 @@ public final class Director {
     return new Builder(config, endpoints);
   }
 
+  /** The director's time source: the time base of {@code receivedNanos} in {@link #route(Map, byte[], List, long)}. */
+  public Ticker ticker() {
+    return ticker;
+  }
+
   /**
-   * Routes a request with a body.
+   * Routes a request with a body that arrived now; see {@link #route(Map, byte[], List, long)}.
+   *
+   * @throws InferenceException if the request cannot be routed
+   */
+  public Routing route(Map<String, String> headers, byte[] body, List<String> subsetHint) {
+    return route(headers, body, subsetHint, ticker.nanos());
+  }
+
+  /**
+   * Routes a request with a body. Records the request (count, size, running requests) or, when it cannot be routed,
+   * its error; the request is running until {@link #finish}.
    *
    * @param headers request headers with lower-case names, control headers included
    * @param body the complete request body; not modified
    * @param subsetHint the gateway's candidate subset ({@code ip:port} entries, port ignored), or {@code null} for
    *     the whole pool
+   * @param receivedNanos when the request's headers arrived, by the {@link Builder#ticker ticker}: the request's
+   *     duration is measured from it
    * @throws InferenceException if the request cannot be routed
    */
-  public Routing route(Map<String, String> headers, byte[] body, List<String> subsetHint) {
+  public Routing route(Map<String, String> headers, byte[] body, List<String> subsetHint, long receivedNanos) {
+    InferenceRequest request;
+    try {
+      request = request(headers, body);
+    } catch (InferenceException e) {
+      metrics.recordRequestError("", "", e.code().wireName());
+      throw e;
+    }
+    Routing routing;
+    try {
+      routing = schedule(request, body, subsetHint, receivedNanos);
+    } catch (InferenceException e) {
+      metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
+      throw e;
+    }
+    metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
+    metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
+    metrics.requestStarted(request.incomingModel());
+    routing.start();
+    return routing;
+  }
+
+  /** The parsed request, with its target model after rewriting. */
+  private InferenceRequest request(Map<String, String> headers, byte[] body) {
     ParsedRequest parsed = parser.parseRequest(body, headers);
     String incoming = parsed.model();
     if (incoming.isEmpty() && parsed.body().api() != RequestBody.Api.OPAQUE) {
@@ -142,7 +187,7 @@ public final class Director {
       metrics.recordModelRewrite(rule.rule(), incoming, target);
     }
     String objective = headers.get(OBJECTIVE_HEADER);
-    InferenceRequest request = new InferenceRequest(
+    return new InferenceRequest(
         requestId(headers),
         incoming,
         target,
@@ -150,6 +195,9 @@ public final class Director {
         parsed.body(),
         objective == null ? 0 : objectives.priority(objective),
         body.length);
+  }
+
+  private Routing schedule(InferenceRequest request, byte[] body, List<String> subsetHint, long receivedNanos) {
     RequestContext context = new RequestContext(request);
 
     Candidates candidates = candidates(subsetHint);
@@ -183,29 +231,46 @@ public final class Director {
         failures.failed(hook, "PreRequest", "skipping it", e);
       }
     }
-    PrefixCacheHit hit = context.get(PrefixCacheHit.KEY);
-    if (hit != null) {
-      metrics.recordPrefixCacheMatch(hit.hitBytes(), hit.totalBytes());
-    }
+    String incoming = request.incomingModel();
+    String target = request.targetModel();
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
-    return new Routing(context, result, result.targets(), forwarded, rewritten);
+    return new Routing(context, result, result.targets(), forwarded, rewritten, receivedNanos);
   }
 
   /**
-   * Routes a request without a body (e.g. {@code GET /v1/models}) to a uniformly random live endpoint of the pool,
-   * unscheduled, as the Go EPP does.
+   * Routes a request without a body (e.g. {@code GET /v1/models}) that arrived at {@code receivedNanos} to a
+   * uniformly random live endpoint of the pool, unscheduled, as the Go EPP does. Only its error and its response's
+   * size and duration are recorded.
    *
    * @throws InferenceException {@code INTERNAL} if the pool is empty
    */
-  public Routing routeHeaderOnly(Map<String, String> headers) {
+  public Routing routeHeaderOnly(Map<String, String> headers, long receivedNanos) {
     Candidates pool = live(endpoints.snapshot());
     if (pool.size() == 0) {
-      throw new InferenceException(Code.INTERNAL, "no pods available in datastore");
+      InferenceException e = new InferenceException(Code.INTERNAL, "no pods available in datastore");
+      metrics.recordRequestError("", "", e.code().wireName());
+      throw e;
     }
     Endpoint target = pool.endpoint(ThreadLocalRandom.current().nextInt(pool.size()));
     InferenceRequest request = InferenceRequest.builder().requestId(requestId(headers)).headers(headers).build();
-    return new Routing(new RequestContext(request), null, List.of(target), new byte[0], false);
+    return new Routing(new RequestContext(request), null, List.of(target), new byte[0], false, receivedNanos);
+  }
+
+  /** {@link #routeHeaderOnly(Map, long)} for a request that arrived now. */
+  public Routing routeHeaderOnly(Map<String, String> headers) {
+    return routeHeaderOnly(headers, ticker.nanos());
+  }
+
+  /**
+   * Records that a request failed in the gateway rather than in the Director (a body over the gateway's limit, a
+   * protocol error, a lost stream): {@code routing} is {@code null} if the request was not routed. Errors the
+   * Director throws are recorded already.
+   */
+  public void recordFailure(Routing routing, InferenceException error) {
+    InferenceRequest request = routing == null ? null : routing.context().request();
+    metrics.recordRequestError(request == null ? "" : request.incomingModel(),
+        request == null ? "" : request.targetModel(), error.code().wireName());
   }
 
   /**
@@ -229,22 +294,58 @@ public final class Director {
   }
 
   /**
-   * Runs the response-body hooks for one chunk (or the whole buffered body), after parsing usage from it.
+   * Runs the response-body hooks for one chunk (or the whole buffered body), after parsing usage from it. Records the
+   * usage's tokens; at {@code endOfStream}, the response's size and the request's duration.
    *
    * @return the usage the chunk reported, or {@code null}
    */
   public Usage responseBody(Routing routing, byte[] chunk, boolean endOfStream) {
     InferenceResponse response = responseOf(routing);
+    routing.responseBytes(chunk.length);
     Usage usage = parser.parseResponse(chunk, routing.streaming());
     if (usage != null) {
       response.usage(usage);
+      recordUsage(routing, usage);
     }
     response.endOfStream(endOfStream);
     runResponseBodyHooks(routing, response);
     if (endOfStream) {
-      routing.complete();
+      complete(routing);
     }
     return usage;
+  }
+
+  /**
+   * The response ended without a body chunk marked end of stream (its trailers arrived): runs the response-body
+   * hooks once with end of stream set and records the response's size and the request's duration. Does nothing for
+   * a completed response.
+   */
+  public void endResponse(Routing routing) {
+    if (!routing.completed()) {
+      responseBody(routing, new byte[0], true);
+    }
+  }
+
+  private void recordUsage(Routing routing, Usage usage) {
+    InferenceRequest request = routing.context().request();
+    metrics.recordTokens(request.incomingModel(), request.targetModel(), usage.promptTokens(),
+        usage.completionTokens());
+    if (usage.cachedTokens() > 0) {
+      metrics.recordPromptCachedTokens(request.incomingModel(), request.targetModel(), usage.cachedTokens());
+    }
+    routing.outputTokens(usage.completionTokens());
+  }
+
+  /** Marks the response complete and records its size and duration, once. */
+  private void complete(Routing routing) {
+    if (routing.completed()) {
+      return;
+    }
+    routing.complete();
+    InferenceRequest request = routing.context().request();
+    metrics.recordResponseSize(request.incomingModel(), request.targetModel(), routing.responseBytes());
+    metrics.recordRequestDuration(request.incomingModel(), request.targetModel(),
+        ticker.nanos() - routing.receivedNanos(), routing.outputTokens());
   }
 
   /**
@@ -288,18 +389,24 @@ public final class Director {
   }
 
   /**
-   * Ends a request whose response never completed (client gone, upstream error): runs the response-body hooks once
-   * with end of stream set, so hooks that track in-flight requests always see an end. Does nothing for a completed
-   * response. Call it once per routed request when its stream ends.
+   * Ends a routed request, whether or not its response completed; call it when the request's exchange is over. For a
+   * response that never completed (client gone, upstream error) it runs the response-body hooks once with end of
+   * stream set, so hooks that track in-flight requests always see an end; its duration is not recorded. The request
+   * stops counting as running. Further calls do nothing.
    */
   public void finish(Routing routing) {
-    if (routing.completed()) {
+    if (!routing.finish()) {
       return;
     }
-    routing.complete();
-    InferenceResponse response = responseOf(routing);
-    response.endOfStream(true);
-    runResponseBodyHooks(routing, response);
+    if (!routing.completed()) {
+      routing.complete();
+      InferenceResponse response = responseOf(routing);
+      response.endOfStream(true);
+      runResponseBodyHooks(routing, response);
+    }
+    if (routing.started()) {
+      metrics.requestFinished(routing.context().request().incomingModel());
+    }
   }
 
   /** The routing's response; one without headers (and without running header hooks) if none arrived. */
@@ -318,7 +425,6 @@ public final class Director {
     private Objectives objectives;
     private ModelRewrites modelRewrites = ModelRewrites.none();
     private Ticker ticker = Ticker.system();
-    private MetricsRecorder metrics = MetricsRecorder.noop();
     private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
 
     private Builder(EndpointPickerConfig config, EndpointStore endpoints) {
@@ -344,12 +450,6 @@ public final class Director {
     /** The time source for latencies and failure-log rate limits; default {@link Ticker#system()}. */
     public Builder ticker(Ticker value) {
       this.ticker = Objects.requireNonNull(value);
-      return this;
-    }
-
-    /** Where scheduling metrics go; default {@link MetricsRecorder#noop()}. */
-    public Builder metrics(MetricsRecorder value) {
-      this.metrics = Objects.requireNonNull(value);
       return this;
     }
 

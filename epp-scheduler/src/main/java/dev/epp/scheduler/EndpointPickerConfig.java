@@ -1,6 +1,7 @@
 package dev.epp.scheduler;
 
 import dev.epp.api.EndpointStore;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Plugin;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.RequestParser;
@@ -21,6 +22,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.random.RandomGenerator;
 
 /**
@@ -47,6 +49,7 @@ public final class EndpointPickerConfig {
   private final Set<String> featureGates;
   private final RequestParser parser;
   private final SaturationDetector saturationDetector;
+  private final MetricsRecorder metrics;
 
   private static Map<String, Integer> defaultScorers() {
     Map<String, Integer> scorers = new LinkedHashMap<>();
@@ -63,13 +66,15 @@ public final class EndpointPickerConfig {
       ProfileHandler profileHandler,
       Set<String> featureGates,
       RequestParser parser,
-      SaturationDetector saturationDetector) {
+      SaturationDetector saturationDetector,
+      MetricsRecorder metrics) {
     this.plugins = List.copyOf(plugins);
     this.profiles = List.copyOf(profiles);
     this.profileHandler = Objects.requireNonNull(profileHandler);
     this.featureGates = Set.copyOf(featureGates);
-    this.parser = parser;
+    this.parser = Objects.requireNonNull(parser);
     this.saturationDetector = saturationDetector;
+    this.metrics = Objects.requireNonNull(metrics);
   }
 
   /**
@@ -143,9 +148,12 @@ public final class EndpointPickerConfig {
     return featureGates;
   }
 
-  /** The request parser named by {@code parser.pluginRef}, or the default {@code openai-parser} if registered. */
-  public Optional<RequestParser> parser() {
-    return Optional.ofNullable(parser);
+  /**
+   * The request parser named by {@code parser.pluginRef}, else the default {@code openai-parser} if registered, else
+   * a {@code passthrough-parser}.
+   */
+  public RequestParser parser() {
+    return parser;
   }
 
   /** The saturation detector named by {@code saturationDetector.pluginRef}, or the default one if registered. */
@@ -153,11 +161,21 @@ public final class EndpointPickerConfig {
     return Optional.ofNullable(saturationDetector);
   }
 
+  /**
+   * Where the request lifecycle, scheduling and plugin metrics of this configuration go: the recorder it was
+   * {@linkplain Loader#metrics loaded} with, which its plugins also received.
+   */
+  public MetricsRecorder metrics() {
+    return metrics;
+  }
+
   /** Loads configurations with a chosen plugin registry, ticker and random source. Not thread-safe. */
   public static final class Loader {
     private PluginRegistry registry;
     private Ticker ticker = Ticker.system();
     private RandomGenerator random;
+    private MetricsRecorder metrics = MetricsRecorder.noop();
+    private ScheduledExecutorService scheduler;
 
     private Loader() {}
 
@@ -184,6 +202,24 @@ public final class EndpointPickerConfig {
     }
 
     /**
+     * Where the configuration's metrics go: the {@link Director}'s request metrics, the scheduler's and the plugins'
+     * own ({@link dev.epp.api.PluginHandle#metrics()}); default {@link MetricsRecorder#noop()}.
+     */
+    public Loader metrics(MetricsRecorder value) {
+      this.metrics = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /**
+     * The scheduler plugins run background work on ({@link dev.epp.api.PluginHandle#scheduler()}); never shut down by
+     * the configuration. Default: one daemon thread shared by the process.
+     */
+    public Loader scheduler(ScheduledExecutorService value) {
+      this.scheduler = Objects.requireNonNull(value);
+      return this;
+    }
+
+    /**
      * Loads YAML text; blank text means the {@linkplain #defaults() default configuration}, as in Go.
      *
      * @param source names the text in error messages, e.g. a file name
@@ -193,7 +229,7 @@ public final class EndpointPickerConfig {
       if (yaml.isBlank()) {
         return defaults();
       }
-      return new ConfigBinder(registry(), ticker, random, source).bind(yaml);
+      return binder(source).bind(yaml);
     }
 
     /**
@@ -240,8 +276,11 @@ public final class EndpointPickerConfig {
      * defaulted handler, picker, parser and saturation detector. Plugin types that are not registered are left out.
      */
     public EndpointPickerConfig defaults() {
-      PluginRegistry reg = registry();
-      return new ConfigBinder(reg, ticker, random, "<default config>").bind(defaultConfigText(reg));
+      return binder("<default config>").bind(defaultConfigText(registry()));
+    }
+
+    private ConfigBinder binder(String source) {
+      return new ConfigBinder(registry(), ticker, random, metrics, scheduler, source);
     }
 
     private PluginRegistry registry() {

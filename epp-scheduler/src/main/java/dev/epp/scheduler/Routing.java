@@ -20,15 +20,22 @@ public final class Routing {
   private final byte[] body;
   private final boolean bodyChanged;
   private InferenceResponse response;
+  private final long receivedNanos;
   private boolean streaming;
+  private boolean started;
   private boolean completed;
+  private boolean finished;
+  private long responseBytes;
+  private long outputTokens;
 
-  Routing(RequestContext context, SchedulingResult result, List<Endpoint> targets, byte[] body, boolean bodyChanged) {
+  Routing(RequestContext context, SchedulingResult result, List<Endpoint> targets, byte[] body, boolean bodyChanged,
+      long receivedNanos) {
     this.context = context;
     this.result = result;
     this.targets = List.copyOf(targets);
     this.body = body;
     this.bodyChanged = bodyChanged;
+    this.receivedNanos = receivedNanos;
   }
 
   /** The request and its per-request state. */
@@ -86,11 +93,48 @@ public final class Routing {
     this.streaming = streaming;
   }
 
+  long receivedNanos() {
+    return receivedNanos;
+  }
+
+  /** Counts the request as running, until {@link #finish()}. */
+  void start() {
+    started = true;
+  }
+
+  boolean started() {
+    return started;
+  }
+
   boolean completed() {
     return completed;
   }
 
   void complete() {
     this.completed = true;
+  }
+
+  /** Marks the request finished; whether it was not already. */
+  boolean finish() {
+    boolean first = !finished;
+    finished = true;
+    return first;
+  }
+
+  void responseBytes(long bytes) {
+    responseBytes += bytes;
+  }
+
+  long responseBytes() {
+    return responseBytes;
+  }
+
+  /** Keeps the largest completion token count reported (streams may report running totals). */
+  void outputTokens(long tokens) {
+    outputTokens = Math.max(outputTokens, tokens);
+  }
+
+  long outputTokens() {
+    return outputTokens;
   }
 }

@@ -51,19 +51,20 @@ public final class Scheduler {
   private final List<String> profileNames;
   private final Map<String, ProfileRunner> runners;
 
-  /** A scheduler over the configuration's profiles and handler that records no metrics. */
+  /** A scheduler over the configuration's profiles and handler, timed by the system clock. */
   public Scheduler(EndpointPickerConfig config) {
-    this(config, Ticker.system(), MetricsRecorder.noop());
+    this(config, Ticker.system());
   }
 
   /**
-   * A scheduler that reports its latency, attempts and plugin latencies to {@code metrics}.
+   * A scheduler that reports its latency, attempts and plugin latencies to the configuration's
+   * {@linkplain EndpointPickerConfig#metrics() recorder}.
    *
    * @param ticker the time source for latencies and for rate-limiting failure logs
    */
-  public Scheduler(EndpointPickerConfig config, Ticker ticker, MetricsRecorder metrics) {
+  public Scheduler(EndpointPickerConfig config, Ticker ticker) {
     this.ticker = ticker;
-    this.metrics = metrics;
+    this.metrics = config.metrics();
     FailureLog failures = new FailureLog(ticker);
     Map<String, ProfileRunner> byName = new LinkedHashMap<>();
     for (SchedulingProfile profile : config.profiles()) {

@@ -157,16 +157,17 @@ class DirectorTest {
   void modelRewriteRulesOverrideTheRewriteHeaderAndAreCounted() {
     pod(0, 0, 0);
     List<String> decisions = new ArrayList<>();
+    MetricsRecorder metrics = new MetricsRecorder() {
+      @Override
+      public void recordModelRewrite(String rule, String model, String targetModel) {
+        decisions.add(rule + ": " + model + " -> " + targetModel);
+      }
+    };
     Director director = Director.builder(
-            EndpointPickerConfig.loader().registry(registry).parse(HERMETIC_CONFIG, "test.yaml"), pool)
+            EndpointPickerConfig.loader().registry(registry).metrics(metrics).parse(HERMETIC_CONFIG, "test.yaml"),
+            pool)
         .modelRewrites(model -> model.equals("model-to-be-rewritten")
             ? new ModelRewrites.Rewrite("rewrite-test", "rewritten-model") : null)
-        .metrics(new MetricsRecorder() {
-          @Override
-          public void recordModelRewrite(String rule, String model, String targetModel) {
-            decisions.add(rule + ": " + model + " -> " + targetModel);
-          }
-        })
         .build();
     Routing ruled = director.route(headers(null, "from-header"), completion("model-to-be-rewritten", "p"), null);
     assertEquals("rewritten-model", ruled.context().request().targetModel());
@@ -365,6 +366,82 @@ class DirectorTest {
     director.finish(routing);
     assertEquals(List.of("prepare", "preRequest", "body:true"), calls);
     assertArrayEquals(completion("m", "p"), routing.body());
+  }
+
+  @Test
+  void recordsEachRequestsLifecycleForInProcessGateways() {
+    pod(0, 0, 0);
+    List<String> recorded = new ArrayList<>();
+    MetricsRecorder metrics = new MetricsRecorder() {
+      @Override
+      public void recordRequest(String model, String targetModel, int priority) {
+        recorded.add("request " + model + " " + targetModel + " " + priority);
+      }
+
+      @Override
+      public void recordRequestError(String model, String targetModel, String errorCode) {
+        recorded.add("error " + model + " " + targetModel + " " + errorCode);
+      }
+
+      @Override
+      public void recordRequestSize(String model, String targetModel, long bytes) {
+        recorded.add("size " + bytes);
+      }
+
+      @Override
+      public void recordResponseSize(String model, String targetModel, long bytes) {
+        recorded.add("response size " + bytes);
+      }
+
+      @Override
+      public void recordTokens(String model, String targetModel, long inputTokens, long outputTokens) {
+        recorded.add("tokens " + inputTokens + " " + outputTokens);
+      }
+
+      @Override
+      public void recordRequestDuration(String model, String targetModel, long nanos, long outputTokens) {
+        recorded.add("duration " + nanos + " " + outputTokens);
+      }
+
+      @Override
+      public void requestStarted(String model) {
+        recorded.add("started " + model);
+      }
+
+      @Override
+      public void requestFinished(String model) {
+        recorded.add("finished " + model);
+      }
+    };
+    long[] now = {1_000};
+    Director director = Director.builder(
+            EndpointPickerConfig.loader().registry(registry).metrics(metrics).parse(HERMETIC_CONFIG, "test.yaml"), pool)
+        .objectives(OBJECTIVES)
+        .ticker(() -> now[0])
+        .build();
+    byte[] body = completion("my-model", "p");
+    Routing routing = director.route(headers("my-model", null), body, null, 400);
+    director.responseHeaders(routing, Map.of("content-type", "application/json"));
+    now[0] = 5_000;
+    byte[] response = "{\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}".getBytes(StandardCharsets.UTF_8);
+    director.responseBody(routing, response, true);
+    director.finish(routing);
+    director.finish(routing);
+    assertEquals(List.of("request my-model my-model 2", "size " + body.length, "started my-model", "tokens 7 3",
+        "response size " + response.length, "duration 4600 3", "finished my-model"), recorded);
+
+    recorded.clear();
+    Routing aborted = director.route(headers(null, null), completion("other", "p"), null);
+    director.finish(aborted);
+    assertEquals(List.of("request other other 0", "size " + completion("other", "p").length, "started other",
+        "finished other"), recorded, "a response that never completed has no duration");
+
+    recorded.clear();
+    assertThrows(InferenceException.class, () -> director.route(Map.of(), "{}".getBytes(StandardCharsets.UTF_8), null));
+    pool.remove("pod-0-rank-0");
+    assertThrows(InferenceException.class, () -> director.route(Map.of(), completion("m", "p"), null));
+    director.recordFailure(null, new InferenceException(Code.PAYLOAD_TOO_LARGE, "too big"));
+    assertEquals(List.of("error   BadRequest", "error m m ServiceUnavailable", "error   PayloadTooLarge"), recorded);
   }
 
   /** Records every hook call; its PrepareData throws once to prove containment. */

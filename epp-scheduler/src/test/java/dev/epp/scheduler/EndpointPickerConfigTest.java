@@ -2,10 +2,16 @@ package dev.epp.scheduler;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Plugin;
+import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
+import dev.epp.api.PluginSpec;
+import dev.epp.api.TypedName;
 import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Scorer;
@@ -16,6 +22,9 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -39,6 +48,47 @@ class EndpointPickerConfigTest {
 
   private static List<String> scorerNames(SchedulingProfile profile) {
     return profile.scorers().stream().map(s -> s.scorer().typedName().name()).toList();
+  }
+
+  @Test
+  void pluginsGetTheLoadersMetricsAndScheduler() throws Exception {
+    List<PluginHandle> handles = new ArrayList<>();
+    PluginRegistry registry = TestPlugins.registry();
+    registry.register(new PluginFactory() {
+      @Override
+      public String type() {
+        return "handle-keeper";
+      }
+
+      @Override
+      public Plugin create(PluginSpec spec, PluginHandle handle) {
+        handles.add(handle);
+        return new Plugin() {
+          @Override
+          public TypedName typedName() {
+            return spec.typedName();
+          }
+        };
+      }
+    });
+    MetricsRecorder metrics = new MetricsRecorder() {};
+    ScheduledExecutorService scheduler = Executors.newSingleThreadScheduledExecutor();
+    try {
+      String yaml = "apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n"
+          + "plugins:\n- type: handle-keeper\n";
+      EndpointPickerConfig config = EndpointPickerConfig.loader().registry(registry).metrics(metrics)
+          .scheduler(scheduler).parse(yaml, "test.yaml");
+      assertSame(metrics, config.metrics());
+      assertSame(metrics, handles.get(0).metrics());
+      assertSame(scheduler, handles.get(0).scheduler());
+
+      EndpointPickerConfig.loader().registry(registry).parse(yaml, "test.yaml");
+      assertSame(MetricsRecorder.noop(), handles.get(1).metrics());
+      assertEquals(42, handles.get(1).scheduler().schedule(() -> 42, 0, TimeUnit.MILLISECONDS).get(),
+          "the default scheduler runs tasks");
+    } finally {
+      scheduler.shutdownNow();
+    }
   }
 
   @Test
@@ -72,7 +122,7 @@ class EndpointPickerConfigTest {
         """);
     assertEquals(List.of("test1", "profileHandler", "test-scorer", "testPicker", "detector", "openai-parser"),
         names(config.plugins()));
-    assertEquals("openai-parser", config.parser().orElseThrow().typedName().type());
+    assertEquals("openai-parser", config.parser().typedName().type());
     SchedulingProfile profile = config.profiles().get(0);
     assertEquals("default", profile.name());
     assertEquals(List.of("test1"), names(profile.filters()));
@@ -221,7 +271,7 @@ class EndpointPickerConfigTest {
         parser:
           pluginRef: raw
         """);
-    assertEquals("raw", config.parser().orElseThrow().typedName().name());
+    assertEquals("raw", config.parser().typedName().name());
     assertTrue(config.plugin("openai-parser").isEmpty());
   }
 

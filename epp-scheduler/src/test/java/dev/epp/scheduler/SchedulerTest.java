@@ -127,11 +127,12 @@ class SchedulerTest {
       }
     };
     long[] now = {0};
-    Scheduler scheduler = new Scheduler(EndpointPickerConfig.loader().registry(registry).parse(HEADER + """
+    Scheduler scheduler = new Scheduler(EndpointPickerConfig.loader().registry(registry).metrics(metrics).parse(HEADER
+        + """
         plugins:
         - type: queue-scorer
         - type: max-score-picker
-        """, "test.yaml"), () -> now[0] += 1_000, metrics);
+        """, "test.yaml"), () -> now[0] += 1_000);
     scheduler.schedule(request("m"), pool.snapshot());
     scheduler.schedule(request("m"), pool.snapshot());
     assertEquals(Set.of("Scorer queue-scorer/queue-scorer", "Picker max-score-picker/max-score-picker",

@@ -9,6 +9,7 @@ import dev.epp.examples.gateway.Gateway;
 import dev.epp.examples.simulator.SimulatedPods;
 import dev.epp.extproc.EppServer;
 import dev.epp.extproc.ExtProcService;
+import dev.epp.metrics.EppMetrics;
 import dev.epp.metrics.FileDiscovery;
 import dev.epp.metrics.MetricsExporter;
 import dev.epp.scheduler.EndpointPickerConfig;
@@ -124,7 +125,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     Gateway gateway = null;
     try {
       pods.scale(replicas.get());
-      epp = EppServer.builder(EndpointPickerConfig.defaults(), new FileDiscovery(endpointsFile))
+      epp = EppServer.builder(
+              EndpointPickerConfig.loader().metrics(EppMetrics.create()).defaults(), new FileDiscovery(endpointsFile))
           .poolName(poolName.get())
           .grpcPort(grpcPort.get())
           .healthPort(healthPort.get())

@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import dev.epp.extproc.EppServer;
 import dev.epp.extproc.ExtProcService;
+import dev.epp.metrics.EppMetrics;
 import dev.epp.metrics.FileDiscovery;
 import dev.epp.metrics.IpPort;
 import dev.epp.metrics.MetricsExporter;
@@ -177,9 +178,10 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       if (secureServing.get()) {
         StartCheck.directoryWith(certPath, "tls.crt", "tls.key");
       }
+      EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create());
       EndpointPickerConfig config = configFile.isSet()
-          ? EndpointPickerConfig.loader().load(configFile.get())
-          : EndpointPickerConfig.loader().parse(configText.get(), "--config-text");
+          ? loader.load(configFile.get())
+          : loader.parse(configText.get(), "--config-text");
       StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
       server = configure(EppServer.builder(config, discovery), token).build();
     } catch (Flags.UsageException e) {

@@ -3,6 +3,7 @@ package dev.epp.scheduler.plugins.prefix;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.InferenceRequest;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
@@ -64,15 +65,19 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
   private final TypedName typedName;
   private final PrefixCacheConfig config;
   private final PrefixIndex index = new PrefixIndex();
+  private final MetricsRecorder metrics;
 
   /**
-   * A producer named {@code name} configured by {@code parameters}.
+   * A producer named {@code name} configured by {@code parameters}, which adds its index size to {@code metrics} and
+   * records each request's prefix-cache match there.
    *
    * @throws PluginConfigException if a parameter is invalid
    */
-  public ApproxPrefixCacheProducer(String name, Parameters parameters) {
+  public ApproxPrefixCacheProducer(String name, Parameters parameters, MetricsRecorder metrics) {
     this.typedName = new TypedName(TYPE, name);
     this.config = PrefixCacheConfig.parse(parameters);
+    this.metrics = metrics;
+    metrics.addPrefixIndexSize(index::size);
   }
 
   @Override
@@ -137,8 +142,9 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
       record(prepared, prefillTarget, prepared.position(prefillTarget));
     }
     PrefixMatch match = prepared.match;
-    context.put(PrefixCacheHit.KEY,
-        new PrefixCacheHit(match.matchedBlocks(position), match.totalBlocks(), match.blockSizeTokens()));
+    PrefixCacheHit hit = new PrefixCacheHit(match.matchedBlocks(position), match.totalBlocks(), match.blockSizeTokens());
+    context.put(PrefixCacheHit.KEY, hit);
+    metrics.recordPrefixCacheMatch(hit.hitBytes(), hit.totalBytes());
   }
 
   private void record(Prepared prepared, Endpoint target, int position) {
@@ -183,7 +189,7 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
 
     @Override
     public ApproxPrefixCacheProducer create(PluginSpec spec, PluginHandle handle) {
-      return new ApproxPrefixCacheProducer(spec.name(), spec.parameters());
+      return new ApproxPrefixCacheProducer(spec.name(), spec.parameters(), handle.metrics());
     }
   }
 }

@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceRequest;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.RequestBody;
@@ -16,9 +17,11 @@ import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
+import java.util.function.LongSupplier;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -29,7 +32,7 @@ import org.junit.jupiter.api.Test;
 class ApproxPrefixCacheProducerTest {
 
   private static ApproxPrefixCacheProducer producer(Map<String, Object> parameters) {
-    return new ApproxPrefixCacheProducer("prefix", Parameters.of(parameters));
+    return new ApproxPrefixCacheProducer("prefix", Parameters.of(parameters), MetricsRecorder.noop());
   }
 
   private static ApproxPrefixCacheProducer blockSizeOne() {
@@ -72,6 +75,30 @@ class ApproxPrefixCacheProducerTest {
   private static PrefixMatch prepare(ApproxPrefixCacheProducer producer, RequestContext context, Candidates c) {
     producer.prepareData(context, c);
     return context.get(PrefixMatch.KEY);
+  }
+
+  @Test
+  void reportsItsIndexSizeAndEachRequestsMatchThroughTheRecorderItWasGiven() {
+    List<LongSupplier> sizes = new ArrayList<>();
+    List<String> matches = new ArrayList<>();
+    MetricsRecorder metrics = new MetricsRecorder() {
+      @Override
+      public void addPrefixIndexSize(LongSupplier size) {
+        sizes.add(size);
+      }
+
+      @Override
+      public void recordPrefixCacheMatch(long matchedChars, long totalChars) {
+        matches.add(matchedChars + "/" + totalChars);
+      }
+    };
+    ApproxPrefixCacheProducer producer =
+        new ApproxPrefixCacheProducer("prefix", Parameters.of(Map.of("autoTune", false, "blockSizeTokens", 1)), metrics);
+    assertEquals(1, sizes.size());
+    route(producer, completion("aaaabbbb"), pods(1), routedTo(endpoint(0)));
+    route(producer, completion("aaaabbbbcccc"), pods(1), routedTo(endpoint(0)));
+    assertEquals(3, sizes.get(0).getAsLong());
+    assertEquals(List.of("0/8", "8/12"), matches, "blocks of 1 token, 4 characters each");
   }
 
   @Test

@@ -62,6 +62,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -262,16 +263,9 @@ class EppServerTest {
 
     Files.writeString(certs.resolve("tls.key"), pem("PRIVATE KEY", second.getPrivateKey().getEncoded()));
     Files.writeString(certs.resolve("tls.crt"), pem("CERTIFICATE", second.getCertificate().getEncoded()));
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(15);
-    while (true) {
-      try {
-        assertEquals("127.0.0.1:" + model.port(), route(trusting(server, second)));
-        break;
-      } catch (StatusRuntimeException e) {
-        assertTrue(System.nanoTime() < deadline, "the new certificate was not served within 15 s: " + e);
-        Thread.sleep(100);
-      }
-    }
+    Awaitility.await("the new certificate is served").atMost(DEADLINE).pollInterval(Duration.ofMillis(100))
+        .ignoreException(StatusRuntimeException.class)
+        .untilAsserted(() -> assertEquals("127.0.0.1:" + model.port(), route(trusting(server, second))));
     StatusRuntimeException old = assertThrows(StatusRuntimeException.class, () -> route(trusting(server, first)));
     assertEquals(Status.Code.UNAVAILABLE, old.getStatus().getCode());
   }
@@ -589,14 +583,8 @@ class EppServerTest {
   }
 
   /** Re-evaluates {@code condition} until it holds, failing after {@link #DEADLINE}. */
-  private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + DEADLINE.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        fail("timed out waiting until the " + what);
-      }
-      Thread.sleep(20);
-    }
+  private static void await(BooleanSupplier condition, String what) {
+    Awaitility.await("the " + what).atMost(DEADLINE).pollInterval(Duration.ofMillis(20)).until(condition::getAsBoolean);
   }
 
   /** A key pair and self-signed certificate made by the JDK's keytool, valid for {@code san}. */

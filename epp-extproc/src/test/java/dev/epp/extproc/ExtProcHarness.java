@@ -30,6 +30,7 @@ import io.prometheus.client.CollectorRegistry;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -39,6 +40,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
+import org.awaitility.Awaitility;
 
 /**
  * A real ext_proc server (gRPC over Netty on 127.0.0.1, port 0) with a pool of fake pods, and a generated client
@@ -256,18 +258,13 @@ final class ExtProcHarness implements AutoCloseable {
 
     /** Waits until at least {@code count} responses arrived. */
     List<ProcessingResponse> awaitResponses(int count) {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (responses.size() < count) {
-        if (System.nanoTime() > deadline || done.isDone()) {
-          throw new AssertionError("expected " + count + " responses, got " + responses);
-        }
-        try {
-          Thread.sleep(1);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new AssertionError(e);
-        }
-      }
+      Awaitility.await(count + " responses").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(1))
+          .until(() -> {
+            if (responses.size() < count && done.isDone()) {
+              throw new AssertionError("the stream ended after " + responses.size() + " responses: " + responses);
+            }
+            return responses.size() >= count;
+          });
       return List.copyOf(responses);
     }
 

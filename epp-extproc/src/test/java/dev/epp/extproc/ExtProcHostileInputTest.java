@@ -8,7 +8,6 @@ import static dev.epp.extproc.ExtProcHarness.responseHeaders;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.epp.api.Endpoint;
 import dev.epp.extproc.ExtProcHarness.Exchange;
@@ -57,6 +56,7 @@ import java.util.logging.Level;
 import java.util.logging.LogRecord;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -427,14 +427,8 @@ class ExtProcHostileInputTest {
   }
 
   /** Re-evaluates {@code condition} until it holds, failing after {@link #DEADLINE}. */
-  private static void await(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + DEADLINE.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        fail("timed out waiting until " + what);
-      }
-      Thread.sleep(20);
-    }
+  private static void await(BooleanSupplier condition, String what) {
+    Awaitility.await(what).atMost(DEADLINE).pollInterval(Duration.ofMillis(20)).until(condition::getAsBoolean);
   }
 
   // ---- raw HTTP/2 ---------------------------------------------------------------------------------------------------

@@ -271,16 +271,14 @@ class MetricsScraperTest {
     Set<Thread> ours = pollThreads();
     ours.removeAll(before);
     assertEquals(2, ours.size(), "one poll loop per thread of the default two");
-    long started = System.nanoTime();
     scraper.close();
     Await.until("poll threads ended", () -> ours.stream().noneMatch(Thread::isAlive));
-    assertTrue(System.nanoTime() - started < Duration.ofSeconds(2).toNanos(), "ended within 2 s");
   }
 
   @Test
   void removalClosesAHungPollsConnectionPromptly() throws Exception {
     try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
-      CompletableFuture<Long> closedAt = new CompletableFuture<>();
+      CompletableFuture<Void> closed = new CompletableFuture<>();
       CountDownLatch requested = new CountDownLatch(1);
       Thread hanging = new Thread(() -> {
         try (Socket s = server.accept()) {
@@ -289,20 +287,19 @@ class MetricsScraperTest {
           for (int n; (n = in.read(buffer)) >= 0; ) {
             requested.countDown(); // never answered
           }
-          closedAt.complete(System.nanoTime());
+          closed.complete(null);
         } catch (IOException e) {
-          closedAt.completeExceptionally(e);
+          closed.completeExceptionally(e);
         }
       });
       hanging.setDaemon(true);
       hanging.start();
       pool.upsert(Endpoint.of("stuck-rank-0", "127.0.0.1", server.getLocalPort()));
-      start(MetricsScraper.builder(pool).timeout(Duration.ofSeconds(30)));
+      // a timeout far beyond the wait below: the connection can only close because of the removal
+      start(MetricsScraper.builder(pool).timeout(Duration.ofHours(1)));
       assertTrue(requested.await(10, TimeUnit.SECONDS), "a poll waits on the server");
-      long removed = System.nanoTime();
       pool.remove("stuck-rank-0");
-      long closed = closedAt.get(10, TimeUnit.SECONDS);
-      assertTrue(closed - removed < Duration.ofSeconds(2).toNanos(), "closed within 2 s, not at the timeout");
+      closed.get(Await.DEADLINE.toSeconds(), TimeUnit.SECONDS);
     }
   }
 

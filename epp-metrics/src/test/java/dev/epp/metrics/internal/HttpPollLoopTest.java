@@ -1,5 +1,6 @@
 package dev.epp.metrics.internal;
 
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -35,7 +36,6 @@ class HttpPollLoopTest {
     final BlockingQueue<byte[]> responses = new LinkedBlockingQueue<>();
     final AtomicInteger connections = new AtomicInteger();
     final List<String> requests = new CopyOnWriteArrayList<>();
-    final List<Long> requestNanos = new CopyOnWriteArrayList<>();
     final List<Socket> sockets = new CopyOnWriteArrayList<>();
 
     Scripted() throws IOException {
@@ -63,7 +63,6 @@ class HttpPollLoopTest {
           if (request == null) {
             return;
           }
-          requestNanos.add(System.nanoTime());
           requests.add(request);
           byte[] response = responses.take();
           if (response.length == 0) {
@@ -474,29 +473,32 @@ class HttpPollLoopTest {
     }
   }
 
+  /** A byte every 50 ms would keep a per-read timeout of 500 ms from ever firing; the deadline cuts the body off. */
   @Test
   void aSlowDripServerDoesNotExtendTheDeadline() throws Exception {
+    int bodyBytes = 100_000;
+    AtomicInteger dripped = new AtomicInteger();
     try (ServerSocket server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
       daemon(() -> {
         try (Socket s = server.accept()) {
           OutputStream out = s.getOutputStream();
-          for (byte b : "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1)) {
+          for (byte b : ("HTTP/1.1 200 OK\r\nContent-Length: " + bodyBytes + "\r\n\r\n")
+              .getBytes(StandardCharsets.ISO_8859_1)) {
             out.write(b);
           }
-          while (true) {
+          while (dripped.get() < bodyBytes) {
             out.write('x');
             out.flush();
+            dripped.incrementAndGet();
             Thread.sleep(50);
           }
         } catch (IOException | InterruptedException gone) {
           // the client gave up
         }
       });
-      long start = System.nanoTime();
       Outcomes outcomes = poll(loop(20, 500, 1 << 20), server.getLocalPort());
       outcomes.failure(HttpTimeoutException.class);
-      long millis = (System.nanoTime() - start) / 1_000_000L;
-      assertTrue(millis < 2_000, "took " + millis + " ms");
+      assertTrue(dripped.get() < bodyBytes, "the poll failed before the body was complete: " + dripped + " bytes");
     }
   }
 
@@ -543,10 +545,14 @@ class HttpPollLoopTest {
     assertEquals(2, server.requests.size());
   }
 
+  /**
+   * With a 10 min interval, a tick 50 s after the first is within a tenth of it and polled with the first; one 5 min
+   * after is not. The test ends long before either tick would come due on its own.
+   */
   @Test
   void ticksFallingWithinATenthOfTheIntervalArePolledTogether() throws Exception {
-    HttpPollLoop loop = loop(1_000, 2000, 1 << 20);
-    long[] delaysMillis = {0, 80, 400};
+    HttpPollLoop loop = loop(600_000, 2000, 1 << 20);
+    long[] delaysMillis = {0, 50_000, 300_000};
     List<Scripted> servers = new ArrayList<>();
     List<Outcomes> outcomes = new ArrayList<>();
     for (int i = 0; i < delaysMillis.length; i++) {
@@ -554,19 +560,15 @@ class HttpPollLoopTest {
       server.respond("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
       servers.add(server);
     }
-    long start = System.nanoTime();
     for (int i = 0; i < delaysMillis.length; i++) {
       Outcomes o = new Outcomes();
       loop.add("127.0.0.1", servers.get(i).port(), "/metrics", "text/plain", delaysMillis[i] * 1_000_000L, o);
       outcomes.add(o);
     }
-    for (Outcomes o : outcomes) {
-      assertEquals("ok", o.page());
-    }
-    long second = (servers.get(1).requestNanos.get(0) - start) / 1_000_000L;
-    long third = (servers.get(2).requestNanos.get(0) - start) / 1_000_000L;
-    assertTrue(second < 80, "the 80 ms tick was polled with the first, at " + second + " ms");
-    assertTrue(third >= 300, "the 400 ms tick, more than a tenth of the interval later, waited: " + third + " ms");
+    assertEquals("ok", outcomes.get(0).page());
+    assertEquals("ok", outcomes.get(1).page(), "the 50 s tick was polled with the first");
+    assertEquals(List.of(), servers.get(2).requests, "the 5 min tick, more than a tenth of the interval later, waits");
+    assertTrue(outcomes.get(2).queue.isEmpty(), outcomes.get(2).queue.toString());
   }
 
   /** A server answering every request on every connection with a short page, kept alive. */
@@ -632,6 +634,8 @@ class HttpPollLoopTest {
   @Test
   void aFloodingServerIsCutOffAtItsDeadlineWithoutStarvingOthers() throws Exception {
     Scripted healthyServer = alwaysOk();
+    java.util.concurrent.atomic.AtomicLong floodedBytes = new java.util.concurrent.atomic.AtomicLong();
+    java.util.concurrent.CompletableFuture<Void> floodClosed = new java.util.concurrent.CompletableFuture<>();
     try (ServerSocket flood = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
       daemon(() -> {
         try (Socket s = flood.accept()) {
@@ -640,28 +644,28 @@ class HttpPollLoopTest {
           OutputStream out = s.getOutputStream();
           while (true) {
             out.write(interim);
+            floodedBytes.addAndGet(interim.length);
           }
         } catch (IOException gone) {
-          // the client gave up
+          floodClosed.complete(null); // the client gave up
         }
       });
-      HttpPollLoop loop = loop(20, 300, 1 << 20);
+      HttpPollLoop loop = loop(20, 2_000, 1 << 20);
       Outcomes healthy = poll(loop, healthyServer.port());
       assertEquals("ok", healthy.page());
-      long start = System.nanoTime();
       Outcomes flooded = poll(loop, flood.getLocalPort());
+      await().atMost(Duration.ofSeconds(30)).until(() -> floodedBytes.get() > 0);
+      healthy.queue.clear();
+      for (int i = 0; i < 5; i++) {
+        assertEquals("ok", healthy.page(), "the other URL keeps being polled during the flood");
+      }
+      assertTrue(flooded.queue.isEmpty(), "the flood was still under way: " + flooded.queue);
       flooded.failure(HttpTimeoutException.class);
-      long millis = (System.nanoTime() - start) / 1_000_000L;
-      assertTrue(millis < 1_000, "timed out after " + millis + " ms, the timeout being 300 ms");
-      assertTrue(healthy.queue.size() >= 5, "the other URL kept being polled: " + healthy.queue.size() + " pages");
+      await().atMost(Duration.ofSeconds(30)).until(floodClosed::isDone);
     }
   }
 
-  private static void waitUntil(java.util.function.BooleanSupplier condition) throws InterruptedException {
-    long deadline = System.nanoTime() + 10_000_000_000L;
-    while (!condition.getAsBoolean()) {
-      assertTrue(System.nanoTime() < deadline, "condition not met within 10 s");
-      Thread.sleep(10);
-    }
+  private static void waitUntil(java.util.function.BooleanSupplier condition) {
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10)).until(condition::getAsBoolean);
   }
 }

@@ -1,4 +1,4 @@
-package dev.epp.extproc;
+package dev.epp.server;
 
 import io.grpc.ServerCredentials;
 import io.grpc.TlsServerCredentials;

@@ -1,4 +1,4 @@
-package dev.epp.extproc;
+package dev.epp.server;
 
 import java.net.Socket;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package dev.epp.extproc;
+package dev.epp.server;
 
 import dev.epp.api.EndpointDiscovery;
 import dev.epp.api.EndpointMetrics;
@@ -6,6 +6,8 @@ import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.scheduling.Candidates;
+import dev.epp.extproc.ExtProcService;
+import dev.epp.extproc.MalformedInput;
 import dev.epp.metrics.CoreMetricsExtractor;
 import dev.epp.metrics.EppMetrics;
 import dev.epp.metrics.MetricsDataSource;

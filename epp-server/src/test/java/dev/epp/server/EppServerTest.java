@@ -1,4 +1,4 @@
-package dev.epp.extproc;
+package dev.epp.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

@@ -3,6 +3,7 @@ package dev.epp.metrics;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.EndpointStore;
+import dev.epp.api.Plugin;
 import dev.epp.api.Ticker;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.metrics.internal.BufferPool;
@@ -17,6 +18,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -458,6 +460,34 @@ public final class MetricsScraper implements AutoCloseable {
     public Builder insecureSkipVerify(boolean insecureSkipVerify) {
       this.insecureSkipVerify = insecureSkipVerify;
       return this;
+    }
+
+    /**
+     * Applies a configuration's {@code dataLayer} plugins, as the Go EPP does: a {@link MetricsDataSource}'s scheme,
+     * path and insecure-skip-verify replace what this builder has (its parameters take precedence over the deprecated
+     * flags), a {@link CoreMetricsExtractor}'s mappings replace {@link #mappings}; other plugins are ignored.
+     *
+     * @throws IllegalArgumentException if {@code plugins} hold more than one of either: a pool has one metrics source
+     */
+    public Builder dataLayer(List<? extends Plugin> plugins) {
+      List<MetricsDataSource> sources = instances(plugins, MetricsDataSource.class);
+      List<CoreMetricsExtractor> extractors = instances(plugins, CoreMetricsExtractor.class);
+      if (sources.size() > 1 || extractors.size() > 1) {
+        throw new IllegalArgumentException("the configuration has more than one " + (sources.size() > 1
+            ? MetricsDataSource.TYPE : CoreMetricsExtractor.TYPE) + " plugin; a pool has one metrics source");
+      }
+      if (!sources.isEmpty()) {
+        MetricsDataSource source = sources.get(0);
+        scheme(source.scheme()).path(source.path()).insecureSkipVerify(source.insecureSkipVerify());
+      }
+      if (!extractors.isEmpty()) {
+        mappings(extractors.get(0).mappings());
+      }
+      return this;
+    }
+
+    private static <T> List<T> instances(List<? extends Plugin> plugins, Class<T> type) {
+      return plugins.stream().filter(type::isInstance).map(type::cast).toList();
     }
 
     /** A port to scrape on every endpoint instead of its own port; 0 (default) = the endpoint's port. */

@@ -1,6 +1,7 @@
 package dev.epp.metrics;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
@@ -94,6 +95,22 @@ class MetricsScraperTest {
     assertEquals(81767, metrics("vllm-rank-0").cacheNumBlocks(), "fields absent from the page keep their values");
     long before = metrics("vllm-rank-0").updatedNanos();
     Await.until("updatedNanos advances with every successful poll", () -> metrics("vllm-rank-0").updatedNanos() > before);
+  }
+
+  @Test
+  void theConfigurationsExtractorMappingsReplaceTheBuildersAndTwoSourcesAreRefused() {
+    ModelServer server = server("my_queue 42\n");
+    pool.upsert(Endpoint.of("a-rank-0", "127.0.0.1", server.port()));
+    MetricMappings custom = MetricMappings.of(MetricMappings.DEFAULT_ENGINE_LABEL_KEY, "custom",
+        List.of(EngineMapping.builder("custom").queuedRequests("my_queue").build()));
+    start(MetricsScraper.builder(pool).dataLayer(List.of(new CoreMetricsExtractor("extractor", custom))));
+    Await.until("the extractor's metric is read", () -> metrics("a-rank-0").waitingQueueSize() == 42);
+
+    CoreMetricsExtractor another = new CoreMetricsExtractor("another", custom);
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> MetricsScraper.builder(pool)
+        .dataLayer(List.of(new CoreMetricsExtractor("extractor", custom), another)));
+    assertEquals("the configuration has more than one core-metrics-extractor plugin; a pool has one metrics source",
+        e.getMessage());
   }
 
   @Test

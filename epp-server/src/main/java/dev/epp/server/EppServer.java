@@ -1,16 +1,12 @@
 package dev.epp.server;
 
 import dev.epp.api.EndpointDiscovery;
-import dev.epp.api.EndpointMetrics;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
-import dev.epp.api.scheduling.Candidates;
 import dev.epp.extproc.ExtProcService;
 import dev.epp.extproc.MalformedInput;
-import dev.epp.metrics.CoreMetricsExtractor;
 import dev.epp.metrics.EppMetrics;
-import dev.epp.metrics.MetricsDataSource;
 import dev.epp.metrics.MetricsExporter;
 import dev.epp.metrics.MetricsScraper;
 import dev.epp.scheduler.Director;
@@ -21,9 +17,7 @@ import io.envoyproxy.envoy.service.ext_proc.v3.ExternalProcessorGrpc;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
-import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.protobuf.services.HealthStatusManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -126,37 +120,11 @@ public final class EppServer implements AutoCloseable {
 
   private final EndpointPickerConfig config;
   private final EndpointDiscovery discovery;
-  private final String poolName;
-  private final Objectives objectives;
-  private final ModelRewrites modelRewrites;
-  private final int grpcPortSetting;
-  private final int healthPortSetting;
-  private final int metricsPortSetting;
-  private final String metricsToken;
-  private final boolean secureServing;
-  private final Path certPath;
-  private final boolean certReload;
-  private final boolean healthChecking;
-  private final Readiness readiness;
-  private final Duration refreshMetricsInterval;
-  private final Duration poolMetricsInterval;
-  private final Duration stalenessThreshold;
-  private final String modelServerMetricsScheme;
-  private final String modelServerMetricsPath;
-  private final int modelServerMetricsPort;
-  private final boolean modelServerMetricsInsecureSkipVerify;
-  private final int maxRequestBodyBytes;
-  private final long maxBufferedBodyBytes;
-  private final Duration streamIdleTimeout;
-  private final int maxConcurrentStreams;
-  private final Duration maxConnectionIdle;
-  private final Duration keepAliveTime;
-  private final Duration keepAliveTimeout;
-  private final Duration drainTimeout;
+  private final EppServerOptions options;
 
   private final EndpointPool pool = new EndpointPool();
   private final EppMetrics metrics = EppMetrics.create();
-  private final HealthStatusManager health = new HealthStatusManager();
+  private final HealthReporter health;
   private State state = State.NEW;
   private boolean discoveryStarted;
   private MetricsScraper scraper;
@@ -165,42 +133,15 @@ public final class EppServer implements AutoCloseable {
   private Server healthServer;
   private MetricsExporter exporter;
   private ScheduledExecutorService readinessTicker;
-  private Boolean ready; // confined to the readiness ticker
-  private Boolean anyFresh; // confined to the readiness ticker
 
-  private EppServer(Builder b) {
-    config = b.config;
-    discovery = b.discovery;
-    poolName = b.poolName;
-    objectives = b.objectives;
-    modelRewrites = b.modelRewrites;
-    grpcPortSetting = b.grpcPort;
-    healthPortSetting = b.healthPort;
-    metricsPortSetting = b.metricsPort;
-    metricsToken = b.metricsToken;
-    secureServing = b.secureServing;
-    certPath = b.certPath;
-    certReload = b.certReload;
-    healthChecking = b.healthChecking;
-    readiness = b.readiness;
-    refreshMetricsInterval = b.refreshMetricsInterval;
-    poolMetricsInterval = b.poolMetricsInterval;
-    stalenessThreshold = b.stalenessThreshold;
-    modelServerMetricsScheme = b.modelServerMetricsScheme;
-    modelServerMetricsPath = b.modelServerMetricsPath;
-    modelServerMetricsPort = b.modelServerMetricsPort;
-    modelServerMetricsInsecureSkipVerify = b.modelServerMetricsInsecureSkipVerify;
-    maxRequestBodyBytes = b.maxRequestBodyBytes;
-    maxBufferedBodyBytes = b.maxBufferedBodyBytes;
-    streamIdleTimeout = b.streamIdleTimeout;
-    maxConcurrentStreams = b.maxConcurrentStreams;
-    maxConnectionIdle = b.maxConnectionIdle;
-    keepAliveTime = b.keepAliveTime;
-    keepAliveTimeout = b.keepAliveTimeout;
-    drainTimeout = b.drainTimeout;
-    for (String service : HEALTH_SERVICES) {
-      health.setStatus(service, service.equals(LIVENESS) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
-    }
+  private EppServer(EndpointPickerConfig config, EndpointDiscovery discovery, EppServerOptions options) {
+    this.config = config;
+    this.discovery = discovery;
+    this.options = options;
+    // Pool gauges are refreshed between two periodic refreshes when the first endpoint turns fresh or the last one
+    // stale, so that inference_pool_ready_pods agrees with readiness from the first scrapes on.
+    this.health = new HealthReporter(pool, options.readiness(), options.metricsStalenessThreshold(),
+        metrics::refreshPoolGauges);
   }
 
   /** A builder of a server routing with {@code config} over the endpoints that {@code discovery} finds. */
@@ -221,14 +162,16 @@ public final class EppServer implements AutoCloseable {
     }
     state = State.STARTED;
     try {
-      ReloadingKeyManager keyManager = secureServing && certPath != null ? ServerTls.keyManager(certPath) : null;
-      ServerCredentials credentials = !secureServing ? InsecureServerCredentials.create()
+      EppServerOptions o = options;
+      ReloadingKeyManager keyManager = o.secureServing() && o.certPath() != null
+          ? ServerTls.keyManager(o.certPath()) : null;
+      ServerCredentials credentials = !o.secureServing() ? InsecureServerCredentials.create()
           : keyManager != null ? ServerTls.credentials(keyManager) : ServerTls.selfSigned();
       Director director = Director.builder(config, pool)
-          .objectives(objectives)
-          .modelRewrites(modelRewrites)
+          .objectives(o.objectives())
+          .modelRewrites(o.modelRewrites())
           .metrics(metrics)
-          .stalenessThreshold(stalenessThreshold)
+          .stalenessThreshold(o.metricsStalenessThreshold())
           .build();
       scraper = scraper();
       try {
@@ -238,7 +181,8 @@ public final class EppServer implements AutoCloseable {
       }
       discoveryStarted = true;
       scraper.start();
-      metrics.monitorPool(poolName, pool, Ticker.system(), stalenessThreshold, poolMetricsInterval);
+      metrics.monitorPool(o.poolName(), pool, Ticker.system(), o.metricsStalenessThreshold(),
+          o.refreshPrometheusMetricsInterval());
       List<ApproxPrefixCacheProducer> prefixProducers = config.plugins(ApproxPrefixCacheProducer.class);
       metrics.prefixIndexerSize(() -> prefixProducers.stream().mapToLong(ApproxPrefixCacheProducer::indexSize).sum());
       MalformedInput.install();
@@ -246,43 +190,45 @@ public final class EppServer implements AutoCloseable {
 
       extProc = ExtProcService.builder(director)
           .metrics(metrics)
-          .maxRequestBodyBytes(maxRequestBodyBytes)
-          .maxBufferedBodyBytes(maxBufferedBodyBytes)
-          .streamIdleTimeout(streamIdleTimeout)
+          .maxRequestBodyBytes(o.maxRequestBodyBytes())
+          .maxBufferedBodyBytes(o.maxBufferedBodyBytes())
+          .streamIdleTimeout(o.streamIdleTimeout())
           .build();
-      NettyServerBuilder grpc = NettyServerBuilder.forPort(grpcPortSetting, credentials)
+      NettyServerBuilder grpc = NettyServerBuilder.forPort(o.grpcPort(), credentials)
           .directExecutor()
           .addService(extProc)
-          .maxInboundMessageSize((int) Math.min(Integer.MAX_VALUE, (long) maxRequestBodyBytes + MESSAGE_OVERHEAD_BYTES))
-          .maxConcurrentCallsPerConnection(maxConcurrentStreams)
-          .maxConnectionIdle(maxConnectionIdle.toNanos(), TimeUnit.NANOSECONDS)
-          .keepAliveTime(keepAliveTime.toNanos(), TimeUnit.NANOSECONDS)
-          .keepAliveTimeout(keepAliveTimeout.toNanos(), TimeUnit.NANOSECONDS);
-      if (healthChecking) {
-        grpc.addService(health.getHealthService());
+          .maxInboundMessageSize(
+              (int) Math.min(Integer.MAX_VALUE, (long) o.maxRequestBodyBytes() + MESSAGE_OVERHEAD_BYTES))
+          .maxConcurrentCallsPerConnection(o.maxConcurrentStreamsPerConnection())
+          .maxConnectionIdle(o.maxConnectionIdle().toNanos(), TimeUnit.NANOSECONDS)
+          .keepAliveTime(o.keepAliveTime().toNanos(), TimeUnit.NANOSECONDS)
+          .keepAliveTimeout(o.keepAliveTimeout().toNanos(), TimeUnit.NANOSECONDS);
+      if (o.healthChecking()) {
+        grpc.addService(health.service());
       }
-      grpcServer = bind(grpc, "ext_proc gRPC", grpcPortSetting);
-      healthServer = bind(NettyServerBuilder.forPort(healthPortSetting, InsecureServerCredentials.create())
+      grpcServer = bind(grpc, "ext_proc gRPC", o.grpcPort());
+      healthServer = bind(NettyServerBuilder.forPort(o.healthPort(), InsecureServerCredentials.create())
           .directExecutor()
-          .addService(health.getHealthService()), "gRPC health", healthPortSetting);
+          .addService(health.service()), "gRPC health", o.healthPort());
       try {
-        exporter = MetricsExporter.start(new InetSocketAddress(metricsPortSetting), metrics.registry(), metricsToken);
+        exporter = MetricsExporter.start(new InetSocketAddress(o.metricsPort()), metrics.registry(),
+            o.metricsBearerToken());
       } catch (UncheckedIOException e) {
-        throw new StartException("cannot listen for metrics on port " + metricsPortSetting + ": " + rootMessage(e), e);
+        throw new StartException("cannot listen for metrics on port " + o.metricsPort() + ": " + rootMessage(e), e);
       }
 
       log.info("EPP started: pool {} with {} endpoint(s); ext_proc on port {} ({}{}), health on port {}, "
-              + "metrics on port {}{}", poolName, pool.snapshot().size(), grpcPort(),
-          !secureServing ? "plaintext" : certPath != null ? "TLS from " + certPath : "TLS, self-signed",
-          healthChecking ? ", with health" : "", healthPort(), metricsPort(),
-          metricsToken != null ? " (bearer token required)" : "");
+              + "metrics on port {}{}", o.poolName(), pool.snapshot().size(), grpcPort(),
+          !o.secureServing() ? "plaintext" : o.certPath() != null ? "TLS from " + o.certPath() : "TLS, self-signed",
+          o.healthChecking() ? ", with health" : "", healthPort(), metricsPort(),
+          o.metricsBearerToken() != null ? " (bearer token required)" : "");
       readinessTicker = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "epp-readiness");
         t.setDaemon(true);
         return t;
       });
-      readinessTicker.scheduleWithFixedDelay(this::updateReadiness, 0, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
-      if (keyManager != null && certReload) {
+      readinessTicker.scheduleWithFixedDelay(health::update, 0, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
+      if (keyManager != null && o.certReload()) {
         readinessTicker.scheduleWithFixedDelay(keyManager::reloadIfChanged, READINESS_TICK_MILLIS,
             READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
       }
@@ -292,6 +238,11 @@ public final class EppServer implements AutoCloseable {
       state = State.CLOSED;
       throw e;
     }
+  }
+
+  /** The server's settings. */
+  public EppServerOptions options() {
+    return options;
   }
 
   /**
@@ -337,7 +288,7 @@ public final class EppServer implements AutoCloseable {
     }
     boolean wasStarted = state == State.STARTED;
     state = State.CLOSED;
-    stop(drainTimeout);
+    stop(options.drainTimeout());
     if (wasStarted) {
       log.info("EPP stopped");
     }
@@ -352,7 +303,7 @@ public final class EppServer implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-    setReadiness(ServingStatus.NOT_SERVING);
+    health.drain();
     if (grpcServer != null) {
       grpcServer.shutdown();
       if (!await(grpcServer, drain)) {
@@ -382,75 +333,20 @@ public final class EppServer implements AutoCloseable {
     metrics.close();
   }
 
-  private void updateReadiness() {
-    int fresh = freshEndpoints();
-    if (anyFresh == null || anyFresh != fresh > 0) {
-      // Between two pool-gauge refreshes, so that inference_pool_ready_pods agrees with readiness from the
-      // first scrapes on, not one refresh interval later.
-      anyFresh = fresh > 0;
-      metrics.refreshPoolGauges();
-    }
-    boolean now;
-    String reason;
-    if (readiness == Readiness.DISCOVERY_SYNCED) {
-      now = true;
-      reason = "endpoint discovery has synced";
-    } else {
-      now = fresh > 0;
-      reason = now ? fresh + " endpoint(s) have fresh metrics"
-          : "no endpoint has metrics fresher than " + stalenessThreshold.toMillis() + " ms";
-    }
-    if (ready == null || ready != now) {
-      ready = now;
-      setReadiness(now ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
-      log.info("EPP {}: {}", now ? "ready" : "not ready", reason);
-    }
-  }
-
-  /** Sets every health name but {@link #LIVENESS}. */
-  private void setReadiness(ServingStatus status) {
-    for (String service : HEALTH_SERVICES) {
-      if (!service.equals(LIVENESS)) {
-        health.setStatus(service, status);
-      }
-    }
-  }
-
-  private int freshEndpoints() {
-    Candidates snapshot = pool.snapshot();
-    long now = System.nanoTime();
-    long maxAge = stalenessThreshold.toNanos();
-    int fresh = 0;
-    for (int i = 0; i < snapshot.size(); i++) {
-      if (snapshot.metrics(i).isFresh(now, maxAge)) {
-        fresh++;
-      }
-    }
-    return fresh;
-  }
-
+  /** The scraper, with the configuration's data-layer plugins taking precedence over the scraping settings. */
   private MetricsScraper scraper() {
-    List<MetricsDataSource> sources = config.plugins(MetricsDataSource.class);
-    List<CoreMetricsExtractor> extractors = config.plugins(CoreMetricsExtractor.class);
-    if (sources.size() > 1 || extractors.size() > 1) {
-      throw new StartException("the configuration has more than one " + (sources.size() > 1
-          ? MetricsDataSource.TYPE : CoreMetricsExtractor.TYPE) + " plugin; a pool has one metrics source");
+    try {
+      return MetricsScraper.builder(pool)
+          .interval(options.refreshMetricsInterval())
+          .metricsPort(options.modelServerMetricsPort())
+          .scheme(options.modelServerMetricsScheme())
+          .path(options.modelServerMetricsPath())
+          .insecureSkipVerify(options.modelServerMetricsInsecureSkipVerify())
+          .dataLayer(config.plugins())
+          .build();
+    } catch (IllegalArgumentException e) {
+      throw new StartException(e.getMessage(), e);
     }
-    MetricsScraper.Builder builder = MetricsScraper.builder(pool)
-        .interval(refreshMetricsInterval)
-        .metricsPort(modelServerMetricsPort);
-    if (sources.isEmpty()) {
-      builder.scheme(modelServerMetricsScheme)
-          .path(modelServerMetricsPath)
-          .insecureSkipVerify(modelServerMetricsInsecureSkipVerify);
-    } else { // as in Go, the plugin's parameters take precedence over the (deprecated) flags
-      MetricsDataSource source = sources.get(0);
-      builder.scheme(source.scheme()).path(source.path()).insecureSkipVerify(source.insecureSkipVerify());
-    }
-    if (!extractors.isEmpty()) {
-      builder.mappings(extractors.get(0).mappings());
-    }
-    return builder.build();
   }
 
   private static Server bind(NettyServerBuilder builder, String what, int port) {
@@ -492,33 +388,34 @@ public final class EppServer implements AutoCloseable {
   public static final class Builder {
     private final EndpointPickerConfig config;
     private final EndpointDiscovery discovery;
-    private String poolName = DEFAULT_POOL_NAME;
-    private Objectives objectives = Objectives.none();
-    private ModelRewrites modelRewrites = ModelRewrites.none();
-    private int grpcPort = DEFAULT_GRPC_PORT;
-    private int healthPort = DEFAULT_HEALTH_PORT;
-    private int metricsPort = MetricsExporter.DEFAULT_PORT;
-    private String metricsToken;
-    private boolean secureServing = true;
-    private Path certPath;
-    private boolean certReload;
-    private boolean healthChecking;
-    private Readiness readiness = Readiness.FRESH_METRICS;
-    private Duration refreshMetricsInterval = Duration.ofMillis(50);
-    private Duration poolMetricsInterval = EppMetrics.DEFAULT_POOL_REFRESH_INTERVAL;
-    private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
-    private String modelServerMetricsScheme = "http";
-    private String modelServerMetricsPath = "/metrics";
-    private int modelServerMetricsPort;
-    private boolean modelServerMetricsInsecureSkipVerify = true;
-    private int maxRequestBodyBytes = ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES;
-    private long maxBufferedBodyBytes;
-    private Duration streamIdleTimeout = ExtProcService.DEFAULT_STREAM_IDLE_TIMEOUT;
-    private int maxConcurrentStreams = Integer.MAX_VALUE;
-    private Duration maxConnectionIdle = DEFAULT_MAX_CONNECTION_IDLE;
-    private Duration keepAliveTime = DEFAULT_KEEPALIVE_TIME;
-    private Duration keepAliveTimeout = DEFAULT_KEEPALIVE_TIMEOUT;
-    private Duration drainTimeout = DEFAULT_DRAIN_TIMEOUT;
+    private static final EppServerOptions DEFAULTS = EppServerOptions.defaults();
+    private String poolName = DEFAULTS.poolName();
+    private Objectives objectives = DEFAULTS.objectives();
+    private ModelRewrites modelRewrites = DEFAULTS.modelRewrites();
+    private int grpcPort = DEFAULTS.grpcPort();
+    private int healthPort = DEFAULTS.healthPort();
+    private int metricsPort = DEFAULTS.metricsPort();
+    private String metricsToken = DEFAULTS.metricsBearerToken();
+    private boolean secureServing = DEFAULTS.secureServing();
+    private Path certPath = DEFAULTS.certPath();
+    private boolean certReload = DEFAULTS.certReload();
+    private boolean healthChecking = DEFAULTS.healthChecking();
+    private Readiness readiness = DEFAULTS.readiness();
+    private Duration refreshMetricsInterval = DEFAULTS.refreshMetricsInterval();
+    private Duration poolMetricsInterval = DEFAULTS.refreshPrometheusMetricsInterval();
+    private Duration stalenessThreshold = DEFAULTS.metricsStalenessThreshold();
+    private String modelServerMetricsScheme = DEFAULTS.modelServerMetricsScheme();
+    private String modelServerMetricsPath = DEFAULTS.modelServerMetricsPath();
+    private int modelServerMetricsPort = DEFAULTS.modelServerMetricsPort();
+    private boolean modelServerMetricsInsecureSkipVerify = DEFAULTS.modelServerMetricsInsecureSkipVerify();
+    private int maxRequestBodyBytes = DEFAULTS.maxRequestBodyBytes();
+    private long maxBufferedBodyBytes = DEFAULTS.maxBufferedBodyBytes();
+    private Duration streamIdleTimeout = DEFAULTS.streamIdleTimeout();
+    private int maxConcurrentStreams = DEFAULTS.maxConcurrentStreamsPerConnection();
+    private Duration maxConnectionIdle = DEFAULTS.maxConnectionIdle();
+    private Duration keepAliveTime = DEFAULTS.keepAliveTime();
+    private Duration keepAliveTimeout = DEFAULTS.keepAliveTimeout();
+    private Duration drainTimeout = DEFAULTS.drainTimeout();
 
     private Builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
       this.config = Objects.requireNonNull(config, "config");
@@ -527,10 +424,7 @@ public final class EppServer implements AutoCloseable {
 
     /** The pool's name, the {@code name} label of the pool metrics; default {@value #DEFAULT_POOL_NAME}. */
     public Builder poolName(String value) {
-      if (value.isBlank()) {
-        throw new IllegalArgumentException("pool name must not be blank");
-      }
-      this.poolName = value;
+      this.poolName = EppServerOptions.poolName(value);
       return this;
     }
 
@@ -548,19 +442,19 @@ public final class EppServer implements AutoCloseable {
 
     /** The ext_proc port; default {@value #DEFAULT_GRPC_PORT}; 0 picks a free port. */
     public Builder grpcPort(int value) {
-      this.grpcPort = port(value);
+      this.grpcPort = EppServerOptions.port(value);
       return this;
     }
 
     /** The gRPC health port; default {@value #DEFAULT_HEALTH_PORT}; 0 picks a free port. */
     public Builder healthPort(int value) {
-      this.healthPort = port(value);
+      this.healthPort = EppServerOptions.port(value);
       return this;
     }
 
     /** The {@code /metrics} port; default {@value MetricsExporter#DEFAULT_PORT}; 0 picks a free port. */
     public Builder metricsPort(int value) {
-      this.metricsPort = port(value);
+      this.metricsPort = EppServerOptions.port(value);
       return this;
     }
 
@@ -568,10 +462,7 @@ public final class EppServer implements AutoCloseable {
      * The bearer token {@code /metrics} requires, or {@code null} (default) for none; see {@link MetricsExporter}.
      */
     public Builder metricsBearerToken(String value) {
-      if (value != null && value.isBlank()) {
-        throw new IllegalArgumentException("bearer token must not be blank");
-      }
-      this.metricsToken = value;
+      this.metricsToken = EppServerOptions.bearerToken(value);
       return this;
     }
 
@@ -614,7 +505,7 @@ public final class EppServer implements AutoCloseable {
 
     /** Time between metric polls of one model server; default 50 ms. */
     public Builder refreshMetricsInterval(Duration value) {
-      this.refreshMetricsInterval = positive(value, "refresh metrics interval");
+      this.refreshMetricsInterval = EppServerOptions.positive(value, "refresh metrics interval");
       return this;
     }
 
@@ -623,13 +514,13 @@ public final class EppServer implements AutoCloseable {
      * second of the first endpoint's metrics turning fresh and of the last one's going stale, as readiness is.
      */
     public Builder refreshPrometheusMetricsInterval(Duration value) {
-      this.poolMetricsInterval = positive(value, "refresh prometheus metrics interval");
+      this.poolMetricsInterval = EppServerOptions.positive(value, "refresh prometheus metrics interval");
       return this;
     }
 
     /** How old an endpoint's metrics may be for it to count as ready; default 2 s. */
     public Builder metricsStalenessThreshold(Duration value) {
-      this.stalenessThreshold = positive(value, "metrics staleness threshold");
+      this.stalenessThreshold = EppServerOptions.positive(value, "metrics staleness threshold");
       return this;
     }
 
@@ -639,25 +530,19 @@ public final class EppServer implements AutoCloseable {
      * likewise {@link #modelServerMetricsPath} and {@link #modelServerMetricsInsecureSkipVerify}.
      */
     public Builder modelServerMetricsScheme(String value) {
-      if (!value.equals("http") && !value.equals("https")) {
-        throw new IllegalArgumentException("scheme must be http or https: " + value);
-      }
-      this.modelServerMetricsScheme = value;
+      this.modelServerMetricsScheme = EppServerOptions.scheme(value);
       return this;
     }
 
     /** The path model-server metrics are scraped from; default {@code /metrics}. */
     public Builder modelServerMetricsPath(String value) {
-      if (!value.startsWith("/")) {
-        throw new IllegalArgumentException("path must start with '/': " + value);
-      }
-      this.modelServerMetricsPath = value;
+      this.modelServerMetricsPath = EppServerOptions.path(value);
       return this;
     }
 
     /** A port to scrape on every model server instead of the endpoint's own; default 0 (the endpoint's port). */
     public Builder modelServerMetricsPort(int value) {
-      this.modelServerMetricsPort = port(value);
+      this.modelServerMetricsPort = EppServerOptions.port(value);
       return this;
     }
 
@@ -669,10 +554,7 @@ public final class EppServer implements AutoCloseable {
 
     /** The largest request body accepted (larger gets 413); default 16 MiB. */
     public Builder maxRequestBodyBytes(int value) {
-      if (value <= 0) {
-        throw new IllegalArgumentException("max request body bytes must be positive: " + value);
-      }
-      this.maxRequestBodyBytes = value;
+      this.maxRequestBodyBytes = EppServerOptions.maxRequestBodyBytes(value);
       return this;
     }
 
@@ -682,10 +564,7 @@ public final class EppServer implements AutoCloseable {
      * {@link #maxRequestBodyBytes}.
      */
     public Builder maxBufferedBodyBytes(long value) {
-      if (value < 0) {
-        throw new IllegalArgumentException("max buffered body bytes must not be negative: " + value);
-      }
-      this.maxBufferedBodyBytes = value;
+      this.maxBufferedBodyBytes = EppServerOptions.maxBufferedBodyBytes(value);
       return this;
     }
 
@@ -694,19 +573,19 @@ public final class EppServer implements AutoCloseable {
      * reconnects when it needs to); default 5 minutes.
      */
     public Builder maxConnectionIdle(Duration value) {
-      this.maxConnectionIdle = positive(value, "max connection idle");
+      this.maxConnectionIdle = EppServerOptions.positive(value, "max connection idle");
       return this;
     }
 
     /** How long an ext_proc connection may be silent before the server pings it; default 1 minute. */
     public Builder keepAliveTime(Duration value) {
-      this.keepAliveTime = positive(value, "keepalive time");
+      this.keepAliveTime = EppServerOptions.positive(value, "keepalive time");
       return this;
     }
 
     /** How long the server waits for a ping's answer before it closes the connection; default 20 s. */
     public Builder keepAliveTimeout(Duration value) {
-      this.keepAliveTimeout = positive(value, "keepalive timeout");
+      this.keepAliveTimeout = EppServerOptions.positive(value, "keepalive timeout");
       return this;
     }
 
@@ -715,10 +594,7 @@ public final class EppServer implements AutoCloseable {
      * as in gRPC-Go. A gateway whose connection reaches the limit opens another connection.
      */
     public Builder maxConcurrentStreamsPerConnection(int value) {
-      if (value <= 0) {
-        throw new IllegalArgumentException("max concurrent streams must be positive: " + value);
-      }
-      this.maxConcurrentStreams = value;
+      this.maxConcurrentStreams = EppServerOptions.maxConcurrentStreams(value);
       return this;
     }
 
@@ -730,10 +606,7 @@ public final class EppServer implements AutoCloseable {
 
     /** How long {@link EppServer#close()} lets ext_proc streams in flight finish; default 30 s, as llm-d-router. */
     public Builder drainTimeout(Duration value) {
-      if (value.isNegative()) {
-        throw new IllegalArgumentException("drain timeout must not be negative: " + value);
-      }
-      this.drainTimeout = value;
+      this.drainTimeout = EppServerOptions.drainTimeout(value);
       return this;
     }
 
@@ -743,25 +616,15 @@ public final class EppServer implements AutoCloseable {
      * @throws IllegalArgumentException if {@link #maxBufferedBodyBytes} is smaller than {@link #maxRequestBodyBytes}
      */
     public EppServer build() {
-      if (maxBufferedBodyBytes != 0 && maxBufferedBodyBytes < maxRequestBodyBytes) {
-        throw new IllegalArgumentException("max buffered body bytes (" + maxBufferedBodyBytes
-            + ") must be at least max request body bytes (" + maxRequestBodyBytes + ")");
-      }
-      return new EppServer(this);
+      return new EppServer(config, discovery, options());
     }
 
-    private static int port(int value) {
-      if (value < 0 || value > 65535) {
-        throw new IllegalArgumentException("port " + value + " is not in 0..65535");
-      }
-      return value;
-    }
-
-    private static Duration positive(Duration value, String what) {
-      if (value.isNegative() || value.isZero()) {
-        throw new IllegalArgumentException(what + " must be positive: " + value);
-      }
-      return value;
+    private EppServerOptions options() {
+      return new EppServerOptions(poolName, objectives, modelRewrites, grpcPort, healthPort, metricsPort, metricsToken,
+          secureServing, certPath, certReload, healthChecking, readiness, refreshMetricsInterval, poolMetricsInterval,
+          stalenessThreshold, modelServerMetricsScheme, modelServerMetricsPath, modelServerMetricsPort,
+          modelServerMetricsInsecureSkipVerify, maxRequestBodyBytes, maxBufferedBodyBytes, streamIdleTimeout,
+          maxConcurrentStreams, maxConnectionIdle, keepAliveTime, keepAliveTimeout, drainTimeout);
     }
   }
 }

@@ -1,5 +1,5 @@
 /**
- * Model-server metrics and the EPP's own metrics.
+ * Model-server metrics and the EPP's own metrics. Discovery without Kubernetes is the {@code epp-discovery} module.
  *
  * <ul>
  *   <li>Scraping: {@link dev.epp.metrics.MetricsScraper} polls every endpoint of an
@@ -8,7 +8,6 @@
  *       the snapshot back to the store.
  *   <li>Configuration: the {@code dataLayer} plugins {@link dev.epp.metrics.MetricsDataSource} and
  *       {@link dev.epp.metrics.CoreMetricsExtractor} of a Go {@code EndpointPickerConfig}.
- *   <li>Discovery: {@link dev.epp.metrics.StaticDiscovery} and {@link dev.epp.metrics.FileDiscovery}.
  *   <li>Own metrics: {@link dev.epp.metrics.EppMetrics} (the Go EPP's families) served by
  *       {@link dev.epp.metrics.MetricsExporter}.
  * </ul>

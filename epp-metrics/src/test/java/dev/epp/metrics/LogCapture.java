@@ -8,7 +8,7 @@ import java.util.List;
 
 /**
  * Records what slf4j-simple logs (it writes to the current {@code System.err}) while open, still passing it on.
- * Lines look like {@code [thread] WARN dev.epp.metrics.FileDiscovery - message}.
+ * Lines look like {@code [thread] WARN dev.epp.metrics.MetricsScraper - message}.
  */
 final class LogCapture implements AutoCloseable {
 

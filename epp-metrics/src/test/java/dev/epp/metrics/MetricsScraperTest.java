@@ -62,7 +62,13 @@ class MetricsScraperTest {
   }
 
   private EndpointMetrics metrics(String name) {
-    return DiscoveryTest.metrics(pool, name);
+    var snapshot = pool.snapshot();
+    for (int i = 0; i < snapshot.size(); i++) {
+      if (snapshot.endpoint(i).name().equals(name)) {
+        return snapshot.metrics(i);
+      }
+    }
+    throw new AssertionError("no endpoint " + name);
   }
 
   private boolean fresh(String name) {

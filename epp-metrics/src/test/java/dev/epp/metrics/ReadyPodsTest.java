@@ -4,14 +4,18 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.Ticker;
+import dev.epp.discovery.FileDiscovery;
 import dev.epp.scheduler.EndpointPool;
+import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
@@ -38,7 +42,7 @@ class ReadyPodsTest {
       String lineA = "vllm-xxx-rank-0 127.0.0.1:" + a.port() + " inference.networking.k8s.io/engine-type=vllm\n";
       String lineB = "vllm-yyy-rank-0 127.0.0.1:" + b.port() + "\n";
       String lineC = "vllm-zzz-rank-0 127.0.0.1:" + c.port() + "\n";
-      DiscoveryTest.write(file, lineA);
+      write(file, lineA);
 
       EndpointPool pool = new EndpointPool();
       try (FileDiscovery discovery = new FileDiscovery(file, Duration.ofMillis(50));
@@ -52,7 +56,7 @@ class ReadyPodsTest {
             Duration.ofMillis(100));
 
         awaitReadyPods(exporter, 1);
-        DiscoveryTest.write(file, lineA + lineB + lineC);
+        write(file, lineA + lineB + lineC);
         awaitReadyPods(exporter, 3);
         assertEquals(List.of(
             "inference_pool_average_kv_cache_utilization{name=\"gaie-sim\"} 0.25",
@@ -64,11 +68,17 @@ class ReadyPodsTest {
             "inference_pool_per_pod_queue_size{model_server_pod=\"vllm-yyy-rank-0\",name=\"gaie-sim\"} 2",
             "inference_pool_per_pod_queue_size{model_server_pod=\"vllm-zzz-rank-0\",name=\"gaie-sim\"} 4"),
             grep(exporter, "inference_pool_per_pod_queue_size"));
-        DiscoveryTest.write(file, lineB);
+        write(file, lineB);
         awaitReadyPods(exporter, 1);
         assertEquals(1, scraper.endpointCount());
       }
     }
+  }
+
+  private static void write(Path file, String text) throws IOException {
+    Path tmp = Files.createTempFile(file.getParent(), "endpoints", ".tmp");
+    Files.writeString(tmp, text);
+    Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
   }
 
   private void awaitReadyPods(MetricsExporter exporter, int expected) {

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.ByteString;
 import dev.epp.api.Endpoint;
-import dev.epp.metrics.StaticDiscovery;
+import dev.epp.discovery.StaticDiscovery;
 import dev.epp.scheduler.EndpointPickerConfig;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;

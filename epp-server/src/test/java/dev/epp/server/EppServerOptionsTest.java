@@ -3,7 +3,7 @@ package dev.epp.server;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
-import dev.epp.metrics.StaticDiscovery;
+import dev.epp.discovery.StaticDiscovery;
 import dev.epp.scheduler.EndpointPickerConfig;
 import java.time.Duration;
 import java.util.List;

@@ -1,4 +1,4 @@
-package dev.epp.metrics;
+package dev.epp.discovery;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -64,8 +64,7 @@ class EndpointsFileHostileInputTest {
 
   @Test
   void invalidAddressesAreSkippedWithFileAndLineAndLeaveNoGhost() throws IOException {
-    // The scraper listens to the pool, as in the server: an address it cannot use must not reach it.
-    closing(MetricsScraper.builder(pool).build()).start();
+    // An address a scraper cannot use must not reach the pool it listens to.
     Path file = dir.resolve("endpoints.txt");
     DiscoveryTest.write(file, "first 10.0.0.1:8000\n");
     try (LogCapture logs = new LogCapture()) {

@@ -1,4 +1,4 @@
-package dev.epp.metrics;
+package dev.epp.discovery;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;

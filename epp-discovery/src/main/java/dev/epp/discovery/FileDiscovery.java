@@ -1,4 +1,4 @@
-package dev.epp.metrics;
+package dev.epp.discovery;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointDiscovery;

@@ -1,4 +1,4 @@
-package dev.epp.metrics;
+package dev.epp.discovery;
 
 /**
  * An endpoint address as discovery accepts it: {@code <ipv4>:<port>} or {@code [<ipv6>]:<port>}. The address must be

@@ -2,7 +2,7 @@ package dev.epp.bench;
 
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.requestcontrol.Usage;
-import dev.epp.metrics.EppMetrics;
+import dev.epp.metrics.export.EppMetrics;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.Routing;
 import io.prometheus.client.CollectorRegistry;

@@ -3,7 +3,7 @@ package dev.epp.bench;
 import com.google.protobuf.ByteString;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.extproc.ExtProcService;
-import dev.epp.metrics.EppMetrics;
+import dev.epp.metrics.export.EppMetrics;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;

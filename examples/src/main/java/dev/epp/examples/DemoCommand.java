@@ -9,7 +9,7 @@ import dev.epp.examples.gateway.EndpointPicker;
 import dev.epp.examples.gateway.Gateway;
 import dev.epp.examples.simulator.SimulatedPods;
 import dev.epp.extproc.ExtProcService;
-import dev.epp.metrics.MetricsExporter;
+import dev.epp.metrics.export.MetricsExporter;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.server.EppServer;
 import java.io.IOException;

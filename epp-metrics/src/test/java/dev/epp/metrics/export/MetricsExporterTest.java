@@ -1,0 +1,92 @@
+package dev.epp.metrics.export;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.prometheus.client.CollectorRegistry;
+import io.prometheus.client.Counter;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class MetricsExporterTest {
+
+  private final HttpClient client = HttpClient.newHttpClient();
+  private MetricsExporter exporter;
+
+  @AfterEach
+  void close() {
+    if (exporter != null) {
+      exporter.close();
+    }
+  }
+
+  private MetricsExporter start(CollectorRegistry registry, String token) {
+    exporter = MetricsExporter.start(
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), registry, token);
+    return exporter;
+  }
+
+  private HttpResponse<String> request(String method, String path, String authorization)
+      throws IOException, InterruptedException {
+    HttpRequest.Builder b = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + exporter.port() + path))
+        .method(method, HttpRequest.BodyPublishers.noBody());
+    if (authorization != null) {
+      b.header("Authorization", authorization);
+    }
+    return client.send(b.build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void servesTextFormatWithJvmMetricsAndWithoutCreatedSeries() throws Exception {
+    EppMetrics metrics = EppMetrics.create();
+    metrics.recordRequest("m", "t", 0);
+    start(metrics.registry(), null);
+    HttpResponse<String> response = request("GET", "/metrics", null);
+    assertEquals(200, response.statusCode());
+    assertEquals("text/plain; version=0.0.4; charset=utf-8", response.headers().firstValue("Content-Type").orElse(""));
+    String body = response.body();
+    assertTrue(body.contains("\ninference_objective_request_total{model_name=\"m\",priority=\"0\",target_model_name=\"t\"} 1\n"),
+        body);
+    assertTrue(body.contains("\njvm_threads_current "), "JVM metrics");
+    assertTrue(body.contains("\nprocess_cpu_seconds_total "), "process metrics");
+    assertFalse(body.contains("_created"), "no _created series");
+  }
+
+  @Test
+  void bearerTokenIsRequiredWhenConfigured() throws Exception {
+    CollectorRegistry registry = new CollectorRegistry();
+    Counter.build("c_total", "help").register(registry).inc();
+    start(registry, "s3cret");
+
+    HttpResponse<String> missing = request("GET", "/metrics", null);
+    assertEquals(401, missing.statusCode());
+    assertTrue(missing.body().contains("curl -H \"Authorization: Bearer $TOKEN\""), missing.body());
+    assertEquals("Bearer realm=\"epp-metrics\"", missing.headers().firstValue("WWW-Authenticate").orElse(""));
+    assertEquals(401, request("GET", "/metrics", "Bearer wrong").statusCode());
+    assertEquals(401, request("GET", "/metrics", "Bearer s3cret2").statusCode());
+    assertEquals(401, request("GET", "/metrics", "Basic czNjcmV0").statusCode());
+
+    HttpResponse<String> ok = request("GET", "/metrics", "Bearer s3cret");
+    assertEquals(200, ok.statusCode());
+    assertTrue(ok.body().contains("\nc_total 1\n"), ok.body());
+  }
+
+  @Test
+  void otherPathsAndMethods() throws Exception {
+    start(new CollectorRegistry(), null);
+    assertEquals(404, request("GET", "/", null).statusCode());
+    assertEquals(404, request("GET", "/metricsx", null).statusCode());
+    HttpResponse<String> post = request("POST", "/metrics", null);
+    assertEquals(405, post.statusCode());
+    assertEquals("GET, HEAD", post.headers().firstValue("Allow").orElse(""));
+    assertEquals(200, request("HEAD", "/metrics", null).statusCode());
+  }
+}

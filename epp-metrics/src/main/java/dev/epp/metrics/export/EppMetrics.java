@@ -16,7 +16,6 @@ import io.prometheus.client.CounterMetricFamily;
 import io.prometheus.client.Gauge;
 import io.prometheus.client.GaugeMetricFamily;
 import io.prometheus.client.Histogram;
-import io.prometheus.client.hotspot.DefaultExports;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -73,7 +72,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   private static final double NANOS_PER_SECOND = 1e9;
 
-  private final CollectorRegistry registry;
+  private final MetricsRegistry registry;
+  private final CollectorRegistry collectors;
   private final ModelLabels modelLabels = new ModelLabels();
 
   // inference_objective_*: label order in calls is always (model_name, target_model_name[, third]) after sorting.
@@ -107,8 +107,9 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private volatile LongSupplier malformedGrpcInput = () -> 0;
   private ScheduledExecutorService poolRefresher;
 
-  private EppMetrics(CollectorRegistry registry) {
+  private EppMetrics(MetricsRegistry registry) {
     this.registry = registry;
+    this.collectors = registry.collectorRegistry();
     List<String> model = List.of("model_name", "target_model_name");
     requestTotal = counter("inference_objective_request_total",
         "Counter of inference objective requests broken out for each model and target model.",
@@ -146,7 +147,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "The average number of running requests across model servers in the pool.", "name");
     poolReadyPods = gauge("inference_pool_ready_pods",
         "The number of ready pods in the inference server pool.", "name");
-    new PerPodQueueSize().register(registry);
+    new PerPodQueueSize().register(collectors);
 
     schedulerE2e = new Lazy<>(() -> histogram("inference_extension_scheduler_e2e_duration_seconds",
         "End-to-end scheduling latency distribution in seconds.", FAST, List.of()));
@@ -158,7 +159,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
     prefixIndexerSize = gauge("inference_extension_prefix_indexer_size", "Size of the prefix indexer.");
-    new MalformedGrpcInput().register(registry);
+    new MalformedGrpcInput().register(collectors);
     prefixHitRatio = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_ratio",
         "Ratio of prefix length matched to total prefix length in the cache lookup.", RATIO, List.of()));
     prefixHitBytes = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_bytes",
@@ -171,18 +172,20 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   /** The EPP's metrics in a new registry that also holds the JVM and process metrics ({@code jvm_*}, {@code process_*}). */
   public static EppMetrics create() {
-    CollectorRegistry registry = new CollectorRegistry(true);
-    DefaultExports.register(registry);
-    return new EppMetrics(registry);
+    return new EppMetrics(MetricsRegistry.withJvmMetrics());
   }
 
-  /** The EPP's metrics registered into {@code registry}, and nothing else. */
-  public static EppMetrics create(CollectorRegistry registry) {
+  /**
+   * The EPP's metrics registered into {@code registry}, next to what else it holds.
+   *
+   * @throws IllegalArgumentException if {@code registry} already holds one of the EPP's families
+   */
+  public static EppMetrics create(MetricsRegistry registry) {
     return new EppMetrics(Objects.requireNonNull(registry, "registry"));
   }
 
-  /** The registry holding these metrics; serve it with {@link MetricsExporter}. */
-  public CollectorRegistry registry() {
+  /** The registry holding these metrics; serve it with {@link MetricsExporter} or write it yourself. */
+  public MetricsRegistry registry() {
     return registry;
   }
 
@@ -401,18 +404,18 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   }
 
   private Counter counter(String name, String help, String... labels) {
-    return Counter.build(name, "[ALPHA] " + help).labelNames(labels).register(registry);
+    return Counter.build(name, "[ALPHA] " + help).labelNames(labels).register(collectors);
   }
 
   private Gauge gauge(String name, String help, String... labels) {
-    return Gauge.build(name, "[ALPHA] " + help).labelNames(labels).register(registry);
+    return Gauge.build(name, "[ALPHA] " + help).labelNames(labels).register(collectors);
   }
 
   private Histogram histogram(String name, String help, double[] buckets, List<String> labels) {
     return Histogram.build(name, "[ALPHA] " + help)
         .buckets(buckets)
         .labelNames(labels.toArray(new String[0]))
-        .register(registry);
+        .register(collectors);
   }
 
   /**

@@ -1,10 +1,8 @@
 package dev.epp.metrics.export;
 
 import dev.epp.metrics.export.internal.BoundedHttpServer;
-import dev.epp.metrics.export.internal.GoTextFormat;
 import dev.epp.metrics.export.internal.BoundedHttpServer.Request;
 import dev.epp.metrics.export.internal.BoundedHttpServer.Response;
-import io.prometheus.client.CollectorRegistry;
 import java.io.BufferedWriter;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,12 +14,11 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.time.Duration;
-import java.util.Collections;
 import java.util.Map;
 import java.util.Objects;
 
 /**
- * Serves a {@link CollectorRegistry} at {@code GET /metrics} in the Prometheus text format 0.0.4, as the Go EPP does
+ * Serves a {@link MetricsRegistry} at {@code GET /metrics} in the Prometheus text format 0.0.4, as the Go EPP does
  * on its metrics port (default {@value #DEFAULT_PORT}), written the way Go's client writes it (sorted families and
  * series, Go number formatting, no {@code _created} series) so the page matches the Go EPP's line for line. Other
  * paths answer 404, methods other than GET and HEAD 405. A page that cannot be written answers 500.
@@ -77,13 +74,13 @@ public final class MetricsExporter implements AutoCloseable {
    * @param bearerToken the token clients must send, or {@code null} for no authentication
    * @throws UncheckedIOException if the address cannot be bound
    */
-  public static MetricsExporter start(InetSocketAddress address, CollectorRegistry registry, String bearerToken) {
+  public static MetricsExporter start(InetSocketAddress address, MetricsRegistry registry, String bearerToken) {
     return start(address, registry, bearerToken, HEAD_TIMEOUT);
   }
 
-  /** {@link #start(InetSocketAddress, CollectorRegistry, String)} with another head timeout, for tests. */
+  /** {@link #start(InetSocketAddress, MetricsRegistry, String)} with another head timeout, for tests. */
   static MetricsExporter start(
-      InetSocketAddress address, CollectorRegistry registry, String bearerToken, Duration headTimeout) {
+      InetSocketAddress address, MetricsRegistry registry, String bearerToken, Duration headTimeout) {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(registry, "registry");
     if (bearerToken != null && bearerToken.isBlank()) {
@@ -110,7 +107,7 @@ public final class MetricsExporter implements AutoCloseable {
   }
 
   /** Answers requests: errors at once, pages on the server's pool. */
-  private record Pages(CollectorRegistry registry, byte[] token) implements BoundedHttpServer.Handler {
+  private record Pages(MetricsRegistry registry, byte[] token) implements BoundedHttpServer.Handler {
 
     @Override
     public Response answer(Request request) {
@@ -130,11 +127,11 @@ public final class MetricsExporter implements AutoCloseable {
     public Response compute(Request request) {
       Page page = new Page();
       try (Writer writer = new BufferedWriter(new OutputStreamWriter(page, StandardCharsets.UTF_8), 1 << 16)) {
-        GoTextFormat.write(writer, Collections.list(registry.metricFamilySamples()));
+        registry.writeTo(writer);
       } catch (IOException e) {
         throw new UncheckedIOException(e);
       }
-      return new Response(200, Map.of("Content-Type", GoTextFormat.CONTENT_TYPE), page.contents());
+      return new Response(200, Map.of("Content-Type", MetricsRegistry.CONTENT_TYPE), page.contents());
     }
 
     private boolean authorized(String header) {

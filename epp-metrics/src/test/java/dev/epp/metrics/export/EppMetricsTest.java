@@ -8,7 +8,6 @@ import dev.epp.api.EndpointMetrics;
 import dev.epp.api.TypedName;
 import dev.epp.metrics.export.internal.BuildInfo;
 import dev.epp.scheduler.EndpointPool;
-import io.prometheus.client.CollectorRegistry;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -30,7 +29,7 @@ class EppMetricsTest {
   private static final Duration NEVER_TICKS = Duration.ofDays(1);
 
   private final AtomicLong now = new AtomicLong(1_000_000_000_000L);
-  private final EppMetrics metrics = EppMetrics.create(new CollectorRegistry(true));
+  private final EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
   private final MetricsExporter exporter = MetricsExporter.start(
       new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), metrics.registry(), null);
 

@@ -53,7 +53,7 @@ class MetricsExporterHostileInputTest {
     }
   }
 
-  private MetricsExporter start(CollectorRegistry registry, String token, Duration headTimeout) {
+  private MetricsExporter start(MetricsRegistry registry, String token, Duration headTimeout) {
     MetricsExporter exporter = MetricsExporter.start(
         new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), registry, token, headTimeout);
     resources.add(exporter);
@@ -85,7 +85,7 @@ class MetricsExporterHostileInputTest {
 
   @Test
   void aOneMebibyteModelNameIsCutAndThePageStaysSmall() throws Exception {
-    EppMetrics metrics = EppMetrics.create(new CollectorRegistry(true));
+    EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
     MetricsExporter exporter = start(metrics);
     String huge = "m".repeat(1 << 20);
     for (String model : List.of(huge, huge.replace('m', 'n'))) {
@@ -100,7 +100,7 @@ class MetricsExporterHostileInputTest {
 
   @Test
   void modelNamesPastTheFirstThousandAreCountedAsOther() throws Exception {
-    EppMetrics metrics = EppMetrics.create(new CollectorRegistry(true));
+    EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
     MetricsExporter exporter = start(metrics);
     for (int i = 0; i < 3000; i++) {
       String model = "model-" + i;
@@ -121,7 +121,7 @@ class MetricsExporterHostileInputTest {
 
   @Test
   void targetModelsChosenPerRequestCannotMultiplyTheSeries() throws Exception {
-    EppMetrics metrics = EppMetrics.create(new CollectorRegistry(true));
+    EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
     MetricsExporter exporter = start(metrics);
     // x-gateway-model-name-rewrite lets a client pick the target: 40 x 100 pairs from 140 distinct names.
     for (int m = 0; m < 40; m++) {
@@ -164,7 +164,7 @@ class MetricsExporterHostileInputTest {
         return List.of(new GaugeMetricFamily("up_gauge", "help", 1));
       }
     }.register(registry);
-    MetricsExporter exporter = start(registry, null, MetricsExporter.HEAD_TIMEOUT);
+    MetricsExporter exporter = start(new MetricsRegistry(registry), null, MetricsExporter.HEAD_TIMEOUT);
 
     HttpResponse<String> failed = get(exporter, null);
     assertEquals(500, failed.statusCode());
@@ -182,7 +182,7 @@ class MetricsExporterHostileInputTest {
   @ValueSource(strings = {"", TOKEN})
   void clientsSendingNothingOrHalfARequestDoNotBlockAnother(String token) throws Exception {
     String required = token.isEmpty() ? null : token;
-    MetricsExporter exporter = start(EppMetrics.create(new CollectorRegistry()).registry(), required,
+    MetricsExporter exporter = start(EppMetrics.create(MetricsRegistry.create()).registry(), required,
         MetricsExporter.HEAD_TIMEOUT);
     connect(exporter); // sends nothing
     OutputStream half = connect(exporter).getOutputStream();
@@ -198,7 +198,7 @@ class MetricsExporterHostileInputTest {
 
   @Test
   void slowClientsAreClosedAfterTheHeadTimeout() throws Exception {
-    MetricsExporter exporter = start(new CollectorRegistry(), null, Duration.ofMillis(200));
+    MetricsExporter exporter = start(MetricsRegistry.create(), null, Duration.ofMillis(200));
     Socket silent = connect(exporter);
     Socket half = connect(exporter);
     half.getOutputStream().write("GET /metrics HT".getBytes(StandardCharsets.US_ASCII));
@@ -209,7 +209,7 @@ class MetricsExporterHostileInputTest {
 
   @Test
   void moreIdleConnectionsThanSlotsCannotLockOthersOut() throws Exception {
-    MetricsExporter exporter = start(new CollectorRegistry(), null, MetricsExporter.HEAD_TIMEOUT);
+    MetricsExporter exporter = start(MetricsRegistry.create(), null, MetricsExporter.HEAD_TIMEOUT);
     List<Socket> idle = new ArrayList<>();
     for (int i = 0; i < 200; i++) {
       idle.add(connect(exporter));
@@ -224,7 +224,7 @@ class MetricsExporterHostileInputTest {
 
   @Test
   void anOversizedRequestHeadIsRefused() throws Exception {
-    MetricsExporter exporter = start(new CollectorRegistry(), null, MetricsExporter.HEAD_TIMEOUT);
+    MetricsExporter exporter = start(MetricsRegistry.create(), null, MetricsExporter.HEAD_TIMEOUT);
     Socket socket = connect(exporter);
     socket.getOutputStream().write(("GET /metrics HTTP/1.1\r\nX-Filler: " + "x".repeat(10_000) + "\r\n\r\n")
         .getBytes(StandardCharsets.US_ASCII));
@@ -249,7 +249,7 @@ class MetricsExporterHostileInputTest {
         return List.of(new GaugeMetricFamily("up_gauge", "help", 1));
       }
     }.register(registry);
-    MetricsExporter exporter = start(registry, null, MetricsExporter.HEAD_TIMEOUT);
+    MetricsExporter exporter = start(new MetricsRegistry(registry), null, MetricsExporter.HEAD_TIMEOUT);
 
     List<CompletableFuture<HttpResponse<String>>> scrapes = new ArrayList<>();
     for (int i = 0; i < 10; i++) {

@@ -2,11 +2,13 @@ package dev.epp.metrics.export;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.Counter;
 import java.io.IOException;
+import java.io.StringWriter;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -28,7 +30,7 @@ class MetricsExporterTest {
     }
   }
 
-  private MetricsExporter start(CollectorRegistry registry, String token) {
+  private MetricsExporter start(MetricsRegistry registry, String token) {
     exporter = MetricsExporter.start(
         new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), registry, token);
     return exporter;
@@ -60,11 +62,30 @@ class MetricsExporterTest {
     assertFalse(body.contains("_created"), "no _created series");
   }
 
+  /** An embedder that serves metrics itself writes the same page, and components share one registry. */
+  @Test
+  void aRegistryWritesThePageTheExporterServesAndIsShared() throws Exception {
+    MetricsRegistry shared = MetricsRegistry.create();
+    EppMetrics metrics = EppMetrics.create(shared);
+    metrics.recordRequest("m", "t", 0);
+    assertThrows(IllegalArgumentException.class, () -> EppMetrics.create(shared), "a family is registered once");
+    start(shared, null);
+    StringWriter written = new StringWriter();
+    shared.writeTo(written);
+    String page = written.toString();
+    assertTrue(page.contains("\ninference_objective_request_total{model_name=\"m\",priority=\"0\","
+        + "target_model_name=\"t\"} 1\n"), page);
+    assertFalse(page.contains("jvm_"), "an empty registry holds only what was created into it");
+    assertEquals(page, request("GET", "/metrics", null).body());
+    assertEquals(MetricsRegistry.CONTENT_TYPE,
+        request("GET", "/metrics", null).headers().firstValue("Content-Type").orElse(""));
+  }
+
   @Test
   void bearerTokenIsRequiredWhenConfigured() throws Exception {
     CollectorRegistry registry = new CollectorRegistry();
     Counter.build("c_total", "help").register(registry).inc();
-    start(registry, "s3cret");
+    start(new MetricsRegistry(registry), "s3cret");
 
     HttpResponse<String> missing = request("GET", "/metrics", null);
     assertEquals(401, missing.statusCode());
@@ -81,7 +102,7 @@ class MetricsExporterTest {
 
   @Test
   void otherPathsAndMethods() throws Exception {
-    start(new CollectorRegistry(), null);
+    start(MetricsRegistry.create(), null);
     assertEquals(404, request("GET", "/", null).statusCode());
     assertEquals(404, request("GET", "/metricsx", null).statusCode());
     HttpResponse<String> post = request("POST", "/metrics", null);

@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -68,9 +69,11 @@ public final class FileDiscovery implements EndpointDiscovery {
 
   private final Path file;
   private final Duration pollInterval;
+  private final ScheduledExecutorService scheduler; // null: a thread of its own, made at start
   private final Object lock = new Object();
   // Guarded by lock:
-  private ScheduledExecutorService poller;
+  private ScheduledExecutorService ownedPoller;
+  private ScheduledFuture<?> polling;
   private EndpointStore store;
   private String loaded; // the content last loaded (applied or, if kept out, judged)
   private String pending; // new content seen by the latest read, applied if the next read finds it again
@@ -86,13 +89,22 @@ public final class FileDiscovery implements EndpointDiscovery {
     this(file, Duration.ofSeconds(1));
   }
 
-  /** Discovery from {@code file}, polled every {@code pollInterval}. */
+  /** Discovery from {@code file}, polled every {@code pollInterval} on a daemon thread of its own. */
   public FileDiscovery(Path file, Duration pollInterval) {
+    this(file, pollInterval, null);
+  }
+
+  /**
+   * Discovery from {@code file}, polled every {@code pollInterval} on {@code scheduler}, which {@link #close()} does
+   * not shut down (it cancels the polling).
+   */
+  public FileDiscovery(Path file, Duration pollInterval, ScheduledExecutorService scheduler) {
     this.file = Objects.requireNonNull(file, "file");
     if (pollInterval.isNegative() || pollInterval.isZero()) {
       throw new IllegalArgumentException("pollInterval must be positive: " + pollInterval);
     }
     this.pollInterval = pollInterval;
+    this.scheduler = scheduler;
   }
 
   /**
@@ -171,13 +183,16 @@ public final class FileDiscovery implements EndpointDiscovery {
       }
       this.store = store;
       load(text);
-      poller = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "epp-file-discovery");
-        t.setDaemon(true);
-        return t;
-      });
+      ScheduledExecutorService poller = scheduler;
+      if (poller == null) {
+        poller = ownedPoller = Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "epp-file-discovery");
+          t.setDaemon(true);
+          return t;
+        });
+      }
       long nanos = pollInterval.toNanos();
-      poller.scheduleWithFixedDelay(this::poll, nanos, nanos, TimeUnit.NANOSECONDS);
+      polling = poller.scheduleWithFixedDelay(this::poll, nanos, nanos, TimeUnit.NANOSECONDS);
     }
   }
 
@@ -190,8 +205,11 @@ public final class FileDiscovery implements EndpointDiscovery {
   public void close() {
     synchronized (lock) {
       closed = true;
-      if (poller != null) {
-        poller.shutdownNow();
+      if (polling != null) {
+        polling.cancel(false);
+      }
+      if (ownedPoller != null) {
+        ownedPoller.shutdownNow();
       }
     }
   }

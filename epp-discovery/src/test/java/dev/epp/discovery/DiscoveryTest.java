@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -140,6 +141,34 @@ class DiscoveryTest {
     FileDiscovery discovery = new FileDiscovery(dir.resolve("missing.txt"));
     UncheckedIOException e = assertThrows(UncheckedIOException.class, () -> discovery.start(new EndpointPool()));
     assertTrue(e.getMessage().contains("missing.txt"), e.getMessage());
+  }
+
+  @Test
+  void theFileIsPolledOnTheSuppliedSchedulerWhichCloseDoesNotShutDown() throws IOException {
+    Path file = dir.resolve("endpoints.txt");
+    write(file, "a-rank-0 10.0.0.1:8000\n");
+    List<String> ranOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, r -> new Thread(r, "embedder")) {
+      @Override
+      protected void beforeExecute(Thread t, Runnable r) {
+        ranOn.add(t.getName());
+      }
+    };
+    scheduler.setRemoveOnCancelPolicy(true);
+    EndpointPool pool = new EndpointPool();
+    try {
+      FileDiscovery discovery = new FileDiscovery(file, Duration.ofMillis(20), scheduler);
+      discovery.start(pool);
+      write(file, "b-rank-0 10.0.0.2:8000\n");
+      Await.until("the change is polled", () -> names(pool).equals(List.of("b-rank-0")));
+      assertTrue(ranOn.stream().allMatch("embedder"::equals) && !ranOn.isEmpty(), ranOn.toString());
+      discovery.close();
+      assertFalse(scheduler.isShutdown());
+      assertTrue(scheduler.getQueue().stream().allMatch(task -> ((java.util.concurrent.Future<?>) task).isCancelled()),
+          "the polling is cancelled");
+    } finally {
+      scheduler.shutdownNow();
+    }
   }
 
   static EndpointMetrics metrics(EndpointPool pool, String name) {

@@ -23,11 +23,13 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -132,11 +134,15 @@ public final class EppServer implements AutoCloseable {
   private ExtProcService extProc;
   private Server healthServer;
   private MetricsExporter exporter;
-  private ScheduledExecutorService readinessTicker;
+  private final ScheduledExecutorService scheduler; // supplied, or null for threads of the server's own
+  private final List<ScheduledFuture<?>> ticks = new ArrayList<>();
+  private ScheduledExecutorService readinessTicker; // owned
 
-  private EppServer(EndpointPickerConfig config, EndpointDiscovery discovery, EppServerOptions options) {
+  private EppServer(EndpointPickerConfig config, EndpointDiscovery discovery, EppServerOptions options,
+      ScheduledExecutorService scheduler) {
     this.config = config;
     this.discovery = discovery;
+    this.scheduler = scheduler;
     this.options = options;
     // Pool gauges are refreshed between two periodic refreshes when the first endpoint turns fresh or the last one
     // stale, so that inference_pool_ready_pods agrees with readiness from the first scrapes on.
@@ -181,19 +187,27 @@ public final class EppServer implements AutoCloseable {
       }
       discoveryStarted = true;
       scraper.start();
-      metrics.monitorPool(o.poolName(), pool, Ticker.system(), o.metricsStalenessThreshold(),
-          o.refreshPrometheusMetricsInterval());
+      if (scheduler != null) {
+        metrics.monitorPool(o.poolName(), pool, Ticker.system(), o.metricsStalenessThreshold(),
+            o.refreshPrometheusMetricsInterval(), scheduler);
+      } else {
+        metrics.monitorPool(o.poolName(), pool, Ticker.system(), o.metricsStalenessThreshold(),
+            o.refreshPrometheusMetricsInterval());
+      }
       List<ApproxPrefixCacheProducer> prefixProducers = config.plugins(ApproxPrefixCacheProducer.class);
       metrics.prefixIndexerSize(() -> prefixProducers.stream().mapToLong(ApproxPrefixCacheProducer::indexSize).sum());
       MalformedInput.install();
       metrics.malformedGrpcInput(MalformedInput::total);
 
-      extProc = ExtProcService.builder(director)
+      ExtProcService.Builder extProcBuilder = ExtProcService.builder(director)
           .metrics(metrics)
           .maxRequestBodyBytes(o.maxRequestBodyBytes())
           .maxBufferedBodyBytes(o.maxBufferedBodyBytes())
-          .streamIdleTimeout(o.streamIdleTimeout())
-          .build();
+          .streamIdleTimeout(o.streamIdleTimeout());
+      if (scheduler != null) {
+        extProcBuilder.scheduler(scheduler);
+      }
+      extProc = extProcBuilder.build();
       NettyServerBuilder grpc = NettyServerBuilder.forPort(o.grpcPort(), credentials)
           .directExecutor()
           .addService(extProc)
@@ -222,15 +236,18 @@ public final class EppServer implements AutoCloseable {
           !o.secureServing() ? "plaintext" : o.certPath() != null ? "TLS from " + o.certPath() : "TLS, self-signed",
           o.healthChecking() ? ", with health" : "", healthPort(), metricsPort(),
           o.metricsBearerToken() != null ? " (bearer token required)" : "");
-      readinessTicker = Executors.newSingleThreadScheduledExecutor(r -> {
-        Thread t = new Thread(r, "epp-readiness");
-        t.setDaemon(true);
-        return t;
-      });
-      readinessTicker.scheduleWithFixedDelay(health::update, 0, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
+      ScheduledExecutorService ticker = scheduler;
+      if (ticker == null) {
+        ticker = readinessTicker = Executors.newSingleThreadScheduledExecutor(r -> {
+          Thread t = new Thread(r, "epp-readiness");
+          t.setDaemon(true);
+          return t;
+        });
+      }
+      ticks.add(ticker.scheduleWithFixedDelay(health::update, 0, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS));
       if (keyManager != null && o.certReload()) {
-        readinessTicker.scheduleWithFixedDelay(keyManager::reloadIfChanged, READINESS_TICK_MILLIS,
-            READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS);
+        ticks.add(ticker.scheduleWithFixedDelay(keyManager::reloadIfChanged, READINESS_TICK_MILLIS,
+            READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS));
       }
       return this;
     } catch (RuntimeException e) {
@@ -295,6 +312,9 @@ public final class EppServer implements AutoCloseable {
   }
 
   private void stop(Duration drain) {
+    for (ScheduledFuture<?> tick : ticks) {
+      tick.cancel(false);
+    }
     if (readinessTicker != null) {
       readinessTicker.shutdownNow();
       try {
@@ -416,6 +436,7 @@ public final class EppServer implements AutoCloseable {
     private Duration keepAliveTime = DEFAULTS.keepAliveTime();
     private Duration keepAliveTimeout = DEFAULTS.keepAliveTimeout();
     private Duration drainTimeout = DEFAULTS.drainTimeout();
+    private ScheduledExecutorService scheduler;
 
     private Builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
       this.config = Objects.requireNonNull(config, "config");
@@ -616,7 +637,17 @@ public final class EppServer implements AutoCloseable {
      * @throws IllegalArgumentException if {@link #maxBufferedBodyBytes} is smaller than {@link #maxRequestBodyBytes}
      */
     public EppServer build() {
-      return new EppServer(config, discovery, options());
+      return new EppServer(config, discovery, options(), scheduler);
+    }
+
+    /**
+     * Where the server's periodic work runs (the readiness tick and certificate reload, the pool-gauge refresh, the
+     * idle-stream sweep); default threads of the server's own. {@link EppServer#close()} cancels that work and never
+     * shuts {@code value} down. Scraping, discovery and the ports keep their own threads.
+     */
+    public Builder scheduler(ScheduledExecutorService value) {
+      this.scheduler = Objects.requireNonNull(value, "scheduler");
+      return this;
     }
 
     private EppServerOptions options() {

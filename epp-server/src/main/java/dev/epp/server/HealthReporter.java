@@ -16,8 +16,7 @@ import org.slf4j.LoggerFactory;
  * {@link #update()}, and {@link #drain()} turns them {@code NOT_SERVING} for good. A change of readiness is logged in
  * one line with its reason.
  *
- * <p><b>Threading:</b> {@link #update()} is confined to one thread at a time (the server's readiness tick);
- * {@link #drain()} is called once that thread has stopped.
+ * <p><b>Threading:</b> thread-safe; an update still running when {@link #drain()} is called cannot undo it.
  */
 final class HealthReporter {
 
@@ -30,6 +29,7 @@ final class HealthReporter {
   private final Runnable onFreshChange;
   private Boolean ready;
   private Boolean anyFresh;
+  private boolean drained;
 
   /**
    * A reporter of {@code pool}'s readiness under {@code policy}; {@code onFreshChange} runs whenever the pool goes
@@ -51,7 +51,10 @@ final class HealthReporter {
   }
 
   /** Re-evaluates readiness and sets every name but {@link EppServer#LIVENESS} accordingly. */
-  void update() {
+  synchronized void update() {
+    if (drained) {
+      return;
+    }
     int fresh = freshEndpoints();
     if (anyFresh == null || anyFresh != fresh > 0) {
       anyFresh = fresh > 0;
@@ -75,7 +78,8 @@ final class HealthReporter {
   }
 
   /** Turns every name but {@link EppServer#LIVENESS} {@code NOT_SERVING}: a draining EPP is alive, not ready. */
-  void drain() {
+  synchronized void drain() {
+    drained = true;
     setReadiness(ServingStatus.NOT_SERVING);
   }
 

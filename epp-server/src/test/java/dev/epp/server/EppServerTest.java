@@ -59,6 +59,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.junit.jupiter.api.AfterEach;
@@ -115,6 +116,33 @@ class EppServerTest {
   void discoverySyncedReadinessIsServingWithoutEndpoints() throws Exception {
     EppServer server = start(plaintext(new StaticDiscovery(List.of())).readiness(EppServer.Readiness.DISCOVERY_SYNCED));
     awaitStatus(plaintextChannel(server.healthPort()), "readiness", ServingStatus.SERVING);
+  }
+
+  @Test
+  void periodicWorkRunsOnTheSuppliedSchedulerWhichCloseDoesNotShutDown() throws Exception {
+    List<String> ranOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, r -> new Thread(r, "embedder")) {
+      @Override
+      protected void beforeExecute(Thread t, Runnable r) {
+        ranOn.add(t.getName());
+      }
+    };
+    scheduler.setRemoveOnCancelPolicy(true);
+    try {
+      EppServer server = plaintext(new StaticDiscovery(List.of()))
+          .readiness(EppServer.Readiness.DISCOVERY_SYNCED).scheduler(scheduler).build().start();
+      try {
+        awaitStatus(plaintextChannel(server.healthPort()), "readiness", ServingStatus.SERVING);
+        assertTrue(ranOn.stream().allMatch("embedder"::equals) && !ranOn.isEmpty(), ranOn.toString());
+      } finally {
+        server.close();
+      }
+      assertFalse(scheduler.isShutdown());
+      assertTrue(scheduler.getQueue().stream().allMatch(task -> ((java.util.concurrent.Future<?>) task).isCancelled()),
+          "the server's work is cancelled");
+    } finally {
+      scheduler.shutdownNow();
+    }
   }
 
   @Test

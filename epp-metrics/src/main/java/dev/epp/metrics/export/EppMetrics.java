@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongConsumer;
 import java.util.function.LongSupplier;
@@ -105,7 +106,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   private volatile Pool pool;
   private volatile LongSupplier malformedGrpcInput = () -> 0;
-  private ScheduledExecutorService poolRefresher;
+  private ScheduledFuture<?> poolRefresh;
+  private ScheduledExecutorService ownedRefresher;
 
   private EppMetrics(MetricsRegistry registry) {
     this.registry = registry;
@@ -336,7 +338,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   /**
    * Starts reporting the pool gauges of the pool named {@code poolName}, whose endpoints are in {@code store}:
-   * refreshes them now and then every {@code refreshInterval} on a daemon thread, until {@link #close()}.
+   * refreshes them now and then every {@code refreshInterval} on a daemon thread of its own, until {@link #close()}.
    *
    * @param ticker the time source of {@link EndpointMetrics#updatedNanos()}
    * @param stalenessThreshold how old an endpoint's metrics may be for it to count as ready
@@ -344,9 +346,30 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
    */
   public synchronized void monitorPool(
       String poolName, EndpointStore store, Ticker ticker, Duration stalenessThreshold, Duration refreshInterval) {
+    ScheduledExecutorService own = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "epp-metrics-pool-gauges");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      monitorPool(poolName, store, ticker, stalenessThreshold, refreshInterval, own);
+    } catch (RuntimeException e) {
+      own.shutdownNow();
+      throw e;
+    }
+    ownedRefresher = own;
+  }
+
+  /**
+   * {@link #monitorPool(String, EndpointStore, Ticker, Duration, Duration)} refreshing on {@code scheduler}, which
+   * {@link #close()} does not shut down (it cancels the refresh).
+   */
+  public synchronized void monitorPool(String poolName, EndpointStore store, Ticker ticker,
+      Duration stalenessThreshold, Duration refreshInterval, ScheduledExecutorService scheduler) {
     Objects.requireNonNull(poolName, "poolName");
     Objects.requireNonNull(store, "store");
     Objects.requireNonNull(ticker, "ticker");
+    Objects.requireNonNull(scheduler, "scheduler");
     if (refreshInterval.isNegative() || refreshInterval.isZero()) {
       throw new IllegalArgumentException("refreshInterval must be positive: " + refreshInterval);
     }
@@ -354,12 +377,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       throw new IllegalStateException("already monitoring pool " + pool.name);
     }
     pool = new Pool(poolName, store, ticker, stalenessThreshold.toNanos());
-    poolRefresher = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "epp-metrics-pool-gauges");
-      t.setDaemon(true);
-      return t;
-    });
-    poolRefresher.scheduleAtFixedRate(
+    poolRefresh = scheduler.scheduleAtFixedRate(
         this::refreshPoolGauges, 0, refreshInterval.toNanos(), TimeUnit.NANOSECONDS);
   }
 
@@ -397,9 +415,13 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   /** Stops the pool-gauge refresh. The registry keeps serving the last values. Idempotent. */
   @Override
   public synchronized void close() {
-    if (poolRefresher != null) {
-      poolRefresher.shutdownNow();
-      poolRefresher = null;
+    if (poolRefresh != null) {
+      poolRefresh.cancel(false);
+      poolRefresh = null;
+    }
+    if (ownedRefresher != null) {
+      ownedRefresher.shutdownNow();
+      ownedRefresher = null;
     }
   }
 

@@ -16,6 +16,7 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.ThreadFactory;
 
 /**
  * Serves a {@link MetricsRegistry} at {@code GET /metrics} in the Prometheus text format 0.0.4, as the Go EPP does
@@ -68,28 +69,42 @@ public final class MetricsExporter implements AutoCloseable {
   }
 
   /**
-   * Starts serving {@code registry} on {@code address}.
+   * Starts serving {@code registry} on {@code address}, on daemon threads named {@code epp-metrics-exporter-N}.
    *
    * @param address where to listen; port 0 picks a free port (see {@link #port()})
    * @param bearerToken the token clients must send, or {@code null} for no authentication
    * @throws UncheckedIOException if the address cannot be bound
    */
   public static MetricsExporter start(InetSocketAddress address, MetricsRegistry registry, String bearerToken) {
-    return start(address, registry, bearerToken, HEAD_TIMEOUT);
+    return start(address, registry, bearerToken, BoundedHttpServer.daemonThreads("epp-metrics-exporter"));
+  }
+
+  /**
+   * {@link #start(InetSocketAddress, MetricsRegistry, String)} on threads made by {@code threads}: one accepting and
+   * serving connections, two rendering pages. The exporter starts them and ends them on {@link #close()}.
+   */
+  public static MetricsExporter start(
+      InetSocketAddress address, MetricsRegistry registry, String bearerToken, ThreadFactory threads) {
+    return start(address, registry, bearerToken, threads, HEAD_TIMEOUT);
   }
 
   /** {@link #start(InetSocketAddress, MetricsRegistry, String)} with another head timeout, for tests. */
   static MetricsExporter start(
       InetSocketAddress address, MetricsRegistry registry, String bearerToken, Duration headTimeout) {
+    return start(address, registry, bearerToken, BoundedHttpServer.daemonThreads("epp-metrics-exporter"), headTimeout);
+  }
+
+  private static MetricsExporter start(InetSocketAddress address, MetricsRegistry registry, String bearerToken,
+      ThreadFactory threads, Duration headTimeout) {
     Objects.requireNonNull(address, "address");
     Objects.requireNonNull(registry, "registry");
+    Objects.requireNonNull(threads, "threads");
     if (bearerToken != null && bearerToken.isBlank()) {
       throw new IllegalArgumentException("bearer token must not be blank");
     }
     Pages pages = new Pages(registry, bearerToken == null ? null : bearerToken.getBytes(StandardCharsets.UTF_8));
     try {
-      return new MetricsExporter(
-          BoundedHttpServer.start(address, headTimeout, WRITE_TIMEOUT, "epp-metrics-exporter", pages));
+      return new MetricsExporter(BoundedHttpServer.start(address, headTimeout, WRITE_TIMEOUT, threads, pages));
     } catch (UncheckedIOException e) {
       throw new UncheckedIOException("cannot listen for /metrics on " + address, e.getCause());
     }

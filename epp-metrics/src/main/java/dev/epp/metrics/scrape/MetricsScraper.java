@@ -26,10 +26,10 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -111,18 +111,15 @@ public final class MetricsScraper implements AutoCloseable {
       this.executor = null;
       this.client = null;
       this.loops = new HttpPollLoop[b.threads];
+      ThreadFactory threads = b.threadFactory != null ? b.threadFactory : HttpPollLoop.daemonThreads("epp-metrics-poll");
       for (int i = 0; i < loops.length; i++) {
-        loops[i] = new HttpPollLoop("epp-metrics-poll-" + (i + 1), b.interval, b.timeout, b.maxBodyBytes);
+        loops[i] = new HttpPollLoop(threads, b.interval, b.timeout, b.maxBodyBytes);
       }
       return;
     }
     this.loops = new HttpPollLoop[0];
-    AtomicInteger threadCount = new AtomicInteger();
-    this.executor = new ScheduledThreadPoolExecutor(b.threads, r -> {
-      Thread t = new Thread(r, "epp-metrics-scraper-" + threadCount.incrementAndGet());
-      t.setDaemon(true);
-      return t;
-    });
+    this.executor = new ScheduledThreadPoolExecutor(b.threads,
+        b.threadFactory != null ? b.threadFactory : HttpPollLoop.daemonThreads("epp-metrics-scraper"));
     executor.setRemoveOnCancelPolicy(true);
     executor.setExecuteExistingDelayedTasksAfterShutdownPolicy(false);
     HttpClient.Builder http = HttpClient.newBuilder()
@@ -427,6 +424,7 @@ public final class MetricsScraper implements AutoCloseable {
     private int maxBodyBytes = 16 << 20;
     private Ticker ticker = Ticker.system();
     private int threads = 2;
+    private ThreadFactory threadFactory;
 
     private Builder(EndpointStore store) {
       this.store = Objects.requireNonNull(store, "store");
@@ -536,6 +534,15 @@ public final class MetricsScraper implements AutoCloseable {
         throw new IllegalArgumentException("threads must be positive: " + threads);
       }
       this.threads = threads;
+      return this;
+    }
+
+    /**
+     * Makes the scraper's {@link #threads threads}; default daemon threads named {@code epp-metrics-poll-N} (http) or
+     * {@code epp-metrics-scraper-N} (https). The scraper starts them and ends them on {@link MetricsScraper#close()}.
+     */
+    public Builder threadFactory(ThreadFactory value) {
+      this.threadFactory = Objects.requireNonNull(value, "threadFactory");
       return this;
     }
 

@@ -5,10 +5,19 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.epp.api.Ticker;
 import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.Counter;
 import java.io.IOException;
 import java.io.StringWriter;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -79,6 +88,52 @@ class MetricsExporterTest {
     assertEquals(page, request("GET", "/metrics", null).body());
     assertEquals(MetricsRegistry.CONTENT_TYPE,
         request("GET", "/metrics", null).headers().firstValue("Content-Type").orElse(""));
+  }
+
+  @Test
+  void pagesAreServedOnThreadsOfTheSuppliedFactoryWhichEndOnClose() throws Exception {
+    List<Thread> made = new CopyOnWriteArrayList<>();
+    Set<String> ranOn = ConcurrentHashMap.newKeySet();
+    ThreadFactory factory = r -> {
+      Thread t = new Thread(() -> {
+        ranOn.add(Thread.currentThread().getName());
+        r.run();
+      }, "embedder-exporter-" + (made.size() + 1));
+      t.setDaemon(true);
+      made.add(t);
+      return t;
+    };
+    exporter = MetricsExporter.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+        MetricsRegistry.create(), null, factory);
+    assertEquals(200, request("GET", "/metrics", null).statusCode());
+    assertTrue(ranOn.containsAll(List.of("embedder-exporter-1", "embedder-exporter-2")), ranOn.toString());
+    exporter.close();
+    Await.until("the exporter's threads end", () -> made.stream().noneMatch(Thread::isAlive));
+  }
+
+  @Test
+  void poolGaugesRefreshOnTheSuppliedSchedulerWhichCloseDoesNotShutDown() {
+    AtomicInteger runs = new AtomicInteger();
+    ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, r -> new Thread(r, "embedder")) {
+      @Override
+      protected void beforeExecute(Thread t, Runnable r) {
+        assertEquals("embedder", t.getName());
+        runs.incrementAndGet();
+      }
+    };
+    scheduler.setRemoveOnCancelPolicy(true);
+    try {
+      EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
+      metrics.monitorPool("p", new dev.epp.scheduler.EndpointPool(), Ticker.system(), Duration.ofSeconds(2),
+          Duration.ofMillis(10), scheduler);
+      Await.until("refreshed on the scheduler more than once", () -> runs.get() >= 2);
+      metrics.close();
+      assertFalse(scheduler.isShutdown());
+      assertTrue(scheduler.getQueue().stream().allMatch(task -> ((java.util.concurrent.Future<?>) task).isCancelled()),
+          "the refresh is cancelled");
+    } finally {
+      scheduler.shutdownNow();
+    }
   }
 
   @Test

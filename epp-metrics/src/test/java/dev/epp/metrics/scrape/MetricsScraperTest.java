@@ -22,7 +22,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -327,6 +330,28 @@ class MetricsScraperTest {
       long closed = closedAt.get(10, TimeUnit.SECONDS);
       assertTrue(closed - removed < Duration.ofSeconds(2).toNanos(), "closed within 2 s, not at the timeout");
     }
+  }
+
+  @Test
+  void pollsRunOnThreadsOfTheSuppliedFactoryWhichEndOnClose() {
+    ModelServer server = server(ModelServer.vllmPage(1, 1, 0.1));
+    pool.upsert(Endpoint.of("a-rank-0", "127.0.0.1", server.port()));
+    List<Thread> made = new CopyOnWriteArrayList<>();
+    Set<String> ranOn = ConcurrentHashMap.newKeySet();
+    ThreadFactory factory = r -> {
+      Thread t = new Thread(() -> {
+        ranOn.add(Thread.currentThread().getName());
+        r.run();
+      }, "embedder-poll-" + (made.size() + 1));
+      t.setDaemon(true);
+      made.add(t);
+      return t;
+    };
+    MetricsScraper scraper = start(MetricsScraper.builder(pool).threads(2).threadFactory(factory));
+    Await.until("scraped", () -> fresh("a-rank-0"));
+    assertEquals(Set.of("embedder-poll-1", "embedder-poll-2"), ranOn);
+    scraper.close();
+    Await.until("the scraper's threads end", () -> made.stream().noneMatch(Thread::isAlive));
   }
 
   private static Set<Thread> pollThreads() {

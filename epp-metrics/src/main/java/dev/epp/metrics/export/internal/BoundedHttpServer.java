@@ -22,6 +22,7 @@ import java.util.Set;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -101,8 +102,8 @@ public final class BoundedHttpServer implements AutoCloseable {
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile boolean closing;
 
-  private BoundedHttpServer(InetSocketAddress address, Duration headTimeout, Duration writeTimeout, String name,
-      Handler handler) throws IOException {
+  private BoundedHttpServer(InetSocketAddress address, Duration headTimeout, Duration writeTimeout,
+      ThreadFactory threads, Handler handler) throws IOException {
     this.handler = handler;
     this.headTimeoutNanos = headTimeout.toNanos();
     this.writeTimeoutNanos = writeTimeout.toNanos();
@@ -118,23 +119,22 @@ public final class BoundedHttpServer implements AutoCloseable {
       selector.close();
       throw e;
     }
-    AtomicInteger workers = new AtomicInteger();
     pool = new ThreadPoolExecutor(WORKERS, WORKERS, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(MAX_IN_FLIGHT),
-        r -> daemon(r, name + "-" + workers.incrementAndGet()));
-    thread = daemon(this::run, name);
+        threads);
+    thread = threads.newThread(this::run);
   }
 
   /**
    * Starts serving on {@code address}.
    *
-   * @param name the server thread's name; pool threads are named after it
+   * @param threads makes the server thread and the page-rendering threads; they end on {@link #close()}
    * @throws UncheckedIOException if the address cannot be bound
    */
   public static BoundedHttpServer start(InetSocketAddress address, Duration headTimeout, Duration writeTimeout,
-      String name, Handler handler) {
+      ThreadFactory threads, Handler handler) {
     BoundedHttpServer server;
     try {
-      server = new BoundedHttpServer(address, headTimeout, writeTimeout, name, handler);
+      server = new BoundedHttpServer(address, headTimeout, writeTimeout, threads, handler);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -265,10 +265,14 @@ public final class BoundedHttpServer implements AutoCloseable {
     return false;
   }
 
-  private static Thread daemon(Runnable r, String name) {
-    Thread t = new Thread(r, name);
-    t.setDaemon(true);
-    return t;
+  /** Daemon threads named {@code prefix-1}, {@code prefix-2}, ... */
+  public static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + count.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   /** One client connection; confined to the server thread except {@link #compute}. */

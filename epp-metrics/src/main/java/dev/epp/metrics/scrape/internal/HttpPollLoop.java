@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Queue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -82,12 +83,12 @@ public final class HttpPollLoop implements AutoCloseable {
   private volatile boolean closed;
 
   /**
-   * Starts the loop's daemon thread.
+   * Starts the loop's thread, made by {@code threads}.
    *
    * @param maxBytes the largest body accepted
    * @throws java.io.UncheckedIOException if no selector can be opened
    */
-  public HttpPollLoop(String threadName, Duration interval, Duration timeout, int maxBytes) {
+  public HttpPollLoop(ThreadFactory threads, Duration interval, Duration timeout, int maxBytes) {
     this.intervalNanos = interval.toNanos();
     this.batchNanos = intervalNanos / 10;
     this.timeoutNanos = timeout.toNanos();
@@ -97,9 +98,17 @@ public final class HttpPollLoop implements AutoCloseable {
     } catch (IOException e) {
       throw new java.io.UncheckedIOException(e);
     }
-    Thread thread = new Thread(this::run, threadName);
-    thread.setDaemon(true);
-    thread.start();
+    threads.newThread(this::run).start();
+  }
+
+  /** Daemon threads named {@code prefix-1}, {@code prefix-2}, ... */
+  public static ThreadFactory daemonThreads(String prefix) {
+    AtomicInteger count = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + count.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
   }
 
   /**

@@ -148,7 +148,7 @@ class HttpPollLoopTest {
   }
 
   private HttpPollLoop loop(long intervalMillis, long timeoutMillis, int maxBytes) {
-    HttpPollLoop loop = new HttpPollLoop("test-poll", Duration.ofMillis(intervalMillis),
+    HttpPollLoop loop = new HttpPollLoop(HttpPollLoop.daemonThreads("test-poll"), Duration.ofMillis(intervalMillis),
         Duration.ofMillis(timeoutMillis), maxBytes);
     closeables.add(loop);
     return loop;
@@ -605,7 +605,8 @@ class HttpPollLoopTest {
   @Test
   void aStrayInterruptDoesNotMakeTheLoopSpin() throws Exception {
     Scripted server = alwaysOk();
-    HttpPollLoop loop = new HttpPollLoop("interrupted-poll", Duration.ofSeconds(1), Duration.ofSeconds(1), 1 << 20);
+    HttpPollLoop loop = new HttpPollLoop(HttpPollLoop.daemonThreads("interrupted-poll"), Duration.ofSeconds(1),
+        Duration.ofSeconds(1), 1 << 20);
     closeables.add(loop);
     AtomicInteger pages = new AtomicInteger();
     loop.add("127.0.0.1", server.port(), "/metrics", "text/plain", 0, new HttpPollLoop.Listener() {
@@ -620,7 +621,7 @@ class HttpPollLoopTest {
     });
     waitUntil(() -> pages.get() == 1);
     Thread thread = Thread.getAllStackTraces().keySet().stream()
-        .filter(t -> t.getName().equals("interrupted-poll")).findFirst().orElseThrow();
+        .filter(t -> t.getName().equals("interrupted-poll-1")).findFirst().orElseThrow();
     java.lang.management.ThreadMXBean threads = java.lang.management.ManagementFactory.getThreadMXBean();
     long cpu = threads.getThreadCpuTime(thread.getId());
     Thread.sleep(500);

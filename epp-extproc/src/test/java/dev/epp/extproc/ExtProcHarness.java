@@ -8,8 +8,8 @@ import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
-import dev.epp.metrics.EppMetrics;
-import dev.epp.metrics.internal.GoTextFormat;
+import dev.epp.metrics.export.EppMetrics;
+import dev.epp.metrics.export.MetricsRegistry;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
@@ -26,7 +26,6 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-import io.prometheus.client.CollectorRegistry;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
@@ -75,7 +74,7 @@ final class ExtProcHarness implements AutoCloseable {
       ? new ModelRewrites.Rewrite("rewrite-test", "rewritten-model") : null;
 
   final EndpointPool pool = new EndpointPool();
-  final EppMetrics metrics = EppMetrics.create(new CollectorRegistry());
+  final EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
   private final Server server;
   private ExtProcService service;
   private final ManagedChannel channel;
@@ -145,7 +144,7 @@ final class ExtProcHarness implements AutoCloseable {
   String scrape() {
     StringWriter out = new StringWriter();
     try {
-      GoTextFormat.write(out, Collections.list(metrics.registry().metricFamilySamples()));
+      metrics.registry().writeTo(out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
-import dev.epp.metrics.MetricsScraper;
+import dev.epp.metrics.scrape.MetricsScraper;
 import dev.epp.scheduler.EndpointPool;
 import java.io.IOException;
 import java.net.InetAddress;

@@ -186,14 +186,11 @@ public final class Cli {
    * {@code true} or {@code false} is not its value but an unexpected argument.
    */
   Flag<Boolean> bool(String name, boolean defaultValue, String help) {
-    // picocli's own arity for booleans: a value only when attached with '='; the fallback makes --name true even
-    // when the default is true (picocli would negate the default)
-    return add(OptionSpec.builder("--" + name).fallbackValue("true"), "", Boolean.toString(defaultValue),
-        boolean.class, s -> switch (s) {
-          case "true" -> true;
-          case "false" -> false;
-          default -> throw new IllegalArgumentException("expected true or false");
-        }, help);
+    return add(name, "", Boolean.toString(defaultValue), boolean.class, s -> switch (s) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw new IllegalArgumentException("expected true or false");
+    }, help);
   }
 
   /** A positive Go duration flag, such as {@code 50ms}. */
@@ -312,15 +309,16 @@ public final class Cli {
 
   private <T> Flag<T> add(String name, String valueName, String defaultText, Class<?> type, Function<String, T> parser,
       String help) {
-    return add(OptionSpec.builder("--" + name).paramLabel(valueName), valueName, defaultText, type, parser, help);
-  }
-
-  private <T> Flag<T> add(OptionSpec.Builder builder, String valueName, String defaultText, Class<?> type,
-      Function<String, T> parser, String help) {
-    OptionSpec option = builder.type(type).defaultValue(defaultText).description(help)
-        .converters(s -> parser.apply(s)).build();
-    String label = valueName.isEmpty() ? option.longestName() : option.longestName() + " " + valueName;
-    Flag<T> flag = new Flag<>(label, help, defaultText, option);
+    OptionSpec.Builder builder = OptionSpec.builder("--" + name).type(type).defaultValue(defaultText)
+        .converters(s -> parser.apply(s));
+    if (type == boolean.class) {
+      // picocli's arity for booleans: a value only when attached with '='; the fallback makes --name true even when
+      // the default is true (picocli would negate the default)
+      builder.fallbackValue("true");
+    }
+    OptionSpec option = builder.build();
+    Flag<T> flag = new Flag<>(valueName.isEmpty() ? "--" + name : "--" + name + " " + valueName, help, defaultText,
+        option);
     flag.value = defaultText == null ? null : parser.apply(defaultText);
     commandLine.getCommandSpec().addOption(option);
     flags.add(flag);

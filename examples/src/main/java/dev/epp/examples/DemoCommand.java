@@ -55,25 +55,25 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   private final PrintStream out;
   private final PrintStream err;
 
-  private final Flags flags = new Flags("java -jar epp-examples.jar demo [flags]", DESCRIPTION);
-  private final Flags.Flag<Integer> gatewayPort = flags.integer("gateway-port", Gateway.DEFAULT_PORT, 0, 65535,
+  private final Cli flags = new Cli("java -jar epp-examples.jar demo [flags]", DESCRIPTION);
+  private final Cli.Flag<Integer> gatewayPort = flags.integer("gateway-port", Gateway.DEFAULT_PORT, 0, 65535,
       "the gateway's port (loopback)");
-  private final Flags.Flag<Integer> grpcPort = flags.integer("grpc-port", EppServer.DEFAULT_GRPC_PORT, 0, 65535,
+  private final Cli.Flag<Integer> grpcPort = flags.integer("grpc-port", EppServer.DEFAULT_GRPC_PORT, 0, 65535,
       "the EPP's ext_proc gRPC port (plaintext)");
-  private final Flags.Flag<Integer> healthPort = flags.integer("grpc-health-port", EppServer.DEFAULT_HEALTH_PORT,
+  private final Cli.Flag<Integer> healthPort = flags.integer("grpc-health-port", EppServer.DEFAULT_HEALTH_PORT,
       0, 65535, "the EPP's gRPC health port");
-  private final Flags.Flag<Integer> metricsPort = flags.integer("metrics-port", MetricsExporter.DEFAULT_PORT,
+  private final Cli.Flag<Integer> metricsPort = flags.integer("metrics-port", MetricsExporter.DEFAULT_PORT,
       0, 65535, "the EPP's Prometheus /metrics port");
-  private final Flags.Flag<Integer> firstPodPort = flags.integer("first-pod-port", 8001, 0, 65535,
+  private final Cli.Flag<Integer> firstPodPort = flags.integer("first-pod-port", 8001, 0, 65535,
       "pod i listens on this port + i (loopback); 0: free ports");
-  private final Flags.Flag<Integer> replicas = flags.integer("replicas", 3, 0, 1024, "pods at start");
-  private final Flags.Flag<Integer> maxReplicas = flags.integer("max-replicas", 8, 1, 1024,
+  private final Cli.Flag<Integer> replicas = flags.integer("replicas", 3, 0, 1024, "pods at start");
+  private final Cli.Flag<Integer> maxReplicas = flags.integer("max-replicas", 8, 1, 1024,
       "the most pods /demo/replicas starts");
-  private final Flags.Flag<String> poolName = flags.string("pool-name", "demo-pool",
+  private final Cli.Flag<String> poolName = flags.string("pool-name", "demo-pool",
       "the pool's name, the name label of the inference_pool_* metrics");
-  private final Flags.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "1s",
+  private final Cli.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "1s",
       "time between refreshes of the inference_pool_* gauges");
-  private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
+  private final Cli.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
       ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE - 1,
       "largest request body the gateway and the EPP accept; larger ones get 413");
   private final UpstreamTimeouts upstreamTimeouts = new UpstreamTimeouts(flags);
@@ -95,13 +95,13 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
         return 0;
       }
       if (replicas.get() > maxReplicas.get()) {
-        throw new Flags.UsageException("--replicas " + replicas.get() + " exceeds --max-replicas " + maxReplicas.get());
+        throw new Cli.UsageException("--replicas " + replicas.get() + " exceeds --max-replicas " + maxReplicas.get());
       }
       if (firstPodPort.get() > 0 && firstPodPort.get() + maxReplicas.get() - 1 > 65535) {
-        throw new Flags.UsageException("--first-pod-port " + firstPodPort.get() + " leaves no room for "
+        throw new Cli.UsageException("--first-pod-port " + firstPodPort.get() + " leaves no room for "
             + maxReplicas.get() + " pods");
       }
-    } catch (Flags.UsageException e) {
+    } catch (Cli.UsageException e) {
       err.println("demo: " + e.getMessage() + " (see --help)");
       return 2;
     }

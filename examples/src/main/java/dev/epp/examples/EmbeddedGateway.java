@@ -25,16 +25,16 @@ final class EmbeddedGateway {
   private EmbeddedGateway() {}
 
   static int run(String[] args, PrintStream out, PrintStream err) {
-    Flags flags = new Flags("java -jar epp-examples.jar embedded [flags]",
+    Cli flags = new Cli("java -jar epp-examples.jar embedded [flags]",
         "Routes OpenAI requests in-process through the library's Director over three simulated pods.");
-    Flags.Flag<Path> configFileFlag = flags.path("config-file", "an EndpointPickerConfig; default: the default one");
-    Flags.Flag<Integer> requestsFlag = flags.integer("requests", 12, 1, 1_000_000, "how many requests to route");
+    Cli.Flag<Path> configFileFlag = flags.path("config-file", "an EndpointPickerConfig; default: the default one");
+    Cli.Flag<Integer> requestsFlag = flags.integer("requests", 12, 1, 1_000_000, "how many requests to route");
     try {
       if (!flags.parse(args)) {
         flags.printHelp(out);
         return 0;
       }
-    } catch (Flags.UsageException e) {
+    } catch (Cli.UsageException e) {
       err.println("embedded: " + e.getMessage() + " (see --help)");
       return 2;
     }

@@ -43,22 +43,22 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
 
   private final PrintStream out;
   private final PrintStream err;
-  private final Flags flags = new Flags("java -jar epp-examples.jar gateway [--port 8080] [--epp HOST:PORT] [--epp-tls]"
+  private final Cli flags = new Cli("java -jar epp-examples.jar gateway [--port 8080] [--epp HOST:PORT] [--epp-tls]"
       + " | --in-process (--endpoints IP:PORT,... | --endpoints-file PATH) [--config-file PATH]", DESCRIPTION);
-  private final Flags.Flag<Integer> port = flags.integer("port", Gateway.DEFAULT_PORT, 0, 65535, "listening port");
-  private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
+  private final Cli.Flag<Integer> port = flags.integer("port", Gateway.DEFAULT_PORT, 0, 65535, "listening port");
+  private final Cli.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
       Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES, 0, Integer.MAX_VALUE - 1, "larger request bodies get 413");
   private final UpstreamTimeouts upstreamTimeouts = new UpstreamTimeouts(flags);
-  private final Flags.Flag<String> epp = flags.string("epp", "127.0.0.1:9002", "the EPP's ext_proc address");
-  private final Flags.Flag<Boolean> eppTls = flags.bool("epp-tls", false,
+  private final Cli.Flag<String> epp = flags.string("epp", "127.0.0.1:9002", "the EPP's ext_proc address");
+  private final Cli.Flag<Boolean> eppTls = flags.bool("epp-tls", false,
       "connect to the EPP with TLS, not verifying its certificate");
-  private final Flags.Flag<Boolean> inProcess = flags.bool("in-process", false,
+  private final Cli.Flag<Boolean> inProcess = flags.bool("in-process", false,
       "route with the scheduler library in this process instead of an EPP");
-  private final Flags.Flag<String> endpoints = flags.string("endpoints", "",
+  private final Cli.Flag<String> endpoints = flags.string("endpoints", "",
       "with --in-process: the model servers, ip:port,... ([ipv6]:port), each named by its ip:port");
-  private final Flags.Flag<Path> endpointsFile = flags.path("endpoints-file",
+  private final Cli.Flag<Path> endpointsFile = flags.path("endpoints-file",
       "with --in-process: file of endpoints, one '<name> <ip>:<port> [label=value ...]' per line, watched");
-  private final Flags.Flag<Path> configFile = flags.path("config-file",
+  private final Cli.Flag<Path> configFile = flags.path("config-file",
       "with --in-process: EndpointPickerConfig YAML file; without it the default configuration");
 
   /**
@@ -80,7 +80,7 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
       }
       endpointList = endpoints.isSet() ? ServerCommand.parseEndpoints(endpoints.get()) : null;
       checkModes();
-    } catch (Flags.UsageException e) {
+    } catch (Cli.UsageException e) {
       err.println("gateway: " + e.getMessage() + " (see --help)");
       return 2;
     }
@@ -123,16 +123,16 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
   }
 
   /** Checks that the flags given belong to the mode chosen, ext_proc or {@code --in-process}. */
-  private void checkModes() throws Flags.UsageException {
+  private void checkModes() throws Cli.UsageException {
     if (inProcess.get()) {
       if (epp.isSet() || eppTls.isSet()) {
-        throw new Flags.UsageException("--epp and --epp-tls do not apply with --in-process");
+        throw new Cli.UsageException("--epp and --epp-tls do not apply with --in-process");
       }
       if (endpoints.isSet() == endpointsFile.isSet()) {
-        throw new Flags.UsageException("--in-process needs one of --endpoints and --endpoints-file");
+        throw new Cli.UsageException("--in-process needs one of --endpoints and --endpoints-file");
       }
     } else if (endpoints.isSet() || endpointsFile.isSet() || configFile.isSet()) {
-      throw new Flags.UsageException("--endpoints, --endpoints-file and --config-file need --in-process");
+      throw new Cli.UsageException("--endpoints, --endpoints-file and --config-file need --in-process");
     }
   }
 

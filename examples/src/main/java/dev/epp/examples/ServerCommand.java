@@ -62,77 +62,77 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   private KubernetesClient kubernetes;
   private KubernetesObjectives objectives;
   private KubernetesModelRewrites modelRewrites;
-  private final Flags flags = new Flags("java -jar epp-examples.jar server [flags]", DESCRIPTION);
-  private final Flags.Flag<String> poolName = flags.string("pool-name", "",
+  private final Cli flags = new Cli("java -jar epp-examples.jar server [flags]", DESCRIPTION);
+  private final Cli.Flag<String> poolName = flags.string("pool-name", "",
       "the pool's name, the name label of the inference_pool_* metrics; empty: " + EppServer.DEFAULT_POOL_NAME);
-  private final Flags.Flag<String> poolNamespace = flags.string("pool-namespace", "",
+  private final Cli.Flag<String> poolNamespace = flags.string("pool-namespace", "",
       "the pool's namespace, for logs; empty: $NAMESPACE, else default");
-  private final Flags.Flag<String> poolGroup = flags.string("pool-group", PoolRef.DEFAULT_GROUP,
+  private final Cli.Flag<String> poolGroup = flags.string("pool-group", PoolRef.DEFAULT_GROUP,
       "API group of the InferencePool");
-  private final Flags.Flag<String> endpointSelector = flags.string("endpoint-selector", "",
+  private final Cli.Flag<String> endpointSelector = flags.string("endpoint-selector", "",
       "Kubernetes standalone mode without the InferencePool CRD: pod label selector k=v,k2=v2");
-  private final Flags.Flag<String> targetPorts = flags.string("endpoint-target-ports", "",
+  private final Cli.Flag<String> targetPorts = flags.string("endpoint-target-ports", "",
       "with --endpoint-selector: the pods' model-server ports, p1,p2,... (1 to 8)");
-  private final Flags.Flag<String> endpoints = flags.string("endpoints", "",
+  private final Cli.Flag<String> endpoints = flags.string("endpoints", "",
       "static endpoints, ip:port,... ([ipv6]:port); each is named by its ip:port");
-  private final Flags.Flag<Path> endpointsFile = flags.path("endpoints-file",
+  private final Cli.Flag<Path> endpointsFile = flags.path("endpoints-file",
       "file of endpoints, one '<name> <ip>:<port> [label=value ...]' per line, re-read when it changes");
-  private final Flags.Flag<Integer> grpcPort = flags.integer("grpc-port", EppServer.DEFAULT_GRPC_PORT, 0, 65535,
+  private final Cli.Flag<Integer> grpcPort = flags.integer("grpc-port", EppServer.DEFAULT_GRPC_PORT, 0, 65535,
       "ext_proc gRPC port");
-  private final Flags.Flag<Integer> healthPort = flags.integer("grpc-health-port", EppServer.DEFAULT_HEALTH_PORT,
+  private final Cli.Flag<Integer> healthPort = flags.integer("grpc-health-port", EppServer.DEFAULT_HEALTH_PORT,
       0, 65535, "gRPC health port (plaintext)");
-  private final Flags.Flag<Integer> metricsPort = flags.integer("metrics-port", MetricsExporter.DEFAULT_PORT,
+  private final Cli.Flag<Integer> metricsPort = flags.integer("metrics-port", MetricsExporter.DEFAULT_PORT,
       0, 65535, "Prometheus /metrics port");
-  private final Flags.Flag<Boolean> metricsAuth = flags.bool("metrics-endpoint-auth", false,
+  private final Cli.Flag<Boolean> metricsAuth = flags.bool("metrics-endpoint-auth", false,
       "require 'Authorization: Bearer <token>' on /metrics, the token taken from $" + METRICS_TOKEN_ENV);
-  private final Flags.Flag<Boolean> secureServing = flags.bool("secure-serving", true,
+  private final Cli.Flag<Boolean> secureServing = flags.bool("secure-serving", true,
       "serve ext_proc with TLS");
-  private final Flags.Flag<Path> certPath = flags.path("cert-path",
+  private final Cli.Flag<Path> certPath = flags.path("cert-path",
       "directory with tls.crt and tls.key (PEM); without it a self-signed certificate is made at start");
-  private final Flags.Flag<Boolean> certReload = flags.bool("enable-cert-reload", false,
+  private final Cli.Flag<Boolean> certReload = flags.bool("enable-cert-reload", false,
       "reload tls.crt and tls.key from --cert-path when they change");
-  private final Flags.Flag<Boolean> healthChecking = flags.bool("health-checking", false,
+  private final Cli.Flag<Boolean> healthChecking = flags.bool("health-checking", false,
       "also serve gRPC health on the ext_proc port");
-  private final Flags.Flag<String> readiness = flags.choice("readiness", "fresh-metrics",
+  private final Cli.Flag<String> readiness = flags.choice("readiness", "fresh-metrics",
       List.of("fresh-metrics", "discovery-synced"),
       "ready when an endpoint has fresh metrics, or as soon as discovery has loaded (the Go EPP's rule)");
-  private final Flags.Flag<Path> configFile = flags.path("config-file",
+  private final Cli.Flag<Path> configFile = flags.path("config-file",
       "EndpointPickerConfig YAML file; without it and --config-text the default configuration");
-  private final Flags.Flag<String> configText = flags.string("config-text", "",
+  private final Cli.Flag<String> configText = flags.string("config-text", "",
       "EndpointPickerConfig YAML text");
-  private final Flags.Flag<Duration> refreshMetrics = flags.duration("refresh-metrics-interval", "50ms",
+  private final Cli.Flag<Duration> refreshMetrics = flags.duration("refresh-metrics-interval", "50ms",
       "time between metric scrapes of one model server");
-  private final Flags.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "5s",
+  private final Cli.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "5s",
       "time between refreshes of the inference_pool_* gauges; also refreshed as soon as the first endpoint has "
           + "fresh metrics and when the last goes stale");
-  private final Flags.Flag<Duration> staleness = flags.duration("metrics-staleness-threshold", "2s",
+  private final Cli.Flag<Duration> staleness = flags.duration("metrics-staleness-threshold", "2s",
       "age after which an endpoint's metrics are stale: not ready, and not routed to while others are fresh");
-  private final Flags.Flag<String> scrapeScheme = flags.choice("model-server-metrics-scheme", "http",
+  private final Cli.Flag<String> scrapeScheme = flags.choice("model-server-metrics-scheme", "http",
       List.of("http", "https"), "scheme of model-server metrics, unless the config has a metrics-data-source");
-  private final Flags.Flag<String> scrapePath = flags.string("model-server-metrics-path", "/metrics",
+  private final Cli.Flag<String> scrapePath = flags.string("model-server-metrics-path", "/metrics",
       "path of model-server metrics, unless the config has a metrics-data-source");
-  private final Flags.Flag<Integer> scrapePort = flags.integer("model-server-metrics-port", 0, 0, 65535,
+  private final Cli.Flag<Integer> scrapePort = flags.integer("model-server-metrics-port", 0, 0, 65535,
       "port of model-server metrics; 0: the endpoint's port");
-  private final Flags.Flag<Boolean> scrapeInsecure = flags.bool("model-server-metrics-https-insecure-skip-verify",
+  private final Cli.Flag<Boolean> scrapeInsecure = flags.bool("model-server-metrics-https-insecure-skip-verify",
       true, "accept any model-server certificate with https, unless the config has a metrics-data-source");
-  private final Flags.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
+  private final Cli.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
       ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE,
       "largest request body routed; larger ones get 413");
-  private final Flags.Flag<Integer> maxBufferedBodyBytes = flags.integer("max-buffered-body-bytes", 0, 0,
+  private final Cli.Flag<Integer> maxBufferedBodyBytes = flags.integer("max-buffered-body-bytes", 0, 0,
       Integer.MAX_VALUE, "most request and response body bytes buffered across all ext_proc streams (beyond it, 429);"
           + " 0: a quarter of the maximum heap, at least --max-request-body-bytes");
-  private final Flags.Flag<Integer> maxStreams = flags.integer("grpc-max-concurrent-streams", 0, 0, Integer.MAX_VALUE,
+  private final Cli.Flag<Integer> maxStreams = flags.integer("grpc-max-concurrent-streams", 0, 0, Integer.MAX_VALUE,
       "most ext_proc streams per gateway connection; 0: unlimited");
-  private final Flags.Flag<Duration> maxConnectionIdle = flags.duration("grpc-max-connection-idle",
+  private final Cli.Flag<Duration> maxConnectionIdle = flags.duration("grpc-max-connection-idle",
       EppServer.DEFAULT_MAX_CONNECTION_IDLE.toMinutes() + "m",
       "close an ext_proc connection that has had no stream for this long");
-  private final Flags.Flag<Duration> keepAliveTime = flags.duration("grpc-keepalive-time",
+  private final Cli.Flag<Duration> keepAliveTime = flags.duration("grpc-keepalive-time",
       EppServer.DEFAULT_KEEPALIVE_TIME.toMinutes() + "m", "ping an ext_proc connection that is silent for this long");
-  private final Flags.Flag<Duration> keepAliveTimeout = flags.duration("grpc-keepalive-timeout",
+  private final Cli.Flag<Duration> keepAliveTimeout = flags.duration("grpc-keepalive-timeout",
       EppServer.DEFAULT_KEEPALIVE_TIMEOUT.toSeconds() + "s", "close a connection whose ping is unanswered this long");
-  private final Flags.Flag<Duration> streamIdleTimeout = flags.duration("stream-idle-timeout", "15m",
+  private final Cli.Flag<Duration> streamIdleTimeout = flags.duration("stream-idle-timeout", "15m",
       "cancel an ext_proc stream that receives no message for this long (frees its buffers)");
-  private final Flags.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
+  private final Cli.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
       EppServer.DEFAULT_DRAIN_TIMEOUT.toSeconds() + "s", "on SIGTERM, how long streams in flight may finish");
 
   /**
@@ -161,17 +161,17 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
           : endpointSelector.isSet() ? "pods selected by " + endpointSelector.get()
           : "InferencePool " + poolName.get();
       if (configFile.isSet() && configText.isSet()) {
-        throw new Flags.UsageException("--config-file and --config-text are mutually exclusive");
+        throw new Cli.UsageException("--config-file and --config-text are mutually exclusive");
       }
       if (!scrapePath.get().startsWith("/")) {
-        throw new Flags.UsageException("--model-server-metrics-path must start with '/'");
+        throw new Cli.UsageException("--model-server-metrics-path must start with '/'");
       }
       if (maxBufferedBodyBytes.get() != 0 && maxBufferedBodyBytes.get() < maxBodyBytes.get()) {
-        throw new Flags.UsageException("--max-buffered-body-bytes must be at least --max-request-body-bytes");
+        throw new Cli.UsageException("--max-buffered-body-bytes must be at least --max-request-body-bytes");
       }
       String token = metricsAuth.get() ? env.get(METRICS_TOKEN_ENV) : null;
       if (metricsAuth.get() && (token == null || token.isBlank())) {
-        throw new Flags.UsageException("--metrics-endpoint-auth needs the bearer token in $" + METRICS_TOKEN_ENV);
+        throw new Cli.UsageException("--metrics-endpoint-auth needs the bearer token in $" + METRICS_TOKEN_ENV);
       }
       StartCheck.readableFile(endpointsFile);
       StartCheck.readableFile(configFile);
@@ -184,7 +184,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
           : loader.parse(configText.get(), "--config-text");
       StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
       server = configure(EppServer.builder(config, discovery), token).build();
-    } catch (Flags.UsageException e) {
+    } catch (Cli.UsageException e) {
       err.println("server: " + e.getMessage() + " (see --help)");
       return 2;
     } catch (StartCheck.Failure e) {
@@ -218,10 +218,10 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
     return 0;
   }
 
-  private EndpointDiscovery discovery() throws Flags.UsageException {
+  private EndpointDiscovery discovery() throws Cli.UsageException {
     int sources = (endpoints.isSet() ? 1 : 0) + (endpointsFile.isSet() ? 1 : 0) + (endpointSelector.isSet() ? 1 : 0);
     if (sources > 1) {
-      throw new Flags.UsageException("--endpoints, --endpoints-file and --endpoint-selector are mutually exclusive");
+      throw new Cli.UsageException("--endpoints, --endpoints-file and --endpoint-selector are mutually exclusive");
     }
     if (endpointsFile.isSet()) {
       return new FileDiscovery(endpointsFile.get());
@@ -235,14 +235,14 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       try {
         selector = KubernetesDiscovery.parseSelector(endpointSelector.get());
       } catch (IllegalArgumentException e) {
-        throw new Flags.UsageException("invalid --endpoint-selector: " + e.getMessage());
+        throw new Cli.UsageException("invalid --endpoint-selector: " + e.getMessage());
       }
       List<Integer> ports = parsePorts(targetPorts.get());
       kubernetes = KubernetesClients.fromEnvironment();
       return KubernetesDiscovery.forSelector(kubernetes, namespace, selector, ports);
     }
     if (poolName.get().isBlank()) {
-      throw new Flags.UsageException("no endpoints to route to: give --pool-name (Kubernetes InferencePool), "
+      throw new Cli.UsageException("no endpoints to route to: give --pool-name (Kubernetes InferencePool), "
           + "--endpoint-selector with --endpoint-target-ports, --endpoints ip:port,... or --endpoints-file PATH");
     }
     PoolRef pool = new PoolRef(namespace, poolName.get(), poolGroup.get());
@@ -257,9 +257,9 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
     return poolNamespace.get().isBlank() ? env.getOrDefault("NAMESPACE", "default") : poolNamespace.get();
   }
 
-  private static List<Integer> parsePorts(String list) throws Flags.UsageException {
+  private static List<Integer> parsePorts(String list) throws Cli.UsageException {
     if (list.isBlank()) {
-      throw new Flags.UsageException("--endpoint-selector needs --endpoint-target-ports");
+      throw new Cli.UsageException("--endpoint-selector needs --endpoint-target-ports");
     }
     List<Integer> ports = new ArrayList<>();
     for (String entry : list.split(",", -1)) {
@@ -270,7 +270,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
         }
         ports.add(port);
       } catch (NumberFormatException e) {
-        throw new Flags.UsageException("invalid --endpoint-target-ports entry '" + entry.strip() + "'");
+        throw new Cli.UsageException("invalid --endpoint-target-ports entry '" + entry.strip() + "'");
       }
     }
     return ports;
@@ -323,7 +323,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   }
 
   /** Endpoints from {@code ip:port,...}, each named by its {@code ip:port}. */
-  static List<Endpoint> parseEndpoints(String list) throws Flags.UsageException {
+  static List<Endpoint> parseEndpoints(String list) throws Cli.UsageException {
     List<Endpoint> parsed = new ArrayList<>();
     Set<String> names = new HashSet<>();
     for (String entry : list.split(",", -1)) {
@@ -332,11 +332,11 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       try {
         address = IpPort.parse(hostPort);
       } catch (IllegalArgumentException e) {
-        throw new Flags.UsageException("invalid --endpoints entry '" + hostPort + "': " + e.getMessage());
+        throw new Cli.UsageException("invalid --endpoints entry '" + hostPort + "': " + e.getMessage());
       }
       Endpoint endpoint = Endpoint.of(address.toString(), address.ip(), address.port());
       if (!names.add(endpoint.name())) {
-        throw new Flags.UsageException("--endpoints lists " + endpoint.name() + " twice");
+        throw new Cli.UsageException("--endpoints lists " + endpoint.name() + " twice");
       }
       parsed.add(endpoint);
     }

@@ -32,14 +32,14 @@ final class StartCheck {
    *
    * @param address where the ports will be bound; {@code null} for every interface
    */
-  static void portsFree(InetAddress address, List<Flags.Flag<Integer>> ports) throws Failure {
-    Map<Integer, Flags.Flag<Integer>> seen = new HashMap<>();
-    for (Flags.Flag<Integer> flag : ports) {
+  static void portsFree(InetAddress address, List<Cli.Flag<Integer>> ports) throws Failure {
+    Map<Integer, Cli.Flag<Integer>> seen = new HashMap<>();
+    for (Cli.Flag<Integer> flag : ports) {
       int port = flag.get();
       if (port == 0) {
         continue;
       }
-      Flags.Flag<Integer> other = seen.putIfAbsent(port, flag);
+      Cli.Flag<Integer> other = seen.putIfAbsent(port, flag);
       if (other != null) {
         throw new Failure(other.option() + " and " + flag.option() + " are both " + port);
       }
@@ -53,7 +53,7 @@ final class StartCheck {
   }
 
   /** Fails unless {@code flag} is unset or names a regular file this process can read. */
-  static void readableFile(Flags.Flag<Path> flag) throws Failure {
+  static void readableFile(Cli.Flag<Path> flag) throws Failure {
     if (flag.isSet()) {
       String problem = fileProblem(flag.get());
       if (problem != null) {
@@ -63,7 +63,7 @@ final class StartCheck {
   }
 
   /** Fails unless {@code flag} is unset or names a directory holding the readable files {@code names}. */
-  static void directoryWith(Flags.Flag<Path> flag, String... names) throws Failure {
+  static void directoryWith(Cli.Flag<Path> flag, String... names) throws Failure {
     if (!flag.isSet()) {
       return;
     }

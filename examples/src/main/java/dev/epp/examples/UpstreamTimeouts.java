@@ -6,11 +6,11 @@ import java.time.Duration;
 /** The flags {@code --upstream-connect-timeout} and {@code --upstream-response-timeout} of a gateway's commands. */
 final class UpstreamTimeouts {
 
-  private final Flags.Flag<Duration> connect;
-  private final Flags.Flag<Duration> response;
+  private final Cli.Flag<Duration> connect;
+  private final Cli.Flag<Duration> response;
 
   /** Defines the two flags in {@code flags}. */
-  UpstreamTimeouts(Flags flags) {
+  UpstreamTimeouts(Cli flags) {
     connect = flags.duration("upstream-connect-timeout", Gateway.DEFAULT_CONNECT_TIMEOUT.toSeconds() + "s",
         "time for a model server to accept a connection before the next endpoint is tried (504 when none is left)");
     response = flags.duration("upstream-response-timeout", Gateway.DEFAULT_RESPONSE_TIMEOUT.toSeconds() + "s",

@@ -1,7 +1,7 @@
 package dev.epp.examples.simulator;
 
 import dev.epp.api.Endpoint;
-import dev.epp.examples.Flags;
+import dev.epp.examples.Cli;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
@@ -100,15 +100,15 @@ public final class RoutingBench {
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options d = Options.DEFAULTS;
-    Flags flags = new Flags("java -jar epp-examples.jar routing-bench [flags]", """
+    Cli flags = new Cli("java -jar epp-examples.jar routing-bench [flags]", """
         Replays a shared-prefix chat workload over simulated pods with four scheduler configurations and compares
         time to first token, throughput and prefix-cache hit rate.""");
-    Flags.Flag<Integer> pods = flags.integer("pods", d.pods(), 1, Integer.MAX_VALUE, "simulated pods");
-    Flags.Flag<Integer> requests = flags.integer("requests", d.requests(), 1, Integer.MAX_VALUE,
+    Cli.Flag<Integer> pods = flags.integer("pods", d.pods(), 1, Integer.MAX_VALUE, "simulated pods");
+    Cli.Flag<Integer> requests = flags.integer("requests", d.requests(), 1, Integer.MAX_VALUE,
         "requests replayed per configuration");
-    Flags.Flag<Double> rate = flags.number("rate", d.rate(), true, "mean arrival rate, requests per second");
-    Flags.Flag<Long> seed = flags.int64("seed", d.seed(), "seeds the workload and the pickers");
-    Flags.Flag<String> outDir = flags.string("out", ".",
+    Cli.Flag<Double> rate = flags.number("rate", d.rate(), true, "mean arrival rate, requests per second");
+    Cli.Flag<Long> seed = flags.int64("seed", d.seed(), "seeds the workload and the pickers");
+    Cli.Flag<String> outDir = flags.string("out", ".",
         "directory for the results, " + CSV_FILE + " and the TTFT chart " + PNG_FILE + "; created if missing");
     Options options;
     Path csv;
@@ -121,7 +121,7 @@ public final class RoutingBench {
       options = new Options(pods.get(), requests.get(), rate.get(), seed.get());
       csv = Path.of(outDir.get(), CSV_FILE);
       png = Path.of(outDir.get(), PNG_FILE);
-    } catch (Flags.UsageException | InvalidPathException e) {
+    } catch (Cli.UsageException | InvalidPathException e) {
       err.println("routing-bench: " + e.getMessage());
       return 2;
     }

@@ -1,6 +1,6 @@
 package dev.epp.examples.simulator;
 
-import dev.epp.examples.Flags;
+import dev.epp.examples.Cli;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
@@ -15,26 +15,26 @@ public final class SimulatorCommand {
 
   /** The command's flags, defined on {@code flags}. */
   static final class Options {
-    final Flags flags = new Flags("java -jar epp-examples.jar simulator [flags]", DESCRIPTION);
+    final Cli flags = new Cli("java -jar epp-examples.jar simulator [flags]", DESCRIPTION);
     private final EngineConfig d = EngineConfig.defaults();
-    final Flags.Flag<Integer> port = flags.integer("port", 8000, 0, 65535, "listening port");
-    final Flags.Flag<String> model = flags.string("model", d.model(), "the served base model name");
-    final Flags.Flag<Integer> maxNumSeqs = flags.integer("max-num-seqs", d.maxNumSeqs(), 1, Integer.MAX_VALUE,
+    final Cli.Flag<Integer> port = flags.integer("port", 8000, 0, 65535, "listening port");
+    final Cli.Flag<String> model = flags.string("model", d.model(), "the served base model name");
+    final Cli.Flag<Integer> maxNumSeqs = flags.integer("max-num-seqs", d.maxNumSeqs(), 1, Integer.MAX_VALUE,
         "sequences running at once; more wait in a queue");
-    final Flags.Flag<Integer> kvBlocks = flags.integer("kv-blocks", d.kvBlocks(), 1, Integer.MAX_VALUE,
+    final Cli.Flag<Integer> kvBlocks = flags.integer("kv-blocks", d.kvBlocks(), 1, Integer.MAX_VALUE,
         "KV-cache blocks");
-    final Flags.Flag<Integer> blockSize = flags.integer("block-size", d.blockSize(), 1, Integer.MAX_VALUE,
+    final Cli.Flag<Integer> blockSize = flags.integer("block-size", d.blockSize(), 1, Integer.MAX_VALUE,
         "tokens per KV-cache block");
-    final Flags.Flag<Double> prefillUs = flags.number("prefill-us-per-token", d.prefillNanosPerToken() / 1000.0,
+    final Cli.Flag<Double> prefillUs = flags.number("prefill-us-per-token", d.prefillNanosPerToken() / 1000.0,
         false, "prefill time per uncached prompt token, microseconds");
-    final Flags.Flag<Double> decodeMs = flags.number("decode-ms-per-token", d.decodeNanosPerToken() / 1e6, false,
+    final Cli.Flag<Double> decodeMs = flags.number("decode-ms-per-token", d.decodeNanosPerToken() / 1e6, false,
         "time between output tokens, milliseconds");
-    final Flags.Flag<List<String>> loras = flags.list("lora", "LoRA adapters served besides the base model");
-    final Flags.Flag<Integer> maxLoras = flags.integer("max-loras", 1, 1, Integer.MAX_VALUE,
+    final Cli.Flag<List<String>> loras = flags.list("lora", "LoRA adapters served besides the base model");
+    final Cli.Flag<Integer> maxLoras = flags.integer("max-loras", 1, 1, Integer.MAX_VALUE,
         "adapters running at once; unset: the number of --lora adapters, at least 1");
-    final Flags.Flag<String> text = flags.switches(List.of("echo", "random-text"), "random-text",
+    final Cli.Flag<String> text = flags.switches(List.of("echo", "random-text"), "random-text",
         "reply with the prompt echoed or with random text");
-    final Flags.Flag<Long> seed = flags.int64("seed", 0, "seeds the random text");
+    final Cli.Flag<Long> seed = flags.int64("seed", 0, "seeds the random text");
 
     /** The engine the flags describe. */
     EngineConfig engineConfig() {
@@ -68,7 +68,7 @@ public final class SimulatorCommand {
         return 0;
       }
       config = options.engineConfig();
-    } catch (Flags.UsageException | IllegalArgumentException e) {
+    } catch (Cli.UsageException | IllegalArgumentException e) {
       err.println("simulator: " + e.getMessage());
       return 2;
     }

@@ -9,26 +9,28 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-class FlagsTest {
+class CliTest {
 
-  private final Flags flags = new Flags("cmd [flags]", "Does things.");
-  private final Flags.Flag<String> name = flags.string("name", "", "a name");
-  private final Flags.Flag<Integer> port = flags.integer("port", 9002, 0, 65535, "a port");
-  private final Flags.Flag<Boolean> secure = flags.bool("secure", true, "TLS");
-  private final Flags.Flag<Boolean> verbose = flags.bool("verbose", false, "chatty");
-  private final Flags.Flag<Duration> interval = flags.duration("interval", "50ms", "an interval");
-  private final Flags.Flag<Path> file = flags.path("file", "a file");
-  private final Flags.Flag<String> mode = flags.choice("mode", "a", List.of("a", "b"), "a mode");
-  private final Flags.Flag<List<String>> tags = flags.list("tags", "tags");
-  private final Flags.Flag<Long> seed = flags.int64("seed", 42, "a seed");
-  private final Flags.Flag<Double> rate = flags.number("rate", 1.5, true, "a rate");
-  private final Flags.Flag<Double> delay = flags.number("delay", 0, false, "a delay");
-  private final Flags.Flag<String> text = flags.switches(List.of("echo", "random"), "random", "text mode");
+  private final Cli flags = new Cli("cmd [flags]", "Does things.");
+  private final Cli.Flag<String> name = flags.string("name", "", "a name");
+  private final Cli.Flag<Integer> port = flags.integer("port", 9002, 0, 65535, "a port");
+  private final Cli.Flag<Boolean> secure = flags.bool("secure", true, "TLS");
+  private final Cli.Flag<Boolean> verbose = flags.bool("verbose", false, "chatty");
+  private final Cli.Flag<Duration> interval = flags.duration("interval", "50ms", "an interval");
+  private final Cli.Flag<Path> file = flags.path("file", "a file");
+  private final Cli.Flag<String> mode = flags.choice("mode", "a", List.of("a", "b"), "a mode");
+  private final Cli.Flag<List<String>> tags = flags.list("tags", "tags");
+  private final Cli.Flag<Long> seed = flags.int64("seed", 42, "a seed");
+  private final Cli.Flag<Double> rate = flags.number("rate", 1.5, true, "a rate");
+  private final Cli.Flag<Double> delay = flags.number("delay", 0, false, "a delay");
+  private final Cli.Flag<String> text = flags.switches(List.of("echo", "random"), "random", "text mode");
 
   @Test
   void defaultsApplyWhenNothingIsGiven() throws Exception {
@@ -85,6 +87,28 @@ class FlagsTest {
   }
 
   @Test
+  void aBooleanGivenByNameIsTrueEvenWhenItsDefaultIsTrue() throws Exception {
+    flags.parse(new String[] {"--secure"});
+    assertTrue(secure.get());
+    assertTrue(secure.isSet());
+  }
+
+  @Test
+  void doubleDashIsAValueNotAnEndOfFlagsMarker() throws Exception {
+    flags.parse(new String[] {"--name", "--"});
+    assertEquals("--", name.get());
+    assertError("unexpected argument '--'", "--", "--port=1");
+  }
+
+  @Test
+  void argumentsAreTakenLiterally(@TempDir Path dir) throws Exception {
+    Path file = Files.writeString(dir.resolve("args"), "--port=1");
+    assertError("unexpected argument '@" + file + "'", "@" + file); // not expanded from the file
+    assertError("unexpected argument '-hx'", "-hx"); // a single dash starts no flag
+    assertError("unexpected argument 'extra'", "extra", "--port=x"); // the first problem is reported
+  }
+
+  @Test
   void theLastOfARepeatedFlagWins() throws Exception {
     flags.parse(new String[] {"--port", "1", "--port=2"});
     assertEquals(2, port.get());
@@ -126,6 +150,21 @@ class FlagsTest {
   }
 
   @Test
+  void helpIsLaidOutInColumns() {
+    Cli cli = new Cli("cmd [flags]", "Does things.");
+    cli.integer("port", 9002, 0, 65535, "a port");
+    cli.bool("verbose", false, "chatty");
+    cli.path("file", "a file");
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    cli.printHelp(new PrintStream(bytes, true, StandardCharsets.UTF_8));
+    assertEquals(List.of("usage: cmd [flags]", "", "Does things.", "", "flags:",
+        "  --port int   a port (default 9002)",
+        "  --verbose    chatty (default false)",
+        "  --file path  a file",
+        "  -h, --help   show this help"), bytes.toString(StandardCharsets.UTF_8).lines().toList());
+  }
+
+  @Test
   void helpListsEveryFlagWithItsDefault() {
     ByteArrayOutputStream bytes = new ByteArrayOutputStream();
     flags.printHelp(new PrintStream(bytes, true, StandardCharsets.UTF_8));
@@ -150,7 +189,7 @@ class FlagsTest {
   }
 
   private void assertError(String message, String... args) {
-    Flags.UsageException e = assertThrows(Flags.UsageException.class, () -> flags.parse(args));
+    Cli.UsageException e = assertThrows(Cli.UsageException.class, () -> flags.parse(args));
     assertEquals(message, e.getMessage());
   }
 }

@@ -2,10 +2,10 @@ package dev.epp.bench;
 
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.requestcontrol.Usage;
-import dev.epp.metrics.EppMetrics;
+import dev.epp.metrics.export.EppMetrics;
+import dev.epp.metrics.export.MetricsRegistry;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.Routing;
-import io.prometheus.client.CollectorRegistry;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -51,7 +51,7 @@ public class DirectorBenchmark {
   /** Builds the director over the pool. */
   @Setup
   public void setUp() {
-    MetricsRecorder metrics = EppMetrics.create(new CollectorRegistry());
+    MetricsRecorder metrics = EppMetrics.create(MetricsRegistry.create());
     director = Director.builder(Workloads.config(config, metrics), Workloads.pool(100)).build();
     request = Workloads.chatRequest();
     response = Workloads.chatResponse();

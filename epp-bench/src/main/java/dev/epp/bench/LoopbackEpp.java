@@ -3,7 +3,8 @@ package dev.epp.bench;
 import com.google.protobuf.ByteString;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.extproc.ExtProcService;
-import dev.epp.metrics.EppMetrics;
+import dev.epp.metrics.export.EppMetrics;
+import dev.epp.metrics.export.MetricsRegistry;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
@@ -22,7 +23,6 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-import io.prometheus.client.CollectorRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -69,7 +69,7 @@ final class LoopbackEpp implements AutoCloseable {
   }
 
   private static ExtProcService epp() {
-    MetricsRecorder metrics = EppMetrics.create(new CollectorRegistry());
+    MetricsRecorder metrics = EppMetrics.create(MetricsRegistry.create());
     Director director =
         Director.builder(EndpointPickerConfig.loader().metrics(metrics).defaults(), Workloads.pool(100)).build();
     return ExtProcService.builder(director).build();

@@ -2,7 +2,7 @@ package dev.epp.bench;
 
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.requestcontrol.ParsedRequest;
-import dev.epp.metrics.EngineMapping;
+import dev.epp.metrics.scrape.EngineMapping;
 import dev.epp.scheduler.plugins.parser.OpenAiParser;
 import java.io.IOException;
 import java.io.InputStream;

@@ -5,7 +5,7 @@ import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.scheduling.Candidates;
-import dev.epp.metrics.MetricsScraper;
+import dev.epp.metrics.scrape.MetricsScraper;
 import dev.epp.scheduler.EndpointPool;
 import java.io.BufferedReader;
 import java.io.InputStream;

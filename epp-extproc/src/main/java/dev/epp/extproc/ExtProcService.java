@@ -88,11 +88,14 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   /** Stands for bytes that are not an ext_proc message (compared by identity). */
   private static final ProcessingRequest MALFORMED = ProcessingRequest.newBuilder().build();
 
-  private static final ScheduledExecutorService SWEEPER = Executors.newSingleThreadScheduledExecutor(r -> {
-    Thread thread = new Thread(r, "ext-proc-idle-sweeper");
-    thread.setDaemon(true);
-    return thread;
-  });
+  /** The default idle-stream sweeper: one daemon thread shared by every service of the process, never shut down. */
+  private static final class SharedSweeper {
+    static final ScheduledExecutorService INSTANCE = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread thread = new Thread(r, "ext-proc-idle-sweeper");
+      thread.setDaemon(true);
+      return thread;
+    });
+  }
 
   private final Director director;
   private final Ticker ticker;
@@ -115,7 +118,8 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     }
     this.idleTimeoutNanos = builder.streamIdleTimeout.toNanos();
     long period = Math.max(1, Math.min(1000, builder.streamIdleTimeout.toMillis() / 4));
-    this.sweep = SWEEPER.scheduleWithFixedDelay(this::expireIdleStreams, period, period, TimeUnit.MILLISECONDS);
+    ScheduledExecutorService sweeper = builder.scheduler != null ? builder.scheduler : SharedSweeper.INSTANCE;
+    this.sweep = sweeper.scheduleWithFixedDelay(this::expireIdleStreams, period, period, TimeUnit.MILLISECONDS);
   }
 
   /** A builder of a service routing through {@code director}. */
@@ -128,7 +132,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     return Math.max(Runtime.getRuntime().maxMemory() / 4, maxRequestBodyBytes);
   }
 
-  /** Stops the idle-stream sweeper; streams in flight are not touched. */
+  /** Stops sweeping idle streams (the scheduler is not shut down); streams in flight are not touched. */
   public void close() {
     sweep.cancel(false);
   }
@@ -539,6 +543,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private int maxRequestBodyBytes = DEFAULT_MAX_REQUEST_BODY_BYTES;
     private long maxBufferedBodyBytes;
     private Duration streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
+    private ScheduledExecutorService scheduler;
 
     private Builder(Director director) {
       this.director = Objects.requireNonNull(director, "director");
@@ -577,6 +582,16 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
         throw new IllegalArgumentException("streamIdleTimeout must be positive");
       }
       this.streamIdleTimeout = value;
+      return this;
+    }
+
+    /**
+     * Where idle streams are swept (a few times per idle timeout, at most every second); default one daemon thread
+     * shared by every service of the process. {@link ExtProcService#close()} cancels the sweep and never shuts the
+     * scheduler down.
+     */
+    public Builder scheduler(ScheduledExecutorService value) {
+      this.scheduler = Objects.requireNonNull(value, "scheduler");
       return this;
     }
 

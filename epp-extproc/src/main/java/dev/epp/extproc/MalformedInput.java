@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Threading:</b> thread-safe; recording never blocks.
  */
-final class MalformedInput {
+public final class MalformedInput {
 
   static final String TRANSPORT_LOGGER = "io.grpc.netty.shaded.io.grpc.netty.NettyServerTransport.connections";
   static final String HANDLER_LOGGER = "io.grpc.netty.shaded.io.grpc.netty.NettyServerHandler";
@@ -40,14 +40,14 @@ final class MalformedInput {
   private MalformedInput() {}
 
   /** Puts the filters on grpc-netty's loggers. Idempotent. */
-  static void install() {
+  public static void install() {
     for (java.util.logging.Logger logger : GRPC_LOGGERS) {
       logger.setFilter(MalformedInput::passes);
     }
   }
 
   /** Everything recorded in this process so far. */
-  static long total() {
+  public static long total() {
     return total.sum();
   }
 

@@ -8,8 +8,8 @@ import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
-import dev.epp.metrics.EppMetrics;
-import dev.epp.metrics.internal.GoTextFormat;
+import dev.epp.metrics.export.EppMetrics;
+import dev.epp.metrics.export.MetricsRegistry;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
@@ -26,10 +26,10 @@ import io.grpc.Server;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
-import io.prometheus.client.CollectorRegistry;
 import java.io.IOException;
 import java.io.StringWriter;
 import java.io.UncheckedIOException;
+import java.time.Duration;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -39,6 +39,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
+import org.awaitility.Awaitility;
 
 /**
  * A real ext_proc server (gRPC over Netty on 127.0.0.1, port 0) with a pool of fake pods, and a generated client
@@ -73,7 +74,7 @@ final class ExtProcHarness implements AutoCloseable {
       ? new ModelRewrites.Rewrite("rewrite-test", "rewritten-model") : null;
 
   final EndpointPool pool = new EndpointPool();
-  final EppMetrics metrics = EppMetrics.create(new CollectorRegistry());
+  final EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
   private final Server server;
   private ExtProcService service;
   private final ManagedChannel channel;
@@ -143,7 +144,7 @@ final class ExtProcHarness implements AutoCloseable {
   String scrape() {
     StringWriter out = new StringWriter();
     try {
-      GoTextFormat.write(out, Collections.list(metrics.registry().metricFamilySamples()));
+      metrics.registry().writeTo(out);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -256,18 +257,13 @@ final class ExtProcHarness implements AutoCloseable {
 
     /** Waits until at least {@code count} responses arrived. */
     List<ProcessingResponse> awaitResponses(int count) {
-      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-      while (responses.size() < count) {
-        if (System.nanoTime() > deadline || done.isDone()) {
-          throw new AssertionError("expected " + count + " responses, got " + responses);
-        }
-        try {
-          Thread.sleep(1);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          throw new AssertionError(e);
-        }
-      }
+      Awaitility.await(count + " responses").atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(1))
+          .until(() -> {
+            if (responses.size() < count && done.isDone()) {
+              throw new AssertionError("the stream ended after " + responses.size() + " responses: " + responses);
+            }
+            return responses.size() >= count;
+          });
       return List.copyOf(responses);
     }
 

@@ -27,6 +27,7 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -387,6 +388,37 @@ class ExtProcServiceTest {
         error.toString());
     assertRoutedTo(epp.exchange(llmRequest("busy", "my-model", null)), "192.168.1.1:8000",
         ExtProcHarness.completion("my-model", "busy"));
+  }
+
+  @Test
+  void idleStreamsAreSweptOnTheSuppliedSchedulerWhichCloseDoesNotShutDown() throws Exception {
+    List<String> ranOn = new java.util.concurrent.CopyOnWriteArrayList<>();
+    ScheduledThreadPoolExecutor scheduler = new ScheduledThreadPoolExecutor(1, r -> new Thread(r, "embedder")) {
+      @Override
+      protected void beforeExecute(Thread t, Runnable r) {
+        ranOn.add(t.getName());
+      }
+    };
+    scheduler.setRemoveOnCancelPolicy(true);
+    try {
+      epp = new ExtProcHarness(HERMETIC_CONFIG,
+          service -> service.streamIdleTimeout(java.time.Duration.ofMillis(200)).scheduler(scheduler));
+      epp.pod(0, 0, 0.1);
+      Exchange idle = epp.open();
+      idle.send(requestHeaders(Map.of(":path", "/v1/completions"), false));
+      AssertionError error = org.junit.jupiter.api.Assertions.assertThrows(AssertionError.class, idle::await);
+      assertEquals(io.grpc.Status.Code.DEADLINE_EXCEEDED, io.grpc.Status.fromThrowable(error.getCause()).getCode(),
+          error.toString());
+      assertFalse(ranOn.isEmpty());
+      assertTrue(ranOn.stream().allMatch("embedder"::equals), ranOn.toString());
+      epp.close();
+      epp = null;
+      assertFalse(scheduler.isShutdown());
+      assertTrue(scheduler.getQueue().stream().allMatch(task -> ((java.util.concurrent.Future<?>) task).isCancelled()),
+          "the sweep is cancelled");
+    } finally {
+      scheduler.shutdownNow();
+    }
   }
 
   @Test

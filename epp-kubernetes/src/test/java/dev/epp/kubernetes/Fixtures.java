@@ -1,6 +1,6 @@
 package dev.epp.kubernetes;
 
-import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
@@ -14,15 +14,14 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Objects;
-import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
+import org.awaitility.Awaitility;
 
 /** Builders of pods and custom resources for the mock API server, and a bounded wait. */
 final class Fixtures {
 
   static final String NS = "llm";
-  static final Duration DEADLINE = Duration.ofSeconds(15);
+  static final Duration DEADLINE = Duration.ofSeconds(30);
 
   private Fixtures() {}
 
@@ -83,14 +82,7 @@ final class Fixtures {
 
   /** Waits until {@code actual} equals {@code expected}, failing after {@link #DEADLINE}. */
   static <T> void await(T expected, Supplier<T> actual) {
-    long deadline = System.nanoTime() + DEADLINE.toNanos();
-    T last = actual.get();
-    while (!Objects.equals(expected, last)) {
-      if (System.nanoTime() - deadline > 0) {
-        fail("after " + DEADLINE.toSeconds() + " s expected " + expected + " but was " + last);
-      }
-      LockSupport.parkNanos(Duration.ofMillis(10).toNanos());
-      last = actual.get();
-    }
+    Awaitility.await().atMost(DEADLINE).pollInterval(Duration.ofMillis(10))
+        .untilAsserted(() -> assertEquals(expected, actual.get()));
   }
 }

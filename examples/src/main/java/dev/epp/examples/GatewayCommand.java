@@ -2,11 +2,11 @@ package dev.epp.examples;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointDiscovery;
+import dev.epp.discovery.FileDiscovery;
+import dev.epp.discovery.StaticDiscovery;
 import dev.epp.examples.gateway.EndpointPicker;
 import dev.epp.examples.gateway.Gateway;
-import dev.epp.metrics.FileDiscovery;
-import dev.epp.metrics.MetricsScraper;
-import dev.epp.metrics.StaticDiscovery;
+import dev.epp.metrics.scrape.MetricsScraper;
 import dev.epp.scheduler.ConfigException;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;

@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -33,6 +32,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -45,7 +45,7 @@ class DemoWalkthroughTest {
   private static final String POOL = "demo-pool";
   private static final int MAX_BODY = 64 * 1024;
   private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(20);
-  private static final long SCALE_DEADLINE_MILLIS = 15_000;
+  private static final Duration SCALE_DEADLINE = Duration.ofSeconds(30);
   private static final Pattern VALUE = Pattern.compile("^(\\S+) (\\S+)$");
 
   private final ByteArrayOutputStream out = new ByteArrayOutputStream();
@@ -274,19 +274,10 @@ class DemoWalkthroughTest {
     return response.body().lines().filter(l -> l.startsWith("inference_")).toList();
   }
 
-  /** Polls {@code /metrics} until {@code condition} holds, for up to 15 s. */
-  private List<String> awaitMetrics(Predicate<List<String>> condition) throws Exception {
-    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(SCALE_DEADLINE_MILLIS);
-    List<String> lines = metrics();
-    while (!condition.test(lines)) {
-      if (System.nanoTime() > deadline) {
-        fail("metrics did not reach the expected state within " + SCALE_DEADLINE_MILLIS + " ms:\n"
-            + String.join("\n", lines));
-      }
-      Thread.sleep(100); // polling period
-      lines = metrics();
-    }
-    return lines;
+  /** Polls {@code /metrics} until {@code condition} holds, for up to {@link #SCALE_DEADLINE}. */
+  private List<String> awaitMetrics(Predicate<List<String>> condition) {
+    return Awaitility.await("metrics reach the expected state").atMost(SCALE_DEADLINE)
+        .pollInterval(Duration.ofMillis(100)).until(this::metrics, condition);
   }
 
   private URI gateway(String pathAndQuery) {

@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.epp.examples.gateway.Gateway;
 import dev.epp.examples.gateway.ModelServer;
 import dev.epp.examples.simulator.RoutingBench;
-import dev.epp.extproc.EppServer;
+import dev.epp.server.EppServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;

@@ -3,12 +3,11 @@ package dev.epp.examples;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import com.google.protobuf.ByteString;
 import com.sun.net.httpserver.HttpServer;
 import dev.epp.api.Endpoint;
-import dev.epp.extproc.EppServer;
+import dev.epp.server.EppServer;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
@@ -31,12 +30,14 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -241,16 +242,11 @@ class ServerCommandTest {
   }
 
   /** Checks {@code service} until it is SERVING, failing after the deadline. */
-  private static void awaitServing(ManagedChannel channel, String service) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(DEADLINE_SECONDS);
+  private static void awaitServing(ManagedChannel channel, String service) {
     HealthGrpc.HealthBlockingStub stub = HealthGrpc.newBlockingStub(channel);
-    while (stub.withDeadlineAfter(5, TimeUnit.SECONDS)
-        .check(HealthCheckRequest.newBuilder().setService(service).build()).getStatus() != ServingStatus.SERVING) {
-      if (System.nanoTime() - deadline > 0) {
-        fail(service + " never became SERVING");
-      }
-      Thread.sleep(50);
-    }
+    Awaitility.await(service + " is SERVING").atMost(Duration.ofSeconds(DEADLINE_SECONDS))
+        .pollInterval(Duration.ofMillis(50)).until(() -> stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+            .check(HealthCheckRequest.newBuilder().setService(service).build()).getStatus() == ServingStatus.SERVING);
   }
 
   /** One chat request through ext_proc; the destination header of the headers response. */

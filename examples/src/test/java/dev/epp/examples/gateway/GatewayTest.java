@@ -35,6 +35,7 @@ import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -97,14 +98,9 @@ class GatewayTest {
   }
 
   /** Waits until {@code condition} holds, failing after a generous deadline. */
-  static void awaitTrue(BooleanSupplier condition, String what) throws InterruptedException {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        throw new AssertionError("never true: " + what);
-      }
-      Thread.sleep(10);
-    }
+  static void awaitTrue(BooleanSupplier condition, String what) {
+    Awaitility.await(what).atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(10))
+        .until(condition::getAsBoolean);
   }
 
   private static URI uri(Gateway gateway, String path) {

@@ -6,7 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
-import dev.epp.metrics.MetricsScraper;
+import dev.epp.metrics.scrape.MetricsScraper;
 import dev.epp.scheduler.EndpointPool;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -18,6 +18,7 @@ import java.net.http.HttpResponse;
 import java.time.Duration;
 import java.util.List;
 import java.util.Set;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -86,17 +87,10 @@ class SimulatorServerTest {
     assertEquals(256, metrics.cacheNumBlocks());
   }
 
-  private static EndpointMetrics awaitMetrics(EndpointPool pool, java.util.function.Predicate<EndpointMetrics> done)
-      throws InterruptedException {
-    long deadline = System.nanoTime() + 10_000_000_000L;
-    while (System.nanoTime() < deadline) {
-      EndpointMetrics metrics = pool.snapshot().metrics(0);
-      if (metrics.updatedNanos() != EndpointMetrics.NEVER && done.test(metrics)) {
-        return metrics;
-      }
-      Thread.sleep(10);
-    }
-    throw new AssertionError("metrics never reached the expected state: " + pool.snapshot().metrics(0));
+  private static EndpointMetrics awaitMetrics(EndpointPool pool, java.util.function.Predicate<EndpointMetrics> done) {
+    return Awaitility.await("metrics reach the expected state").atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(10)).until(() -> pool.snapshot().metrics(0),
+            metrics -> metrics.updatedNanos() != EndpointMetrics.NEVER && done.test(metrics));
   }
 
   @Test

@@ -1,0 +1,530 @@
+package dev.epp.metrics.export;
+
+import dev.epp.api.Endpoint;
+import dev.epp.api.EndpointMetrics;
+import dev.epp.api.EndpointStore;
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.Ticker;
+import dev.epp.api.TypedName;
+import dev.epp.api.scheduling.Candidates;
+import dev.epp.metrics.export.internal.BuildInfo;
+import dev.epp.metrics.export.internal.ModelLabels;
+import io.prometheus.client.Collector;
+import io.prometheus.client.CollectorRegistry;
+import io.prometheus.client.Counter;
+import io.prometheus.client.CounterMetricFamily;
+import io.prometheus.client.Gauge;
+import io.prometheus.client.GaugeMetricFamily;
+import io.prometheus.client.Histogram;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
+
+/**
+ * The EPP's own Prometheus metrics, with the names, types, labels, HELP texts and buckets of the Go EPP v1.5 (GIE
+ * {@code pkg/epp/metrics}), so its dashboards and alerts keep working: the {@code inference_objective_*} request
+ * families, the {@code inference_pool_*} pool gauges, and the {@code inference_extension_*} scheduler, plugin, prefix
+ * indexer, model-rewrite and build-info families. One family is this EPP's own,
+ * {@code inference_extension_grpc_malformed_input_total}, shown once it is not 0. (Flow-control and latency-predictor
+ * families are not registered: nothing in this EPP produces them yet.)
+ *
+ * <p>Label names are declared in alphabetical order, the order in which Go's client writes them; served by
+ * {@link MetricsExporter}, the page matches the Go EPP's line for line.
+ *
+ * <p>The model labels that clients choose ({@code model_name}, {@code target_model_name}, {@code target_model}) are
+ * bounded: values are cut to {@value ModelLabels#MAX_LENGTH} characters, and once {@value ModelLabels#MAX_PAIRS}
+ * distinct (model, target) pairs have been recorded, later pairs are recorded as {@code "other"}, so a client sending
+ * endless model names cannot grow the page or the heap without bound.
+ *
+ * <p>Pool gauges follow the Go EPP: after {@link #monitorPool}, every refresh interval (default 5 s)
+ * {@code inference_pool_ready_pods} counts endpoints whose metrics are fresher than the staleness threshold (default
+ * 2 s) and the three averages are computed over those endpoints; with no fresh endpoint the averages keep their last
+ * values. {@code inference_pool_per_pod_queue_size} is computed at scrape time for every endpoint of the pool. Before
+ * a pool is monitored there are no pool series.
+ *
+ * <p><b>Threading:</b> thread-safe; recording methods are cheap and never block.
+ */
+public final class EppMetrics implements MetricsRecorder, AutoCloseable {
+
+  /** Default time between pool-gauge refreshes (the Go EPP's {@code --refresh-prometheus-metrics-interval}). */
+  public static final Duration DEFAULT_POOL_REFRESH_INTERVAL = Duration.ofSeconds(5);
+
+  private static final double[] GENERAL = {0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5,
+      6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240, 300, 360, 480, 600, 900, 1200, 1800, 2700, 3600};
+  private static final double[] REQUEST_SIZE = {64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536,
+      131072, 262144, 524288, 1048576, 2097152, 4194304, 8388608, 16777216, 33554432, 67108864, 134217728,
+      268435456, 536870912, 1073741824};
+  private static final double[] RESPONSE_SIZE = {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384,
+      32778, 65536};
+  private static final double[] INPUT_TOKENS = {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384,
+      32778, 65536, 131072, 262144, 524288, 1048576};
+  private static final double[] OUTPUT_TOKENS = {1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192};
+  private static final double[] NTPOT = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0};
+  private static final double[] FAST = {0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1};
+  private static final double[] RATIO = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
+  private static final double[] HIT_BYTES = {0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768,
+      65536};
+
+  private static final double NANOS_PER_SECOND = 1e9;
+
+  private final MetricsRegistry registry;
+  private final CollectorRegistry collectors;
+  private final ModelLabels modelLabels = new ModelLabels();
+
+  // inference_objective_*: label order in calls is always (model_name, target_model_name[, third]) after sorting.
+  private final Counter requestTotal;
+  private final Counter requestErrorTotal;
+  private final Histogram requestDuration;
+  private final Histogram requestSizes;
+  private final Histogram responseSizes;
+  private final Histogram inputTokens;
+  private final Histogram outputTokens;
+  private final Histogram promptCachedTokens;
+  private final Gauge runningRequests;
+  private final Histogram normalizedTimePerOutputToken;
+
+  // inference_pool_*
+  private final Gauge poolAverageKvCache;
+  private final Gauge poolAverageQueueSize;
+  private final Gauge poolAverageRunningRequests;
+  private final Gauge poolReadyPods;
+
+  // inference_extension_*
+  private final Lazy<Histogram> schedulerE2e;
+  private final Counter schedulerAttempts;
+  private final Counter modelRewriteDecisions;
+  private final Histogram pluginDuration;
+  private final List<LongSupplier> prefixIndexSizes = new CopyOnWriteArrayList<>();
+  private final Lazy<Histogram> prefixHitRatio;
+  private final Lazy<Histogram> prefixHitBytes;
+
+  private volatile Pool pool;
+  private volatile LongSupplier malformedGrpcInput = () -> 0;
+  private ScheduledFuture<?> poolRefresh;
+  private ScheduledExecutorService ownedRefresher;
+
+  private EppMetrics(MetricsRegistry registry) {
+    this.registry = registry;
+    this.collectors = registry.collectorRegistry();
+    List<String> model = List.of("model_name", "target_model_name");
+    requestTotal = counter("inference_objective_request_total",
+        "Counter of inference objective requests broken out for each model and target model.",
+        "model_name", "priority", "target_model_name");
+    requestErrorTotal = counter("inference_objective_request_error_total",
+        "Counter of inference objective requests errors broken out for each model and target model.",
+        "error_code", "model_name", "target_model_name");
+    requestDuration = histogram("inference_objective_request_duration_seconds",
+        "Inference objective response latency distribution in seconds for each model and target model.", GENERAL,
+        model);
+    requestSizes = histogram("inference_objective_request_sizes",
+        "Inference objective requests size distribution in bytes for each model and target model.", REQUEST_SIZE,
+        model);
+    responseSizes = histogram("inference_objective_response_sizes",
+        "Inference objective responses size distribution in bytes for each model and target model.", RESPONSE_SIZE,
+        model);
+    inputTokens = histogram("inference_objective_input_tokens",
+        "Inference objective input token count distribution for requests in each model.", INPUT_TOKENS, model);
+    outputTokens = histogram("inference_objective_output_tokens",
+        "Inference objective output token count distribution for requests in each model.", OUTPUT_TOKENS, model);
+    promptCachedTokens = histogram("inference_objective_prompt_cached_tokens",
+        "Inference objective prompt cached token count distribution for requests in each model.", INPUT_TOKENS,
+        model);
+    runningRequests = gauge("inference_objective_running_requests",
+        "Inference objective number of running requests in each model.", "model_name");
+    normalizedTimePerOutputToken = histogram("inference_objective_normalized_time_per_output_token_seconds",
+        "Inference objective latency divided by number of output tokens in seconds for each model and target model.",
+        NTPOT, model);
+
+    poolAverageKvCache = gauge("inference_pool_average_kv_cache_utilization",
+        "The average kv cache utilization for an inference server pool.", "name");
+    poolAverageQueueSize = gauge("inference_pool_average_queue_size",
+        "The average number of requests pending in the model server queue.", "name");
+    poolAverageRunningRequests = gauge("inference_pool_average_running_requests",
+        "The average number of running requests across model servers in the pool.", "name");
+    poolReadyPods = gauge("inference_pool_ready_pods",
+        "The number of ready pods in the inference server pool.", "name");
+    new PerPodQueueSize().register(collectors);
+
+    schedulerE2e = new Lazy<>(() -> histogram("inference_extension_scheduler_e2e_duration_seconds",
+        "End-to-end scheduling latency distribution in seconds.", FAST, List.of()));
+    schedulerAttempts = counter("inference_extension_scheduler_attempts_total",
+        "Total number of scheduling attempts.", "namespace", "pod_name", "port", "status", "target_model_name");
+    modelRewriteDecisions = counter("inference_extension_model_rewrite_decisions_total",
+        "Total number of inference model rewrite decisions.", "model_name", "model_rewrite_name", "target_model");
+    pluginDuration = histogram("inference_extension_plugin_duration_seconds",
+        "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
+        FAST, List.of("extension_point", "plugin_name", "plugin_type"));
+    gauge("inference_extension_prefix_indexer_size", "Size of the prefix indexer.").setChild(new Gauge.Child() {
+      @Override
+      public double get() {
+        long sum = 0;
+        for (LongSupplier size : prefixIndexSizes) {
+          sum += size.getAsLong();
+        }
+        return sum;
+      }
+    });
+    new MalformedGrpcInput().register(collectors);
+    prefixHitRatio = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_ratio",
+        "Ratio of prefix length matched to total prefix length in the cache lookup.", RATIO, List.of()));
+    prefixHitBytes = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_bytes",
+        "Length of the prefix match in number of bytes in the cache lookup.", HIT_BYTES, List.of()));
+
+    BuildInfo build = BuildInfo.load();
+    gauge("inference_extension_info", "General information of the current build of Inference Extension.",
+        "build_ref", "commit").labels(build.buildRef(), build.commit()).set(1);
+  }
+
+  /** The EPP's metrics in a new registry that also holds the JVM and process metrics ({@code jvm_*}, {@code process_*}). */
+  public static EppMetrics create() {
+    return new EppMetrics(MetricsRegistry.withJvmMetrics());
+  }
+
+  /**
+   * The EPP's metrics registered into {@code registry}, next to what else it holds.
+   *
+   * @throws IllegalArgumentException if {@code registry} already holds one of the EPP's families
+   */
+  public static EppMetrics create(MetricsRegistry registry) {
+    return new EppMetrics(Objects.requireNonNull(registry, "registry"));
+  }
+
+  /** The registry holding these metrics; serve it with {@link MetricsExporter} or write it yourself. */
+  public MetricsRegistry registry() {
+    return registry;
+  }
+
+  // ---- request path -------------------------------------------------------------------------------------------
+
+  @Override
+  public void recordRequest(String model, String targetModel, int priority) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    requestTotal.labels(labels.model(), Integer.toString(priority), labels.target()).inc();
+  }
+
+  @Override
+  public void recordRequestError(String model, String targetModel, String errorCode) {
+    if (!errorCode.isEmpty()) {
+      ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+      requestErrorTotal.labels(errorCode, labels.model(), labels.target()).inc();
+    }
+  }
+
+  @Override
+  public void recordRequestSize(String model, String targetModel, long bytes) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    requestSizes.labels(labels.model(), labels.target()).observe(bytes);
+  }
+
+  @Override
+  public void recordResponseSize(String model, String targetModel, long bytes) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    responseSizes.labels(labels.model(), labels.target()).observe(bytes);
+  }
+
+  @Override
+  public void recordTokens(String model, String targetModel, long input, long output) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    if (input > 0) {
+      inputTokens.labels(labels.model(), labels.target()).observe(input);
+    }
+    if (output > 0) {
+      outputTokens.labels(labels.model(), labels.target()).observe(output);
+    }
+  }
+
+  @Override
+  public void recordPromptCachedTokens(String model, String targetModel, long cachedTokens) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    promptCachedTokens.labels(labels.model(), labels.target()).observe(cachedTokens);
+  }
+
+  @Override
+  public void recordRequestDuration(String model, String targetModel, long nanos, long outputTokens) {
+    if (nanos <= 0) {
+      return;
+    }
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    double seconds = nanos / NANOS_PER_SECOND;
+    requestDuration.labels(labels.model(), labels.target()).observe(seconds);
+    if (outputTokens > 0) {
+      normalizedTimePerOutputToken.labels(labels.model(), labels.target()).observe(seconds / outputTokens);
+    }
+  }
+
+  @Override
+  public void requestStarted(String model) {
+    if (!model.isEmpty()) {
+      runningRequests.labels(modelLabels.model(model)).inc();
+    }
+  }
+
+  @Override
+  public void requestFinished(String model) {
+    if (!model.isEmpty()) {
+      runningRequests.labels(modelLabels.model(model)).dec();
+    }
+  }
+
+  @Override
+  public void recordSchedulerLatency(long nanos) {
+    schedulerE2e.get().observe(nanos / NANOS_PER_SECOND);
+  }
+
+  @Override
+  public void recordSchedulingAttempt(String targetModel, Endpoint primary) {
+    if (primary != null) {
+      // The pool has no namespace of its own here; Go's label is the pod's namespace.
+      schedulerAttempts.labels("", primary.name(), Integer.toString(primary.port()), "success",
+          modelLabels.target(targetModel)).inc();
+    } else {
+      schedulerAttempts.labels("", "", "", "failure", modelLabels.target(targetModel)).inc();
+    }
+  }
+
+  @Override
+  public void recordModelRewrite(String rule, String model, String targetModel) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    modelRewriteDecisions.labels(labels.model(), rule, labels.target()).inc();
+  }
+
+  /**
+   * {@inheritDoc}
+   *
+   * <p>The series is created on the first observation, as Go's {@code WithLabelValues(...).Observe} does: a plugin
+   * that never runs has no zero-valued buckets on the page. Later observations reuse it without a label lookup.
+   */
+  @Override
+  public LongConsumer pluginLatency(String extensionPoint, TypedName plugin) {
+    return new LongConsumer() {
+      private Histogram.Child child; // benign race: labels() returns the same child to every thread
+
+      @Override
+      public void accept(long nanos) {
+        Histogram.Child c = child;
+        if (c == null) {
+          child = c = pluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
+        }
+        c.observe(nanos / NANOS_PER_SECOND);
+      }
+    };
+  }
+
+  @Override
+  public void recordPrefixCacheMatch(long matchedChars, long totalChars) {
+    prefixHitBytes.get().observe(matchedChars);
+    if (totalChars > 0) {
+      prefixHitRatio.get().observe((double) matchedChars / totalChars);
+    }
+  }
+
+  @Override
+  public void addPrefixIndexSize(LongSupplier size) {
+    prefixIndexSizes.add(Objects.requireNonNull(size, "size"));
+  }
+
+  /**
+   * Reports {@code inference_extension_grpc_malformed_input_total} as {@code total}, read at every scrape; the family
+   * is left out while it is 0, so an EPP that sees no malformed input serves the Go EPP's page.
+   */
+  public void malformedGrpcInput(LongSupplier total) {
+    this.malformedGrpcInput = Objects.requireNonNull(total, "total");
+  }
+
+  // ---- pool gauges --------------------------------------------------------------------------------------------
+
+  /**
+   * Starts reporting the pool gauges of the pool named {@code poolName}, whose endpoints are in {@code store}:
+   * refreshes them now and then every {@code refreshInterval} on a daemon thread of its own, until {@link #close()}.
+   *
+   * @param ticker the time source of {@link EndpointMetrics#updatedNanos()}
+   * @param stalenessThreshold how old an endpoint's metrics may be for it to count as ready
+   * @throws IllegalStateException if a pool is already monitored
+   */
+  public synchronized void monitorPool(
+      String poolName, EndpointStore store, Ticker ticker, Duration stalenessThreshold, Duration refreshInterval) {
+    ScheduledExecutorService own = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "epp-metrics-pool-gauges");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      monitorPool(poolName, store, ticker, stalenessThreshold, refreshInterval, own);
+    } catch (RuntimeException e) {
+      own.shutdownNow();
+      throw e;
+    }
+    ownedRefresher = own;
+  }
+
+  /**
+   * {@link #monitorPool(String, EndpointStore, Ticker, Duration, Duration)} refreshing on {@code scheduler}, which
+   * {@link #close()} does not shut down (it cancels the refresh).
+   */
+  public synchronized void monitorPool(String poolName, EndpointStore store, Ticker ticker,
+      Duration stalenessThreshold, Duration refreshInterval, ScheduledExecutorService scheduler) {
+    Objects.requireNonNull(poolName, "poolName");
+    Objects.requireNonNull(store, "store");
+    Objects.requireNonNull(ticker, "ticker");
+    Objects.requireNonNull(scheduler, "scheduler");
+    if (refreshInterval.isNegative() || refreshInterval.isZero()) {
+      throw new IllegalArgumentException("refreshInterval must be positive: " + refreshInterval);
+    }
+    if (pool != null) {
+      throw new IllegalStateException("already monitoring pool " + pool.name);
+    }
+    pool = new Pool(poolName, store, ticker, stalenessThreshold.toNanos());
+    poolRefresh = scheduler.scheduleAtFixedRate(
+        this::refreshPoolGauges, 0, refreshInterval.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Recomputes the pool gauges from the store now (what the refresh tick does). No-op before {@link #monitorPool}.
+   */
+  public void refreshPoolGauges() {
+    Pool p = pool;
+    if (p == null) {
+      return;
+    }
+    Candidates snapshot = p.store.snapshot();
+    long now = p.ticker.nanos();
+    int ready = 0;
+    double kv = 0;
+    double queue = 0;
+    double running = 0;
+    for (int i = 0; i < snapshot.size(); i++) {
+      EndpointMetrics m = snapshot.metrics(i);
+      if (m.isFresh(now, p.stalenessNanos)) {
+        ready++;
+        kv += m.kvCacheUsage();
+        queue += m.waitingQueueSize();
+        running += m.runningRequests();
+      }
+    }
+    poolReadyPods.labels(p.name).set(ready);
+    if (ready > 0) { // as Go: with no fresh endpoint the averages keep their last values
+      poolAverageKvCache.labels(p.name).set(kv / ready);
+      poolAverageQueueSize.labels(p.name).set(queue / ready);
+      poolAverageRunningRequests.labels(p.name).set(running / ready);
+    }
+  }
+
+  /** Stops the pool-gauge refresh. The registry keeps serving the last values. Idempotent. */
+  @Override
+  public synchronized void close() {
+    if (poolRefresh != null) {
+      poolRefresh.cancel(false);
+      poolRefresh = null;
+    }
+    if (ownedRefresher != null) {
+      ownedRefresher.shutdownNow();
+      ownedRefresher = null;
+    }
+  }
+
+  private Counter counter(String name, String help, String... labels) {
+    return Counter.build(name, "[ALPHA] " + help).labelNames(labels).register(collectors);
+  }
+
+  private Gauge gauge(String name, String help, String... labels) {
+    return Gauge.build(name, "[ALPHA] " + help).labelNames(labels).register(collectors);
+  }
+
+  private Histogram histogram(String name, String help, double[] buckets, List<String> labels) {
+    return Histogram.build(name, "[ALPHA] " + help)
+        .buckets(buckets)
+        .labelNames(labels.toArray(new String[0]))
+        .register(collectors);
+  }
+
+  /**
+   * A collector registered on first use. Go's unlabelled histograms have no series until observed; the Java
+   * client's would show zero buckets from the start.
+   */
+  private static final class Lazy<T> {
+    private final java.util.function.Supplier<T> factory;
+    private volatile T value;
+
+    Lazy(java.util.function.Supplier<T> factory) {
+      this.factory = factory;
+    }
+
+    T get() {
+      T v = value;
+      if (v == null) {
+        synchronized (this) {
+          v = value;
+          if (v == null) {
+            value = v = factory.get();
+          }
+        }
+      }
+      return v;
+    }
+  }
+
+  /** The monitored pool. */
+  private static final class Pool {
+    final String name;
+    final EndpointStore store;
+    final Ticker ticker;
+    final long stalenessNanos;
+
+    Pool(String name, EndpointStore store, Ticker ticker, long stalenessNanos) {
+      this.name = name;
+      this.store = store;
+      this.ticker = ticker;
+      this.stalenessNanos = stalenessNanos;
+    }
+  }
+
+  /** {@code inference_extension_grpc_malformed_input_total}, read at every scrape, absent while 0. */
+  private final class MalformedGrpcInput extends Collector {
+    private static final String NAME = "inference_extension_grpc_malformed_input_total";
+    private static final String HELP = "[ALPHA] Malformed input received on the gRPC ports: HTTP/2 protocol "
+        + "violations and bytes that are not an ext_proc message.";
+
+    @Override
+    public List<MetricFamilySamples> collect() {
+      long total = malformedGrpcInput.getAsLong();
+      return total == 0 ? List.of() : List.of(new CounterMetricFamily(NAME, HELP, total));
+    }
+  }
+
+  /** {@code inference_pool_per_pod_queue_size}, computed from the store at every scrape. */
+  private final class PerPodQueueSize extends Collector {
+    private static final String NAME = "inference_pool_per_pod_queue_size";
+    private static final String HELP =
+        "[ALPHA] The total number of requests pending in the model server queue for each underlying pod.";
+
+    @Override
+    public List<MetricFamilySamples> collect() {
+      Pool p = pool;
+      if (p == null) {
+        return List.of();
+      }
+      Candidates snapshot = p.store.snapshot();
+      if (snapshot.size() == 0) {
+        return List.of();
+      }
+      Integer[] order = new Integer[snapshot.size()];
+      for (int i = 0; i < order.length; i++) {
+        order[i] = i;
+      }
+      // As Go's registry: series sorted by label values.
+      java.util.Arrays.sort(order, java.util.Comparator.comparing(i -> snapshot.endpoint(i).name()));
+      GaugeMetricFamily family = new GaugeMetricFamily(NAME, HELP, List.of("model_server_pod", "name"));
+      for (int i : order) {
+        family.addMetric(List.of(snapshot.endpoint(i).name(), p.name), snapshot.metrics(i).waitingQueueSize());
+      }
+      return List.of(family);
+    }
+  }
+}

@@ -1,2 +1,0 @@
-/** Implementation details of {@code dev.epp.metrics}; not an API. */
-package dev.epp.metrics.internal;

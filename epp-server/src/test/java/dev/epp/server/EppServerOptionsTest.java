@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.epp.discovery.StaticDiscovery;
+import dev.epp.metrics.export.EppMetrics;
 import dev.epp.scheduler.EndpointPickerConfig;
 import java.time.Duration;
 import java.util.List;
@@ -13,7 +14,8 @@ import org.junit.jupiter.api.Test;
 class EppServerOptionsTest {
 
   private static EppServer.Builder builder() {
-    return EppServer.builder(EndpointPickerConfig.defaults(), new StaticDiscovery(List.of()));
+    return EppServer.builder(EndpointPickerConfig.loader().metrics(EppMetrics.create()).defaults(),
+        new StaticDiscovery(List.of()));
   }
 
   @Test

@@ -1,6 +1,6 @@
 package dev.epp.metrics.export;
 
-import static org.junit.jupiter.api.Assertions.fail;
+import static org.awaitility.Awaitility.await;
 
 import java.time.Duration;
 import java.util.function.BooleanSupplier;
@@ -9,7 +9,7 @@ import java.util.function.Supplier;
 /** Polls a condition until it holds or a generous deadline passes; never a fixed sleep as the assertion. */
 final class Await {
 
-  static final Duration DEADLINE = Duration.ofSeconds(10);
+  static final Duration DEADLINE = Duration.ofSeconds(30);
 
   private Await() {}
 
@@ -18,17 +18,11 @@ final class Await {
   }
 
   static void until(String what, BooleanSupplier condition, Supplier<String> state) {
-    long deadline = System.nanoTime() + DEADLINE.toNanos();
-    while (!condition.getAsBoolean()) {
-      if (System.nanoTime() - deadline > 0) {
-        fail("not within " + DEADLINE.toSeconds() + " s: " + what + " " + state.get());
-      }
-      try {
-        Thread.sleep(10);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        fail("interrupted");
-      }
-    }
+    await(what).atMost(DEADLINE).pollInterval(Duration.ofMillis(10))
+        .untilAsserted(() -> {
+          if (!condition.getAsBoolean()) {
+            throw new AssertionError(what + " " + state.get());
+          }
+        });
   }
 }

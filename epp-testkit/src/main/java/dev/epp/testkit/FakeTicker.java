@@ -8,6 +8,9 @@ public final class FakeTicker implements Ticker {
 
   private volatile long nanos = Fixtures.NOW;
 
+  /** A ticker at {@link Fixtures#NOW}. */
+  public FakeTicker() {}
+
   @Override
   public long nanos() {
     return nanos;

@@ -136,6 +136,10 @@ public final class HeaderBasedTestingFilter implements Filter {
 
   /** Creates {@link HeaderBasedTestingFilter}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

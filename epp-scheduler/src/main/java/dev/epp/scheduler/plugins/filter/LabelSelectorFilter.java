@@ -143,6 +143,10 @@ public final class LabelSelectorFilter implements Filter {
 
   /** Creates {@link LabelSelectorFilter}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

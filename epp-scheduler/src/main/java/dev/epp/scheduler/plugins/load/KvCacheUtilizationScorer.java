@@ -38,6 +38,10 @@ public final class KvCacheUtilizationScorer implements Scorer {
 
   /** Creates {@link KvCacheUtilizationScorer}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

@@ -60,6 +60,10 @@ public final class LoraAffinityScorer implements Scorer {
 
   /** Creates {@link LoraAffinityScorer}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

@@ -48,6 +48,10 @@ public final class StaticObjectives implements Plugin, Objectives {
 
   /** Creates {@link StaticObjectives}. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

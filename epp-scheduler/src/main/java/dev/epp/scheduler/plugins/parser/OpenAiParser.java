@@ -374,6 +374,10 @@ public final class OpenAiParser implements RequestParser {
 
   /** Creates {@link OpenAiParser}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

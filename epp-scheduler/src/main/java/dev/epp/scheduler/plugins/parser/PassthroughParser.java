@@ -50,6 +50,10 @@ public final class PassthroughParser implements RequestParser {
 
   /** Creates {@link PassthroughParser}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

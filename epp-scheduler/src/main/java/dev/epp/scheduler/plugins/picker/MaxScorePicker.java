@@ -79,6 +79,10 @@ public final class MaxScorePicker implements Picker {
 
   /** Creates {@link MaxScorePicker}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

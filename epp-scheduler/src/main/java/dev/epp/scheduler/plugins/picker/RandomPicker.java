@@ -51,6 +51,10 @@ public final class RandomPicker implements Picker {
 
   /** Creates {@link RandomPicker}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

@@ -109,6 +109,10 @@ public final class WeightedRandomPicker implements Picker {
 
   /** Creates {@link WeightedRandomPicker}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

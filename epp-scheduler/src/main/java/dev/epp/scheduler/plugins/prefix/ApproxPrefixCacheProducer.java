@@ -182,6 +182,10 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
 
   /** Creates {@link ApproxPrefixCacheProducer}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

@@ -48,6 +48,10 @@ public final class PrefixCacheScorer implements Scorer {
 
   /** Creates {@link PrefixCacheScorer}s, validating the producer parameters they may carry. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

@@ -65,6 +65,10 @@ public final class SingleProfileHandler implements ProfileHandler {
 
   /** Creates {@link SingleProfileHandler}s. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

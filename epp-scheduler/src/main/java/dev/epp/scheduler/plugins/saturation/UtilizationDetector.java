@@ -140,6 +140,10 @@ public final class UtilizationDetector implements SaturationDetector, Filter {
 
   /** Creates {@link UtilizationDetector}s that judge freshness with the handle's {@link Ticker}. */
   public static final class Factory implements PluginFactory {
+
+    /** For {@link java.util.ServiceLoader}. */
+    public Factory() {}
+
     @Override
     public String type() {
       return TYPE;

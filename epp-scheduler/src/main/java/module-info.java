@@ -1,0 +1,48 @@
+/**
+ * The scheduler: plugin registry, {@code EndpointPickerConfig} loader, {@code Scheduler}, {@code Director},
+ * {@code EndpointPool} and the built-in plugins, one exported package per feature. {@code dev.epp.scheduler.internal}
+ * is not exported.
+ *
+ * <p>{@code PluginRegistry} loads every {@link dev.epp.api.PluginFactory} the module layer provides; the built-in
+ * factories are provided here (and in {@code META-INF/services} for the class path).
+ */
+module dev.epp.scheduler {
+  requires transitive dev.epp.api;
+  requires com.dynatrace.hash4j;
+  requires com.fasterxml.jackson.core;
+  requires com.fasterxml.jackson.databind;
+  requires com.fasterxml.jackson.dataformat.yaml;
+  requires org.slf4j;
+  requires org.yaml.snakeyaml;
+
+  exports dev.epp.scheduler;
+  exports dev.epp.scheduler.plugins.filter;
+  exports dev.epp.scheduler.plugins.load;
+  exports dev.epp.scheduler.plugins.lora;
+  exports dev.epp.scheduler.plugins.objectives;
+  exports dev.epp.scheduler.plugins.parser;
+  exports dev.epp.scheduler.plugins.picker;
+  exports dev.epp.scheduler.plugins.prefix;
+  exports dev.epp.scheduler.plugins.profile;
+  exports dev.epp.scheduler.plugins.saturation;
+
+  uses dev.epp.api.PluginFactory;
+
+  provides dev.epp.api.PluginFactory with
+      dev.epp.scheduler.plugins.filter.HeaderBasedTestingFilter.Factory,
+      dev.epp.scheduler.plugins.filter.LabelSelectorFilter.Factory,
+      dev.epp.scheduler.plugins.load.KvCacheUtilizationScorer.Factory,
+      dev.epp.scheduler.plugins.load.QueueScorer.Factory,
+      dev.epp.scheduler.plugins.load.RunningRequestsSizeScorer.Factory,
+      dev.epp.scheduler.plugins.lora.LoraAffinityScorer.Factory,
+      dev.epp.scheduler.plugins.objectives.StaticObjectives.Factory,
+      dev.epp.scheduler.plugins.parser.OpenAiParser.Factory,
+      dev.epp.scheduler.plugins.parser.PassthroughParser.Factory,
+      dev.epp.scheduler.plugins.picker.MaxScorePicker.Factory,
+      dev.epp.scheduler.plugins.picker.RandomPicker.Factory,
+      dev.epp.scheduler.plugins.picker.WeightedRandomPicker.Factory,
+      dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer.Factory,
+      dev.epp.scheduler.plugins.prefix.PrefixCacheScorer.Factory,
+      dev.epp.scheduler.plugins.profile.SingleProfileHandler.Factory,
+      dev.epp.scheduler.plugins.saturation.UtilizationDetector.Factory;
+}

@@ -1,0 +1,16 @@
+/**
+ * The complete Endpoint Picker process, {@code EppServer}: discovery, scraping, the {@code Director}, the ext_proc and
+ * health gRPC services and the {@code /metrics} endpoint.
+ */
+module dev.epp.server {
+  requires transitive dev.epp.scheduler;
+  requires dev.epp.extproc;
+  requires dev.epp.metrics;
+  requires io.grpc;
+  requires io.grpc.netty.shaded;
+  requires io.grpc.services;
+  requires io.grpc.stub;
+  requires org.slf4j;
+
+  exports dev.epp.server;
+}

@@ -9,6 +9,7 @@ import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
 import dev.epp.api.PluginSpec;
 import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
@@ -43,15 +44,22 @@ public interface PluginContract {
   }
 
   /**
-   * Creates a plugin named {@code name} through {@link #factory()}, with a handle whose ticker is a new
-   * {@link FakeTicker}, and then applies the EPP's rule for configurations: a parameter the factory never read is an
+   * The handle {@link #createThroughFactory} passes to the factory; by default one with no other plugins whose ticker
+   * is a new {@link FakeTicker}. Override it for a plugin that needs another plugin.
+   */
+  default PluginHandle newHandle() {
+    return Fixtures.handle(new FakeTicker());
+  }
+
+  /**
+   * Creates a plugin named {@code name} through {@link #factory()}, with {@link #newHandle()}, and then applies the EPP's rule for configurations: a parameter the factory never read is an
    * unknown parameter.
    *
    * @throws PluginConfigException if the factory rejects the parameters, or left one unread (naming it)
    */
   default Plugin createThroughFactory(String name, Parameters parameters) {
     PluginSpec spec = new PluginSpec(name, factory().type(), parameters);
-    Plugin plugin = factory().create(spec, Fixtures.handle(new FakeTicker()));
+    Plugin plugin = factory().create(spec, newHandle());
     List<String> unread = parameters.unreadKeys();
     if (!unread.isEmpty()) {
       throw new PluginConfigException("unknown parameter '" + unread.get(0) + "'", unread.get(0));

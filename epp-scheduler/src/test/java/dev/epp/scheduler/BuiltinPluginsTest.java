@@ -10,6 +10,7 @@ import com.sun.management.ThreadMXBean;
 import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
 import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
 import dev.epp.api.PluginSpec;
 import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
@@ -17,7 +18,7 @@ import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Picker;
 import dev.epp.api.scheduling.Scorer;
-import dev.epp.testkit.FakeTicker;
+import dev.epp.scheduler.plugins.load.InFlightHandles;
 import dev.epp.testkit.FilterContract;
 import dev.epp.testkit.Fixtures;
 import dev.epp.testkit.PickerContract;
@@ -58,6 +59,11 @@ class BuiltinPluginsTest {
           "passthrough-parser",
           "prefix-cache-scorer",
           "approx-prefix-cache-producer",
+          "inflight-load-producer",
+          "token-load-scorer",
+          "active-request-scorer",
+          "load-aware-scorer",
+          "concurrency-detector",
           "static-objectives");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
@@ -150,6 +156,11 @@ class BuiltinPluginsTest {
         }
 
         @Override
+        public PluginHandle newHandle() {
+          return InFlightHandles.withDefaultProducer();
+        }
+
+        @Override
         public PluginFactory factory() {
           return factory;
         }
@@ -181,6 +192,11 @@ class BuiltinPluginsTest {
         }
 
         @Override
+        public PluginHandle newHandle() {
+          return InFlightHandles.withDefaultProducer();
+        }
+
+        @Override
         public PluginFactory factory() {
           return factory;
         }
@@ -206,7 +222,7 @@ class BuiltinPluginsTest {
 
   private Plugin create(PluginFactory factory, Parameters parameters) {
     return registry.create(
-        new PluginSpec(factory.type(), factory.type(), parameters), Fixtures.handle(new FakeTicker()));
+        new PluginSpec(factory.type(), factory.type(), parameters), InFlightHandles.withDefaultProducer());
   }
 
   /** No parameters, except where a plugin cannot work without them. */

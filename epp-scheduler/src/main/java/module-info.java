@@ -25,6 +25,7 @@ module dev.epp.scheduler {
   exports dev.epp.scheduler.plugins.prefix;
   exports dev.epp.scheduler.plugins.profile;
   exports dev.epp.scheduler.plugins.saturation;
+  exports dev.epp.scheduler.plugins.session;
 
   uses dev.epp.api.PluginFactory;
 
@@ -44,5 +45,8 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer.Factory,
       dev.epp.scheduler.plugins.prefix.PrefixCacheScorer.Factory,
       dev.epp.scheduler.plugins.profile.SingleProfileHandler.Factory,
-      dev.epp.scheduler.plugins.saturation.UtilizationDetector.Factory;
+      dev.epp.scheduler.plugins.saturation.UtilizationDetector.Factory,
+      dev.epp.scheduler.plugins.session.SessionAffinityFilter.Factory,
+      dev.epp.scheduler.plugins.session.SessionAffinityScorer.Factory,
+      dev.epp.scheduler.plugins.session.SessionIdProducer.Factory;
 }

@@ -58,7 +58,10 @@ class BuiltinPluginsTest {
           "passthrough-parser",
           "prefix-cache-scorer",
           "approx-prefix-cache-producer",
-          "static-objectives");
+          "static-objectives",
+          "session-affinity-filter",
+          "session-affinity-scorer",
+          "session-id-producer");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 
@@ -211,9 +214,11 @@ class BuiltinPluginsTest {
 
   /** No parameters, except where a plugin cannot work without them. */
   private static Parameters defaultParameters(String type) {
-    return type.equals("label-selector-filter")
-        ? Parameters.of(Map.of("matchLabels", Map.of("role", "decode")))
-        : Parameters.empty();
+    return switch (type) {
+      case "label-selector-filter" -> Parameters.of(Map.of("matchLabels", Map.of("role", "decode")));
+      case "session-id-producer" -> Parameters.of(Map.of("headerName", "x-session-id"));
+      default -> Parameters.empty();
+    };
   }
 
   /** The default parameters, plus {@code maxNumOfEndpoints} for pickers so the contract checks it. */

@@ -17,6 +17,7 @@ module dev.epp.scheduler {
 
   exports dev.epp.scheduler;
   exports dev.epp.scheduler.plugins.filter;
+  exports dev.epp.scheduler.plugins.label;
   exports dev.epp.scheduler.plugins.load;
   exports dev.epp.scheduler.plugins.lora;
   exports dev.epp.scheduler.plugins.objectives;
@@ -48,5 +49,7 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.saturation.UtilizationDetector.Factory,
       dev.epp.scheduler.plugins.session.SessionAffinityFilter.Factory,
       dev.epp.scheduler.plugins.session.SessionAffinityScorer.Factory,
-      dev.epp.scheduler.plugins.session.SessionIdProducer.Factory;
+      dev.epp.scheduler.plugins.session.SessionIdProducer.Factory,
+      dev.epp.scheduler.plugins.label.ContextLengthAware.Factory,
+      dev.epp.scheduler.plugins.label.HeaderLabelAffinityScorer.Factory;
 }

@@ -61,7 +61,9 @@ class BuiltinPluginsTest {
           "static-objectives",
           "session-affinity-filter",
           "session-affinity-scorer",
-          "session-id-producer");
+          "session-id-producer",
+          "header-label-affinity-scorer",
+          "context-length-aware");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 
@@ -156,6 +158,11 @@ class BuiltinPluginsTest {
         public PluginFactory factory() {
           return factory;
         }
+
+        @Override
+        public Parameters validParameters() {
+          return BuiltinPluginsTest.validParameters(factory.type());
+        }
       };
     }
     if (sample instanceof Picker) {
@@ -217,6 +224,7 @@ class BuiltinPluginsTest {
     return switch (type) {
       case "label-selector-filter" -> Parameters.of(Map.of("matchLabels", Map.of("role", "decode")));
       case "session-id-producer" -> Parameters.of(Map.of("headerName", "x-session-id"));
+      case "header-label-affinity-scorer" -> Parameters.of(Map.of("headerName", "x-zone", "labelKey", "zone"));
       default -> Parameters.empty();
     };
   }

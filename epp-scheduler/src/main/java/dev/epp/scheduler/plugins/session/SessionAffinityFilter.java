@@ -59,6 +59,7 @@ public final class SessionAffinityFilter implements Filter, PreRequest, Response
     pin.responseHeaders(context, response);
   }
 
+  /** How sessions are pinned; for tests. */
   SessionPin pin() {
     return pin;
   }

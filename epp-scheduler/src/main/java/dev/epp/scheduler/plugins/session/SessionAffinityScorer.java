@@ -52,6 +52,7 @@ public final class SessionAffinityScorer implements Scorer, PreRequest, Response
     pin.responseHeaders(context, response);
   }
 
+  /** How sessions are pinned; for tests. */
   SessionPin pin() {
     return pin;
   }

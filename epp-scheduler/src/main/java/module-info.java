@@ -17,6 +17,7 @@ module dev.epp.scheduler {
 
   exports dev.epp.scheduler;
   exports dev.epp.scheduler.plugins.filter;
+  exports dev.epp.scheduler.plugins.label;
   exports dev.epp.scheduler.plugins.load;
   exports dev.epp.scheduler.plugins.lora;
   exports dev.epp.scheduler.plugins.objectives;
@@ -25,6 +26,7 @@ module dev.epp.scheduler {
   exports dev.epp.scheduler.plugins.prefix;
   exports dev.epp.scheduler.plugins.profile;
   exports dev.epp.scheduler.plugins.saturation;
+  exports dev.epp.scheduler.plugins.session;
 
   uses dev.epp.api.PluginFactory;
 
@@ -49,5 +51,10 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer.Factory,
       dev.epp.scheduler.plugins.prefix.PrefixCacheScorer.Factory,
       dev.epp.scheduler.plugins.profile.SingleProfileHandler.Factory,
-      dev.epp.scheduler.plugins.saturation.UtilizationDetector.Factory;
+      dev.epp.scheduler.plugins.saturation.UtilizationDetector.Factory,
+      dev.epp.scheduler.plugins.session.SessionAffinityFilter.Factory,
+      dev.epp.scheduler.plugins.session.SessionAffinityScorer.Factory,
+      dev.epp.scheduler.plugins.session.SessionIdProducer.Factory,
+      dev.epp.scheduler.plugins.label.ContextLengthAware.Factory,
+      dev.epp.scheduler.plugins.label.HeaderLabelAffinityScorer.Factory;
 }

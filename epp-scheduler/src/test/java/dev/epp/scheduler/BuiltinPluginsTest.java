@@ -64,6 +64,11 @@ class BuiltinPluginsTest {
           "active-request-scorer",
           "load-aware-scorer",
           "concurrency-detector",
+          "session-affinity-filter",
+          "session-affinity-scorer",
+          "session-id-producer",
+          "header-label-affinity-scorer",
+          "context-length-aware",
           "static-objectives");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
@@ -164,6 +169,11 @@ class BuiltinPluginsTest {
         public PluginFactory factory() {
           return factory;
         }
+
+        @Override
+        public Parameters validParameters() {
+          return BuiltinPluginsTest.validParameters(factory.type());
+        }
       };
     }
     if (sample instanceof Picker) {
@@ -227,9 +237,12 @@ class BuiltinPluginsTest {
 
   /** No parameters, except where a plugin cannot work without them. */
   private static Parameters defaultParameters(String type) {
-    return type.equals("label-selector-filter")
-        ? Parameters.of(Map.of("matchLabels", Map.of("role", "decode")))
-        : Parameters.empty();
+    return switch (type) {
+      case "label-selector-filter" -> Parameters.of(Map.of("matchLabels", Map.of("role", "decode")));
+      case "session-id-producer" -> Parameters.of(Map.of("headerName", "x-session-id"));
+      case "header-label-affinity-scorer" -> Parameters.of(Map.of("headerName", "x-zone", "labelKey", "zone"));
+      default -> Parameters.empty();
+    };
   }
 
   /** The default parameters, plus {@code maxNumOfEndpoints} for pickers so the contract checks it. */

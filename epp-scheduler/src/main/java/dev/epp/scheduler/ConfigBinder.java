@@ -36,7 +36,9 @@ final class ConfigBinder {
 
   private static final Logger log = LoggerFactory.getLogger(ConfigBinder.class);
 
-  static final Set<String> API_VERSIONS = Set.of("inference.networking.x-k8s.io/v1alpha1", "llm-d.ai/v1alpha1");
+  static final String API_VERSION = "llm-d.ai/v1alpha1";
+  static final String DEPRECATED_API_VERSION = "inference.networking.x-k8s.io/v1alpha1";
+  static final Set<String> API_VERSIONS = Set.of(API_VERSION, DEPRECATED_API_VERSION);
   static final String KIND = "EndpointPickerConfig";
   static final Set<String> FEATURE_GATES = Set.of("dataLayer", "enableLegacyMetrics", "flowControl");
 
@@ -83,6 +85,9 @@ final class ConfigBinder {
     String apiVersion = requiredString(root, "", "apiVersion");
     if (!API_VERSIONS.contains(apiVersion)) {
       throw fail("apiVersion", "unsupported apiVersion '" + apiVersion + "'; expected one of " + sorted(API_VERSIONS));
+    }
+    if (apiVersion.equals(DEPRECATED_API_VERSION)) {
+      log.info("{}: DEPRECATION: apiVersion {} is deprecated; use {}", source, DEPRECATED_API_VERSION, API_VERSION);
     }
     String kind = requiredString(root, "", "kind");
     if (!KIND.equals(kind)) {

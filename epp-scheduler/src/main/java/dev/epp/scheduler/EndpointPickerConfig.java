@@ -32,8 +32,8 @@ import java.util.random.RandomGenerator;
  * {@code single-profile-handler}; no picker adds {@code max-score-picker}; scorer weights default to 1; a
  * {@code prefix-cache-scorer} without an {@code approx-prefix-cache-producer} gets one with the scorer's parameters).
  *
- * <p>Accepted {@code apiVersion}s are {@code inference.networking.x-k8s.io/v1alpha1} and {@code llm-d.ai/v1alpha1};
- * the kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
+ * <p>The {@code apiVersion} is {@code llm-d.ai/v1alpha1}; the deprecated {@code inference.networking.x-k8s.io/v1alpha1}
+ * still loads, with a deprecation notice in the log. The kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
  * parameter, duplicate name or dangling {@code pluginRef} is a {@link ConfigException} naming where it is.
  *
  * <p><b>Threading:</b> immutable and thread-safe once loaded.
@@ -297,7 +297,7 @@ public final class EndpointPickerConfig {
           refs.append("    weight: ").append(scorer.getValue()).append('\n');
         }
       }
-      return "apiVersion: inference.networking.x-k8s.io/v1alpha1\n"
+      return "apiVersion: " + ConfigBinder.API_VERSION + "\n"
           + "kind: EndpointPickerConfig\n"
           + "plugins:\n" + plugins
           + "schedulingProfiles:\n"

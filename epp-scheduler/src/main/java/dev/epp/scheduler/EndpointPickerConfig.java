@@ -47,7 +47,7 @@ public final class EndpointPickerConfig {
   private final List<SchedulingProfile> profiles;
   private final ProfileHandler profileHandler;
   private final Set<String> featureGates;
-  private final RequestParser parser;
+  private final List<RequestParser> parsers;
   private final SaturationDetector saturationDetector;
   private final MetricsRecorder metrics;
 
@@ -65,14 +65,17 @@ public final class EndpointPickerConfig {
       List<SchedulingProfile> profiles,
       ProfileHandler profileHandler,
       Set<String> featureGates,
-      RequestParser parser,
+      List<RequestParser> parsers,
       SaturationDetector saturationDetector,
       MetricsRecorder metrics) {
     this.plugins = List.copyOf(plugins);
     this.profiles = List.copyOf(profiles);
     this.profileHandler = Objects.requireNonNull(profileHandler);
     this.featureGates = Set.copyOf(featureGates);
-    this.parser = Objects.requireNonNull(parser);
+    this.parsers = List.copyOf(parsers);
+    if (this.parsers.isEmpty()) {
+      throw new IllegalArgumentException("no parser");
+    }
     this.saturationDetector = saturationDetector;
     this.metrics = Objects.requireNonNull(metrics);
   }
@@ -149,11 +152,20 @@ public final class EndpointPickerConfig {
   }
 
   /**
-   * The request parser named by {@code parser.pluginRef}, else the default {@code openai-parser} if registered, else
-   * a {@code passthrough-parser}.
+   * The request parser every request goes through: the first of {@link #parsers()}.
    */
   public RequestParser parser() {
-    return parser;
+    return parsers.get(0);
+  }
+
+  /**
+   * The parsers of {@code requestHandler.parsers}, else of the deprecated {@code parser.pluginRef}, else llm-d's
+   * defaults ({@code openai-parser}, {@code anthropic-parser}, {@code vllmhttp-parser}, {@code passthrough-parser})
+   * that are registered, else a {@code passthrough-parser}; never empty. Only the first is used (see
+   * {@link #parser()}); llm-d chooses among them by request path.
+   */
+  public List<RequestParser> parsers() {
+    return parsers;
   }
 
   /** The saturation detector named by {@code saturationDetector.pluginRef}, or the default one if registered. */

@@ -62,15 +62,18 @@ final class ConfigBinder {
   private final MetricsRecorder metrics;
   private final ScheduledExecutorService scheduler;
   private final String source;
+  private final boolean allowExperimental;
   private YamlTree tree;
   private final Map<String, Plugin> plugins = new LinkedHashMap<>();
 
   /**
    * A binder whose plugins get {@code random} (each thread's own random source if {@code null}), {@code metrics} and
-   * {@code scheduler} (the shared default if {@code null}).
+   * {@code scheduler} (the shared default if {@code null}); {@linkplain dev.epp.api.PluginFactory#experimental()
+   * experimental} plugin types are refused unless {@code allowExperimental}.
    */
   ConfigBinder(PluginRegistry registry, Ticker ticker, RandomGenerator random, MetricsRecorder metrics,
-      ScheduledExecutorService scheduler, String source) {
+      ScheduledExecutorService scheduler, String source, boolean allowExperimental) {
+    this.allowExperimental = allowExperimental;
     this.registry = registry;
     this.ticker = ticker;
     this.random = random;
@@ -312,6 +315,10 @@ final class ConfigBinder {
       if (registry.factory(type).isEmpty()) {
         throw fail(path + ".type",
             "unknown plugin type '" + type + "'; known types: " + String.join(", ", registry.types()));
+      }
+      if (registry.factory(type).get().experimental() && !allowExperimental) {
+        throw fail(path + ".type", "plugin '" + name + "' (type " + type
+            + ") is experimental (Alpha); start the EPP with --allow-experimental-plugins to use it");
       }
       Object rawParameters = entry.get("parameters");
       Map<String, Object> values = rawParameters == null ? Map.of() : object(rawParameters, path + ".parameters");

@@ -188,8 +188,18 @@ public final class EndpointPickerConfig {
     private RandomGenerator random;
     private MetricsRecorder metrics = MetricsRecorder.noop();
     private ScheduledExecutorService scheduler;
+    private boolean allowExperimentalPlugins;
 
     private Loader() {}
+
+    /**
+     * Whether plugin types whose factory is {@linkplain dev.epp.api.PluginFactory#experimental() experimental} (llm-d's
+     * Alpha) may be configured; default {@code false}, which makes naming one a {@link ConfigException}.
+     */
+    public Loader allowExperimentalPlugins(boolean value) {
+      this.allowExperimentalPlugins = value;
+      return this;
+    }
 
     /** The registry to create plugins from; default {@link PluginRegistry#defaultRegistry()}. */
     public Loader registry(PluginRegistry value) {
@@ -292,7 +302,7 @@ public final class EndpointPickerConfig {
     }
 
     private ConfigBinder binder(String source) {
-      return new ConfigBinder(registry(), ticker, random, metrics, scheduler, source);
+      return new ConfigBinder(registry(), ticker, random, metrics, scheduler, source, allowExperimentalPlugins);
     }
 
     private PluginRegistry registry() {

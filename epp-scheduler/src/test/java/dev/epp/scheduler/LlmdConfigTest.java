@@ -205,4 +205,34 @@ class LlmdConfigTest {
     ConfigException e = assertThrows(ConfigException.class, () -> load(yaml));
     assertTrue(e.getMessage().contains(expected), e.getMessage());
   }
+
+  @Test
+  void experimentalPluginTypesNeedTheLoaderToAllowThem() {
+    PluginRegistry registry = TestPlugins.registry();
+    registry.register(new dev.epp.api.PluginFactory() {
+      @Override
+      public String type() {
+        return "alpha-scorer";
+      }
+
+      @Override
+      public Plugin create(dev.epp.api.PluginSpec spec, dev.epp.api.PluginHandle handle) {
+        return new TestPlugins.ConstantScorer(spec.typedName(), 0.5);
+      }
+
+      @Override
+      public boolean experimental() {
+        return true;
+      }
+    });
+    String yaml = LLMD + "plugins:\n- type: test-scorer\n- name: tried\n  type: alpha-scorer\n";
+    ConfigException refused = assertThrows(ConfigException.class,
+        () -> EndpointPickerConfig.loader().registry(registry).parse(yaml, "test.yaml"));
+    assertEquals("test.yaml:6:3: plugins[1].type: plugin 'tried' (type alpha-scorer) is experimental (Alpha); start"
+        + " the EPP with --allow-experimental-plugins to use it", refused.getMessage());
+    EndpointPickerConfig allowed =
+        EndpointPickerConfig.loader().registry(registry).allowExperimentalPlugins(true).parse(yaml, "test.yaml");
+    assertEquals(List.of("test-scorer", "tried"), names(allowed.profiles().get(0).scorers().stream()
+        .map(SchedulingProfile.WeightedScorer::scorer).toList()));
+  }
 }

@@ -77,7 +77,7 @@ class ServerCommandTest {
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
         "--grpc-max-concurrent-streams int", "--drain-timeout duration", "--max-buffered-body-bytes int",
         "--grpc-max-connection-idle duration", "--grpc-keepalive-time duration", "--grpc-keepalive-timeout duration",
-        "-h, --help")) {
+        "--allow-experimental-plugins", "-h, --help")) {
       assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
     }
     for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
@@ -97,7 +97,8 @@ class ServerCommandTest {
         "--max-buffered-body-bytes int +.*\\(default 0\\)",
         "--grpc-max-connection-idle duration +.*\\(default 5m\\)",
         "--grpc-keepalive-time duration +.*\\(default 1m\\)",
-        "--grpc-keepalive-timeout duration +.*\\(default 20s\\)")) {
+        "--grpc-keepalive-timeout duration +.*\\(default 20s\\)",
+        "--allow-experimental-plugins +.*\\(default false\\)")) {
       assertTrue(help.lines().anyMatch(l -> l.matches("  " + line)), line + " in\n" + help);
     }
     assertEquals("", err.toString(StandardCharsets.UTF_8));

@@ -183,6 +183,25 @@ class ServerCommandTest {
   }
 
   @Test
+  void experimentalPluginTypesNeedAllowExperimentalPlugins() throws Exception {
+    String config = "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
+        + "- type: " + ExperimentalScorerFactory.TYPE + "\n";
+    assertEquals(1, run("--endpoints=127.0.0.1:8000", "--config-text", config));
+    assertEquals("server: invalid configuration: --config-text:4:3: plugins[0].type: plugin '"
+        + ExperimentalScorerFactory.TYPE + "' (type " + ExperimentalScorerFactory.TYPE + ") is experimental (Alpha);"
+        + " start the EPP with --allow-experimental-plugins to use it", errorLine());
+    err.reset();
+    try (ServerSocket taken = new ServerSocket()) {
+      taken.bind(new InetSocketAddress(0));
+      int port = taken.getLocalPort();
+      assertEquals(1, run("--endpoints=127.0.0.1:8000", "--config-text", config, "--allow-experimental-plugins",
+          "--secure-serving=false", "--grpc-port=0", "--grpc-health-port=0", "--metrics-port", Integer.toString(port)));
+      assertEquals("server: --metrics-port " + port + ": cannot listen: Address already in use", errorLine(),
+          "the configuration loaded; the start got as far as the ports");
+    }
+  }
+
+  @Test
   void aPortInUseExitsOneWithOneLine() throws Exception {
     try (ServerSocket taken = new ServerSocket()) {
       taken.bind(new InetSocketAddress(0));

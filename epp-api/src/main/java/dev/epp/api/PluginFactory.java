@@ -27,4 +27,12 @@ public interface PluginFactory {
    * @throws PluginConfigException if the parameters are invalid
    */
   Plugin create(PluginSpec spec, PluginHandle handle);
+
+  /**
+   * Whether the type is experimental (llm-d's Alpha stability level): a configuration that names it is refused unless
+   * the loader allows experimental plugins (the server's {@code --allow-experimental-plugins}). Default {@code false}.
+   */
+  default boolean experimental() {
+    return false;
+  }
 }

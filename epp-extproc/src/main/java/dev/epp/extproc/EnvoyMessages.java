@@ -6,6 +6,7 @@ import com.google.protobuf.Struct;
 import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.Value;
 import dev.epp.api.InferenceException;
+import dev.epp.scheduler.Director;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
@@ -22,6 +23,7 @@ import io.envoyproxy.envoy.type.v3.HttpStatus;
 import io.envoyproxy.envoy.type.v3.StatusCode;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -50,16 +52,16 @@ final class EnvoyMessages {
    * Headers the EPP owns: read (control headers) or written (destination) by it, never echoed upstream. A client's
    * copy is removed from the upstream request.
    */
-  static final Set<String> SYSTEM_HEADERS = Set.of(
-      "x-gateway-inference-fairness-id",
-      "x-gateway-inference-objective",
-      "x-gateway-model-name-rewrite",
-      SUBSET_KEY,
-      DESTINATION,
-      DESTINATION_SERVED,
-      "content-length");
+  static final Set<String> SYSTEM_HEADERS = union(Director.CONTROL_HEADERS,
+      Set.of(SUBSET_KEY, DESTINATION, DESTINATION_SERVED, "content-length"));
 
   private EnvoyMessages() {}
+
+  private static Set<String> union(Set<String> a, Set<String> b) {
+    Set<String> all = new HashSet<>(a);
+    all.addAll(b);
+    return Set.copyOf(all);
+  }
 
   /** The headers as a map with lower-case names; a header's {@code raw_value} wins over its {@code value}. */
   static Map<String, String> headers(HeaderMap map) {

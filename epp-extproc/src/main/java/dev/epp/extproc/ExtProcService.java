@@ -59,8 +59,9 @@ import org.slf4j.LoggerFactory;
  * {@code Content-Length} is dropped. A request that cannot be routed gets one {@code ImmediateResponse} with body
  * {@code inference error: <Code> - <message>} and its HTTP status, and the stream ends.
  *
- * <p>Unlike the Go EPP, control headers ({@code x-gateway-inference-objective}, {@code x-gateway-model-name-rewrite},
- * {@code x-gateway-inference-fairness-id}, {@code x-gateway-destination-endpoint-subset}) and client-sent
+ * <p>Unlike the Go EPP, control headers ({@link Director#CONTROL_HEADERS}: the {@code x-llm-d-*} and
+ * {@code x-gateway-*} names of the objective, model rewrite and fairness id;
+ * {@code x-gateway-destination-endpoint-subset}) and client-sent
  * {@code x-gateway-destination-endpoint[-served]} headers are removed from the upstream request, and the destination
  * header overwrites rather than appends.
  *

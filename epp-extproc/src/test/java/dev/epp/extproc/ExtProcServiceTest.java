@@ -180,6 +180,28 @@ class ExtProcServiceTest {
   }
 
   @Test
+  void llmdControlHeadersRouteAndAreRemovedUpstreamBesideTheGatewayNames() throws Exception {
+    epp = new ExtProcHarness(HERMETIC_CONFIG);
+    epp.pod(0, 4, 0.2, "foo", "bar", "sql-lora-1fdg3");
+    List<ProcessingResponse> responses = epp.exchange(List.of(
+        requestHeaders(Map.of("hi", "mom", "x-request-id", "test-request-id",
+            "x-llm-d-inference-objective", "my-model",
+            "x-gateway-inference-objective", "batch-sheddable",
+            "x-llm-d-model-name-rewrite", "sql-lora-1fdg3",
+            "x-gateway-model-name-rewrite", "ignored-model",
+            "x-llm-d-inference-fairness-id", "tenant-a"), false),
+        requestBody(ExtProcHarness.completion("sql-lora-sheddable", "test8"), true)));
+    assertRoutedTo(responses, "192.168.1.1:8000", ExtProcHarness.completion("sql-lora-1fdg3", "test8"));
+    List<String> removed = responses.get(0).getRequestHeaders().getResponse().getHeaderMutation()
+        .getRemoveHeadersList();
+    assertTrue(removed.containsAll(List.of("x-llm-d-inference-objective", "x-gateway-inference-objective",
+        "x-llm-d-model-name-rewrite", "x-gateway-model-name-rewrite", "x-llm-d-inference-fairness-id")),
+        removed.toString());
+    assertTrue(epp.scrape().contains("inference_objective_request_total{model_name=\"sql-lora-sheddable\","
+        + "priority=\"2\",target_model_name=\"sql-lora-1fdg3\"} 1"), epp.scrape());
+  }
+
+  @Test
   void passthroughParserRoutesOpaqueBodiesUnchanged() throws Exception {
     epp = new ExtProcHarness(HEADER + """
         plugins:

@@ -1,5 +1,6 @@
 package dev.epp.scheduler;
 
+import dev.epp.api.GoDuration;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
@@ -25,6 +26,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.random.RandomGenerator;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,13 +38,20 @@ final class ConfigBinder {
 
   private static final Logger log = LoggerFactory.getLogger(ConfigBinder.class);
 
-  static final Set<String> API_VERSIONS = Set.of("inference.networking.x-k8s.io/v1alpha1", "llm-d.ai/v1alpha1");
+  static final String API_VERSION = "llm-d.ai/v1alpha1";
+  static final String DEPRECATED_API_VERSION = "inference.networking.x-k8s.io/v1alpha1";
+  static final Set<String> API_VERSIONS = Set.of(API_VERSION, DEPRECATED_API_VERSION);
   static final String KIND = "EndpointPickerConfig";
   static final Set<String> FEATURE_GATES = Set.of("dataLayer", "enableLegacyMetrics", "flowControl");
 
   static final String SINGLE_PROFILE_HANDLER = "single-profile-handler";
   static final String MAX_SCORE_PICKER = "max-score-picker";
-  static final String DEFAULT_PARSER = "openai-parser";
+  /** llm-d's parsers when none is configured, in order; the types this EPP does not register are left out. */
+  static final List<String> DEFAULT_PARSERS =
+      List.of("openai-parser", "anthropic-parser", "vllmhttp-parser", "passthrough-parser");
+  /** A Kubernetes resource quantity: a decimal number with an optional suffix, e.g. {@code 100}, {@code 1k}. */
+  private static final Pattern QUANTITY =
+      Pattern.compile("(\\d+(\\.\\d*)?|\\.\\d+)([eE]\\d+|Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?");
   static final String DEFAULT_SATURATION_DETECTOR = "utilization-detector";
   static final String PREFIX_CACHE_SCORER = "prefix-cache-scorer";
   static final String PREFIX_CACHE_PRODUCER = "approx-prefix-cache-producer";
@@ -53,15 +62,18 @@ final class ConfigBinder {
   private final MetricsRecorder metrics;
   private final ScheduledExecutorService scheduler;
   private final String source;
+  private final boolean allowExperimental;
   private YamlTree tree;
   private final Map<String, Plugin> plugins = new LinkedHashMap<>();
 
   /**
    * A binder whose plugins get {@code random} (each thread's own random source if {@code null}), {@code metrics} and
-   * {@code scheduler} (the shared default if {@code null}).
+   * {@code scheduler} (the shared default if {@code null}); {@linkplain dev.epp.api.PluginFactory#experimental()
+   * experimental} plugin types are refused unless {@code allowExperimental}.
    */
   ConfigBinder(PluginRegistry registry, Ticker ticker, RandomGenerator random, MetricsRecorder metrics,
-      ScheduledExecutorService scheduler, String source) {
+      ScheduledExecutorService scheduler, String source, boolean allowExperimental) {
+    this.allowExperimental = allowExperimental;
     this.registry = registry;
     this.ticker = ticker;
     this.random = random;
@@ -78,33 +90,191 @@ final class ConfigBinder {
     }
     Map<String, Object> root = object(tree.root(), "");
     checkKeys(root, "", "apiVersion", "kind", "plugins", "schedulingProfiles", "featureGates",
-        "saturationDetector", "parser", "dataLayer", "flowControl");
+        "saturationDetector", "parser", "requestHandler", "dataLayer", "flowControl");
 
     String apiVersion = requiredString(root, "", "apiVersion");
     if (!API_VERSIONS.contains(apiVersion)) {
       throw fail("apiVersion", "unsupported apiVersion '" + apiVersion + "'; expected one of " + sorted(API_VERSIONS));
+    }
+    if (apiVersion.equals(DEPRECATED_API_VERSION)) {
+      log.info("{}: DEPRECATION: apiVersion {} is deprecated; use {}", source, DEPRECATED_API_VERSION, API_VERSION);
     }
     String kind = requiredString(root, "", "kind");
     if (!KIND.equals(kind)) {
       throw fail("kind", "unsupported kind '" + kind + "'; expected " + KIND);
     }
     Set<String> featureGates = featureGates(root);
-    if (root.containsKey("flowControl")) {
-      log.warn("{}: flowControl is ignored because the flowControl feature gate is not enabled", source);
-    }
 
     bindPlugins(list(root.get("plugins"), "plugins"));
     List<SchedulingProfile> profiles = bindProfiles(root.get("schedulingProfiles"));
     ProfileHandler handler = profileHandler(profiles);
-    RequestParser parser = pluginSection(root, "parser", RequestParser.class, DEFAULT_PARSER);
-    if (parser == null) {
-      parser = new PassthroughParser(PassthroughParser.TYPE);
-    }
-    SaturationDetector detector =
-        pluginSection(root, "saturationDetector", SaturationDetector.class, DEFAULT_SATURATION_DETECTOR);
+    List<RequestParser> parsers = bindParsers(root);
+    Map<String, Object> flowControl = root.get("flowControl") == null ? Map.of() : object(root.get("flowControl"),
+        "flowControl");
+    SaturationDetector detector = saturationDetector(root, flowControl);
+    bindFlowControl(flowControl);
     bindDataLayer(root.get("dataLayer"));
     return new EndpointPickerConfig(
-        List.copyOf(plugins.values()), profiles, handler, featureGates, parser, detector, metrics);
+        List.copyOf(plugins.values()), profiles, handler, featureGates, parsers, detector, metrics);
+  }
+
+  /**
+   * {@code requestHandler.parsers}, else the deprecated top-level {@code parser} (as in llm-d, the new field wins),
+   * else llm-d's default parsers that are registered, created with default parameters if not configured; a
+   * {@code passthrough-parser} if none is.
+   */
+  private List<RequestParser> bindParsers(Map<String, Object> root) {
+    List<RequestParser> parsers = new ArrayList<>();
+    if (root.get("requestHandler") != null) {
+      Map<String, Object> handler = object(root.get("requestHandler"), "requestHandler");
+      checkKeys(handler, "requestHandler", "parsers");
+      List<Object> refs = list(handler.get("parsers"), "requestHandler.parsers");
+      for (int i = 0; i < refs.size(); i++) {
+        parsers.add(pluginRef(refs.get(i), "requestHandler.parsers[" + i + "]", RequestParser.class));
+      }
+    }
+    if (root.get("parser") != null) {
+      log.info("{}: DEPRECATION: top-level parser is deprecated, use requestHandler.parsers instead; if both are set,"
+          + " requestHandler.parsers is used", source);
+      RequestParser parser = pluginRef(root.get("parser"), "parser", RequestParser.class);
+      if (parsers.isEmpty()) {
+        parsers.add(parser);
+      }
+    }
+    if (parsers.isEmpty()) {
+      for (String type : DEFAULT_PARSERS) {
+        if (plugins.containsKey(type) || registry.factory(type).isPresent()) {
+          if (!plugins.containsKey(type)) {
+            create(PluginSpec.of(type), "plugins");
+          }
+          parsers.add(plugin(type, "requestHandler.parsers", RequestParser.class));
+        }
+      }
+    }
+    if (parsers.isEmpty()) {
+      parsers.add(new PassthroughParser(PassthroughParser.TYPE));
+    }
+    return parsers;
+  }
+
+  /**
+   * {@code flowControl.saturationDetector}, else the deprecated top-level {@code saturationDetector} (as in llm-d, the
+   * new field wins; both are honoured without the flowControl feature gate), else the default detector.
+   */
+  private SaturationDetector saturationDetector(Map<String, Object> root, Map<String, Object> flowControl) {
+    if (root.get("saturationDetector") != null) {
+      log.info("{}: DEPRECATION: top-level saturationDetector is deprecated, use flowControl.saturationDetector"
+          + " instead; if both are set, flowControl.saturationDetector is used", source);
+      SaturationDetector detector = pluginRef(root.get("saturationDetector"), "saturationDetector",
+          SaturationDetector.class);
+      if (flowControl.get("saturationDetector") == null) {
+        return detector;
+      }
+    }
+    if (flowControl.get("saturationDetector") != null) {
+      return pluginRef(flowControl.get("saturationDetector"), "flowControl.saturationDetector",
+          SaturationDetector.class);
+    }
+    if (!plugins.containsKey(DEFAULT_SATURATION_DETECTOR)) {
+      if (registry.factory(DEFAULT_SATURATION_DETECTOR).isEmpty()) {
+        return null;
+      }
+      create(PluginSpec.of(DEFAULT_SATURATION_DETECTOR), "plugins");
+    }
+    return plugin(DEFAULT_SATURATION_DETECTOR, "saturationDetector", SaturationDetector.class);
+  }
+
+  /**
+   * Checks llm-d's {@code flowControl} settings (flow control itself is not implemented: they are validated, then
+   * ignored with a warning, as llm-d does without its flowControl feature gate).
+   */
+  private void bindFlowControl(Map<String, Object> flowControl) {
+    checkKeys(flowControl, "flowControl", "maxBytes", "maxRequests", "defaultRequestTTL", "noEndpointRequestTTL",
+        "defaultPriorityBand", "defaultNegativePriorityBand", "priorityBands", "usageLimitPolicyPluginRef",
+        "saturationDetector", "enableEviction");
+    quantity(flowControl, "flowControl", "maxBytes");
+    quantity(flowControl, "flowControl", "maxRequests");
+    duration(flowControl, "flowControl", "defaultRequestTTL");
+    duration(flowControl, "flowControl", "noEndpointRequestTTL");
+    for (String key : List.of("defaultPriorityBand", "defaultNegativePriorityBand")) {
+      if (flowControl.get(key) != null) {
+        priorityBand(flowControl.get(key), "flowControl." + key);
+      }
+    }
+    List<Object> bands = list(flowControl.get("priorityBands"), "flowControl.priorityBands");
+    Map<Object, String> priorities = new LinkedHashMap<>();
+    for (int i = 0; i < bands.size(); i++) {
+      String path = "flowControl.priorityBands[" + i + "]";
+      Map<String, Object> band = priorityBand(bands.get(i), path);
+      if (band.get("priority") == null) {
+        throw fail(path, "missing required field 'priority'");
+      }
+      String first = priorities.putIfAbsent(band.get("priority"), path);
+      if (first != null) {
+        throw fail(path + ".priority", "duplicate priority " + band.get("priority") + " (first at " + first + ")");
+      }
+    }
+    if (flowControl.get("usageLimitPolicyPluginRef") != null) {
+      plugin(requiredString(flowControl, "flowControl", "usageLimitPolicyPluginRef"),
+          "flowControl.usageLimitPolicyPluginRef", Plugin.class);
+    }
+    Object eviction = flowControl.get("enableEviction");
+    if (eviction != null && !(eviction instanceof Boolean)) {
+      throw fail("flowControl.enableEviction", "expected true or false, got " + describe(eviction));
+    }
+    Set<String> settings = new java.util.TreeSet<>(flowControl.keySet());
+    settings.remove("saturationDetector");
+    if (!settings.isEmpty()) {
+      log.warn("{}: flowControl settings {} are ignored: flow control is not implemented by this EPP", source,
+          settings);
+    }
+  }
+
+  private Map<String, Object> priorityBand(Object raw, String path) {
+    Map<String, Object> band = object(raw, path);
+    checkKeys(band, path, "priority", "maxBytes", "maxRequests", "fairnessPolicyRef", "orderingPolicyRef");
+    Object priority = band.get("priority");
+    if (priority != null && !(priority instanceof Integer || priority instanceof Long)) {
+      throw fail(path + ".priority", "expected an integer, got " + describe(priority));
+    }
+    quantity(band, path, "maxBytes");
+    quantity(band, path, "maxRequests");
+    for (String key : List.of("fairnessPolicyRef", "orderingPolicyRef")) {
+      if (band.get(key) != null) {
+        requiredString(band, path, key);
+      }
+    }
+    return band;
+  }
+
+  /** A Kubernetes quantity such as {@code 100}, {@code 1k} or {@code 1Gi}, if present; not negative. */
+  private void quantity(Map<String, Object> map, String path, String key) {
+    Object value = map.get(key);
+    if (value == null) {
+      return;
+    }
+    boolean valid = value instanceof Number number ? number.doubleValue() >= 0 && !(value instanceof Double d
+        && (d.isNaN() || d.isInfinite())) : value instanceof String s && QUANTITY.matcher(s).matches();
+    if (!valid) {
+      throw fail(child(path, key), "expected a quantity such as 100, \"1k\" or \"1Gi\", got " + describe(value));
+    }
+  }
+
+  /** A Go duration such as {@code 200ms} or {@code 1m}, if present; not negative. */
+  private void duration(Map<String, Object> map, String path, String key) {
+    Object value = map.get(key);
+    if (value == null) {
+      return;
+    }
+    String at = child(path, key);
+    try {
+      if (!GoDuration.parse(string(value, at)).isNegative()) {
+        return;
+      }
+    } catch (IllegalArgumentException e) {
+      // reported below
+    }
+    throw fail(at, "expected a duration such as \"200ms\" or \"1m\", not negative, got " + describe(value));
   }
 
   private Set<String> featureGates(Map<String, Object> root) {
@@ -145,6 +315,10 @@ final class ConfigBinder {
       if (registry.factory(type).isEmpty()) {
         throw fail(path + ".type",
             "unknown plugin type '" + type + "'; known types: " + String.join(", ", registry.types()));
+      }
+      if (registry.factory(type).get().experimental() && !allowExperimental) {
+        throw fail(path + ".type", "plugin '" + name + "' (type " + type
+            + ") is experimental (Alpha); start the EPP with --allow-experimental-plugins to use it");
       }
       Object rawParameters = entry.get("parameters");
       Map<String, Object> values = rawParameters == null ? Map.of() : object(rawParameters, path + ".parameters");
@@ -303,25 +477,11 @@ final class ConfigBinder {
     return handler;
   }
 
-  /**
-   * A section {@code {pluginRef: name}} naming a plugin of {@code type}. When the section is absent, as in Go, the
-   * plugin named {@code defaultType}, created with default parameters if not configured; {@code null} if that type is
-   * not registered.
-   */
-  private <T> T pluginSection(Map<String, Object> root, String key, Class<T> type, String defaultType) {
-    Object raw = root.get(key);
-    if (raw != null) {
-      Map<String, Object> section = object(raw, key);
-      checkKeys(section, key, "pluginRef");
-      return plugin(requiredString(section, key, "pluginRef"), key + ".pluginRef", type);
-    }
-    if (!plugins.containsKey(defaultType)) {
-      if (registry.factory(defaultType).isEmpty()) {
-        return null;
-      }
-      create(PluginSpec.of(defaultType), "plugins");
-    }
-    return plugin(defaultType, key, type);
+  /** A section {@code {pluginRef: name}} at {@code path} naming a configured plugin of {@code type}. */
+  private <T> T pluginRef(Object raw, String path, Class<T> type) {
+    Map<String, Object> section = object(raw, path);
+    checkKeys(section, path, "pluginRef");
+    return plugin(requiredString(section, path, "pluginRef"), path + ".pluginRef", type);
   }
 
   private void bindDataLayer(Object raw) {
@@ -329,7 +489,30 @@ final class ConfigBinder {
       return;
     }
     Map<String, Object> dataLayer = object(raw, "dataLayer");
-    checkKeys(dataLayer, "dataLayer", "sources");
+    checkKeys(dataLayer, "dataLayer", "sources", "injectDefaults", "discovery", "peerDiscovery",
+        "crossReplicaSyncerPluginRef", "crossReplicaSyncInterval");
+    Object injectDefaults = dataLayer.get("injectDefaults");
+    if (injectDefaults != null && !(injectDefaults instanceof Boolean)) {
+      throw fail("dataLayer.injectDefaults", "expected true or false, got " + describe(injectDefaults));
+    }
+    for (String key : List.of("discovery", "peerDiscovery")) {
+      if (dataLayer.get(key) != null) {
+        pluginRef(dataLayer.get(key), "dataLayer." + key, Plugin.class);
+      }
+    }
+    if (dataLayer.get("crossReplicaSyncerPluginRef") != null) {
+      plugin(requiredString(dataLayer, "dataLayer", "crossReplicaSyncerPluginRef"),
+          "dataLayer.crossReplicaSyncerPluginRef", Plugin.class);
+    }
+    duration(dataLayer, "dataLayer", "crossReplicaSyncInterval");
+    Set<String> ignored = new java.util.TreeSet<>(dataLayer.keySet());
+    ignored.remove("sources");
+    if (Boolean.TRUE.equals(injectDefaults)) {
+      ignored.remove("injectDefaults");
+    }
+    if (!ignored.isEmpty()) {
+      log.warn("{}: dataLayer settings {} are ignored: not implemented by this EPP yet", source, ignored);
+    }
     List<Object> sources = list(dataLayer.get("sources"), "dataLayer.sources");
     for (int i = 0; i < sources.size(); i++) {
       String path = "dataLayer.sources[" + i + "]";

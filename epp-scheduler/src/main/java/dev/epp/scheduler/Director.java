@@ -46,8 +46,10 @@ import java.util.concurrent.ThreadLocalRandom;
  *   <li>parse the body with the configured {@link RequestParser} ({@code BAD_REQUEST} if invalid or without
  *       {@code model});
  *   <li>choose the target model: a matching {@link ModelRewrites} rule (counted with
- *       {@link MetricsRecorder#recordModelRewrite}), else {@code x-gateway-model-name-rewrite}, else the requested
- *       model; look up the priority of {@code x-gateway-inference-objective};
+ *       {@link MetricsRecorder#recordModelRewrite}), else {@code x-llm-d-model-name-rewrite} (or the Go EPP's
+ *       {@code x-gateway-model-name-rewrite}), else the requested model; look up the priority of
+ *       {@code x-llm-d-inference-objective} (or {@code x-gateway-inference-objective}); the llm-d name wins when a
+ *       request carries both;
  *   <li>narrow the pool to the gateway's subset hint ({@code SERVICE_UNAVAILABLE} if nothing is left), then to
  *       the live endpoints: those whose metrics are fresher than the staleness threshold, unless none is (see
  *       {@link Builder#stalenessThreshold});
@@ -73,9 +75,20 @@ import java.util.concurrent.ThreadLocalRandom;
 public final class Director {
 
   /** Header naming the request's objective. */
-  public static final String OBJECTIVE_HEADER = "x-gateway-inference-objective";
+  public static final String OBJECTIVE_HEADER = "x-llm-d-inference-objective";
+  /** The Go EPP's name for {@link #OBJECTIVE_HEADER}, read when that is absent. */
+  public static final String GATEWAY_OBJECTIVE_HEADER = "x-gateway-inference-objective";
   /** Header overriding the model the request is served with. */
-  public static final String MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite";
+  public static final String MODEL_REWRITE_HEADER = "x-llm-d-model-name-rewrite";
+  /** The Go EPP's name for {@link #MODEL_REWRITE_HEADER}, read when that is absent. */
+  public static final String GATEWAY_MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite";
+  /** Header naming the request's flow for fairness (flow control; not read yet). */
+  public static final String FAIRNESS_ID_HEADER = "x-llm-d-inference-fairness-id";
+  /** The Go EPP's name for {@link #FAIRNESS_ID_HEADER}. */
+  public static final String GATEWAY_FAIRNESS_ID_HEADER = "x-gateway-inference-fairness-id";
+  /** The client's control headers under both names: for the EPP only, never forwarded to the model server. */
+  public static final Set<String> CONTROL_HEADERS = Set.of(OBJECTIVE_HEADER, GATEWAY_OBJECTIVE_HEADER,
+      MODEL_REWRITE_HEADER, GATEWAY_MODEL_REWRITE_HEADER, FAIRNESS_ID_HEADER, GATEWAY_FAIRNESS_ID_HEADER);
   /** Header carrying the request id; generated when absent. */
   public static final String REQUEST_ID_HEADER = "x-request-id";
 
@@ -181,12 +194,13 @@ public final class Director {
       throw new InferenceException(Code.BAD_REQUEST, "model not found in request body");
     }
     ModelRewrites.Rewrite rule = incoming.isEmpty() ? null : modelRewrites.rewrite(incoming);
-    String rewrite = rule != null ? rule.targetModel() : headers.get(MODEL_REWRITE_HEADER);
+    String rewrite =
+        rule != null ? rule.targetModel() : header(headers, MODEL_REWRITE_HEADER, GATEWAY_MODEL_REWRITE_HEADER);
     String target = rewrite == null || rewrite.isEmpty() ? incoming : rewrite;
     if (rule != null) {
       metrics.recordModelRewrite(rule.rule(), incoming, target);
     }
-    String objective = headers.get(OBJECTIVE_HEADER);
+    String objective = header(headers, OBJECTIVE_HEADER, GATEWAY_OBJECTIVE_HEADER);
     return new InferenceRequest(
         requestId(headers),
         incoming,
@@ -195,6 +209,12 @@ public final class Director {
         parsed.body(),
         objective == null ? 0 : objectives.priority(objective),
         body.length);
+  }
+
+  /** The header under its llm-d name, else under its Go EPP name (llm-d's precedence); {@code null} if neither. */
+  private static String header(Map<String, String> headers, String name, String gatewayName) {
+    String value = headers.get(name);
+    return value != null ? value : headers.get(gatewayName);
   }
 
   private Routing schedule(InferenceRequest request, byte[] body, List<String> subsetHint, long receivedNanos) {

@@ -32,8 +32,8 @@ import java.util.random.RandomGenerator;
  * {@code single-profile-handler}; no picker adds {@code max-score-picker}; scorer weights default to 1; a
  * {@code prefix-cache-scorer} without an {@code approx-prefix-cache-producer} gets one with the scorer's parameters).
  *
- * <p>Accepted {@code apiVersion}s are {@code inference.networking.x-k8s.io/v1alpha1} and {@code llm-d.ai/v1alpha1};
- * the kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
+ * <p>The {@code apiVersion} is {@code llm-d.ai/v1alpha1}; the deprecated {@code inference.networking.x-k8s.io/v1alpha1}
+ * still loads, with a deprecation notice in the log. The kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
  * parameter, duplicate name or dangling {@code pluginRef} is a {@link ConfigException} naming where it is.
  *
  * <p><b>Threading:</b> immutable and thread-safe once loaded.
@@ -47,7 +47,7 @@ public final class EndpointPickerConfig {
   private final List<SchedulingProfile> profiles;
   private final ProfileHandler profileHandler;
   private final Set<String> featureGates;
-  private final RequestParser parser;
+  private final List<RequestParser> parsers;
   private final SaturationDetector saturationDetector;
   private final MetricsRecorder metrics;
 
@@ -65,14 +65,17 @@ public final class EndpointPickerConfig {
       List<SchedulingProfile> profiles,
       ProfileHandler profileHandler,
       Set<String> featureGates,
-      RequestParser parser,
+      List<RequestParser> parsers,
       SaturationDetector saturationDetector,
       MetricsRecorder metrics) {
     this.plugins = List.copyOf(plugins);
     this.profiles = List.copyOf(profiles);
     this.profileHandler = Objects.requireNonNull(profileHandler);
     this.featureGates = Set.copyOf(featureGates);
-    this.parser = Objects.requireNonNull(parser);
+    this.parsers = List.copyOf(parsers);
+    if (this.parsers.isEmpty()) {
+      throw new IllegalArgumentException("no parser");
+    }
     this.saturationDetector = saturationDetector;
     this.metrics = Objects.requireNonNull(metrics);
   }
@@ -149,11 +152,20 @@ public final class EndpointPickerConfig {
   }
 
   /**
-   * The request parser named by {@code parser.pluginRef}, else the default {@code openai-parser} if registered, else
-   * a {@code passthrough-parser}.
+   * The request parser every request goes through: the first of {@link #parsers()}.
    */
   public RequestParser parser() {
-    return parser;
+    return parsers.get(0);
+  }
+
+  /**
+   * The parsers of {@code requestHandler.parsers}, else of the deprecated {@code parser.pluginRef}, else llm-d's
+   * defaults ({@code openai-parser}, {@code anthropic-parser}, {@code vllmhttp-parser}, {@code passthrough-parser})
+   * that are registered, else a {@code passthrough-parser}; never empty. Only the first is used (see
+   * {@link #parser()}); llm-d chooses among them by request path.
+   */
+  public List<RequestParser> parsers() {
+    return parsers;
   }
 
   /** The saturation detector named by {@code saturationDetector.pluginRef}, or the default one if registered. */
@@ -176,8 +188,18 @@ public final class EndpointPickerConfig {
     private RandomGenerator random;
     private MetricsRecorder metrics = MetricsRecorder.noop();
     private ScheduledExecutorService scheduler;
+    private boolean allowExperimentalPlugins;
 
     private Loader() {}
+
+    /**
+     * Whether plugin types whose factory is {@linkplain dev.epp.api.PluginFactory#experimental() experimental} (llm-d's
+     * Alpha) may be configured; default {@code false}, which makes naming one a {@link ConfigException}.
+     */
+    public Loader allowExperimentalPlugins(boolean value) {
+      this.allowExperimentalPlugins = value;
+      return this;
+    }
 
     /** The registry to create plugins from; default {@link PluginRegistry#defaultRegistry()}. */
     public Loader registry(PluginRegistry value) {
@@ -280,7 +302,7 @@ public final class EndpointPickerConfig {
     }
 
     private ConfigBinder binder(String source) {
-      return new ConfigBinder(registry(), ticker, random, metrics, scheduler, source);
+      return new ConfigBinder(registry(), ticker, random, metrics, scheduler, source, allowExperimentalPlugins);
     }
 
     private PluginRegistry registry() {
@@ -297,7 +319,7 @@ public final class EndpointPickerConfig {
           refs.append("    weight: ").append(scorer.getValue()).append('\n');
         }
       }
-      return "apiVersion: inference.networking.x-k8s.io/v1alpha1\n"
+      return "apiVersion: " + ConfigBinder.API_VERSION + "\n"
           + "kind: EndpointPickerConfig\n"
           + "plugins:\n" + plugins
           + "schedulingProfiles:\n"

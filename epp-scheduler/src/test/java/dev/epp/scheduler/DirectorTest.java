@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceException;
+import dev.epp.api.InferenceRequest;
 import dev.epp.api.InferenceException.Code;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.RequestContext;
@@ -103,6 +104,24 @@ class DirectorTest {
     assertEquals("{\"max_tokens\":100,\"model\":\"my-model-12345\",\"prompt\":\"test1\",\"temperature\":0}",
         new String(routing.body(), StandardCharsets.UTF_8));
     assertFalse(routing.context().request().requestId().isEmpty());
+  }
+
+  @Test
+  void controlHeadersAreReadUnderTheirGatewayNamesAndTheLlmdNameWinsWhenBothAreSent() {
+    pod(0, 0, 0.1);
+    Director director = director(HERMETIC_CONFIG);
+    Map<String, String> gateway = new java.util.HashMap<>(Map.of(":path", "/v1/completions",
+        Director.GATEWAY_OBJECTIVE_HEADER, "my-model", Director.GATEWAY_MODEL_REWRITE_HEADER, "gateway-target"));
+    InferenceRequest viaGateway = director.route(gateway, completion("m", "p"), null).context().request();
+    assertEquals(2, viaGateway.priority());
+    assertEquals("gateway-target", viaGateway.targetModel());
+
+    Map<String, String> both = new java.util.HashMap<>(gateway);
+    both.put(Director.OBJECTIVE_HEADER, "objective-without-priority");
+    both.put(Director.MODEL_REWRITE_HEADER, "llmd-target");
+    InferenceRequest viaBoth = director.route(both, completion("m", "p"), null).context().request();
+    assertEquals(0, viaBoth.priority());
+    assertEquals("llmd-target", viaBoth.targetModel());
   }
 
   @Test

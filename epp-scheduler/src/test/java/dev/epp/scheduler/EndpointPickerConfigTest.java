@@ -120,8 +120,8 @@ class EndpointPickerConfigTest {
         saturationDetector:
           pluginRef: detector
         """);
-    assertEquals(List.of("test1", "profileHandler", "test-scorer", "testPicker", "detector", "openai-parser"),
-        names(config.plugins()));
+    assertEquals(List.of("test1", "profileHandler", "test-scorer", "testPicker", "detector", "openai-parser",
+        "passthrough-parser"), names(config.plugins()));
     assertEquals("openai-parser", config.parser().typedName().type());
     SchedulingProfile profile = config.profiles().get(0);
     assertEquals("default", profile.name());
@@ -201,7 +201,7 @@ class EndpointPickerConfigTest {
     assertEquals("test-picker", profile.picker().typedName().name());
     assertEquals(List.of(2.0, 0.5), profile.scorers().stream().map(WeightedScorer::weight).toList());
     assertEquals(List.of("test-picker", "test-scorer", "queue-scorer", "single-profile-handler", "openai-parser",
-        "utilization-detector"), names(config.plugins()));
+        "passthrough-parser", "utilization-detector"), names(config.plugins()));
   }
 
   @Test

@@ -100,6 +100,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       "EndpointPickerConfig YAML file; without it and --config-text the default configuration");
   private final Cli.Flag<String> configText = flags.string("config-text", "",
       "EndpointPickerConfig YAML text");
+  private final Cli.Flag<Boolean> allowExperimental = flags.bool("allow-experimental-plugins", false,
+      "allow plugin types of llm-d's Alpha stability level in the configuration");
   private final Cli.Flag<Duration> refreshMetrics = flags.duration("refresh-metrics-interval", "50ms",
       "time between metric scrapes of one model server");
   private final Cli.Flag<Duration> refreshPrometheus = flags.duration("refresh-prometheus-metrics-interval", "5s",
@@ -178,7 +180,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       if (secureServing.get()) {
         StartCheck.directoryWith(certPath, "tls.crt", "tls.key");
       }
-      EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create());
+      EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create())
+          .allowExperimentalPlugins(allowExperimental.get());
       EndpointPickerConfig config = configFile.isSet()
           ? loader.load(configFile.get())
           : loader.parse(configText.get(), "--config-text");

@@ -77,7 +77,7 @@ class ServerCommandTest {
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
         "--grpc-max-concurrent-streams int", "--drain-timeout duration", "--max-buffered-body-bytes int",
         "--grpc-max-connection-idle duration", "--grpc-keepalive-time duration", "--grpc-keepalive-timeout duration",
-        "-h, --help")) {
+        "--allow-experimental-plugins", "-h, --help")) {
       assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
     }
     for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
@@ -97,7 +97,8 @@ class ServerCommandTest {
         "--max-buffered-body-bytes int +.*\\(default 0\\)",
         "--grpc-max-connection-idle duration +.*\\(default 5m\\)",
         "--grpc-keepalive-time duration +.*\\(default 1m\\)",
-        "--grpc-keepalive-timeout duration +.*\\(default 20s\\)")) {
+        "--grpc-keepalive-timeout duration +.*\\(default 20s\\)",
+        "--allow-experimental-plugins +.*\\(default false\\)")) {
       assertTrue(help.lines().anyMatch(l -> l.matches("  " + line)), line + " in\n" + help);
     }
     assertEquals("", err.toString(StandardCharsets.UTF_8));
@@ -179,6 +180,25 @@ class ServerCommandTest {
     assertEquals(1, run("--endpoints=127.0.0.1:8000", "--config-file", binary.toString()));
     assertEquals("server: invalid configuration: " + binary + ":1:7: not UTF-8 text (invalid byte 0xFF at offset 6)",
         errorLine());
+  }
+
+  @Test
+  void experimentalPluginTypesNeedAllowExperimentalPlugins() throws Exception {
+    String config = "apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n"
+        + "- type: " + ExperimentalScorerFactory.TYPE + "\n";
+    assertEquals(1, run("--endpoints=127.0.0.1:8000", "--config-text", config));
+    assertEquals("server: invalid configuration: --config-text:4:3: plugins[0].type: plugin '"
+        + ExperimentalScorerFactory.TYPE + "' (type " + ExperimentalScorerFactory.TYPE + ") is experimental (Alpha);"
+        + " start the EPP with --allow-experimental-plugins to use it", errorLine());
+    err.reset();
+    try (ServerSocket taken = new ServerSocket()) {
+      taken.bind(new InetSocketAddress(0));
+      int port = taken.getLocalPort();
+      assertEquals(1, run("--endpoints=127.0.0.1:8000", "--config-text", config, "--allow-experimental-plugins",
+          "--secure-serving=false", "--grpc-port=0", "--grpc-health-port=0", "--metrics-port", Integer.toString(port)));
+      assertEquals("server: --metrics-port " + port + ": cannot listen: Address already in use", errorLine(),
+          "the configuration loaded; the start got as far as the ports");
+    }
   }
 
   @Test

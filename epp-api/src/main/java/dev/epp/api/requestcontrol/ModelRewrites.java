@@ -4,8 +4,8 @@ import java.util.Objects;
 
 /**
  * Model-name rewrite rules (Kubernetes {@code InferenceModelRewrite}s): the model a request for a given model is
- * served with, and the rule that chose it. A matching rule overrides the {@code x-gateway-model-name-rewrite} header,
- * as in the Go EPP, and each decision is counted in {@code inference_extension_model_rewrite_decisions_total}.
+ * served with, and the rule that chose it. A matching rule overrides the {@code x-llm-d-model-name-rewrite} (or
+ * {@code x-gateway-model-name-rewrite}) header, as in the Go EPP, and each decision is counted in {@code inference_extension_model_rewrite_decisions_total}.
  *
  * <p><b>Threading:</b> implementations are thread-safe and non-blocking; a rule with several weighted targets may
  * choose among them at random on each call.

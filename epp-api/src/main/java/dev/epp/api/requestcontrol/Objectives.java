@@ -4,7 +4,8 @@ import java.util.Map;
 
 /**
  * The priorities of named inference objectives (Kubernetes {@code InferenceObjective}s, or a static table), looked
- * up by the {@code x-gateway-inference-objective} request header. A request whose priority is below 0 is sheddable.
+ * up by the {@code x-llm-d-inference-objective} (or {@code x-gateway-inference-objective}) request header. A request
+ * whose priority is below 0 is sheddable.
  *
  * <p><b>Threading:</b> implementations are thread-safe and non-blocking.
  */

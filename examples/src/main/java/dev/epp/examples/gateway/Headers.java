@@ -1,5 +1,7 @@
 package dev.epp.examples.gateway;
 
+import dev.epp.scheduler.Director;
+import java.util.HashSet;
 import java.util.Set;
 
 /** Header names the gateway and the EPP agree on, and the ones a proxy must not forward. */
@@ -13,13 +15,7 @@ final class Headers {
   static final String LB_NAMESPACE = "envoy.lb";
 
   /** Headers the EPP owns; a client's copy never reaches upstream. */
-  static final Set<String> SYSTEM = Set.of(
-      "x-gateway-inference-fairness-id",
-      "x-gateway-inference-objective",
-      "x-gateway-model-name-rewrite",
-      "x-gateway-destination-endpoint-subset",
-      DESTINATION,
-      DESTINATION_SERVED);
+  static final Set<String> SYSTEM = system();
 
   /**
    * Hop-by-hop headers and those the HTTP client or server sets itself: never copied from one connection to the
@@ -30,6 +26,12 @@ final class Headers {
       "transfer-encoding", "upgrade");
 
   private Headers() {}
+
+  private static Set<String> system() {
+    Set<String> system = new HashSet<>(Director.CONTROL_HEADERS);
+    system.addAll(Set.of("x-gateway-destination-endpoint-subset", DESTINATION, DESTINATION_SERVED));
+    return Set.copyOf(system);
+  }
 
   /** Whether a header may be copied between the client's and the upstream connection. */
   static boolean forwarded(String name) {

@@ -3,6 +3,8 @@ package dev.epp.scheduler;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
@@ -10,6 +12,7 @@ import dev.epp.api.requestcontrol.InferenceResponse;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
@@ -31,8 +34,21 @@ class SessionAffinityRoutingTest {
   }
 
   private Director director(String yaml) {
-    return Director.builder(EndpointPickerConfig.loader().registry(TestPlugins.registry()).parse(yaml, "t.yaml"), pool)
-        .build();
+    EndpointPickerConfig config = EndpointPickerConfig.loader().registry(TestPlugins.registry())
+        .allowExperimentalPlugins(true)
+        .parse(yaml, "t.yaml");
+    return Director.builder(config, pool).build();
+  }
+
+  @Test
+  void theSessionAffinityTypesAreExperimentalAsInLlmD() {
+    for (String type : List.of("session-affinity-filter", "session-affinity-scorer")) {
+      ConfigException e = assertThrows(ConfigException.class, () -> EndpointPickerConfig.loader()
+          .registry(TestPlugins.registry())
+          .parse("apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins:\n- type: " + type + "\n",
+              "t.yaml"));
+      assertTrue(e.getMessage().contains("--allow-experimental-plugins"), e.getMessage());
+    }
   }
 
   private static Map<String, String> headers(String... pairs) {

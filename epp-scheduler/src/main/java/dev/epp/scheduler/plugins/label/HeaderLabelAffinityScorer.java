@@ -61,6 +61,12 @@ public final class HeaderLabelAffinityScorer implements Scorer {
       return TYPE;
     }
 
+    /** Alpha in llm-d: needs {@code --allow-experimental-plugins}. */
+    @Override
+    public boolean experimental() {
+      return true;
+    }
+
     @Override
     public HeaderLabelAffinityScorer create(PluginSpec spec, PluginHandle handle) {
       Parameters parameters = spec.parameters();

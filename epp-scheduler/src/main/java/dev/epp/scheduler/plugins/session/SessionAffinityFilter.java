@@ -75,6 +75,12 @@ public final class SessionAffinityFilter implements Filter, PreRequest, Response
       return TYPE;
     }
 
+    /** Alpha in llm-d: needs {@code --allow-experimental-plugins}. */
+    @Override
+    public boolean experimental() {
+      return true;
+    }
+
     @Override
     public SessionAffinityFilter create(PluginSpec spec, PluginHandle handle) {
       SessionAffinityConfig config = SessionAffinityConfig.parse(spec.parameters(), handle);

@@ -68,6 +68,12 @@ public final class SessionAffinityScorer implements Scorer, PreRequest, Response
       return TYPE;
     }
 
+    /** Alpha in llm-d: needs {@code --allow-experimental-plugins}. */
+    @Override
+    public boolean experimental() {
+      return true;
+    }
+
     @Override
     public SessionAffinityScorer create(PluginSpec spec, PluginHandle handle) {
       SessionAffinityConfig config = SessionAffinityConfig.parse(spec.parameters(), handle);

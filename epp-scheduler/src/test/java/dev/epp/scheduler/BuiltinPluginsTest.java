@@ -69,6 +69,7 @@ class BuiltinPluginsTest {
           "session-id-producer",
           "header-label-affinity-scorer",
           "context-length-aware",
+          "no-hit-lru-scorer",
           "static-objectives");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());

@@ -57,5 +57,6 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.session.SessionIdProducer.Factory,
       dev.epp.scheduler.plugins.label.ContextLengthAware.Factory,
       dev.epp.scheduler.plugins.label.HeaderLabelAffinityScorer.Factory,
-      dev.epp.scheduler.plugins.prefix.NoHitLruScorer.Factory;
+      dev.epp.scheduler.plugins.prefix.NoHitLruScorer.Factory,
+      dev.epp.scheduler.plugins.load.UtilizationFilter.Factory;
 }

@@ -70,6 +70,7 @@ class BuiltinPluginsTest {
           "header-label-affinity-scorer",
           "context-length-aware",
           "no-hit-lru-scorer",
+          "utilization-filter",
           "static-objectives");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
@@ -242,6 +243,8 @@ class BuiltinPluginsTest {
       case "label-selector-filter" -> Parameters.of(Map.of("matchLabels", Map.of("role", "decode")));
       case "session-id-producer" -> Parameters.of(Map.of("headerName", "x-session-id"));
       case "header-label-affinity-scorer" -> Parameters.of(Map.of("headerName", "x-zone", "labelKey", "zone"));
+      case "utilization-filter" -> Parameters.of(Map.of("conditions",
+          List.of(Map.of("metric", "active-requests", "maxValue", 3), Map.of("metric", "waiting-queue", "maxValue", 8))));
       default -> Parameters.empty();
     };
   }

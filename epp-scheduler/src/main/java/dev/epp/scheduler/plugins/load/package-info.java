@@ -3,7 +3,7 @@
  * (running requests), {@code kv-cache-utilization-scorer} (KV-cache usage) and {@code load-aware-scorer} (waiting
  * queue against a fixed threshold). In-flight load the EPP counts itself: {@code inflight-load-producer}, read through
  * {@link dev.epp.scheduler.plugins.load.InFlightLoad} by {@code token-load-scorer} (in-flight tokens) and
- * {@code active-request-scorer} (in-flight requests).
+ * {@code active-request-scorer} (in-flight requests). {@code utilization-filter} caps any of these signals.
  *
  * <p>Scorers allocate nothing per candidate.
  */

@@ -71,6 +71,7 @@ class BuiltinPluginsTest {
           "context-length-aware",
           "no-hit-lru-scorer",
           "utilization-filter",
+          "probabilistic-admitter",
           "static-objectives");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());

@@ -59,5 +59,6 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.label.HeaderLabelAffinityScorer.Factory,
       dev.epp.scheduler.plugins.prefix.NoHitLruScorer.Factory,
       dev.epp.scheduler.plugins.load.UtilizationFilter.Factory,
-      dev.epp.scheduler.plugins.saturation.ProbabilisticAdmitter.Factory;
+      dev.epp.scheduler.plugins.saturation.ProbabilisticAdmitter.Factory,
+      dev.epp.scheduler.plugins.filter.ByLabelFilter.Factory;
 }

@@ -72,6 +72,7 @@ class BuiltinPluginsTest {
           "no-hit-lru-scorer",
           "utilization-filter",
           "probabilistic-admitter",
+          "by-label",
           "static-objectives");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
@@ -244,6 +245,7 @@ class BuiltinPluginsTest {
       case "label-selector-filter" -> Parameters.of(Map.of("matchLabels", Map.of("role", "decode")));
       case "session-id-producer" -> Parameters.of(Map.of("headerName", "x-session-id"));
       case "header-label-affinity-scorer" -> Parameters.of(Map.of("headerName", "x-zone", "labelKey", "zone"));
+      case "by-label" -> Parameters.of(Map.of("label", "role", "validValues", List.of("decode")));
       case "utilization-filter" -> Parameters.of(Map.of("conditions",
           List.of(Map.of("metric", "active-requests", "maxValue", 3), Map.of("metric", "waiting-queue", "maxValue", 8))));
       default -> Parameters.empty();

@@ -41,6 +41,23 @@ class LlmdConfigTest {
   }
 
   @Test
+  void deprecatedByLabelLoadsWithOneDeprecationWarning() {
+    try (LogCapture log = new LogCapture()) {
+      load(LLMD + """
+          plugins:
+          - name: gpu
+            type: by-label
+            parameters:
+              label: gpu
+              validValues: [a100]
+          - type: test-scorer
+          """);
+      assertEquals(1, log.lines("WARN", "DEPRECATION: plugin 'gpu': type 'by-label' is deprecated; use "
+          + "'label-selector-filter'").size(), log.lines().toString());
+    }
+  }
+
+  @Test
   void defaultConfigurationUsesTheLlmdApiVersion() {
     try (LogCapture log = new LogCapture()) {
       EndpointPickerConfig.loader().registry(TestPlugins.registry()).defaults();

@@ -17,6 +17,7 @@ import dev.epp.api.scheduling.Scorer;
 import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
 import dev.epp.scheduler.internal.YamlTree;
 import dev.epp.scheduler.plugins.parser.PassthroughParser;
+import dev.epp.scheduler.plugins.prefix.PrefixCacheScorer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -327,7 +328,8 @@ final class ConfigBinder {
         producer = name;
       } else if (type.equals(PREFIX_CACHE_SCORER) && scorerPath == null) {
         scorerPath = path;
-        scorerParameters = values;
+        scorerParameters = new LinkedHashMap<>(values);
+        scorerParameters.keySet().removeAll(PrefixCacheScorer.OWN_PARAMETERS);
       }
     }
     if (scorerPath != null) {
@@ -337,8 +339,9 @@ final class ConfigBinder {
 
   /**
    * Go step 5: a {@code prefix-cache-scorer} without any {@code approx-prefix-cache-producer} gets one, named after
-   * its type and created from the (first) scorer's parameters; errors point at that scorer's entry. With an explicit
-   * producer the scorer's parameters would be ignored (silently, in Go), so they are an error here.
+   * its type and created from the (first) scorer's producer parameters (all but
+   * {@link PrefixCacheScorer#OWN_PARAMETERS}); errors point at that scorer's entry. With an explicit producer the
+   * scorer's producer parameters would be ignored (silently, in Go), so they are an error here.
    *
    * @param producer the name of the first configured producer, or {@code null}
    */

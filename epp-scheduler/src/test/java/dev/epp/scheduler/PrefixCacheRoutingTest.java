@@ -168,6 +168,42 @@ class PrefixCacheRoutingTest {
   }
 
   @Test
+  void scorerKeepsItsOwnParametersAndPassesTheRestToTheProducer() {
+    EndpointPickerConfig config = load(HEADER + """
+        plugins:
+        - name: prefix
+          type: prefix-cache-scorer
+          parameters:
+            matchLengthWeight: 0.5
+            matchLengthScaleTokens: 4096
+            prefixMatchInfoProducerName: ""
+            blockSizeTokens: 1
+            autoTune: false
+        """);
+    ApproxPrefixCacheProducer producer =
+        assertInstanceOf(ApproxPrefixCacheProducer.class, config.plugin("approx-prefix-cache-producer").orElseThrow());
+    RequestContext context = new RequestContext(InferenceRequest.builder().model("m")
+        .body(RequestBody.completion("aaaabbbb")).build());
+    producer.prepareData(context, pool(1).snapshot());
+    assertEquals(2, context.get(PrefixMatch.KEY).totalBlocks());
+  }
+
+  @Test
+  void scorerOwnParametersNextToAnExplicitProducerAreAccepted() {
+    EndpointPickerConfig config = load(HEADER + """
+        plugins:
+        - name: my-producer
+          type: approx-prefix-cache-producer
+        - type: prefix-cache-scorer
+          parameters:
+            prefixMatchInfoProducerName: my-producer
+            matchLengthWeight: 0.25
+        """);
+    assertEquals(List.of("my-producer"),
+        config.plugins(PrepareData.class).stream().map(p -> p.typedName().name()).toList());
+  }
+
+  @Test
   void defaultConfigurationIncludesTheProducer() {
     EndpointPickerConfig config = EndpointPickerConfig.loader().registry(TestPlugins.registry()).defaults();
     assertTrue(config.plugin("approx-prefix-cache-producer").isPresent());

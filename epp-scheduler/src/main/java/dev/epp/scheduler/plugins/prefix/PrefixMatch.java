@@ -9,7 +9,8 @@ import dev.epp.api.scheduling.Candidates;
 
 /**
  * How much of a request's prompt prefix each candidate probably holds in its KV cache, in blocks: what
- * {@link ApproxPrefixCacheProducer} computes before scheduling and {@link PrefixCacheScorer} scores.
+ * {@link ApproxPrefixCacheProducer} computes before scheduling, {@link PrefixCacheScorer} scores and
+ * {@link PrefixCacheAffinityFilter} gates on.
  *
  * <p><b>Threading:</b> immutable.
  */

@@ -50,6 +50,7 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.picker.WeightedRandomPicker.Factory,
       dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer.Factory,
       dev.epp.scheduler.plugins.prefix.PrefixCacheScorer.Factory,
+      dev.epp.scheduler.plugins.prefix.PrefixCacheAffinityFilter.Factory,
       dev.epp.scheduler.plugins.profile.SingleProfileHandler.Factory,
       dev.epp.scheduler.plugins.saturation.UtilizationDetector.Factory,
       dev.epp.scheduler.plugins.session.SessionAffinityFilter.Factory,

@@ -17,6 +17,7 @@ import dev.epp.api.scheduling.Scorer;
 import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
 import dev.epp.scheduler.internal.YamlTree;
 import dev.epp.scheduler.plugins.parser.PassthroughParser;
+import dev.epp.scheduler.plugins.prefix.PrefixCacheScorer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -55,6 +56,7 @@ final class ConfigBinder {
   static final String DEFAULT_SATURATION_DETECTOR = "utilization-detector";
   static final String PREFIX_CACHE_SCORER = "prefix-cache-scorer";
   static final String PREFIX_CACHE_PRODUCER = "approx-prefix-cache-producer";
+  static final String PREFIX_CACHE_AFFINITY_FILTER = "prefix-cache-affinity-filter";
 
   private final PluginRegistry registry;
   private final Ticker ticker;
@@ -298,6 +300,7 @@ final class ConfigBinder {
     Map<String, String> definedAt = new LinkedHashMap<>();
     String producer = null;
     String scorerPath = null;
+    String filterPath = null;
     Map<String, Object> scorerParameters = Map.of();
     for (int i = 0; i < entries.size(); i++) {
       String path = "plugins[" + i + "]";
@@ -327,25 +330,35 @@ final class ConfigBinder {
         producer = name;
       } else if (type.equals(PREFIX_CACHE_SCORER) && scorerPath == null) {
         scorerPath = path;
-        scorerParameters = values;
+        scorerParameters = new LinkedHashMap<>(values);
+        scorerParameters.keySet().removeAll(PrefixCacheScorer.OWN_PARAMETERS);
+      } else if (type.equals(PREFIX_CACHE_AFFINITY_FILTER) && filterPath == null) {
+        filterPath = path;
       }
     }
     if (scorerPath != null) {
-      ensurePrefixCacheProducer(producer, scorerPath, scorerParameters);
+      ensurePrefixCacheProducer(PREFIX_CACHE_SCORER, producer, scorerPath, scorerParameters);
+    } else if (filterPath != null) {
+      ensurePrefixCacheProducer(PREFIX_CACHE_AFFINITY_FILTER, producer, filterPath, Map.of());
     }
   }
 
   /**
    * Go step 5: a {@code prefix-cache-scorer} without any {@code approx-prefix-cache-producer} gets one, named after
-   * its type and created from the (first) scorer's parameters; errors point at that scorer's entry. With an explicit
-   * producer the scorer's parameters would be ignored (silently, in Go), so they are an error here.
+   * its type and created from the (first) scorer's producer parameters (all but
+   * {@link PrefixCacheScorer#OWN_PARAMETERS}); errors point at that consumer's entry. With an explicit producer the
+   * scorer's producer parameters would be ignored (silently, in Go), so they are an error here. A
+   * {@code prefix-cache-affinity-filter} without a scorer or producer gets one with the default parameters, as llm-d
+   * creates a default producer for the data a plugin consumes.
    *
+   * @param consumer the type of the plugin the producer is created for
    * @param producer the name of the first configured producer, or {@code null}
    */
-  private void ensurePrefixCacheProducer(String producer, String scorerPath, Map<String, Object> scorerParameters) {
+  private void ensurePrefixCacheProducer(
+      String consumer, String producer, String consumerPath, Map<String, Object> producerParameters) {
     if (producer != null) {
-      if (!scorerParameters.isEmpty()) {
-        throw fail(scorerPath + ".parameters", "the parameters of a " + PREFIX_CACHE_SCORER + " configure the "
+      if (!producerParameters.isEmpty()) {
+        throw fail(consumerPath + ".parameters", "the parameters of a " + PREFIX_CACHE_SCORER + " configure the "
             + PREFIX_CACHE_PRODUCER + " created for it, but '" + producer + "' is configured explicitly; "
             + "set them on '" + producer + "' instead");
       }
@@ -355,10 +368,10 @@ final class ConfigBinder {
       return;
     }
     if (plugins.containsKey(PREFIX_CACHE_PRODUCER)) {
-      throw fail(scorerPath, PREFIX_CACHE_SCORER + " needs a plugin named '" + PREFIX_CACHE_PRODUCER
+      throw fail(consumerPath, consumer + " needs a plugin named '" + PREFIX_CACHE_PRODUCER
           + "' of that type, but another plugin has that name");
     }
-    create(new PluginSpec(PREFIX_CACHE_PRODUCER, PREFIX_CACHE_PRODUCER, Parameters.of(scorerParameters)), scorerPath);
+    create(new PluginSpec(PREFIX_CACHE_PRODUCER, PREFIX_CACHE_PRODUCER, Parameters.of(producerParameters)), consumerPath);
   }
 
   private Plugin create(PluginSpec spec, String path) {

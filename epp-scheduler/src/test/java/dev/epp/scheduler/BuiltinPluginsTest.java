@@ -58,6 +58,7 @@ class BuiltinPluginsTest {
           "openai-parser",
           "passthrough-parser",
           "prefix-cache-scorer",
+          "prefix-cache-affinity-filter",
           "approx-prefix-cache-producer",
           "inflight-load-producer",
           "token-load-scorer",

@@ -168,6 +168,87 @@ class PrefixCacheRoutingTest {
   }
 
   @Test
+  void scorerKeepsItsOwnParametersAndPassesTheRestToTheProducer() {
+    EndpointPickerConfig config = load(HEADER + """
+        plugins:
+        - name: prefix
+          type: prefix-cache-scorer
+          parameters:
+            matchLengthWeight: 0.5
+            matchLengthScaleTokens: 4096
+            prefixMatchInfoProducerName: ""
+            blockSizeTokens: 1
+            autoTune: false
+        """);
+    ApproxPrefixCacheProducer producer =
+        assertInstanceOf(ApproxPrefixCacheProducer.class, config.plugin("approx-prefix-cache-producer").orElseThrow());
+    RequestContext context = new RequestContext(InferenceRequest.builder().model("m")
+        .body(RequestBody.completion("aaaabbbb")).build());
+    producer.prepareData(context, pool(1).snapshot());
+    assertEquals(2, context.get(PrefixMatch.KEY).totalBlocks());
+  }
+
+  @Test
+  void scorerOwnParametersNextToAnExplicitProducerAreAccepted() {
+    EndpointPickerConfig config = load(HEADER + """
+        plugins:
+        - name: my-producer
+          type: approx-prefix-cache-producer
+        - type: prefix-cache-scorer
+          parameters:
+            prefixMatchInfoProducerName: my-producer
+            matchLengthWeight: 0.25
+        """);
+    assertEquals(List.of("my-producer"),
+        config.plugins(PrepareData.class).stream().map(p -> p.typedName().name()).toList());
+  }
+
+  @Test
+  void affinityFilterSticksARepeatedPromptToThePodThatServedIt() {
+    Director director = new Director(load(HEADER + """
+        plugins:
+        - type: inflight-load-producer
+        - type: prefix-cache-affinity-filter
+        - type: random-picker
+        schedulingProfiles:
+        - name: default
+          plugins:
+          - pluginRef: prefix-cache-affinity-filter
+          - pluginRef: random-picker
+        """), pool(4));
+    String first = director.route(SYSTEM_PROMPT);
+    for (int i = 0; i < 20; i++) {
+      assertEquals(first, director.route(SYSTEM_PROMPT), "request " + i);
+    }
+    Set<String> others = new HashSet<>();
+    for (int i = 0; i < 40; i++) {
+      others.add(director.route("unrelated prompt " + i + " " + "x".repeat(200)));
+    }
+    assertTrue(others.size() > 1, "prompts without a cached prefix are spread: " + others);
+  }
+
+  @Test
+  void affinityFilterAloneGetsADefaultProducer() {
+    EndpointPickerConfig config = load(HEADER + """
+        plugins:
+        - type: prefix-cache-affinity-filter
+          parameters:
+            maxTTFTPenaltyMs: 0
+        """);
+    assertInstanceOf(ApproxPrefixCacheProducer.class, config.plugin("approx-prefix-cache-producer").orElseThrow());
+    ConfigException e = assertThrows(ConfigException.class, () -> load(HEADER + """
+        plugins:
+        - name: approx-prefix-cache-producer
+          type: queue-scorer
+        - type: prefix-cache-affinity-filter
+          parameters:
+            maxTTFTPenaltyMs: 0
+        """));
+    assertTrue(e.getMessage().contains("plugins[1]: prefix-cache-affinity-filter needs a plugin named"),
+        e.getMessage());
+  }
+
+  @Test
   void defaultConfigurationIncludesTheProducer() {
     EndpointPickerConfig config = EndpointPickerConfig.loader().registry(TestPlugins.registry()).defaults();
     assertTrue(config.plugin("approx-prefix-cache-producer").isPresent());

@@ -24,8 +24,8 @@ import dev.epp.api.scheduling.SchedulingResult;
  * there: the Go EPP's {@code approx-prefix-cache-producer}.
  *
  * <p>{@link #prepareData} hashes the request's {@link RequestBody#prompt()} into blocks of
- * {@code blockSizeTokens × 4} characters and stores a {@link PrefixMatch} under {@link PrefixMatch#KEY}: for each
- * candidate, how many leading blocks it probably holds. {@link #preRequest} records that the primary target (and
+ * {@code blockSizeTokens × 4} characters and stores a {@link PrefixMatch} under {@link PrefixMatch#KEY} and
+ * {@link #matchKey()}: for each candidate, how many leading blocks it probably holds. {@link #preRequest} records that the primary target (and
  * the target of a profile named {@code prefill}) now holds every block, and stores the target's
  * {@link PrefixCacheHit} under {@link PrefixCacheHit#KEY}. As an {@link EndpointStore.Listener} it forgets an
  * endpoint that leaves the pool.
@@ -63,6 +63,7 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
   private static final StateKey<Prepared> PREPARED = StateKey.of(TYPE, Prepared.class);
 
   private final TypedName typedName;
+  private final StateKey<PrefixMatch> matchKey;
   private final PrefixCacheConfig config;
   private final PrefixIndex index = new PrefixIndex();
   private final MetricsRecorder metrics;
@@ -75,6 +76,7 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
    */
   public ApproxPrefixCacheProducer(String name, Parameters parameters, MetricsRecorder metrics) {
     this.typedName = new TypedName(TYPE, name);
+    this.matchKey = StateKey.of(TYPE + "/" + name, PrefixMatch.class);
     this.config = PrefixCacheConfig.parse(parameters);
     this.metrics = metrics;
     metrics.addPrefixIndexSize(index::size);
@@ -83,6 +85,11 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
   @Override
   public TypedName typedName() {
     return typedName;
+  }
+
+  /** Where this producer, and no other, stores its {@link PrefixMatch}; see {@link PrefixMatch#key}. */
+  public StateKey<PrefixMatch> matchKey() {
+    return matchKey;
   }
 
   /** The number of block hashes held over all servers: the {@code inference_extension_prefix_indexer_size}. */
@@ -123,6 +130,7 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
     }
     PrefixMatch match = new PrefixMatch(matched, hashes.length, tokens);
     context.put(PrefixMatch.KEY, match);
+    context.put(matchKey, match);
     context.put(PREPARED, new Prepared(match, hashes, endpoints, capacities));
   }
 

@@ -1,19 +1,47 @@
 package dev.epp.scheduler.plugins.prefix;
 
+import dev.epp.api.Parameters;
+import dev.epp.api.PluginConfigException;
+import dev.epp.api.PluginHandle;
 import dev.epp.api.RequestContext;
 import dev.epp.api.StateKey;
 import dev.epp.api.scheduling.Candidates;
 
 /**
  * How much of a request's prompt prefix each candidate probably holds in its KV cache, in blocks: what
- * {@link ApproxPrefixCacheProducer} computes before scheduling and {@link PrefixCacheScorer} scores.
+ * {@link ApproxPrefixCacheProducer} computes before scheduling, {@link PrefixCacheScorer} scores and
+ * {@link PrefixCacheAffinityFilter} gates on.
  *
  * <p><b>Threading:</b> immutable.
  */
 public final class PrefixMatch {
 
-  /** Where {@link ApproxPrefixCacheProducer} stores the match in the {@link RequestContext}. */
+  /**
+   * Where every {@link ApproxPrefixCacheProducer} stores its match in the {@link RequestContext} (the last one to run
+   * wins); each also stores it under its own {@link ApproxPrefixCacheProducer#matchKey()}.
+   */
   public static final StateKey<PrefixMatch> KEY = StateKey.of("prefix-match", PrefixMatch.class);
+
+  /** The parameter naming the producer a consumer reads. */
+  public static final String PRODUCER_NAME = "prefixMatchInfoProducerName";
+
+  /**
+   * The key a consumer reads the match under: that of the {@link ApproxPrefixCacheProducer} named by the
+   * {@value #PRODUCER_NAME} parameter, which must be declared before the consumer, or {@link #KEY} when the parameter
+   * is absent or empty.
+   *
+   * @throws PluginConfigException if there is no such producer
+   */
+  public static StateKey<PrefixMatch> key(Parameters parameters, PluginHandle handle) {
+    String name = parameters.getString(PRODUCER_NAME, "");
+    if (name.isEmpty()) {
+      return KEY;
+    }
+    return handle.plugin(name, ApproxPrefixCacheProducer.class)
+        .map(ApproxPrefixCacheProducer::matchKey)
+        .orElseThrow(() -> parameters.invalid(PRODUCER_NAME, "names no " + ApproxPrefixCacheProducer.TYPE
+            + " plugin '" + name + "' declared before this one"));
+  }
 
   private final int[] matchedBlocks;
   private final int totalBlocks;

@@ -3,6 +3,7 @@ package dev.epp.scheduler.plugins.prefix;
 import static dev.epp.testkit.Fixtures.endpoint;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -99,6 +100,18 @@ class ApproxPrefixCacheProducerTest {
     route(producer, completion("aaaabbbbcccc"), pods(1), routedTo(endpoint(0)));
     assertEquals(3, sizes.get(0).getAsLong());
     assertEquals(List.of("0/8", "8/12"), matches, "blocks of 1 token, 4 characters each");
+  }
+
+  @Test
+  void eachProducerAlsoStoresItsMatchUnderItsOwnKey() {
+    ApproxPrefixCacheProducer first = blockSizeOne();
+    ApproxPrefixCacheProducer second = producer(Map.of("autoTune", false, "blockSizeTokens", 2));
+    RequestContext context = completion("aaaabbbb");
+    first.prepareData(context, pods(1));
+    second.prepareData(context, pods(1));
+    assertEquals(2, context.get(first.matchKey()).totalBlocks());
+    assertEquals(1, context.get(second.matchKey()).totalBlocks());
+    assertSame(context.get(second.matchKey()), context.get(PrefixMatch.KEY), "the last producer to run");
   }
 
   @Test

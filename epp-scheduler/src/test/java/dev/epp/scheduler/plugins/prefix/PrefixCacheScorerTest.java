@@ -6,14 +6,20 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
+import dev.epp.api.PluginSpec;
 import dev.epp.api.RequestContext;
+import dev.epp.api.Ticker;
 import dev.epp.api.scheduling.Candidates;
+import dev.epp.testkit.FakeTicker;
 import dev.epp.testkit.Fixtures;
 import dev.epp.testkit.ScorerContract;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class PrefixCacheScorerTest implements ScorerContract<PrefixCacheScorer> {
@@ -46,9 +52,35 @@ class PrefixCacheScorerTest implements ScorerContract<PrefixCacheScorer> {
   }
 
   private static double[] score(RequestContext context, Candidates candidates) {
+    return score(new PrefixCacheScorer("prefix"), context, candidates);
+  }
+
+  private static double[] score(PrefixCacheScorer scorer, RequestContext context, Candidates candidates) {
     double[] scores = new double[candidates.size()];
-    new PrefixCacheScorer("prefix").score(context, candidates, scores);
+    scorer.score(context, candidates, scores);
     return scores;
+  }
+
+  /** A handle offering {@code producer} under its name. */
+  private static PluginHandle handle(ApproxPrefixCacheProducer producer) {
+    return new PluginHandle() {
+      @Override
+      public Ticker ticker() {
+        return new FakeTicker();
+      }
+
+      @Override
+      public <T> Optional<T> plugin(String name, Class<T> type) {
+        return name.equals(producer.typedName().name()) && type.isInstance(producer)
+            ? Optional.of(type.cast(producer))
+            : Optional.empty();
+      }
+    };
+  }
+
+  private static PrefixCacheScorer create(Map<String, Object> parameters) {
+    return new PrefixCacheScorer.Factory().create(
+        new PluginSpec("prefix", PrefixCacheScorer.TYPE, Parameters.of(parameters)), Fixtures.handle(new FakeTicker()));
   }
 
   @Test
@@ -98,5 +130,58 @@ class PrefixCacheScorerTest implements ScorerContract<PrefixCacheScorer> {
     PluginConfigException e = assertThrows(PluginConfigException.class,
         () -> createThroughFactory("prefix", Parameters.of(Map.of("blockSize", 64))));
     assertEquals("blockSize", e.parameter());
+  }
+
+  @Test
+  void matchLengthWeightBlendsTheSquaredNormalizedMatchLengthWithTheRatio() {
+    // 8 blocks of 16 tokens, scale 64 tokens: lengths min(1, m·16/64)² = 0, 1, 1/16, 1; ratios 0, 1/2, 1/8, 1.
+    PrefixCacheScorer scorer = create(Map.of("matchLengthWeight", 0.5, "matchLengthScaleTokens", 64));
+    RequestContext context = withMatch(new PrefixMatch(new int[] {0, 4, 1, 8}, 8, 16));
+    assertArrayEquals(new double[] {0, 0.75, 0.09375, 1}, score(scorer, context, Fixtures.unscraped(4)), 1e-12);
+  }
+
+  @Test
+  void defaultScaleIs8192Tokens() {
+    // 256 of 512 blocks of 16 tokens: 4096 tokens, length (4096/8192)² = 0.25, ratio 0.5.
+    PrefixCacheScorer scorer = create(Map.of("matchLengthWeight", 1.0));
+    int[] matched = {256};
+    RequestContext context = withMatch(new PrefixMatch(matched, 512, 16));
+    assertArrayEquals(new double[] {0.25}, score(scorer, context, Fixtures.unscraped(1)), 1e-12);
+    assertArrayEquals(new double[] {0.5}, score(create(Map.of()), context, Fixtures.unscraped(1)), 1e-12);
+  }
+
+  @Test
+  void rejectsAWeightOutsideZeroToOneAndANonPositiveScaleWhenWeighted() {
+    PluginConfigException e = assertThrows(PluginConfigException.class,
+        () -> create(Map.of("matchLengthWeight", 1.5)));
+    assertEquals("matchLengthWeight", e.parameter());
+    e = assertThrows(PluginConfigException.class, () -> create(Map.of("matchLengthWeight", -0.1)));
+    assertEquals("matchLengthWeight", e.parameter());
+    e = assertThrows(PluginConfigException.class,
+        () -> create(Map.of("matchLengthWeight", 0.5, "matchLengthScaleTokens", 0)));
+    assertEquals("matchLengthScaleTokens", e.parameter());
+    PrefixCacheScorer unweighted = create(Map.of("matchLengthScaleTokens", 0));
+    RequestContext context = withMatch(new PrefixMatch(new int[] {2}, 4, 16));
+    assertArrayEquals(new double[] {0.5}, score(unweighted, context, Fixtures.unscraped(1)), 1e-12);
+  }
+
+  @Test
+  void readsTheNamedProducersMatch() {
+    ApproxPrefixCacheProducer named = new ApproxPrefixCacheProducer("named", Parameters.empty(), MetricsRecorder.noop());
+    PrefixCacheScorer scorer = new PrefixCacheScorer.Factory().create(new PluginSpec("prefix", PrefixCacheScorer.TYPE,
+        Parameters.of(Map.of("prefixMatchInfoProducerName", "named"))), handle(named));
+    RequestContext context = withMatch(new PrefixMatch(new int[] {4, 0}, 4, 16));
+    assertArrayEquals(new double[] {0, 0}, score(scorer, context, Fixtures.unscraped(2)));
+    context.put(named.matchKey(), new PrefixMatch(new int[] {0, 2}, 4, 16));
+    assertArrayEquals(new double[] {0, 0.5}, score(scorer, context, Fixtures.unscraped(2)), 1e-12);
+  }
+
+  @Test
+  void aNamedProducerMustBeDeclaredBefore() {
+    PluginConfigException e = assertThrows(PluginConfigException.class,
+        () -> create(Map.of("prefixMatchInfoProducerName", "missing")));
+    assertEquals("prefixMatchInfoProducerName", e.parameter());
+    assertArrayEquals(new double[] {1.0}, score(create(Map.of("prefixMatchInfoProducerName", "")),
+        withMatch(new PrefixMatch(new int[] {4}, 4, 16)), Fixtures.unscraped(1)), 1e-12);
   }
 }

@@ -83,6 +83,14 @@ final class JsonBodies {
     return parser.getText();
   }
 
+  /** As {@link #string(String, JsonToken, JsonParser)} for {@code field} of the object at {@code where}. */
+  static String string(String where, String field, JsonToken value, JsonParser parser) throws IOException {
+    if (value == JsonToken.VALUE_STRING) {
+      return parser.getText();
+    }
+    return string(where + "." + field, value, parser);
+  }
+
   /** A {@code stream} flag: {@code true} only for {@code true}; {@code null} counts as absent. */
   static boolean stream(JsonToken value) {
     if (value != JsonToken.VALUE_TRUE && value != JsonToken.VALUE_FALSE && value != JsonToken.VALUE_NULL) {

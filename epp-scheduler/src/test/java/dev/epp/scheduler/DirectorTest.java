@@ -375,6 +375,29 @@ class DirectorTest {
   }
 
   @Test
+  void usageSplitAcrossEventsIsMergedForTheResponse() {
+    pod(0, 0, 0);
+    Director director = director(HEADER + """
+        plugins:
+        - type: anthropic-parser
+        - type: queue-scorer
+        parser:
+          pluginRef: anthropic-parser
+        """);
+    Routing routing = director.route(Map.of(":path", "/v1/messages"),
+        "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+            .getBytes(StandardCharsets.UTF_8), null);
+    InferenceResponse response = director.responseHeaders(routing, Map.of("content-type", "text/event-stream"));
+    director.responseBody(routing, ("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{"
+        + "\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":20,\"output_tokens\":1}}}\n\n")
+        .getBytes(StandardCharsets.UTF_8), false);
+    assertEquals(new Usage(25, 0, 25, 20), response.usage());
+    director.responseBody(routing, ("event: message_delta\ndata: {\"type\":\"message_delta\","
+        + "\"usage\":{\"output_tokens\":15}}\n\n").getBytes(StandardCharsets.UTF_8), true);
+    assertEquals(new Usage(25, 15, 40, 20), response.usage());
+  }
+
+  @Test
   void finishEndsAnIncompleteResponseOnce() {
     List<String> calls = new ArrayList<>();
     registry.register(TestPlugins.factory("hooks", spec -> new Hooks(spec.typedName(), calls)));

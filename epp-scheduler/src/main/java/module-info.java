@@ -45,6 +45,8 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.objectives.StaticObjectives.Factory,
       dev.epp.scheduler.plugins.parser.OpenAiParser.Factory,
       dev.epp.scheduler.plugins.parser.PassthroughParser.Factory,
+      dev.epp.scheduler.plugins.parser.AnthropicParser.Factory,
+      dev.epp.scheduler.plugins.parser.VllmHttpParser.Factory,
       dev.epp.scheduler.plugins.picker.MaxScorePicker.Factory,
       dev.epp.scheduler.plugins.picker.RandomPicker.Factory,
       dev.epp.scheduler.plugins.picker.WeightedRandomPicker.Factory,

@@ -9,8 +9,9 @@ import java.util.Objects;
  * @param stream whether the client asked for a streamed (SSE) response
  * @param cacheSalt the body's {@code cache_salt}, or empty
  * @param prompt the user input as text, used for prefix-cache affinity: the completion prompt (array prompts joined
- *     by a space), or the JSON of the chat {@code messages}, responses input, conversation items or embeddings input;
- *     empty when the parser does not understand the payload
+ *     by a space), or the JSON of the chat {@code messages}, responses input, conversation items or embeddings input,
+ *     or the text of an Anthropic messages request, or four characters per token of pre-tokenized input; empty when
+ *     the parser does not understand the payload
  */
 public record RequestBody(Api api, boolean stream, String cacheSalt, String prompt) {
 
@@ -45,6 +46,10 @@ public record RequestBody(Api api, boolean stream, String cacheSalt, String prom
     CONVERSATIONS,
     /** {@code /v1/embeddings}. */
     EMBEDDINGS,
+    /** The Anthropic Messages API, {@code /v1/messages}. */
+    MESSAGES,
+    /** vLLM's pre-tokenized {@code /inference/v1/generate}. */
+    GENERATE,
     /** A payload the parser does not interpret. */
     OPAQUE
   }

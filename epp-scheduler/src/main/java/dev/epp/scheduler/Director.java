@@ -324,7 +324,7 @@ public final class Director {
     routing.responseBytes(chunk.length);
     Usage usage = parser.parseResponse(chunk, routing.streaming());
     if (usage != null) {
-      response.usage(usage);
+      response.usage(merged(response.usage(), usage));
       recordUsage(routing, usage);
     }
     response.endOfStream(endOfStream);
@@ -344,6 +344,20 @@ public final class Director {
     if (!routing.completed()) {
       responseBody(routing, new byte[0], true);
     }
+  }
+
+  /**
+   * The response's usage so far with a chunk's usage folded in, as llm-d merges it: streams may split usage across
+   * events (Anthropic's {@code message_start} carries the input and cached tokens, {@code message_delta} the output
+   * tokens), so each count is taken from the chunks that report it (non-zero). A chunk reporting input, output and
+   * total keeps its total; otherwise the total is input plus output.
+   */
+  private static Usage merged(Usage sofar, Usage chunk) {
+    long prompt = chunk.promptTokens() != 0 ? chunk.promptTokens() : sofar.promptTokens();
+    long completion = chunk.completionTokens() != 0 ? chunk.completionTokens() : sofar.completionTokens();
+    long cached = chunk.cachedTokens() != 0 ? chunk.cachedTokens() : sofar.cachedTokens();
+    boolean complete = chunk.promptTokens() != 0 && chunk.completionTokens() != 0 && chunk.totalTokens() != 0;
+    return new Usage(prompt, completion, complete ? chunk.totalTokens() : prompt + completion, cached);
   }
 
   private void recordUsage(Routing routing, Usage usage) {

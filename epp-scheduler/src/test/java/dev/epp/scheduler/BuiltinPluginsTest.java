@@ -57,6 +57,8 @@ class BuiltinPluginsTest {
           "utilization-detector",
           "openai-parser",
           "passthrough-parser",
+          "anthropic-parser",
+          "vllmhttp-parser",
           "prefix-cache-scorer",
           "prefix-cache-affinity-filter",
           "approx-prefix-cache-producer",

@@ -375,6 +375,64 @@ class DirectorTest {
   }
 
   @Test
+  void usageSplitAcrossEventsIsMergedForTheResponse() {
+    pod(0, 0, 0);
+    Director director = director(HEADER + """
+        plugins:
+        - type: anthropic-parser
+        - type: queue-scorer
+        parser:
+          pluginRef: anthropic-parser
+        """);
+    Routing routing = director.route(Map.of(":path", "/v1/messages"),
+        "{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"
+            .getBytes(StandardCharsets.UTF_8), null);
+    InferenceResponse response = director.responseHeaders(routing, Map.of("content-type", "text/event-stream"));
+    director.responseBody(routing, ("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{"
+        + "\"usage\":{\"input_tokens\":25,\"cache_read_input_tokens\":20,\"output_tokens\":1}}}\n\n")
+        .getBytes(StandardCharsets.UTF_8), false);
+    assertEquals(new Usage(25, 0, 25, 20), response.usage());
+    director.responseBody(routing, ("event: message_delta\ndata: {\"type\":\"message_delta\","
+        + "\"usage\":{\"output_tokens\":15}}\n\n").getBytes(StandardCharsets.UTF_8), true);
+    assertEquals(new Usage(25, 15, 40, 20), response.usage());
+  }
+
+  @Test
+  void agentConversationsKeepPrefixAffinityThroughTheAnthropicParser() {
+    for (int i = 0; i < 4; i++) {
+      pod(i, 1, 0.3);
+    }
+    Director director = director(HEADER + """
+        plugins:
+        - type: anthropic-parser
+        - type: prefix-cache-scorer
+        parser:
+          pluginRef: anthropic-parser
+        """);
+    Set<String> firstPods = new java.util.HashSet<>();
+    for (int conversation = 0; conversation < 6; conversation++) {
+      StringBuilder messages = new StringBuilder("{\"role\":\"user\",\"content\":\"task " + conversation + "\"}");
+      String first = null;
+      for (int turn = 0; turn < 5; turn++) {
+        String body = "{\"model\":\"m\",\"system\":[{\"type\":\"text\",\"text\":\"x-anthropic-billing-header: cch="
+            + conversation + "-" + turn + "\"},{\"type\":\"text\",\"text\":\"Project " + conversation + ". "
+            + "You are a careful agent. ".repeat(40)
+            + "\"}],\"messages\":[" + messages + "]}";
+        String pod = director.route(Map.of(":path", "/v1/messages"), body.getBytes(StandardCharsets.UTF_8), null)
+            .destination();
+        if (first == null) {
+          first = pod;
+          firstPods.add(pod);
+        }
+        assertEquals(first, pod, "conversation " + conversation + " turn " + turn);
+        messages.append(",{\"role\":\"assistant\",\"content\":\"step ").append(turn)
+            .append("\"},{\"role\":\"user\",\"content\":\"continue\"}");
+      }
+    }
+    assertTrue(firstPods.size() > 1, "new conversations spread over the pods: " + firstPods);
+  }
+
+  @Test
   void finishEndsAnIncompleteResponseOnce() {
     List<String> calls = new ArrayList<>();
     registry.register(TestPlugins.factory("hooks", spec -> new Hooks(spec.typedName(), calls)));

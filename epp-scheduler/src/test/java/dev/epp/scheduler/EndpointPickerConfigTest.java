@@ -121,7 +121,7 @@ class EndpointPickerConfigTest {
           pluginRef: detector
         """);
     assertEquals(List.of("test1", "profileHandler", "test-scorer", "testPicker", "detector", "openai-parser",
-        "passthrough-parser"), names(config.plugins()));
+        "anthropic-parser", "vllmhttp-parser", "passthrough-parser"), names(config.plugins()));
     assertEquals("openai-parser", config.parser().typedName().type());
     SchedulingProfile profile = config.profiles().get(0);
     assertEquals("default", profile.name());
@@ -201,7 +201,7 @@ class EndpointPickerConfigTest {
     assertEquals("test-picker", profile.picker().typedName().name());
     assertEquals(List.of(2.0, 0.5), profile.scorers().stream().map(WeightedScorer::weight).toList());
     assertEquals(List.of("test-picker", "test-scorer", "queue-scorer", "single-profile-handler", "openai-parser",
-        "passthrough-parser", "utilization-detector"), names(config.plugins()));
+        "anthropic-parser", "vllmhttp-parser", "passthrough-parser", "utilization-detector"), names(config.plugins()));
   }
 
   @Test

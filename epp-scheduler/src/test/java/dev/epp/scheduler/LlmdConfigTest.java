@@ -88,7 +88,8 @@ class LlmdConfigTest {
   @Test
   void withoutParsersTheRegisteredLlmdDefaultsAreUsed() {
     EndpointPickerConfig config = load(LLMD + "plugins:\n- type: test-scorer\n");
-    assertEquals(List.of("openai-parser", "passthrough-parser"), names(config.parsers()));
+    assertEquals(List.of("openai-parser", "anthropic-parser", "vllmhttp-parser", "passthrough-parser"),
+        names(config.parsers()));
     assertEquals("openai-parser", config.parser().typedName().name());
     PluginRegistry onlyPassthrough = new PluginRegistry();
     onlyPassthrough.register(new dev.epp.scheduler.plugins.parser.PassthroughParser.Factory());

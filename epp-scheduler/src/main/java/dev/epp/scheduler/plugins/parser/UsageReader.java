@@ -5,7 +5,6 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
 import dev.epp.api.requestcontrol.Usage;
 import java.io.IOException;
-import java.util.Arrays;
 
 /**
  * Reads token usage from one JSON response document in a single streaming pass, skipping everything but the fields
@@ -29,7 +28,7 @@ final class UsageReader {
 
   /** The usage in {@code length} bytes of {@code document} from {@code offset}, or {@code null} if none or invalid. */
   Usage read(byte[] document, int offset, int length) {
-    if (!contains(document, offset, length, USAGE_KEY)) {
+    if (!JsonBodies.contains(document, offset, length, USAGE_KEY)) {
       return null;
     }
     try (JsonParser parser = json.createParser(document, offset, length)) {
@@ -128,16 +127,6 @@ final class UsageReader {
       }
     }
     return cached;
-  }
-
-  private static boolean contains(byte[] data, int offset, int length, byte[] key) {
-    int last = offset + length - key.length;
-    for (int i = offset; i <= last; i++) {
-      if (data[i] == key[0] && Arrays.equals(data, i, i + key.length, key, 0, key.length)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   /** The fields of one {@code usage} object as sent. */

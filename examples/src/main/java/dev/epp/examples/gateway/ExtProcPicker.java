@@ -346,16 +346,17 @@ final class ExtProcPicker implements EndpointPicker {
   }
 
   /**
-   * What to do when the failure looks like a TLS mismatch: a TLS server closes a plaintext connection without a word,
-   * and a plaintext server's bytes fail the TLS handshake.
+   * What to do when the failure looks like a TLS mismatch: a TLS server closes a plaintext connection without a word
+   * (or resets it, when our preface was still unread), and a plaintext server's bytes fail the TLS handshake.
    */
   private String tlsHint(Status status) {
     if (status.getCode() != Status.Code.UNAVAILABLE) {
       return "";
     }
     if (tls == null) {
-      return String.valueOf(status.getDescription()).contains("Network closed for unknown reason")
-          ? "; the EPP may be serving TLS: connect with TLS (gateway --epp-tls)" : "";
+      boolean closed = String.valueOf(status.getDescription()).contains("Network closed for unknown reason")
+          || cause(status).contains("Connection reset by peer");
+      return closed ? "; the EPP may be serving TLS: connect with TLS (gateway --epp-tls)" : "";
     }
     for (Throwable cause = status.getCause(); cause != null; cause = cause.getCause()) {
       if (cause instanceof SSLException) {

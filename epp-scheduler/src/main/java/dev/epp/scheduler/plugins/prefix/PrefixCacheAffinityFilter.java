@@ -26,15 +26,19 @@ import java.util.random.RandomGenerator;
  *   <li>the TTFT load gate breaks: {@code maxTTFTPenaltyMs} is above 0, some candidate is not sticky, and the lowest
  *       estimated TTFT of the sticky candidates exceeds that of the others by more than {@code maxTTFTPenaltyMs}. A
  *       candidate's TTFT is estimated as {@code inFlightTokens / peakPrefillThroughput × 1000} ms, in-flight tokens
- *       read from the {@code inflight-load-producer}.
+ *       read from the {@code inflight-load-producer};
+ *   <li>the in-flight token gate breaks: {@code maxTokensInFlightPenalty} is above 0, some candidate is not sticky,
+ *       and the fewest in-flight tokens of the sticky candidates exceed those of the others by more than
+ *       {@code maxTokensInFlightPenalty}.
  * </ul>
  *
  * <p>Parameters (llm-d names and defaults): {@code affinityThreshold} (0.80, at most 1), {@code explorationProbability}
- * (0, in [0, 1]), {@code maxTTFTPenaltyMs} (18000, at least 0; 0 = always stick), {@code ttftSource}
+ * (0, in [0, 1]), {@code maxTTFTPenaltyMs} (18000, at least 0; 0 = always stick), {@code maxTokensInFlightPenalty} (0 = off, at least 0),
+ * {@code ttftSource}
  * ({@code prefillThroughput}; {@code latencyPredictor} is refused: this EPP has no latency predictor),
  * {@code peakPrefillThroughput} (15928 tokens/s, above 0 when the gate is on), {@code prefixMatchInfoProducerName}
  * (see {@link PrefixMatch#key}), {@code inFlightLoadProducerName} (see {@link InFlightLoad#find}; needed only when
- * the gate is on) and {@code latencyPredictionInfoProducerName} (accepted for llm-d configurations, unused).
+ * a gate is on) and {@code latencyPredictionInfoProducerName} (accepted for llm-d configurations, unused).
  *
  * <p>Allocates nothing per call.
  */
@@ -46,6 +50,7 @@ public final class PrefixCacheAffinityFilter implements Filter {
   static final String AFFINITY_THRESHOLD = "affinityThreshold";
   static final String EXPLORATION_PROBABILITY = "explorationProbability";
   static final String MAX_TTFT_PENALTY_MS = "maxTTFTPenaltyMs";
+  static final String MAX_TOKENS_IN_FLIGHT_PENALTY = "maxTokensInFlightPenalty";
   static final String TTFT_SOURCE = "ttftSource";
   static final String PEAK_PREFILL_THROUGHPUT = "peakPrefillThroughput";
   static final String LATENCY_PRODUCER_NAME = "latencyPredictionInfoProducerName";
@@ -59,6 +64,7 @@ public final class PrefixCacheAffinityFilter implements Filter {
   private final double threshold;
   private final double explorationProbability;
   private final double maxPenaltyMs;
+  private final long maxPenaltyTokens;
   private final double peakPrefillThroughput;
 
   private PrefixCacheAffinityFilter(String name, Parameters parameters, PluginHandle handle) {
@@ -74,6 +80,10 @@ public final class PrefixCacheAffinityFilter implements Filter {
     this.maxPenaltyMs = parameters.getDouble(MAX_TTFT_PENALTY_MS, 18_000.0);
     if (maxPenaltyMs < 0.0) {
       throw parameters.invalid(MAX_TTFT_PENALTY_MS, "must be at least 0, got " + maxPenaltyMs);
+    }
+    this.maxPenaltyTokens = parameters.getLong(MAX_TOKENS_IN_FLIGHT_PENALTY, 0);
+    if (maxPenaltyTokens < 0) {
+      throw parameters.invalid(MAX_TOKENS_IN_FLIGHT_PENALTY, "must be at least 0, got " + maxPenaltyTokens);
     }
     String source = parameters.getString(TTFT_SOURCE, PREFILL_THROUGHPUT);
     if (source.equals(LATENCY_PREDICTOR)) {
@@ -94,7 +104,7 @@ public final class PrefixCacheAffinityFilter implements Filter {
     }
     parameters.getString(LATENCY_PRODUCER_NAME, "");
     this.matchKey = PrefixMatch.key(parameters, handle);
-    this.load = maxPenaltyMs > 0.0 ? InFlightLoad.find(parameters, handle) : null;
+    this.load = maxPenaltyMs > 0.0 || maxPenaltyTokens > 0 ? InFlightLoad.find(parameters, handle) : null;
     if (load == null) {
       parameters.getString(InFlightLoad.PRODUCER_NAME, "");
     }
@@ -121,23 +131,23 @@ public final class PrefixCacheAffinityFilter implements Filter {
     }
     double total = match.totalBlocks();
     int sticky = 0;
-    double bestStickyMs = Double.MAX_VALUE;
-    double bestOtherMs = Double.MAX_VALUE;
+    long bestStickyTokens = Long.MAX_VALUE;
+    long bestOtherTokens = Long.MAX_VALUE;
     for (int i = 0; i < n; i++) {
       boolean isSticky = match.matchedBlocks(candidates.position(i)) / total >= threshold;
       if (isSticky) {
         sticky++;
       }
       if (load != null) {
-        double ttftMs = load.tokens(candidates.endpoint(i)) / peakPrefillThroughput * 1000.0;
+        long tokens = load.tokens(candidates.endpoint(i));
         if (isSticky) {
-          bestStickyMs = Math.min(bestStickyMs, ttftMs);
+          bestStickyTokens = Math.min(bestStickyTokens, tokens);
         } else {
-          bestOtherMs = Math.min(bestOtherMs, ttftMs);
+          bestOtherTokens = Math.min(bestOtherTokens, tokens);
         }
       }
     }
-    if (sticky == 0 || (load != null && sticky < n && bestStickyMs - bestOtherMs > maxPenaltyMs)) {
+    if (sticky == 0 || (load != null && sticky < n && loadGateBreaks(bestStickyTokens, bestOtherTokens))) {
       return;
     }
     for (int i = 0; i < n; i++) {
@@ -145,6 +155,15 @@ public final class PrefixCacheAffinityFilter implements Filter {
         keep.clear(i);
       }
     }
+  }
+
+  /** Whether the sticky candidates' least in-flight load is too far above the others' for either gate. */
+  private boolean loadGateBreaks(long stickyTokens, long otherTokens) {
+    if (maxPenaltyTokens > 0 && stickyTokens - otherTokens > maxPenaltyTokens) {
+      return true;
+    }
+    return maxPenaltyMs > 0.0
+        && stickyTokens / peakPrefillThroughput * 1000.0 - otherTokens / peakPrefillThroughput * 1000.0 > maxPenaltyMs;
   }
 
   /** Creates {@link PrefixCacheAffinityFilter}s. */

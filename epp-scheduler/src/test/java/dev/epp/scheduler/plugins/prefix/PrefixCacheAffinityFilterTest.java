@@ -209,6 +209,27 @@ class PrefixCacheAffinityFilterTest implements FilterContract<PrefixCacheAffinit
   }
 
   @Test
+  void stickinessBreaksWhenTheBestStickyInFlightTokensExceedTheBestOtherByMoreThanTheTokenLimit() {
+    PrefixCacheAffinityFilter filter =
+        create(Map.of("maxTTFTPenaltyMs", 0, "maxTokensInFlightPenalty", 100, "affinityThreshold", 0.8));
+    loadTokens(0, 300);
+    loadTokens(1, 200);
+    loadTokens(2, 100);
+    // Best sticky 200 tokens, best other 100: 100 is not above 100.
+    assertEquals("{0, 1}", kept(filter, scores(5, 4, 0), THREE));
+    loadTokens(1, 1);
+    // 201 - 100 > 100.
+    assertEquals("{0, 1, 2}", kept(filter, scores(5, 4, 0), THREE));
+  }
+
+  @Test
+  void theTokenGateNeedsTheLoadProducer() {
+    plugins.clear();
+    assertEquals("inFlightLoadProducerName",
+        invalid(Map.of("maxTTFTPenaltyMs", 0, "maxTokensInFlightPenalty", 1)).parameter());
+  }
+
+  @Test
   void zeroPenaltyAlwaysSticksAndNeedsNoLoadProducer() {
     plugins.clear();
     PrefixCacheAffinityFilter filter = create(Map.of("maxTTFTPenaltyMs", 0));
@@ -249,6 +270,7 @@ class PrefixCacheAffinityFilterTest implements FilterContract<PrefixCacheAffinit
     assertEquals("explorationProbability", invalid(Map.of("explorationProbability", -0.1)).parameter());
     assertEquals("explorationProbability", invalid(Map.of("explorationProbability", 1.1)).parameter());
     assertEquals("maxTTFTPenaltyMs", invalid(Map.of("maxTTFTPenaltyMs", -1)).parameter());
+    assertEquals("maxTokensInFlightPenalty", invalid(Map.of("maxTokensInFlightPenalty", -1)).parameter());
     assertEquals("peakPrefillThroughput", invalid(Map.of("peakPrefillThroughput", -1)).parameter());
     assertEquals("peakPrefillThroughput", invalid(Map.of("peakPrefillThroughput", 0)).parameter());
     assertEquals("ttftSource", invalid(Map.of("ttftSource", "guess")).parameter());

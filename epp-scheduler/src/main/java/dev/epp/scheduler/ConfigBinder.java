@@ -67,6 +67,13 @@ final class ConfigBinder {
   private final boolean allowExperimental;
   private YamlTree tree;
   private final Map<String, Plugin> plugins = new LinkedHashMap<>();
+  /**
+   * Plugins declared under {@code plugins} and not created yet: created in their order, or earlier when a plugin
+   * created before looks them up through its {@link PluginHandle} (as llm-d, declaration order does not matter).
+   */
+  private final Map<String, Declared> declared = new LinkedHashMap<>();
+
+  private record Declared(PluginSpec spec, String path) {}
 
   /**
    * A binder whose plugins get {@code random} (each thread's own random source if {@code null}), {@code metrics} and
@@ -325,7 +332,7 @@ final class ConfigBinder {
       }
       Object rawParameters = entry.get("parameters");
       Map<String, Object> values = rawParameters == null ? Map.of() : object(rawParameters, path + ".parameters");
-      create(new PluginSpec(name, type, Parameters.of(values)), path);
+      declared.put(name, new Declared(new PluginSpec(name, type, Parameters.of(values)), path));
       if (type.equals(PREFIX_CACHE_PRODUCER) && producer == null) {
         producer = name;
       } else if (type.equals(PREFIX_CACHE_SCORER) && scorerPath == null) {
@@ -335,6 +342,9 @@ final class ConfigBinder {
       } else if (type.equals(PREFIX_CACHE_AFFINITY_FILTER) && filterPath == null) {
         filterPath = path;
       }
+    }
+    for (String name : List.copyOf(declared.keySet())) {
+      createDeclared(name);
     }
     if (scorerPath != null) {
       ensurePrefixCacheProducer(PREFIX_CACHE_SCORER, producer, scorerPath, scorerParameters);
@@ -372,6 +382,12 @@ final class ConfigBinder {
           + "' of that type, but another plugin has that name");
     }
     create(new PluginSpec(PREFIX_CACHE_PRODUCER, PREFIX_CACHE_PRODUCER, Parameters.of(producerParameters)), consumerPath);
+  }
+
+  /** Creates the declared plugin {@code name} unless it is created or being created; {@code null} then. */
+  private Plugin createDeclared(String name) {
+    Declared plugin = declared.remove(name);
+    return plugin == null ? null : create(plugin.spec(), plugin.path());
   }
 
   private Plugin create(PluginSpec spec, String path) {
@@ -578,7 +594,7 @@ final class ConfigBinder {
 
       @Override
       public <T> Optional<T> plugin(String name, Class<T> type) {
-        Plugin plugin = plugins.get(name);
+        Plugin plugin = plugins.containsKey(name) ? plugins.get(name) : createDeclared(name);
         return type.isInstance(plugin) ? Optional.of(type.cast(plugin)) : Optional.empty();
       }
     };

@@ -104,7 +104,7 @@ public final class PluginRegistry {
     Plugin plugin;
     try {
       plugin = factory.create(spec, handle);
-    } catch (PluginConfigException e) {
+    } catch (PluginConfigException | ConfigException e) { // ConfigException: a plugin it looked up failed
       throw e;
     } catch (RuntimeException e) {
       throw new PluginConfigException("plugin factory failed: " + e);

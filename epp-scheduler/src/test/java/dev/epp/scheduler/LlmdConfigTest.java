@@ -253,4 +253,48 @@ class LlmdConfigTest {
     assertEquals(List.of("test-scorer", "tried"), names(allowed.profiles().get(0).scorers().stream()
         .map(SchedulingProfile.WeightedScorer::scorer).toList()));
   }
+
+  @Test
+  void aConsumerMayBeDeclaredBeforeTheProducerItReads() {
+    EndpointPickerConfig config = EndpointPickerConfig.loader().parse(LLMD + """
+        plugins:
+        - type: token-load-scorer
+          parameters:
+            inFlightLoadProducerName: load
+        - name: load
+          type: inflight-load-producer
+        - type: prefix-cache-affinity-filter
+          parameters:
+            inFlightLoadProducerName: load
+            prefixMatchInfoProducerName: prefixes
+        - name: prefixes
+          type: approx-prefix-cache-producer
+        """, "test.yaml");
+    assertEquals(List.of("load", "token-load-scorer", "prefixes", "prefix-cache-affinity-filter"),
+        names(config.plugins()).subList(0, 4));
+  }
+
+  @Test
+  void aProducerDeclaredLaterStillReportsItsOwnErrorsAtItsOwnEntry() {
+    ConfigException e = assertThrows(ConfigException.class, () -> EndpointPickerConfig.loader().parse(LLMD + """
+        plugins:
+        - type: token-load-scorer
+        - type: inflight-load-producer
+          parameters:
+            nope: 1
+        """, "test.yaml"));
+    assertTrue(e.getMessage().startsWith("test.yaml:7:5: plugins[1].parameters.nope:"), e.getMessage());
+  }
+
+  @Test
+  void aConsumerNamingNoDeclaredProducerIsStillAnError() {
+    ConfigException e = assertThrows(ConfigException.class, () -> EndpointPickerConfig.loader().parse(LLMD + """
+        plugins:
+        - type: token-load-scorer
+          parameters:
+            inFlightLoadProducerName: missing
+        """, "test.yaml"));
+    assertTrue(e.getMessage().contains("names no inflight-load-producer plugin 'missing' under plugins"),
+        e.getMessage());
+  }
 }

@@ -21,7 +21,7 @@ import dev.epp.api.scheduling.Scorer;
  *   <li>{@code idleThreshold} (integer, default 0): at most this many requests counts as idle; at least 0.
  *   <li>{@code maxBusyScore} (number, default 1.0): the best score of a busy candidate; in [0, 1].
  *   <li>{@code inFlightLoadProducerName} (string, default {@code inflight-load-producer}): the
- *       {@link InFlightLoadProducer} to read, declared before this scorer.
+ *       {@link InFlightLoadProducer} to read.
  * </ul>
  *
  * <p>Out-of-range values are rejected (llm-d falls back to the default).

@@ -33,7 +33,7 @@ public interface InFlightLoad {
 
   /**
    * The producer named by the {@value #PRODUCER_NAME} parameter (default {@value InFlightLoadProducer#TYPE}),
-   * which must be declared before the consumer.
+   * declared anywhere under {@code plugins}.
    *
    * @throws PluginConfigException if there is no such producer
    */
@@ -41,6 +41,6 @@ public interface InFlightLoad {
     String name = parameters.getString(PRODUCER_NAME, InFlightLoadProducer.TYPE);
     return handle.plugin(name, InFlightLoad.class)
         .orElseThrow(() -> parameters.invalid(PRODUCER_NAME, "names no " + InFlightLoadProducer.TYPE + " plugin '"
-            + name + "' declared before this one"));
+            + name + "' under plugins"));
   }
 }

@@ -20,7 +20,7 @@ import dev.epp.api.scheduling.Scorer;
  * <ul>
  *   <li>{@code queueThresholdTokens} (integer, default 4194304): the load that scores 0; above 0.
  *   <li>{@code inFlightLoadProducerName} (string, default {@code inflight-load-producer}): the
- *       {@link InFlightLoadProducer} to read, declared before this scorer.
+ *       {@link InFlightLoadProducer} to read.
  * </ul>
  */
 public final class TokenLoadScorer implements Scorer {

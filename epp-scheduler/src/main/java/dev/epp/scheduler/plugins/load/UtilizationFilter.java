@@ -24,8 +24,8 @@ import java.util.List;
  *       {@code waiting-queue} or {@code kv-cache-utilization} (a fraction), and {@code maxValue} (required, at least
  *       0; at most 1 for {@code kv-cache-utilization}).
  *   <li>{@code fallbackOnEmpty} (boolean, default false): keep every candidate when all would be dropped.
- *   <li>{@code inFlightLoadProducerName} (string, default {@code inflight-load-producer}): the producer to read, which
- *       must be declared before this filter when a condition uses {@code active-requests}.
+ *   <li>{@code inFlightLoadProducerName} (string, default {@code inflight-load-producer}): the producer to read, needed
+ *       when a condition uses {@code active-requests}.
  * </ul>
  */
 public final class UtilizationFilter implements Filter {

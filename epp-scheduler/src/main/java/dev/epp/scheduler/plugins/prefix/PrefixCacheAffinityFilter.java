@@ -180,7 +180,7 @@ public final class PrefixCacheAffinityFilter implements Filter {
     /**
      * Validates the parameters and creates the filter.
      *
-     * @throws PluginConfigException if a parameter is invalid or a named producer is not declared before
+     * @throws PluginConfigException if a parameter is invalid or a named producer is not declared
      */
     @Override
     public PrefixCacheAffinityFilter create(PluginSpec spec, PluginHandle handle) {

@@ -91,7 +91,7 @@ public final class PrefixCacheScorer implements Scorer {
     /**
      * Validates the parameters and creates the scorer.
      *
-     * @throws PluginConfigException if a parameter is invalid or the named producer is not declared before
+     * @throws PluginConfigException if a parameter is invalid or the named producer is not declared
      */
     @Override
     public PrefixCacheScorer create(PluginSpec spec, PluginHandle handle) {

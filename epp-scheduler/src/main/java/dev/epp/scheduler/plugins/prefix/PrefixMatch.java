@@ -27,7 +27,7 @@ public final class PrefixMatch {
 
   /**
    * The key a consumer reads the match under: that of the {@link ApproxPrefixCacheProducer} named by the
-   * {@value #PRODUCER_NAME} parameter, which must be declared before the consumer, or {@link #KEY} when the parameter
+   * {@value #PRODUCER_NAME} parameter, declared anywhere under {@code plugins}, or {@link #KEY} when the parameter
    * is absent or empty.
    *
    * @throws PluginConfigException if there is no such producer
@@ -40,7 +40,7 @@ public final class PrefixMatch {
     return handle.plugin(name, ApproxPrefixCacheProducer.class)
         .map(ApproxPrefixCacheProducer::matchKey)
         .orElseThrow(() -> parameters.invalid(PRODUCER_NAME, "names no " + ApproxPrefixCacheProducer.TYPE
-            + " plugin '" + name + "' declared before this one"));
+            + " plugin '" + name + "' under plugins"));
   }
 
   private final int[] matchedBlocks;

@@ -37,8 +37,7 @@ import java.util.Locale;
  *   <li>{@code maxConcurrency} (integer, default 100): ideal in-flight requests per endpoint; above 0.
  *   <li>{@code maxTokenConcurrency} (integer, default 1000000): ideal in-flight tokens per endpoint; above 0.
  *   <li>{@code headroom} (number, default 0.0): the filter's burst allowance above capacity; at least 0.
- *   <li>{@code inFlightLoadProducerName} (string, default {@code inflight-load-producer}): the producer to read,
- *       declared before this plugin.
+ *   <li>{@code inFlightLoadProducerName} (string, default {@code inflight-load-producer}): the producer to read.
  * </ul>
  */
 public final class ConcurrencyDetector implements SaturationDetector, Filter {

@@ -93,7 +93,7 @@ record SessionAffinityConfig(
     }
     String name = producer.isEmpty() ? SessionIdProducer.TYPE : producer;
     return new Source(null, handle.plugin(name, SessionIdProducer.class).orElseThrow(() -> source.invalid(
-        "producer", "must name a " + SessionIdProducer.TYPE + " declared before this plugin; '" + name
+        "producer", "must name a " + SessionIdProducer.TYPE + " under plugins; '" + name
             + "' is not one")));
   }
 

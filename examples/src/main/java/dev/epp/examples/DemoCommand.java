@@ -11,6 +11,7 @@ import dev.epp.examples.simulator.SimulatedPods;
 import dev.epp.extproc.ExtProcService;
 import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsExporter;
+import dev.epp.scheduler.ConfigException;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.server.EppServer;
 import java.io.IOException;
@@ -27,7 +28,7 @@ import java.util.regex.Pattern;
 /**
  * The {@code demo} command: the EPP observability walkthrough on one machine. It runs, in this process, simulated vLLM
  * pods ({@link SimulatedPods}) listed in a temporary endpoints file, an {@link EppServer} with the default
- * configuration that watches that file (plaintext ext_proc, health, {@code /metrics}), and a {@link Gateway} routing
+ * configuration (or {@code --config-file}'s) that watches that file (plaintext ext_proc, health, {@code /metrics}), and a {@link Gateway} routing
  * through the EPP over ext_proc. The gateway also serves {@code /demo/replicas}: {@code GET} lists the pods,
  * {@code POST ?count=N} scales them and the EPP finds the change through the file; both answer
  * {@code {"replicas":N,"pods":[{"name":...,"endpoint":"127.0.0.1:port"},...]}}. The gateway and the pods listen on the
@@ -42,8 +43,8 @@ import java.util.regex.Pattern;
 final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
 
   private static final String DESCRIPTION = """
-      Runs the EPP observability walkthrough on one machine: simulated vLLM pods, the EPP (default configuration,
-      plaintext ext_proc) discovering them through a watched endpoints file, and a gateway routing /v1/* through it.
+      Runs the EPP observability walkthrough on one machine: simulated vLLM pods, the EPP (default configuration
+      unless --config-file, plaintext ext_proc) discovering them through a watched endpoints file, and a gateway routing /v1/* through it.
       POST /demo/replicas?count=N on the gateway starts or stops pods; GET /demo/replicas lists them.""";
   private static final String PATH = "/demo/";
   private static final Pattern COUNT = Pattern.compile("(?:^|&)count=([^&]*)");
@@ -76,6 +77,9 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   private final Cli.Flag<Integer> maxBodyBytes = flags.integer("max-request-body-bytes",
       ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 1, Integer.MAX_VALUE - 1,
       "largest request body the gateway and the EPP accept; larger ones get 413");
+  private final Cli.Flag<Path> configFile = flags.path("config-file",
+      "EndpointPickerConfig YAML file for the EPP, e.g. examples/configs/optimized-baseline.yaml; without it the "
+          + "default configuration");
   private final UpstreamTimeouts upstreamTimeouts = new UpstreamTimeouts(flags);
 
   /**
@@ -109,8 +113,17 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     try {
       StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
       StartCheck.portsFree(loopback, List.of(gatewayPort));
+      StartCheck.readableFile(configFile);
     } catch (StartCheck.Failure e) {
       err.println("demo: " + e.getMessage());
+      return 1;
+    }
+    EndpointPickerConfig config;
+    try {
+      EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create());
+      config = configFile.isSet() ? loader.load(configFile.get()) : loader.defaults();
+    } catch (ConfigException e) {
+      err.println("demo: invalid configuration: " + ServerCommand.oneLine(e.getMessage()));
       return 1;
     }
     Path endpointsFile;
@@ -125,8 +138,7 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     Gateway gateway = null;
     try {
       pods.scale(replicas.get());
-      epp = EppServer.builder(
-              EndpointPickerConfig.loader().metrics(EppMetrics.create()).defaults(), new FileDiscovery(endpointsFile))
+      epp = EppServer.builder(config, new FileDiscovery(endpointsFile))
           .poolName(poolName.get())
           .grpcPort(grpcPort.get())
           .healthPort(healthPort.get())
@@ -218,7 +230,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     out.println("    listed in " + endpointsFile + " (watched by the EPP)");
     out.println("  EPP pool " + poolName.get() + ": ext_proc :" + ports.grpc() + " (plaintext), gRPC health :"
         + ports.grpcHealth() + ", metrics :" + ports.metrics() + " (pool gauges refreshed every "
-        + refreshPrometheus.get().toMillis() + " ms)");
+        + refreshPrometheus.get().toMillis() + " ms), configuration "
+        + (configFile.isSet() ? configFile.get() : "default"));
     out.println("  gateway :" + ports.gateway() + " routing /v1/* through the EPP; " + PATH
         + "replicas scales the pods");
     out.println();

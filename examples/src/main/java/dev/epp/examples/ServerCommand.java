@@ -347,7 +347,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   }
 
 
-  private static String oneLine(String message) {
+  /** {@code message} on one line, {@code ""} for {@code null}. */
+  static String oneLine(String message) {
     return message == null ? "" : message.strip().replaceAll("\\s*\\R\\s*", " ");
   }
 }

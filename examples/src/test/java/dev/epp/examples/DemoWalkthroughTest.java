@@ -24,6 +24,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -34,6 +35,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The README walkthrough of the {@code demo} command, step by step, against the command running in this process on
@@ -85,6 +87,62 @@ class DemoWalkthroughTest {
     } finally {
       command.stop();
       exit.get(15, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void servesThroughTheOptimizedBaselineConfiguration() throws Exception {
+    DemoCommand command = new DemoCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+        "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
+        "--first-pod-port", "0", "--config-file", OptimizedBaselineConfigTest.FILE.toString()}));
+    try {
+      ports = command.started().get(20, TimeUnit.SECONDS);
+      assertNotNull(ports, err.toString(StandardCharsets.UTF_8));
+      String banner = out.toString(StandardCharsets.UTF_8);
+      assertTrue(banner.contains("configuration " + OptimizedBaselineConfigTest.FILE), banner);
+      awaitMetrics(m -> m.contains(readyPods(3)));
+      List<String> pods = podEndpoints(send(HttpRequest.newBuilder(gateway("/demo/replicas")).GET()));
+
+      // Sequential requests with one long prompt: the pod that served the first holds the prefix and keeps it.
+      String prompt = "Summarise the history of prefix caching in inference servers. ".repeat(8);
+      List<String> served = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        HttpResponse<String> completion = send(HttpRequest.newBuilder(gateway("/v1/completions"))
+            .header("content-type", "application/json")
+            .POST(BodyPublishers.ofString("{\"model\":\"" + MODEL + "\",\"prompt\":\"" + prompt
+                + "\",\"max_tokens\":4}")));
+        assertEquals(200, completion.statusCode(), completion.body());
+        served.add(served(completion));
+      }
+      assertTrue(pods.contains(served.get(0)), served + " in " + pods);
+      assertEquals(List.of(served.get(0), served.get(0), served.get(0), served.get(0)), served);
+
+      command.stop();
+      assertEquals(0, exit.get(15, TimeUnit.SECONDS));
+      assertEquals("", err.toString(StandardCharsets.UTF_8));
+    } finally {
+      command.stop();
+      exit.get(15, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
+  void anUnusableConfigFileExitsWithOneAndOneLine(@TempDir Path dir) throws Exception {
+    Path invalid = Files.writeString(dir.resolve("invalid.yaml"), "apiVersion: llm-d.ai/v1alpha1\n"
+        + "kind: EndpointPickerConfig\nplugins:\n- type: no-such-plugin\n");
+    Map<Path, String> expected = Map.of(
+        dir.resolve("missing.yaml"), "demo: --config-file " + dir.resolve("missing.yaml"),
+        invalid, "demo: invalid configuration: " + invalid + ":4:3: plugins[0].type: unknown plugin type");
+    for (Map.Entry<Path, String> file : expected.entrySet()) {
+      err.reset();
+      DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
+      assertEquals(1, command.run(new String[] {"--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port",
+          "0", "--metrics-port", "0", "--first-pod-port", "0", "--config-file", file.getKey().toString()}));
+      List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+      assertEquals(1, lines.size(), lines.toString());
+      assertTrue(lines.get(0).startsWith(file.getValue()), lines.get(0));
     }
   }
 

@@ -94,6 +94,7 @@ class ReadmeTest {
     assertDocumented("Running the EPP server",
         out -> new ServerCommand(out, System.err, Map.of()).run(new String[] {"--help"}));
     assertDocumented("Gateway", out -> new GatewayCommand(out, System.err).run(new String[] {"--help"}));
+    assertDocumented("Quick start", out -> new DemoCommand(out, System.err).run(new String[] {"--help"}));
     assertDocumented("Routing quality", out -> RoutingBench.run(new String[] {"--help"}, out, System.err));
   }
 

@@ -23,8 +23,10 @@ import org.openjdk.jmh.annotations.Warmup;
 /**
  * The EPP's own work for one full request, without the transport: the request {@link ExtProcBenchmark} sends (an
  * 800-character chat body), routed with the default configuration over 100 pods, then its response headers, its JSON
- * response body with usage, and the end of the request, with Prometheus metrics recorded. The {@code random}
- * configuration (only {@code random-picker}) is the baseline: parsing, metrics and bookkeeping without scoring.
+ * response body with usage, and the end of the request, with Prometheus metrics recorded. {@code optimized} is llm-d's
+ * optimized baseline (the request sticks to the pod that served it first, its prefix being known there). The
+ * {@code random} configuration (only {@code random-picker}) is the baseline: parsing, metrics and bookkeeping without
+ * scoring.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar DirectorBenchmark -prof gc}
  */
@@ -41,7 +43,7 @@ public class DirectorBenchmark {
   private static final Map<String, String> RESPONSE_HEADERS = Map.of("content-type", "application/json");
 
   /** Which configuration schedules. */
-  @Param({"default", "random"})
+  @Param({"default", "optimized", "random"})
   public String config;
 
   private Director director;

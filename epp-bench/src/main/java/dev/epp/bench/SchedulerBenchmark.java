@@ -27,8 +27,11 @@ import org.openjdk.jmh.infra.Blackhole;
 
 /**
  * One scheduling decision with the default configuration over a pool with skewed load, against the same decision
- * with only {@code random-picker} (the baseline: the framework's fixed cost, no scoring), and against building only
- * the objects a decision returns ({@code resultOnly}, the allocation baseline).
+ * with llm-d's optimized baseline ({@code optimized}), with only {@code random-picker} (the baseline: the framework's
+ * fixed cost, no scoring), and against building only the objects a decision returns ({@code resultOnly}, the
+ * allocation baseline). The scheduler alone runs: no producer has prepared data (that is the Director's step), so
+ * the prefix scorer and the affinity filter see no prefix match (the filter keeps every pod) and the in-flight loads
+ * are 0.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar SchedulerBenchmark -prof gc}
  */
@@ -45,7 +48,7 @@ public class SchedulerBenchmark {
   public int endpoints;
 
   /** Which configuration schedules. */
-  @Param({"default", "random"})
+  @Param({"default", "optimized", "random"})
   public String config;
 
   private Scheduler scheduler;

@@ -5,6 +5,9 @@ import dev.epp.api.EndpointMetrics;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
 import java.util.Set;
@@ -15,13 +18,15 @@ final class Workloads {
   private Workloads() {}
 
   /**
-   * The configuration named {@code name}: {@code default} (the built-in one) or {@code random} (only
+   * The configuration named {@code name}: {@code default} (the built-in one), {@code optimized} (llm-d's optimized
+   * baseline, {@code examples/configs/optimized-baseline.yaml} as shipped) or {@code random} (only
    * {@code random-picker}, the framework's fixed cost without scoring), recording to {@code metrics}.
    */
   static EndpointPickerConfig config(String name, MetricsRecorder metrics) {
     EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(metrics);
     return switch (name) {
       case "default" -> loader.defaults();
+      case "optimized" -> loader.parse(resource("optimized-baseline.yaml"), "optimized-baseline.yaml");
       case "random" -> loader.parse("""
           apiVersion: inference.networking.x-k8s.io/v1alpha1
           kind: EndpointPickerConfig
@@ -30,6 +35,18 @@ final class Workloads {
           """, "random");
       default -> throw new IllegalArgumentException("unknown configuration " + name);
     };
+  }
+
+  /** The text of this package's resource {@code name}. */
+  static String resource(String name) {
+    try (InputStream in = Workloads.class.getResourceAsStream(name)) {
+      if (in == null) {
+        throw new IllegalStateException("no resource " + name + " beside " + Workloads.class.getName());
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   /** A pool of {@code n} pods with skewed (Zipf-like) queues, random KV use and a few LoRA adapters. */

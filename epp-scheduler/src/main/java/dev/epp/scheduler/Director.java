@@ -94,7 +94,7 @@ public final class Director {
 
   private final EndpointStore endpoints;
   private final Scheduler scheduler;
-  private final RequestParser parser;
+  private final ParserRegistry parsers;
   private final SaturationDetector saturationDetector;
   private final Objectives objectives;
   private final ModelRewrites modelRewrites;
@@ -116,7 +116,7 @@ public final class Director {
         : configured.isEmpty() ? Objectives.none() : configured.get(0);
     this.modelRewrites = builder.modelRewrites;
     this.scheduler = new Scheduler(config, builder.ticker);
-    this.parser = config.parser();
+    this.parsers = config.parserRegistry();
     this.saturationDetector = config.saturationDetector().orElse(null);
     this.dataProducers = config.plugins(PrepareData.class);
     this.admissions = config.plugins(Admission.class);
@@ -165,16 +165,18 @@ public final class Director {
    * @throws InferenceException if the request cannot be routed
    */
   public Routing route(Map<String, String> headers, byte[] body, List<String> subsetHint, long receivedNanos) {
+    RequestParser parser;
     InferenceRequest request;
     try {
-      request = request(headers, body);
+      parser = parsers.resolve(headers);
+      request = request(parser, headers, body);
     } catch (InferenceException e) {
       metrics.recordRequestError("", "", e.code().wireName());
       throw e;
     }
     Routing routing;
     try {
-      routing = schedule(request, body, subsetHint, receivedNanos);
+      routing = schedule(request, parser, body, subsetHint, receivedNanos);
     } catch (InferenceException e) {
       metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
       throw e;
@@ -187,7 +189,7 @@ public final class Director {
   }
 
   /** The parsed request, with its target model after rewriting. */
-  private InferenceRequest request(Map<String, String> headers, byte[] body) {
+  private InferenceRequest request(RequestParser parser, Map<String, String> headers, byte[] body) {
     ParsedRequest parsed = parser.parseRequest(body, headers);
     String incoming = parsed.model();
     if (incoming.isEmpty() && parsed.body().api() != RequestBody.Api.OPAQUE) {
@@ -217,7 +219,8 @@ public final class Director {
     return value != null ? value : headers.get(gatewayName);
   }
 
-  private Routing schedule(InferenceRequest request, byte[] body, List<String> subsetHint, long receivedNanos) {
+  private Routing schedule(InferenceRequest request, RequestParser parser, byte[] body, List<String> subsetHint,
+      long receivedNanos) {
     RequestContext context = new RequestContext(request);
 
     Candidates candidates = candidates(subsetHint);
@@ -255,13 +258,13 @@ public final class Director {
     String target = request.targetModel();
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
-    return new Routing(context, result, result.targets(), forwarded, rewritten, receivedNanos);
+    return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos);
   }
 
   /**
    * Routes a request without a body (e.g. {@code GET /v1/models}) that arrived at {@code receivedNanos} to a
    * uniformly random live endpoint of the pool, unscheduled, as the Go EPP does. Only its error and its response's
-   * size and duration are recorded.
+   * size and duration are recorded; its response is not parsed for usage.
    *
    * @throws InferenceException {@code INTERNAL} if the pool is empty
    */
@@ -274,7 +277,7 @@ public final class Director {
     }
     Endpoint target = pool.endpoint(ThreadLocalRandom.current().nextInt(pool.size()));
     InferenceRequest request = InferenceRequest.builder().requestId(requestId(headers)).headers(headers).build();
-    return new Routing(new RequestContext(request), null, List.of(target), new byte[0], false, receivedNanos);
+    return new Routing(new RequestContext(request), null, null, List.of(target), new byte[0], false, receivedNanos);
   }
 
   /** {@link #routeHeaderOnly(Map, long)} for a request that arrived now. */
@@ -322,7 +325,7 @@ public final class Director {
   public Usage responseBody(Routing routing, byte[] chunk, boolean endOfStream) {
     InferenceResponse response = responseOf(routing);
     routing.responseBytes(chunk.length);
-    Usage usage = parser.parseResponse(chunk, routing.streaming());
+    Usage usage = routing.parser() == null ? null : routing.parser().parseResponse(chunk, routing.streaming());
     if (usage != null) {
       response.usage(merged(response.usage(), usage));
       recordUsage(routing, usage);

@@ -11,12 +11,14 @@ import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.Admission;
+import dev.epp.api.requestcontrol.Fairness;
 import dev.epp.api.requestcontrol.InferenceResponse;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.PreRequest;
 import dev.epp.api.requestcontrol.PrepareData;
+import dev.epp.api.requestcontrol.RequestHeaderProcessor;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.ResponseBody;
 import dev.epp.api.requestcontrol.ResponseHeader;
@@ -82,7 +84,7 @@ public final class Director {
   public static final String MODEL_REWRITE_HEADER = "x-llm-d-model-name-rewrite";
   /** The Go EPP's name for {@link #MODEL_REWRITE_HEADER}, read when that is absent. */
   public static final String GATEWAY_MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite";
-  /** Header naming the request's flow for fairness (flow control; not read yet). */
+  /** Header naming the request's flow for fairness: its {@link Fairness#ID}. */
   public static final String FAIRNESS_ID_HEADER = "x-llm-d-inference-fairness-id";
   /** The Go EPP's name for {@link #FAIRNESS_ID_HEADER}. */
   public static final String GATEWAY_FAIRNESS_ID_HEADER = "x-gateway-inference-fairness-id";
@@ -98,6 +100,7 @@ public final class Director {
   private final SaturationDetector saturationDetector;
   private final Objectives objectives;
   private final ModelRewrites modelRewrites;
+  private final List<RequestHeaderProcessor> headerProcessors;
   private final List<PrepareData> dataProducers;
   private final List<Admission> admissions;
   private final List<PreRequest> preRequests;
@@ -118,6 +121,7 @@ public final class Director {
     this.scheduler = new Scheduler(config, builder.ticker);
     this.parsers = config.parserRegistry();
     this.saturationDetector = config.saturationDetector().orElse(null);
+    this.headerProcessors = config.plugins(RequestHeaderProcessor.class);
     this.dataProducers = config.plugins(PrepareData.class);
     this.admissions = config.plugins(Admission.class);
     this.preRequests = config.plugins(PreRequest.class);
@@ -219,9 +223,29 @@ public final class Director {
     return value != null ? value : headers.get(gatewayName);
   }
 
+  /** The fairness header if not empty, else the agent identity, else the default flow (llm-d's precedence). */
+  private static String fairnessId(Map<String, String> headers, RequestContext context) {
+    String header = header(headers, FAIRNESS_ID_HEADER, GATEWAY_FAIRNESS_ID_HEADER);
+    if (header != null && !header.isEmpty()) {
+      return header;
+    }
+    String agent = context.get(Fairness.AGENT_IDENTITY);
+    return agent != null && !agent.isEmpty() ? agent : Fairness.DEFAULT_ID;
+  }
+
   private Routing schedule(InferenceRequest request, RequestParser parser, byte[] body, List<String> subsetHint,
       long receivedNanos) {
     RequestContext context = new RequestContext(request);
+    for (RequestHeaderProcessor processor : headerProcessors) {
+      try {
+        processor.requestHeader(context);
+      } catch (InferenceException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        failures.failed(processor, "RequestHeader", "skipping it", e);
+      }
+    }
+    context.put(Fairness.ID, fairnessId(request.headers(), context));
 
     Candidates candidates = candidates(subsetHint);
     if (candidates.size() == 0) {

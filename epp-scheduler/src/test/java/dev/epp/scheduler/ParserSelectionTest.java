@@ -2,7 +2,10 @@ package dev.epp.scheduler;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import com.sun.management.ThreadMXBean;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceException;
@@ -12,6 +15,7 @@ import dev.epp.api.TypedName;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.Usage;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
@@ -147,6 +151,26 @@ class ParserSelectionTest {
     }
     assertEquals(List.of("first", "opaque"), EndpointPickerConfig.loader().registry(registry).parse(yaml, "test.yaml")
         .parsers().stream().map(p -> p.typedName().name()).toList());
+  }
+
+  /** Selection allocates nothing: any per-call allocation would show as at least 16 bytes × 10 000. */
+  @Test
+  void selectionAllocatesNothing() {
+    ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+    assumeTrue(threads.isThreadAllocatedMemoryEnabled(), "the JVM does not measure thread allocation");
+    ParserRegistry parsers = EndpointPickerConfig.loader().registry(registry)
+        .parse(LLMD + "plugins:\n- type: test-scorer\n", "test.yaml").parserRegistry();
+    List<Map<String, String>> requests = List.of(Map.of(":path", "/v1/chat/completions?stream=true"),
+        Map.of(":path", "/v1/messages/"), Map.of("x-original-path", "/inference/v1/generate"), Map.of(":path", "/x"));
+    for (int i = 0; i < 200_000; i++) {
+      parsers.resolve(requests.get(i & 3));
+    }
+    long before = threads.getCurrentThreadAllocatedBytes();
+    for (int i = 0; i < 10_000; i++) {
+      parsers.resolve(requests.get(i & 3));
+    }
+    long allocated = threads.getCurrentThreadAllocatedBytes() - before;
+    assertTrue(allocated < 4096, () -> "selection allocated " + allocated + " bytes");
   }
 
   /** An opaque parser claiming the given paths. */

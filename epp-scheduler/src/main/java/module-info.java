@@ -58,6 +58,7 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.session.SessionAffinityFilter.Factory,
       dev.epp.scheduler.plugins.session.SessionAffinityScorer.Factory,
       dev.epp.scheduler.plugins.session.SessionIdProducer.Factory,
+      dev.epp.scheduler.plugins.session.AgentIdentity.Factory,
       dev.epp.scheduler.plugins.label.ContextLengthAware.Factory,
       dev.epp.scheduler.plugins.label.HeaderLabelAffinityScorer.Factory,
       dev.epp.scheduler.plugins.prefix.NoHitLruScorer.Factory,

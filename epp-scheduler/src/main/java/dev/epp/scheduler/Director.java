@@ -11,12 +11,14 @@ import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.Admission;
+import dev.epp.api.requestcontrol.Fairness;
 import dev.epp.api.requestcontrol.InferenceResponse;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.PreRequest;
 import dev.epp.api.requestcontrol.PrepareData;
+import dev.epp.api.requestcontrol.RequestHeaderProcessor;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.ResponseBody;
 import dev.epp.api.requestcontrol.ResponseHeader;
@@ -82,7 +84,7 @@ public final class Director {
   public static final String MODEL_REWRITE_HEADER = "x-llm-d-model-name-rewrite";
   /** The Go EPP's name for {@link #MODEL_REWRITE_HEADER}, read when that is absent. */
   public static final String GATEWAY_MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite";
-  /** Header naming the request's flow for fairness (flow control; not read yet). */
+  /** Header naming the request's flow for fairness: its {@link Fairness#ID}. */
   public static final String FAIRNESS_ID_HEADER = "x-llm-d-inference-fairness-id";
   /** The Go EPP's name for {@link #FAIRNESS_ID_HEADER}. */
   public static final String GATEWAY_FAIRNESS_ID_HEADER = "x-gateway-inference-fairness-id";
@@ -94,10 +96,11 @@ public final class Director {
 
   private final EndpointStore endpoints;
   private final Scheduler scheduler;
-  private final RequestParser parser;
+  private final ParserRegistry parsers;
   private final SaturationDetector saturationDetector;
   private final Objectives objectives;
   private final ModelRewrites modelRewrites;
+  private final List<RequestHeaderProcessor> headerProcessors;
   private final List<PrepareData> dataProducers;
   private final List<Admission> admissions;
   private final List<PreRequest> preRequests;
@@ -116,8 +119,9 @@ public final class Director {
         : configured.isEmpty() ? Objectives.none() : configured.get(0);
     this.modelRewrites = builder.modelRewrites;
     this.scheduler = new Scheduler(config, builder.ticker);
-    this.parser = config.parser();
+    this.parsers = config.parserRegistry();
     this.saturationDetector = config.saturationDetector().orElse(null);
+    this.headerProcessors = config.plugins(RequestHeaderProcessor.class);
     this.dataProducers = config.plugins(PrepareData.class);
     this.admissions = config.plugins(Admission.class);
     this.preRequests = config.plugins(PreRequest.class);
@@ -165,16 +169,18 @@ public final class Director {
    * @throws InferenceException if the request cannot be routed
    */
   public Routing route(Map<String, String> headers, byte[] body, List<String> subsetHint, long receivedNanos) {
+    RequestParser parser;
     InferenceRequest request;
     try {
-      request = request(headers, body);
+      parser = parsers.resolve(headers);
+      request = request(parser, headers, body);
     } catch (InferenceException e) {
       metrics.recordRequestError("", "", e.code().wireName());
       throw e;
     }
     Routing routing;
     try {
-      routing = schedule(request, body, subsetHint, receivedNanos);
+      routing = schedule(request, parser, body, subsetHint, receivedNanos);
     } catch (InferenceException e) {
       metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
       throw e;
@@ -187,7 +193,7 @@ public final class Director {
   }
 
   /** The parsed request, with its target model after rewriting. */
-  private InferenceRequest request(Map<String, String> headers, byte[] body) {
+  private InferenceRequest request(RequestParser parser, Map<String, String> headers, byte[] body) {
     ParsedRequest parsed = parser.parseRequest(body, headers);
     String incoming = parsed.model();
     if (incoming.isEmpty() && parsed.body().api() != RequestBody.Api.OPAQUE) {
@@ -217,8 +223,29 @@ public final class Director {
     return value != null ? value : headers.get(gatewayName);
   }
 
-  private Routing schedule(InferenceRequest request, byte[] body, List<String> subsetHint, long receivedNanos) {
+  /** The fairness header if not empty, else the agent identity, else the default flow (llm-d's precedence). */
+  private static String fairnessId(Map<String, String> headers, RequestContext context) {
+    String header = header(headers, FAIRNESS_ID_HEADER, GATEWAY_FAIRNESS_ID_HEADER);
+    if (header != null && !header.isEmpty()) {
+      return header;
+    }
+    String agent = context.get(Fairness.AGENT_IDENTITY);
+    return agent != null && !agent.isEmpty() ? agent : Fairness.DEFAULT_ID;
+  }
+
+  private Routing schedule(InferenceRequest request, RequestParser parser, byte[] body, List<String> subsetHint,
+      long receivedNanos) {
     RequestContext context = new RequestContext(request);
+    for (RequestHeaderProcessor processor : headerProcessors) {
+      try {
+        processor.requestHeader(context);
+      } catch (InferenceException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        failures.failed(processor, "RequestHeader", "skipping it", e);
+      }
+    }
+    context.put(Fairness.ID, fairnessId(request.headers(), context));
 
     Candidates candidates = candidates(subsetHint);
     if (candidates.size() == 0) {
@@ -255,13 +282,13 @@ public final class Director {
     String target = request.targetModel();
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
-    return new Routing(context, result, result.targets(), forwarded, rewritten, receivedNanos);
+    return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos);
   }
 
   /**
    * Routes a request without a body (e.g. {@code GET /v1/models}) that arrived at {@code receivedNanos} to a
    * uniformly random live endpoint of the pool, unscheduled, as the Go EPP does. Only its error and its response's
-   * size and duration are recorded.
+   * size and duration are recorded; its response is not parsed for usage.
    *
    * @throws InferenceException {@code INTERNAL} if the pool is empty
    */
@@ -274,7 +301,7 @@ public final class Director {
     }
     Endpoint target = pool.endpoint(ThreadLocalRandom.current().nextInt(pool.size()));
     InferenceRequest request = InferenceRequest.builder().requestId(requestId(headers)).headers(headers).build();
-    return new Routing(new RequestContext(request), null, List.of(target), new byte[0], false, receivedNanos);
+    return new Routing(new RequestContext(request), null, null, List.of(target), new byte[0], false, receivedNanos);
   }
 
   /** {@link #routeHeaderOnly(Map, long)} for a request that arrived now. */
@@ -322,7 +349,7 @@ public final class Director {
   public Usage responseBody(Routing routing, byte[] chunk, boolean endOfStream) {
     InferenceResponse response = responseOf(routing);
     routing.responseBytes(chunk.length);
-    Usage usage = parser.parseResponse(chunk, routing.streaming());
+    Usage usage = routing.parser() == null ? null : routing.parser().parseResponse(chunk, routing.streaming());
     if (usage != null) {
       response.usage(merged(response.usage(), usage));
       recordUsage(routing, usage);

@@ -48,7 +48,7 @@ public final class EndpointPickerConfig {
   private final List<SchedulingProfile> profiles;
   private final ProfileHandler profileHandler;
   private final Set<String> featureGates;
-  private final List<RequestParser> parsers;
+  private final ParserRegistry parsers;
   private final SaturationDetector saturationDetector;
   private final MetricsRecorder metrics;
 
@@ -73,10 +73,10 @@ public final class EndpointPickerConfig {
     this.profiles = List.copyOf(profiles);
     this.profileHandler = Objects.requireNonNull(profileHandler);
     this.featureGates = Set.copyOf(featureGates);
-    this.parsers = List.copyOf(parsers);
-    if (this.parsers.isEmpty()) {
+    if (parsers.isEmpty()) {
       throw new IllegalArgumentException("no parser");
     }
+    this.parsers = new ParserRegistry(parsers);
     this.saturationDetector = saturationDetector;
     this.metrics = Objects.requireNonNull(metrics);
   }
@@ -153,19 +153,17 @@ public final class EndpointPickerConfig {
   }
 
   /**
-   * The request parser every request goes through: the first of {@link #parsers()}.
-   */
-  public RequestParser parser() {
-    return parsers.get(0);
-  }
-
-  /**
-   * The parsers of {@code requestHandler.parsers}, else of the deprecated {@code parser.pluginRef}, else llm-d's
-   * defaults ({@code openai-parser}, {@code anthropic-parser}, {@code vllmhttp-parser}, {@code passthrough-parser})
-   * that are registered, else a {@code passthrough-parser}; never empty. Only the first is used (see
-   * {@link #parser()}); llm-d chooses among them by request path.
+   * The parsers in use: those of {@code requestHandler.parsers}, else of the deprecated {@code parser.pluginRef}, else
+   * llm-d's defaults ({@code openai-parser}, {@code anthropic-parser}, {@code vllmhttp-parser},
+   * {@code passthrough-parser}) that are registered, else a {@code passthrough-parser}; without the parsers skipped as
+   * duplicates of a type or for following the fallback (see {@link ParserRegistry}). Never empty.
    */
   public List<RequestParser> parsers() {
+    return parsers.parsers();
+  }
+
+  /** Selects each request's parser among {@link #parsers()} by its path. */
+  ParserRegistry parserRegistry() {
     return parsers;
   }
 

@@ -3,6 +3,7 @@ package dev.epp.scheduler;
 import dev.epp.api.Endpoint;
 import dev.epp.api.RequestContext;
 import dev.epp.api.requestcontrol.InferenceResponse;
+import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.scheduling.SchedulingResult;
 import java.util.List;
 import java.util.Optional;
@@ -15,6 +16,7 @@ import java.util.Optional;
 public final class Routing {
 
   private final RequestContext context;
+  private final RequestParser parser;
   private final SchedulingResult result;
   private final List<Endpoint> targets;
   private final byte[] body;
@@ -28,9 +30,10 @@ public final class Routing {
   private long responseBytes;
   private long outputTokens;
 
-  Routing(RequestContext context, SchedulingResult result, List<Endpoint> targets, byte[] body, boolean bodyChanged,
-      long receivedNanos) {
+  Routing(RequestContext context, RequestParser parser, SchedulingResult result, List<Endpoint> targets, byte[] body,
+      boolean bodyChanged, long receivedNanos) {
     this.context = context;
+    this.parser = parser;
     this.result = result;
     this.targets = List.copyOf(targets);
     this.body = body;
@@ -41,6 +44,11 @@ public final class Routing {
   /** The request and its per-request state. */
   public RequestContext context() {
     return context;
+  }
+
+  /** The parser the request's path selected; {@code null} for header-only requests, which are not parsed. */
+  RequestParser parser() {
+    return parser;
   }
 
   /** The scheduling result; empty for header-only requests, which go to a random endpoint unscheduled. */

@@ -70,6 +70,7 @@ class BuiltinPluginsTest {
           "session-affinity-filter",
           "session-affinity-scorer",
           "session-id-producer",
+          "agent-identity",
           "header-label-affinity-scorer",
           "context-length-aware",
           "no-hit-lru-scorer",

@@ -122,7 +122,7 @@ class EndpointPickerConfigTest {
         """);
     assertEquals(List.of("test1", "profileHandler", "test-scorer", "testPicker", "detector", "openai-parser",
         "anthropic-parser", "vllmhttp-parser", "passthrough-parser"), names(config.plugins()));
-    assertEquals("openai-parser", config.parser().typedName().type());
+    assertEquals("openai-parser", config.parsers().get(0).typedName().type());
     SchedulingProfile profile = config.profiles().get(0);
     assertEquals("default", profile.name());
     assertEquals(List.of("test1"), names(profile.filters()));
@@ -271,7 +271,7 @@ class EndpointPickerConfigTest {
         parser:
           pluginRef: raw
         """);
-    assertEquals("raw", config.parser().typedName().name());
+    assertEquals(List.of(config.plugin("raw").orElseThrow()), config.parsers());
     assertTrue(config.plugin("openai-parser").isEmpty());
   }
 

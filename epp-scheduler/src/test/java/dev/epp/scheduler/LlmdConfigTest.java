@@ -70,7 +70,7 @@ class LlmdConfigTest {
   }
 
   @Test
-  void requestHandlerParsersAreCreatedInOrderAndTheFirstParsesRequests() {
+  void requestHandlerParsersAreUsedUpToTheFirstFallback() {
     EndpointPickerConfig config = load(LLMD + """
         plugins:
         - name: opaque
@@ -81,8 +81,7 @@ class LlmdConfigTest {
           - pluginRef: opaque
           - pluginRef: openai-parser
         """);
-    assertEquals(List.of("opaque", "openai-parser"), names(config.parsers()));
-    assertEquals("opaque", config.parser().typedName().name());
+    assertEquals(List.of("opaque"), names(config.parsers()));
   }
 
   @Test
@@ -90,7 +89,6 @@ class LlmdConfigTest {
     EndpointPickerConfig config = load(LLMD + "plugins:\n- type: test-scorer\n");
     assertEquals(List.of("openai-parser", "anthropic-parser", "vllmhttp-parser", "passthrough-parser"),
         names(config.parsers()));
-    assertEquals("openai-parser", config.parser().typedName().name());
     PluginRegistry onlyPassthrough = new PluginRegistry();
     onlyPassthrough.register(new dev.epp.scheduler.plugins.parser.PassthroughParser.Factory());
     onlyPassthrough.register(new dev.epp.scheduler.plugins.picker.MaxScorePicker.Factory());

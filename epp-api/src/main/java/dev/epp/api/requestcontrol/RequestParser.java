@@ -1,15 +1,27 @@
 package dev.epp.api.requestcontrol;
 
 import dev.epp.api.Plugin;
+import java.util.List;
 import java.util.Map;
 
 /**
- * Understands request and response payloads of one API family, e.g. OpenAI JSON. Exactly one parser is active per
- * configuration ({@code parser.pluginRef}; default {@code openai-parser}).
+ * Understands request and response payloads of one API family, e.g. OpenAI JSON. Each request goes to the configured
+ * parser whose {@linkplain #paths() path suffix} is the longest match for its path, else to the configured parser that
+ * claims no paths (the fallback), as llm-d selects parsers.
  *
  * <p><b>Threading:</b> called concurrently for different requests; must be thread-safe, non-blocking and free of I/O.
  */
 public interface RequestParser extends Plugin {
+
+  /**
+   * The request path suffixes this parser handles, e.g. {@code chat/completions}: a request path (query string and
+   * one trailing {@code /} removed) ending in one of them selects this parser; leading and trailing {@code /} of a
+   * suffix are ignored. Empty (the default): the parser claims no paths and is the fallback for paths no other parser
+   * claims. Read once, when a configuration is loaded.
+   */
+  default List<String> paths() {
+    return List.of();
+  }
 
   /**
    * Parses a complete request body.

@@ -12,6 +12,7 @@ import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.Usage;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -47,6 +48,8 @@ public final class AnthropicParser implements RequestParser {
   private static final ParsedRequest COUNT_TOKENS = new ParsedRequest("", RequestBody.opaque());
   private static final byte[] USAGE_KEY = {'"', 'u', 's', 'a', 'g', 'e', '"'};
 
+  private static final List<String> PATHS = List.of("messages", "messages/count_tokens");
+
   private final TypedName typedName;
 
   /** A parser named {@code name}. */
@@ -57,6 +60,12 @@ public final class AnthropicParser implements RequestParser {
   @Override
   public TypedName typedName() {
     return typedName;
+  }
+
+  /** {@code messages} and {@code messages/count_tokens}. */
+  @Override
+  public List<String> paths() {
+    return PATHS;
   }
 
   @Override

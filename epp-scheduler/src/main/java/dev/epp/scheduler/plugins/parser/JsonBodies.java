@@ -118,14 +118,31 @@ final class JsonBodies {
     return new String(body, start, end - start, StandardCharsets.UTF_8);
   }
 
-  /** The request path ({@code :path}, else {@code x-original-path}, else {@code x-forwarded-path}) without query. */
+  /**
+   * The request path ({@code :path}, else {@code x-original-path}, else {@code x-forwarded-path}, an empty header
+   * counting as absent; else {@code /v1/completions}) without query string, trailing whitespace and one trailing
+   * {@code /}: the path the Director selects the parser by.
+   */
   static String path(Map<String, String> headers) {
     String path = headers.get(":path");
-    if (path == null) {
-      path = headers.getOrDefault("x-original-path", headers.getOrDefault("x-forwarded-path", ""));
+    if (path == null || path.isEmpty()) {
+      path = headers.get("x-original-path");
+    }
+    if (path == null || path.isEmpty()) {
+      path = headers.get("x-forwarded-path");
+    }
+    if (path == null || path.isEmpty()) {
+      return "/v1/completions";
     }
     int query = path.indexOf('?');
-    return query >= 0 ? path.substring(0, query) : path;
+    int end = query >= 0 ? query : path.length();
+    while (end > 0 && Character.isWhitespace(path.charAt(end - 1))) {
+      end--;
+    }
+    if (end > 0 && path.charAt(end - 1) == '/') {
+      end--;
+    }
+    return path.substring(0, end);
   }
 
   /** The body re-serialised (key order kept) with its top-level {@code model} set to {@code model}. */

@@ -12,6 +12,7 @@ import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.Usage;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -43,6 +44,9 @@ public final class OpenAiParser implements RequestParser {
 
   private static final UsageReader USAGE = new UsageReader(JsonBodies.JSON);
 
+  private static final List<String> PATHS =
+      List.of("chat/completions", "completions", "embeddings", "responses", "conversations");
+
   private final TypedName typedName;
 
   /** A parser named {@code name}. */
@@ -53,6 +57,16 @@ public final class OpenAiParser implements RequestParser {
   @Override
   public TypedName typedName() {
     return typedName;
+  }
+
+  /**
+   * The APIs this parser reads: {@code chat/completions}, {@code completions}, {@code embeddings}, {@code responses},
+   * {@code conversations}. llm-d's also claims {@code images/generations} and the {@code /render} paths, which this
+   * parser does not read.
+   */
+  @Override
+  public List<String> paths() {
+    return PATHS;
   }
 
   @Override

@@ -12,6 +12,7 @@ import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.Usage;
 import java.io.IOException;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -37,6 +38,8 @@ public final class VllmHttpParser implements RequestParser {
   private static final String GENERATE_PATH_SUFFIX = "inference/v1/generate";
   private static final OpenAiParser RESPONSES = new OpenAiParser(OpenAiParser.TYPE);
 
+  private static final List<String> PATHS = List.of(GENERATE_PATH_SUFFIX);
+
   private final TypedName typedName;
 
   /** A parser named {@code name}. */
@@ -47,6 +50,12 @@ public final class VllmHttpParser implements RequestParser {
   @Override
   public TypedName typedName() {
     return typedName;
+  }
+
+  /** {@code inference/v1/generate}. */
+  @Override
+  public List<String> paths() {
+    return PATHS;
   }
 
   @Override

@@ -23,7 +23,7 @@ import java.util.Map;
  * Spreads cold requests (no prefix-cache hit) over the endpoints that served cold requests least recently, so new KV
  * blocks grow evenly: llm-d's {@code no-hit-lru-scorer}.
  *
- * <p>A request is warm when the {@link PrefixMatch} of {@link ApproxPrefixCacheProducer} gives any scored candidate
+ * <p>A request is warm when the {@link PrefixMatch} of an {@link ApproxPrefixCacheProducer} gives any scored candidate
  * a matched block; then every candidate scores a neutral 0.5. Otherwise (also without a match) it is cold, and with
  * {@code n} candidates: the {@code i}-th candidate (in candidate order) that never served a cold request scores
  * {@code 1 - i/(n-1)}; a candidate at position {@code p} of the LRU (0 = least recent) scores
@@ -34,6 +34,8 @@ import java.util.Map;
  * the least recent.
  *
  * <p>Parameters (llm-d names and defaults): {@code lruSize} (integer, default 1024, at least 1);
+ * {@code prefixMatchInfoProducerName} (the producer whose match is read, see {@link PrefixMatch#key}; default: the
+ * default producer's);
  * {@code prefixPluginType} and {@code prefixPluginName} (strings, default {@code prefix-cache-scorer}), accepted for
  * compatibility and unused, as in llm-d.
  *
@@ -53,6 +55,7 @@ public final class NoHitLruScorer implements Scorer, PreRequest {
 
   private final TypedName typedName;
   private final StateKey<Boolean> coldKey;
+  private final StateKey<PrefixMatch> matchKey;
   private final int lruSize;
   /** Endpoint names that served cold requests, least recent first; guarded by itself. */
   private final LinkedHashSet<String> lru = new LinkedHashSet<>();
@@ -60,13 +63,14 @@ public final class NoHitLruScorer implements Scorer, PreRequest {
   private volatile Map<String, Integer> positions = Map.of();
 
   /**
-   * A scorer named {@code name}.
+   * A scorer named {@code name} reading the prefix match under {@code matchKey}.
    *
    * @throws PluginConfigException if a parameter is invalid
    */
-  public NoHitLruScorer(String name, Parameters parameters) {
+  public NoHitLruScorer(String name, StateKey<PrefixMatch> matchKey, Parameters parameters) {
     this.typedName = new TypedName(TYPE, name);
     this.coldKey = StateKey.of(name + ".cold", Boolean.class);
+    this.matchKey = matchKey;
     parameters.getString("prefixPluginType", PrefixCacheScorer.TYPE);
     parameters.getString("prefixPluginName", PrefixCacheScorer.TYPE);
     this.lruSize = parameters.getInt(LRU_SIZE, DEFAULT_LRU_SIZE);
@@ -83,7 +87,7 @@ public final class NoHitLruScorer implements Scorer, PreRequest {
   @Override
   public void score(RequestContext context, Candidates candidates, double[] scores) {
     int n = candidates.size();
-    boolean cold = isCold(context.get(PrefixMatch.KEY), candidates);
+    boolean cold = isCold(context.get(matchKey), candidates);
     context.put(coldKey, cold);
     if (!cold) {
       for (int i = 0; i < n; i++) {
@@ -166,9 +170,14 @@ public final class NoHitLruScorer implements Scorer, PreRequest {
       return TYPE;
     }
 
+    /**
+     * Creates the scorer.
+     *
+     * @throws PluginConfigException if a parameter is invalid or the named producer is not declared
+     */
     @Override
     public NoHitLruScorer create(PluginSpec spec, PluginHandle handle) {
-      return new NoHitLruScorer(spec.name(), spec.parameters());
+      return new NoHitLruScorer(spec.name(), PrefixMatch.key(spec.parameters(), handle), spec.parameters());
     }
   }
 }

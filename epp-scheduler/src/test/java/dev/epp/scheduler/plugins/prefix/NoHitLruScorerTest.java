@@ -3,21 +3,29 @@ package dev.epp.scheduler.plugins.prefix;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
+import dev.epp.api.PluginSpec;
 import dev.epp.api.RequestContext;
+import dev.epp.api.StateKey;
+import dev.epp.api.Ticker;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
+import dev.epp.testkit.FakeTicker;
 import dev.epp.testkit.Fixtures;
 import dev.epp.testkit.ScorerContract;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class NoHitLruScorerTest implements ScorerContract<NoHitLruScorer> {
@@ -26,7 +34,7 @@ class NoHitLruScorerTest implements ScorerContract<NoHitLruScorer> {
 
   @Override
   public NoHitLruScorer newScorer() {
-    return new NoHitLruScorer("lru", Parameters.empty());
+    return new NoHitLruScorer("lru", PrefixMatch.KEY, Parameters.empty());
   }
 
   @Override
@@ -42,9 +50,15 @@ class NoHitLruScorerTest implements ScorerContract<NoHitLruScorer> {
 
   /** Scores {@code candidates} for a request with {@code match} (none if null), then sends it to {@code target}. */
   private double[] route(NoHitLruScorer lru, PrefixMatch match, Candidates candidates, int target) {
+    return route(lru, PrefixMatch.KEY, match, candidates, target);
+  }
+
+  /** {@link #route(NoHitLruScorer, PrefixMatch, Candidates, int)} with the match stored under {@code key}. */
+  private double[] route(NoHitLruScorer lru, StateKey<PrefixMatch> key, PrefixMatch match, Candidates candidates,
+      int target) {
     RequestContext context = Fixtures.context();
     if (match != null) {
-      context.put(PrefixMatch.KEY, match);
+      context.put(key, match);
     }
     double[] scores = new double[candidates.size()];
     lru.score(context, candidates, scores);
@@ -130,7 +144,7 @@ class NoHitLruScorerTest implements ScorerContract<NoHitLruScorer> {
 
   @Test
   void lruDropsTheLeastRecentBeyondItsSize() {
-    NoHitLruScorer small = new NoHitLruScorer("lru", Parameters.of(Map.of("lruSize", 2)));
+    NoHitLruScorer small = new NoHitLruScorer("lru", PrefixMatch.KEY, Parameters.of(Map.of("lruSize", 2)));
     Candidates three = Fixtures.unscraped(3);
     route(small, null, three, 0);
     route(small, null, three, 1);
@@ -142,7 +156,53 @@ class NoHitLruScorerTest implements ScorerContract<NoHitLruScorer> {
   @Test
   void rejectsLruSizeBelowOne() {
     PluginConfigException e = assertThrows(PluginConfigException.class,
-        () -> new NoHitLruScorer("lru", Parameters.of(Map.of("lruSize", 0))));
+        () -> new NoHitLruScorer("lru", PrefixMatch.KEY, Parameters.of(Map.of("lruSize", 0))));
     assertEquals("lruSize", e.parameter());
+  }
+
+  /** A handle that knows the plugins of {@code plugins} by name. */
+  private static PluginHandle handle(Map<String, Object> plugins) {
+    return new PluginHandle() {
+      @Override
+      public Ticker ticker() {
+        return new FakeTicker();
+      }
+
+      @Override
+      public <T> Optional<T> plugin(String name, Class<T> type) {
+        return Optional.ofNullable(plugins.get(name)).filter(type::isInstance).map(type::cast);
+      }
+    };
+  }
+
+  private static NoHitLruScorer create(Map<String, Object> parameters, Map<String, Object> plugins) {
+    return new NoHitLruScorer.Factory().create(
+        new PluginSpec("lru", NoHitLruScorer.TYPE, Parameters.of(parameters)), handle(plugins));
+  }
+
+  @Test
+  void readsTheMatchOfTheNamedProducer() {
+    ApproxPrefixCacheProducer other =
+        new ApproxPrefixCacheProducer("other", Parameters.empty(), MetricsRecorder.noop());
+    NoHitLruScorer lru = create(Map.of("prefixMatchInfoProducerName", "other"), Map.of("other", other));
+    PrefixMatch hit = new PrefixMatch(new int[] {0, 3, 0}, 3, 16);
+    Candidates three = Fixtures.unscraped(3);
+    // A hit under the default key is not this scorer's: the request is cold.
+    assertArrayEquals(new double[] {1, 0.5, 0}, route(lru, PrefixMatch.KEY, hit, three, 0), 1e-12);
+    assertArrayEquals(new double[] {0.5, 0.5, 0.5}, route(lru, other.matchKey(), hit, three, 0), 1e-12);
+    NoHitLruScorer byDefault = create(Map.of("prefixMatchInfoProducerName", ""), Map.of("other", other));
+    assertArrayEquals(new double[] {0.5, 0.5, 0.5}, route(byDefault, PrefixMatch.KEY, hit, three, 0), 1e-12);
+  }
+
+  @Test
+  void rejectsAProducerNameThatIsNotADeclaredPrefixProducer() {
+    Map<String, Object> plugins = Map.of("queue", new Object());
+    for (String name : List.of("missing", "queue")) {
+      PluginConfigException e = assertThrows(PluginConfigException.class,
+          () -> create(Map.of("prefixMatchInfoProducerName", name), plugins));
+      assertEquals("prefixMatchInfoProducerName", e.parameter());
+      assertTrue(e.getMessage().contains("names no approx-prefix-cache-producer plugin '" + name + "'"),
+          e.getMessage());
+    }
   }
 }

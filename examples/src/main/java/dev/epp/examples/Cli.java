@@ -194,7 +194,7 @@ public final class Cli {
   }
 
   /** A positive Go duration flag, such as {@code 50ms}. */
-  Flag<Duration> duration(String name, String defaultValue, String help) {
+  public Flag<Duration> duration(String name, String defaultValue, String help) {
     return add(name, "duration", defaultValue, Duration.class, s -> {
       Duration d = GoDuration.parse(s);
       if (d.isNegative() || d.isZero()) {

@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
@@ -31,7 +32,8 @@ import java.util.function.Function;
  * <p>Each configuration runs as a discrete-event simulation in virtual time ({@link VirtualClock}), so a run takes
  * seconds and is exactly reproducible from its seed: the workload, the pickers' random choices (a seeded
  * {@link EndpointPickerConfig.Loader#random}) and the engines are all deterministic. The EPP sees the pods as in
- * production, minus HTTP: every {@value #SCRAPE_MILLIS} ms of virtual time each engine's state is published into the
+ * production, minus HTTP: every {@code --refresh-metrics-interval} (50 ms, the EPP's default) of virtual time each
+ * engine's state is published into the
  * {@link EndpointPool} as the scraper would publish its {@code /metrics}, so scorers see slightly stale load; each
  * arriving request is routed by a {@link Director} from its real OpenAI body (so the {@code openai-parser} and the
  * prefix producer run as in production), served by the chosen pod's {@link SimulatedEngine}, and
@@ -39,7 +41,6 @@ import java.util.function.Function;
  */
 public final class RoutingBench {
 
-  static final long SCRAPE_MILLIS = 50;
   static final String CSV_FILE = "routing-bench.csv";
 
   /** A workload and the arrival rate it runs at unless {@code --rate} says otherwise. */
@@ -94,9 +95,11 @@ public final class RoutingBench {
    * @param rate mean arrival rate, requests per second; 0 for each workload's {@link Scenario#defaultRate}
    * @param seed seeds the workload and the pickers
    * @param workloads the workloads to run
+   * @param refreshMetricsInterval how often pod metrics reach the EPP, as its scraper would deliver them
    */
-  record Options(int pods, int requests, double rate, long seed, List<Scenario> workloads) {
-    static final Options DEFAULTS = new Options(8, 3000, 0, 42, WORKLOADS);
+  record Options(int pods, int requests, double rate, long seed, List<Scenario> workloads,
+      Duration refreshMetricsInterval) {
+    static final Options DEFAULTS = new Options(8, 3000, 0, 42, WORKLOADS, Duration.ofMillis(50));
 
     /** The arrival rate for {@code workload}. */
     double rate(Scenario workload) {
@@ -124,7 +127,7 @@ public final class RoutingBench {
 
   /** The command's lines in the command list. */
   public static void usage(PrintStream out) {
-    out.println("  routing-bench [--workload W] [--pods N] [--requests N] [--rate R] [--seed N] [--out DIR]");
+    out.println("  routing-bench [--workload W] [--pods N] [--requests N] [--rate R] [--seed N] [--out DIR] ...");
     out.println("      replay a shared-prefix workload and a bursty multi-turn chat workload over simulated pods with");
     out.println("      several scheduler configurations and compare time to first token and prefix-cache hit rate");
     out.println("      (routing-bench --help lists flags)");
@@ -151,6 +154,8 @@ public final class RoutingBench {
         + "each workload's own: " + String.join(", ",
             WORKLOADS.stream().map(w -> number(w.defaultRate()) + " for " + w.name()).toList()));
     Cli.Flag<Long> seed = flags.int64("seed", d.seed(), "seeds the workloads and the pickers");
+    Cli.Flag<Duration> refresh = flags.duration("refresh-metrics-interval", "50ms",
+        "how often pod metrics reach the EPP (its scrape interval), in virtual time");
     Cli.Flag<String> outDir = flags.string("out", ".",
         "directory for the results, " + CSV_FILE + " and a TTFT chart per workload (routing-bench-<workload>.png); "
             + "created if missing");
@@ -163,7 +168,7 @@ public final class RoutingBench {
       }
       List<Scenario> selected = WORKLOADS.stream()
           .filter(w -> workload.get().equals("all") || w.name().equals(workload.get())).toList();
-      options = new Options(pods.get(), requests.get(), rate.get(), seed.get(), selected);
+      options = new Options(pods.get(), requests.get(), rate.get(), seed.get(), selected, refresh.get());
       dir = Path.of(outDir.get());
     } catch (Cli.UsageException | InvalidPathException e) {
       err.println("routing-bench: " + e.getMessage());
@@ -218,7 +223,7 @@ public final class RoutingBench {
         EndpointPickerConfig.loader().ticker(clock::nanos).random(new Random(options.seed())));
     Director director = Director.builder(schedulerConfig, pool).ticker(clock::nanos).build();
     Results results = new Results(workload.size());
-    publish(clock, pool, engines, results);
+    publish(clock, pool, engines, results, options.refreshMetricsInterval());
     for (Workload.Item item : workload) {
       clock.schedule(item.arrivalNanos(), () -> {
         Routing routing = director.route(Map.of(":path", item.path(), "x-request-id", item.id(),
@@ -237,12 +242,12 @@ public final class RoutingBench {
     return results.row(workloadName, config.name(), workload.get(0).arrivalNanos(), maxQueue);
   }
 
-  /** Publishes every engine's metrics now and every {@value #SCRAPE_MILLIS} ms until all requests completed. */
+  /** Publishes every engine's metrics now and every {@code interval} until all requests completed. */
   private static void publish(VirtualClock clock, EndpointPool pool, Map<String, SimulatedEngine> engines,
-      Results results) {
+      Results results, Duration interval) {
     engines.forEach((name, engine) -> pool.updateMetrics(name, engine.endpointMetrics(clock.nanos())));
     if (!results.done()) {
-      clock.schedule(SCRAPE_MILLIS * 1_000_000, () -> publish(clock, pool, engines, results));
+      clock.schedule(interval.toNanos(), () -> publish(clock, pool, engines, results, interval));
     }
   }
 

@@ -109,7 +109,7 @@ public final class Cli {
   }
 
   /** A string flag whose value must be one of {@code values}. */
-  Flag<String> choice(String name, String defaultValue, List<String> values, String help) {
+  public Flag<String> choice(String name, String defaultValue, List<String> values, String help) {
     return add(name, String.join("|", values), defaultValue, String.class, s -> {
       if (!values.contains(s)) {
         throw new IllegalArgumentException("expected one of " + String.join(", ", values));
@@ -194,7 +194,7 @@ public final class Cli {
   }
 
   /** A positive Go duration flag, such as {@code 50ms}. */
-  Flag<Duration> duration(String name, String defaultValue, String help) {
+  public Flag<Duration> duration(String name, String defaultValue, String help) {
     return add(name, "duration", defaultValue, Duration.class, s -> {
       Duration d = GoDuration.parse(s);
       if (d.isNegative() || d.isZero()) {

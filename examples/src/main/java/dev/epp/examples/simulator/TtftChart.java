@@ -19,24 +19,24 @@ import javax.imageio.ImageIO;
  */
 final class TtftChart {
 
-  private static final int WIDTH = 960;
+  private static final int WIDTH = 1280;
   private static final int HEIGHT = 540;
   private static final int LEFT = 80;
   private static final int RIGHT = 30;
   private static final int TOP = 60;
-  private static final int BOTTOM = 90;
+  private static final int BOTTOM = 100;
   private static final Color[] COLORS = {new Color(0x9ecae1), new Color(0x4292c6), new Color(0x08519c)};
   private static final String[] SERIES = {"p50", "p90", "p99"};
 
   private TtftChart() {}
 
-  /** Writes the chart of {@code rows} to {@code file}. */
-  static void write(List<RoutingBench.Row> rows, Path file) throws IOException {
+  /** Writes the chart of {@code rows}, the results of the workload {@code workload}, to {@code file}. */
+  static void write(String workload, List<RoutingBench.Row> rows, Path file) throws IOException {
     System.setProperty("java.awt.headless", "true");
     BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = image.createGraphics();
     try {
-      draw(g, rows);
+      draw(g, workload, rows);
     } finally {
       g.dispose();
     }
@@ -45,14 +45,15 @@ final class TtftChart {
     }
   }
 
-  private static void draw(Graphics2D g, List<RoutingBench.Row> rows) {
+  private static void draw(Graphics2D g, String workload, List<RoutingBench.Row> rows) {
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
     g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
     g.setColor(Color.WHITE);
     g.fillRect(0, 0, WIDTH, HEIGHT);
     g.setColor(Color.BLACK);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
-    g.drawString("Time to first token by scheduler configuration (ms, log scale)", LEFT, 32);
+    g.drawString("Time to first token by scheduler configuration, " + workload + " workload (ms, log scale)", LEFT,
+        32);
 
     double max = 1;
     double min = Double.MAX_VALUE;
@@ -97,10 +98,17 @@ final class TtftChart {
       g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
       FontMetrics bold = g.getFontMetrics();
       int center = LEFT + r * groupWidth + groupWidth / 2;
-      g.drawString(row.config(), center - bold.stringWidth(row.config()) / 2, TOP + plotHeight + 22);
+      // "default (queue+kv+prefix)" is drawn as two lines, "default" and "(queue+kv+prefix)"
+      int open = row.config().indexOf(" (");
+      String name = open < 0 ? row.config() : row.config().substring(0, open);
+      g.drawString(name, center - bold.stringWidth(name) / 2, TOP + plotHeight + 20);
       g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
+      if (open >= 0) {
+        String detail = row.config().substring(open + 1);
+        g.drawString(detail, center - metrics.stringWidth(detail) / 2, TOP + plotHeight + 36);
+      }
       String hits = String.format(Locale.ROOT, "cache hits %.0f%%", row.hitRate() * 100);
-      g.drawString(hits, center - metrics.stringWidth(hits) / 2, TOP + plotHeight + 40);
+      g.drawString(hits, center - metrics.stringWidth(hits) / 2, TOP + plotHeight + 52);
     }
 
     g.setColor(Color.BLACK);

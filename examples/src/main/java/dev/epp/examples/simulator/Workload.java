@@ -75,9 +75,9 @@ final class Workload {
     this.random = new Random(seed);
     this.model = model;
     for (int c = 0; c < CUSTOMERS; c++) {
-      String systemPrompt = text("You are the assistant of customer #" + c + ". ", PREFIX_TOKENS);
+      String systemPrompt = text(random, "You are the assistant of customer #" + c + ". ", PREFIX_TOKENS);
       for (int u = 0; u < USERS_PER_CUSTOMER; u++) {
-        users.add(new User(systemPrompt, text("User #" + u + " asks: ", QUESTION_TOKENS)));
+        users.add(new User(systemPrompt, text(random, "User #" + u + " asks: ", QUESTION_TOKENS)));
       }
     }
     Collections.shuffle(users, random);
@@ -96,10 +96,10 @@ final class Workload {
       seconds += -Math.log(1 - random.nextDouble()) / rate;
       long now = (long) (seconds * 1e9);
       String id = "req-" + i;
-      String reply = reply(OUTPUT_TOKENS);
+      String reply = reply(random, OUTPUT_TOKENS);
       ObjectNode body = OpenAiRequest.JSON.createObjectNode().put("model", model).put("max_tokens", OUTPUT_TOKENS);
       if (random.nextDouble() < UNIQUE_FRACTION) {
-        body.put("prompt", text(id + ": ", PREFIX_TOKENS + QUESTION_TOKENS));
+        body.put("prompt", text(random, id + ": ", PREFIX_TOKENS + QUESTION_TOKENS));
         items.add(new Item(id, now, false, json(body), reply));
         continue;
       }
@@ -113,8 +113,8 @@ final class Workload {
     return items;
   }
 
-  /** {@code head} followed by random words, {@code tokens} tokens in all. */
-  private String text(String head, int tokens) {
+  /** {@code head} followed by words drawn from {@code random}, {@code tokens} tokens in all. */
+  static String text(Random random, String head, int tokens) {
     int length = tokens * SimulatedEngine.CHARS_PER_TOKEN;
     StringBuilder text = new StringBuilder(length + 16).append(head);
     while (text.length() < length) {
@@ -124,8 +124,8 @@ final class Workload {
     return text.toString();
   }
 
-  /** A reply of {@code tokens} four-character words. */
-  private String reply(int tokens) {
+  /** A reply of {@code tokens} four-character words drawn from {@code random}. */
+  static String reply(Random random, int tokens) {
     StringBuilder text = new StringBuilder(tokens * SimulatedEngine.CHARS_PER_TOKEN);
     for (int i = 0; i < tokens; i++) {
       String word = WORDS[random.nextInt(WORDS.length)];
@@ -134,7 +134,8 @@ final class Workload {
     return text.toString();
   }
 
-  private static byte[] json(ObjectNode body) {
+  /** The body's JSON bytes. */
+  static byte[] json(ObjectNode body) {
     try {
       return OpenAiRequest.JSON.writeValueAsBytes(body);
     } catch (JsonProcessingException e) {

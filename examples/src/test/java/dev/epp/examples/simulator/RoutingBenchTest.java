@@ -13,7 +13,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** {@code routing-bench} with its defaults: reproducible, and prefix affinity pays off. */
+/** {@code routing-bench} with its defaults: reproducible, prefix affinity pays off, and stickiness does not lose. */
 class RoutingBenchTest {
 
   @TempDir
@@ -28,7 +28,9 @@ class RoutingBenchTest {
     assertEquals(0, run(out, "--out", dir.resolve("a").resolve("results").toString()));
     firstOut = out.toString(StandardCharsets.UTF_8).replace(dir.toString(), "");
     firstCsv = Files.readString(dir.resolve("a/results/routing-bench.csv"));
-    assertTrue(Files.size(dir.resolve("a/results/routing-bench.png")) > 1000);
+    for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
+      assertTrue(Files.size(dir.resolve("a/results").resolve(workload.chartFile())) > 1000);
+    }
   }
 
   private static int run(ByteArrayOutputStream out, String... args) {
@@ -36,15 +38,16 @@ class RoutingBenchTest {
         new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
   }
 
-  private static RoutingBench.Row row(String config) {
+  private static RoutingBench.Row row(String workload, String config) {
     for (String line : firstCsv.lines().skip(1).toList()) {
       String[] f = line.split(",");
-      if (f[0].equals(config)) {
-        return new RoutingBench.Row(f[0], Integer.parseInt(f[1]), Double.parseDouble(f[2]), Double.parseDouble(f[3]),
-            Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6]), Integer.parseInt(f[7]));
+      if (f[0].equals(workload) && f[1].equals(config)) {
+        return new RoutingBench.Row(f[0], f[1], Integer.parseInt(f[2]), Double.parseDouble(f[3]),
+            Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]),
+            Integer.parseInt(f[8]));
       }
     }
-    throw new AssertionError("no row " + config + " in\n" + firstCsv);
+    throw new AssertionError("no row " + workload + "/" + config + " in\n" + firstCsv);
   }
 
   @Test
@@ -54,36 +57,62 @@ class RoutingBenchTest {
     assertEquals(firstOut.replace("/a/results/", "/b/"),
         out.toString(StandardCharsets.UTF_8).replace(dir.toString(), ""));
     assertEquals(firstCsv, Files.readString(dir.resolve("b/routing-bench.csv")));
-    assertTrue(Files.size(dir.resolve("b/routing-bench.png")) > 1000);
   }
 
   @Test
-  void everyConfigurationServesEveryRequest() {
-    assertEquals(5, firstCsv.lines().count(), firstCsv);
-    for (RoutingBench.Config config : RoutingBench.CONFIGS) {
-      assertEquals(RoutingBench.Options.DEFAULTS.requests(), row(config.name()).requests());
+  void oneWorkloadRunsAlone() throws Exception {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    assertEquals(0, run(out, "--workload", "multi-turn", "--requests", "200", "--rate", "50", "--out",
+        dir.resolve("c").toString()));
+    String csv = Files.readString(dir.resolve("c/routing-bench.csv"));
+    assertEquals(1 + RoutingBench.CONFIGS.size(), csv.lines().count(), csv);
+    assertTrue(csv.lines().skip(1).allMatch(line -> line.startsWith("multi-turn,")), csv);
+    assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("multi-turn: 8 pods, 200 requests at 50/s, seed 42"));
+    assertTrue(Files.exists(dir.resolve("c/routing-bench-multi-turn.png")));
+    assertTrue(Files.notExists(dir.resolve("c/routing-bench-shared-prefix.png")));
+  }
+
+  @Test
+  void everyConfigurationServesEveryRequestOfEveryWorkload() {
+    assertEquals(1 + RoutingBench.WORKLOADS.size() * RoutingBench.CONFIGS.size(), firstCsv.lines().count(), firstCsv);
+    for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
+      for (RoutingBench.Config config : RoutingBench.CONFIGS) {
+        assertEquals(RoutingBench.Options.DEFAULTS.requests(), row(workload.name(), config.name()).requests());
+      }
     }
   }
 
   @Test
   void prefixAffinityCutsP90TtftAtLeastThreefold() {
-    RoutingBench.Row random = row("random-picker");
-    RoutingBench.Row prefix = row("default (queue+kv+prefix)");
-    assertTrue(prefix.ttftP90Ms() * 3 <= random.ttftP90Ms(), firstOut);
+    for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
+      RoutingBench.Row random = row(workload.name(), "random-picker");
+      RoutingBench.Row prefix = row(workload.name(), "default (queue+kv+prefix)");
+      assertTrue(prefix.ttftP90Ms() * 3 <= random.ttftP90Ms(), firstOut);
+    }
   }
 
   @Test
-  void prefixAffinityAtLeastDoublesTheCacheHitRate() {
-    RoutingBench.Row random = row("random-picker");
-    RoutingBench.Row prefix = row("default (queue+kv+prefix)");
-    assertTrue(prefix.hitRate() >= 2 * random.hitRate(), firstOut);
+  void prefixAffinityRaisesTheCacheHitRate() {
+    assertTrue(row("shared-prefix", "default (queue+kv+prefix)").hitRate()
+        >= 2 * row("shared-prefix", "random-picker").hitRate(), firstOut);
+    assertTrue(row("multi-turn", "default (queue+kv+prefix)").hitRate()
+        >= 1.3 * row("multi-turn", "random-picker").hitRate(), firstOut);
+  }
+
+  @Test
+  void theOptimizedBaselineDoesNotLoseToTheDefaultOnP90Ttft() {
+    for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
+      RoutingBench.Row defaults = row(workload.name(), "default (queue+kv+prefix)");
+      RoutingBench.Row optimized = row(workload.name(), "optimized baseline");
+      assertTrue(optimized.ttftP90Ms() <= defaults.ttftP90Ms(), firstOut);
+    }
   }
 
   @Test
   void badOptionsAreOneLineAndExitTwo() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     for (List<String> args : List.of(List.of("--pods"), List.of("--rate", "fast"), List.of("--bogus", "1"),
-        List.of("--pods", "0"), List.of("--rate=0"))) {
+        List.of("--pods", "0"), List.of("--rate=-1"), List.of("--workload", "chat"))) {
       assertEquals(2, RoutingBench.run(args.toArray(String[]::new), System.out,
           new PrintStream(err, true, StandardCharsets.UTF_8)));
     }
@@ -92,7 +121,8 @@ class RoutingBenchTest {
         "routing-bench: invalid value \"fast\" for --rate: not a number",
         "routing-bench: unknown flag --bogus",
         "routing-bench: invalid value \"0\" for --pods: not in 1..2147483647",
-        "routing-bench: invalid value \"0\" for --rate: must be positive"),
+        "routing-bench: invalid value \"-1\" for --rate: must not be negative",
+        "routing-bench: invalid value \"chat\" for --workload: expected one of shared-prefix, multi-turn, all"),
         err.toString(StandardCharsets.UTF_8).lines().toList());
     ByteArrayOutputStream help = new ByteArrayOutputStream();
     assertEquals(0, run(help, "--help"));

@@ -43,6 +43,15 @@ public interface PluginHandle {
   }
 
   /**
+   * Whose defaults the plugin applies to parameters its specification leaves out, where llm-d's and the GIE v1.5
+   * EPP's differ: the dialect the configuration's {@code apiVersion} names. The default, for configurations built in
+   * code, is {@link ConfigDialect#LLM_D}, the primary form.
+   */
+  default ConfigDialect dialect() {
+    return ConfigDialect.LLM_D;
+  }
+
+  /**
    * A plugin created earlier in the same configuration.
    *
    * @return the plugin named {@code name} if it exists and is an instance of {@code type}

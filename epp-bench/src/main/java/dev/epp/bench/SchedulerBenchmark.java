@@ -8,7 +8,12 @@ import dev.epp.api.RequestContext;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
+import dev.epp.api.requestcontrol.PrepareData;
+import dev.epp.scheduler.Director;
+import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.EndpointPool;
 import dev.epp.scheduler.Scheduler;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -31,7 +36,10 @@ import org.openjdk.jmh.infra.Blackhole;
  * fixed cost, no scoring), and against building only the objects a decision returns ({@code resultOnly}, the
  * allocation baseline). The scheduler alone runs: no producer has prepared data (that is the Director's step), so
  * the prefix scorer and the affinity filter see no prefix match (the filter keeps every pod) and the in-flight loads
- * are 0.
+ * are 0. {@code optimized-sticky} is the optimized baseline on its sticky path: eight prompts sharing most of their
+ * text were routed and completed through a {@link Director} at setup (so their blocks are indexed and nothing is in
+ * flight), and each operation runs the producers' {@code prepareData} for the next of them before scheduling it, so
+ * the affinity filter finds sticky pods and runs its load gate.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar SchedulerBenchmark -prof gc}
  */
@@ -43,34 +51,67 @@ import org.openjdk.jmh.infra.Blackhole;
 @Fork(1)
 public class SchedulerBenchmark {
 
+  private static final String MODEL = "base-model";
+  private static final String PROMPT = "Summarise the following text in three sentences.";
+  private static final int STICKY_PROMPTS = 8;
+
   /** Endpoints in the pool. */
   @Param({"5", "25", "100", "1000"})
   public int endpoints;
 
   /** Which configuration schedules. */
-  @Param({"default", "optimized", "random"})
+  @Param({"default", "optimized", "optimized-sticky", "random"})
   public String config;
 
   private Scheduler scheduler;
   private Candidates candidates;
   private InferenceRequest request;
+  /** {@code optimized-sticky}: the producers run before each decision, and the prompts they cycle through. */
+  private List<PrepareData> producers = List.of();
+  private InferenceRequest[] sticky;
+  private int next;
 
-  /** Builds the pool and the scheduler. */
+  /** Builds the pool and the scheduler; for {@code optimized-sticky}, indexes the prompts through a director. */
   @Setup
   public void setUp() {
-    candidates = Workloads.pool(endpoints).snapshot();
-    scheduler = new Scheduler(Workloads.config(config, MetricsRecorder.noop()));
-    request = InferenceRequest.builder()
-        .requestId("bench")
-        .model("base-model")
-        .body(RequestBody.completion("Summarise the following text in three sentences."))
-        .build();
+    EndpointPool pool = Workloads.pool(endpoints);
+    candidates = pool.snapshot();
+    EndpointPickerConfig configuration = Workloads.config(config, MetricsRecorder.noop());
+    scheduler = new Scheduler(configuration);
+    request = request(PROMPT);
+    if (config.equals("optimized-sticky")) {
+      producers = configuration.plugins(PrepareData.class);
+      Director director = Director.builder(configuration, pool).build();
+      sticky = new InferenceRequest[STICKY_PROMPTS];
+      for (int i = 0; i < STICKY_PROMPTS; i++) {
+        String prompt = Workloads.text(1600, 7) + Workloads.text(200, 100 + i);
+        sticky[i] = request(prompt);
+        director.finish(director.route(Map.of(":path", "/v1/completions"),
+            ("{\"model\":\"" + MODEL + "\",\"prompt\":\"" + prompt + "\"}").getBytes(StandardCharsets.UTF_8),
+            null));
+      }
+      request = sticky[0];
+    }
   }
 
-  /** Schedules one request. */
+  private static InferenceRequest request(String prompt) {
+    return InferenceRequest.builder().requestId("bench").model(MODEL).body(RequestBody.completion(prompt)).build();
+  }
+
+  /** Schedules one request (for {@code optimized-sticky}, after its producers prepared its data). */
   @Benchmark
   public SchedulingResult schedule() {
-    return scheduler.schedule(new RequestContext(request), candidates);
+    RequestContext context;
+    if (sticky == null) {
+      context = new RequestContext(request);
+    } else {
+      context = new RequestContext(sticky[next]);
+      next = (next + 1) % STICKY_PROMPTS;
+      for (int i = 0; i < producers.size(); i++) {
+        producers.get(i).prepareData(context, candidates);
+      }
+    }
+    return scheduler.schedule(context, candidates);
   }
 
   /**

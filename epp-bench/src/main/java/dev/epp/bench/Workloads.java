@@ -19,14 +19,15 @@ final class Workloads {
 
   /**
    * The configuration named {@code name}: {@code default} (the built-in one), {@code optimized} (llm-d's optimized
-   * baseline, {@code examples/configs/optimized-baseline.yaml} as shipped) or {@code random} (only
+   * baseline, {@code examples/configs/optimized-baseline.yaml} as shipped; {@code optimized-sticky} too) or
+   * {@code random} (only
    * {@code random-picker}, the framework's fixed cost without scoring), recording to {@code metrics}.
    */
   static EndpointPickerConfig config(String name, MetricsRecorder metrics) {
     EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(metrics);
     return switch (name) {
       case "default" -> loader.defaults();
-      case "optimized" -> loader.parse(resource("optimized-baseline.yaml"), "optimized-baseline.yaml");
+      case "optimized", "optimized-sticky" -> loader.parse(resource("optimized-baseline.yaml"), "optimized-baseline.yaml");
       case "random" -> loader.parse("""
           apiVersion: inference.networking.x-k8s.io/v1alpha1
           kind: EndpointPickerConfig

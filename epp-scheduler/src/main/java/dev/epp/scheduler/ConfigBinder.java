@@ -5,6 +5,7 @@ import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
 import dev.epp.api.PluginConfigException;
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.PluginHandle;
 import dev.epp.api.PluginSpec;
 import dev.epp.api.Ticker;
@@ -43,6 +44,8 @@ final class ConfigBinder {
   static final String DEPRECATED_API_VERSION = "inference.networking.x-k8s.io/v1alpha1";
   static final Set<String> API_VERSIONS = Set.of(API_VERSION, DEPRECATED_API_VERSION);
   static final String KIND = "EndpointPickerConfig";
+  /** The source name of {@link EndpointPickerConfig.Loader#defaults()}, GIE's default configuration. */
+  static final String DEFAULT_SOURCE = "<default config>";
   static final Set<String> FEATURE_GATES = Set.of("dataLayer", "enableLegacyMetrics", "flowControl");
 
   static final String SINGLE_PROFILE_HANDLER = "single-profile-handler";
@@ -66,6 +69,7 @@ final class ConfigBinder {
   private final String source;
   private final boolean allowExperimental;
   private YamlTree tree;
+  private ConfigDialect dialect;
   private final Map<String, Plugin> plugins = new LinkedHashMap<>();
   /**
    * Plugins declared under {@code plugins} and not created yet: created in their order, or earlier when a plugin
@@ -105,7 +109,8 @@ final class ConfigBinder {
     if (!API_VERSIONS.contains(apiVersion)) {
       throw fail("apiVersion", "unsupported apiVersion '" + apiVersion + "'; expected one of " + sorted(API_VERSIONS));
     }
-    if (apiVersion.equals(DEPRECATED_API_VERSION)) {
+    dialect = apiVersion.equals(API_VERSION) ? ConfigDialect.LLM_D : ConfigDialect.GIE;
+    if (apiVersion.equals(DEPRECATED_API_VERSION) && !source.equals(DEFAULT_SOURCE)) {
       log.info("{}: DEPRECATION: apiVersion {} is deprecated; use {}", source, DEPRECATED_API_VERSION, API_VERSION);
     }
     String kind = requiredString(root, "", "kind");
@@ -590,6 +595,11 @@ final class ConfigBinder {
       @Override
       public ScheduledExecutorService scheduler() {
         return scheduler != null ? scheduler : PluginHandle.super.scheduler();
+      }
+
+      @Override
+      public ConfigDialect dialect() {
+        return dialect;
       }
 
       @Override

@@ -34,7 +34,9 @@ import java.util.random.RandomGenerator;
  * a {@code prefix-cache-affinity-filter} without either gets one with the defaults).
  *
  * <p>The {@code apiVersion} is {@code llm-d.ai/v1alpha1}; the deprecated {@code inference.networking.x-k8s.io/v1alpha1}
- * still loads, with a deprecation notice in the log. The kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
+ * still loads, with a deprecation notice in the log. A configuration behaves as under the EPP its {@code apiVersion}
+ * names: where llm-d's and the GIE v1.5 EPP's parameter defaults differ, {@code llm-d.ai/v1alpha1} gets llm-d's and
+ * the deprecated form GIE's ({@link dev.epp.api.PluginHandle#dialect()}). The kind is {@code EndpointPickerConfig}. Loading is strict: an unknown field, unknown plugin type, unknown
  * parameter, duplicate name or dangling {@code pluginRef} is a {@link ConfigException} naming where it is.
  *
  * <p><b>Threading:</b> immutable and thread-safe once loaded.
@@ -295,9 +297,11 @@ public final class EndpointPickerConfig {
      * The default configuration (Go v1.5 {@code loadDefaultConfig}): {@code queue-scorer} weight 2,
      * {@code kv-cache-utilization-scorer} weight 2 and {@code prefix-cache-scorer} weight 3 in one profile, plus the
      * defaulted handler, picker, parser and saturation detector. Plugin types that are not registered are left out.
+     * Its {@code apiVersion} is GIE's, {@code inference.networking.x-k8s.io/v1alpha1}, so its plugins get the GIE v1.5
+     * defaults ({@link dev.epp.api.ConfigDialect#GIE}).
      */
     public EndpointPickerConfig defaults() {
-      return binder("<default config>").bind(defaultConfigText(registry()));
+      return binder(ConfigBinder.DEFAULT_SOURCE).bind(defaultConfigText(registry()));
     }
 
     private ConfigBinder binder(String source) {
@@ -318,7 +322,7 @@ public final class EndpointPickerConfig {
           refs.append("    weight: ").append(scorer.getValue()).append('\n');
         }
       }
-      return "apiVersion: " + ConfigBinder.API_VERSION + "\n"
+      return "apiVersion: " + ConfigBinder.DEPRECATED_API_VERSION + "\n"
           + "kind: EndpointPickerConfig\n"
           + "plugins:\n" + plugins
           + "schedulingProfiles:\n"

@@ -80,6 +80,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   private final Cli.Flag<Path> configFile = flags.path("config-file",
       "EndpointPickerConfig YAML file for the EPP, e.g. examples/configs/optimized-baseline.yaml; without it the "
           + "default configuration");
+  private final Cli.Flag<Boolean> allowExperimental = flags.bool("allow-experimental-plugins", false,
+      "allow plugin types of llm-d's Alpha stability level in the configuration");
   private final UpstreamTimeouts upstreamTimeouts = new UpstreamTimeouts(flags);
 
   /**
@@ -120,7 +122,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     }
     EndpointPickerConfig config;
     try {
-      EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create());
+      EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create())
+          .allowExperimentalPlugins(allowExperimental.get());
       config = configFile.isSet() ? loader.load(configFile.get()) : loader.defaults();
     } catch (ConfigException e) {
       err.println("demo: invalid configuration: " + ServerCommand.oneLine(e.getMessage()));

@@ -60,6 +60,8 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
       "with --in-process: file of endpoints, one '<name> <ip>:<port> [label=value ...]' per line, watched");
   private final Cli.Flag<Path> configFile = flags.path("config-file",
       "with --in-process: EndpointPickerConfig YAML file; without it the default configuration");
+  private final Cli.Flag<Boolean> allowExperimental = flags.bool("allow-experimental-plugins", false,
+      "allow plugin types of llm-d's Alpha stability level in the configuration");
 
   /**
    * @param out where {@code --help} and the start line go
@@ -133,13 +135,15 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
       }
     } else if (endpoints.isSet() || endpointsFile.isSet() || configFile.isSet()) {
       throw new Cli.UsageException("--endpoints, --endpoints-file and --config-file need --in-process");
+    } else if (allowExperimental.isSet()) {
+      throw new Cli.UsageException("--allow-experimental-plugins needs --in-process");
     }
   }
 
   /** A director over discovered, scraped endpoints; the discovery and scraper go into {@code resources}. */
   private EndpointPicker inProcess(List<Endpoint> endpointList, List<AutoCloseable> resources) {
     EndpointPickerConfig config = configFile.isSet()
-        ? EndpointPickerConfig.loader().load(configFile.get())
+        ? EndpointPickerConfig.loader().allowExperimentalPlugins(allowExperimental.get()).load(configFile.get())
         : EndpointPickerConfig.defaults();
     EndpointPool pool = new EndpointPool();
     Director director = Director.builder(config, pool).build();

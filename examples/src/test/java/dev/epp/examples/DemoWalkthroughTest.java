@@ -147,6 +147,33 @@ class DemoWalkthroughTest {
   }
 
   @Test
+  void experimentalPluginTypesNeedAllowExperimentalPlugins(@TempDir Path dir) throws Exception {
+    Path config = Files.writeString(dir.resolve("alpha.yaml"), "apiVersion: llm-d.ai/v1alpha1\n"
+        + "kind: EndpointPickerConfig\nplugins:\n- type: session-affinity-filter\n");
+    List<String> args = List.of("--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0",
+        "--metrics-port", "0", "--first-pod-port", "0", "--config-file", config.toString());
+    DemoCommand refused = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
+    assertEquals(1, refused.run(args.toArray(String[]::new)));
+    assertEquals("demo: invalid configuration: " + config + ":4:3: plugins[0].type: plugin "
+        + "'session-affinity-filter' (type session-affinity-filter) is experimental (Alpha); start the EPP with "
+        + "--allow-experimental-plugins to use it", err.toString(StandardCharsets.UTF_8).strip());
+
+    err.reset();
+    DemoCommand allowed = new DemoCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    List<String> withFlag = new ArrayList<>(args);
+    withFlag.add("--allow-experimental-plugins");
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> allowed.run(withFlag.toArray(String[]::new)));
+    try {
+      assertNotNull(allowed.started().get(20, TimeUnit.SECONDS), err.toString(StandardCharsets.UTF_8));
+    } finally {
+      allowed.stop();
+    }
+    assertEquals(0, exit.get(15, TimeUnit.SECONDS));
+    assertEquals("", err.toString(StandardCharsets.UTF_8));
+  }
+
+  @Test
   void badCommandLinesExitWithTwoAndOneLine() {
     String[][] bad = {{"--replicas", "9"}, {"--first-pod-port", "65530"}, {"--nope"}};
     for (String[] args : bad) {

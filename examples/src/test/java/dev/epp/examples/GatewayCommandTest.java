@@ -40,6 +40,7 @@ class GatewayCommandTest {
     assertEquals(0, command.run(new String[] {"--help"}));
     String help = out.toString(StandardCharsets.UTF_8);
     assertTrue(help.contains("--in-process"), help);
+    assertTrue(help.lines().anyMatch(l -> l.matches("  --allow-experimental-plugins +.*\\(default false\\)")), help);
     assertTrue(help.lines().anyMatch(l -> l.matches("  --upstream-connect-timeout duration .*\\(default 5s\\)")), help);
     assertTrue(help.lines().anyMatch(l -> l.matches("  --upstream-response-timeout duration .*\\(default 60s\\)")),
         help);
@@ -53,6 +54,7 @@ class GatewayCommandTest {
     bad.put(List.of("--port", "70000"), "invalid value \"70000\" for --port: not in 0..65535");
     bad.put(List.of("--endpoints", "127.0.0.1:8000"),
         "--endpoints, --endpoints-file and --config-file need --in-process");
+    bad.put(List.of("--allow-experimental-plugins"), "--allow-experimental-plugins needs --in-process");
     bad.put(List.of("--in-process"), "--in-process needs one of --endpoints and --endpoints-file");
     bad.put(List.of("--upstream-response-timeout", "0s"),
         "invalid value \"0s\" for --upstream-response-timeout: must be positive");
@@ -74,6 +76,30 @@ class GatewayCommandTest {
     assertEquals(1, command.run(new String[] {
         "--in-process", "--endpoints", "127.0.0.1:8000", "--config-file", config.toString(), "--port", "0"}));
     assertTrue(err().startsWith("gateway: invalid configuration: "), err());
+  }
+
+  @Test
+  void experimentalPluginTypesNeedAllowExperimentalPlugins(@TempDir Path dir) throws Exception {
+    Path config = Files.writeString(dir.resolve("alpha.yaml"), "apiVersion: llm-d.ai/v1alpha1\n"
+        + "kind: EndpointPickerConfig\nplugins:\n- type: session-affinity-filter\n");
+    assertEquals(1, command.run(new String[] {
+        "--in-process", "--endpoints", "127.0.0.1:8000", "--config-file", config.toString(), "--port", "0"}));
+    assertEquals("gateway: invalid configuration: " + config + ":4:3: plugins[0].type: plugin "
+        + "'session-affinity-filter' (type session-affinity-filter) is experimental (Alpha); start the EPP with "
+        + "--allow-experimental-plugins to use it" + System.lineSeparator(), err());
+
+    err.reset();
+    GatewayCommand allowed = new GatewayCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> allowed.run(new String[] {"--in-process",
+        "--endpoints", "127.0.0.1:8000", "--config-file", config.toString(), "--allow-experimental-plugins",
+        "--port", "0"}));
+    try {
+      assertNotNull(allowed.started().get(10, TimeUnit.SECONDS), err());
+    } finally {
+      allowed.stop();
+    }
+    assertEquals(0, exit.get(10, TimeUnit.SECONDS));
+    assertEquals("", err());
   }
 
   @Test

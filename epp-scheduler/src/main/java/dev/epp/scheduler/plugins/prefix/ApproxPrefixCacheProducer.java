@@ -1,5 +1,6 @@
 package dev.epp.scheduler.plugins.prefix;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.InferenceRequest;
@@ -69,15 +70,16 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
   private final MetricsRecorder metrics;
 
   /**
-   * A producer named {@code name} configured by {@code parameters}, which adds its index size to {@code metrics} and
-   * records each request's prefix-cache match there.
+   * A producer named {@code name} configured by {@code parameters}, with {@code dialect}'s defaults for those left
+   * out, which adds its index size to {@code metrics} and records each request's prefix-cache match there.
    *
    * @throws PluginConfigException if a parameter is invalid
    */
-  public ApproxPrefixCacheProducer(String name, Parameters parameters, MetricsRecorder metrics) {
+  public ApproxPrefixCacheProducer(String name, Parameters parameters, ConfigDialect dialect,
+      MetricsRecorder metrics) {
     this.typedName = new TypedName(TYPE, name);
     this.matchKey = StateKey.of(TYPE + "/" + name, PrefixMatch.class);
-    this.config = PrefixCacheConfig.parse(parameters);
+    this.config = PrefixCacheConfig.parse(parameters, dialect);
     this.metrics = metrics;
     metrics.addPrefixIndexSize(index::size);
   }
@@ -201,7 +203,7 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
 
     @Override
     public ApproxPrefixCacheProducer create(PluginSpec spec, PluginHandle handle) {
-      return new ApproxPrefixCacheProducer(spec.name(), spec.parameters(), handle.metrics());
+      return new ApproxPrefixCacheProducer(spec.name(), spec.parameters(), handle.dialect(), handle.metrics());
     }
   }
 }

@@ -1,5 +1,6 @@
 package dev.epp.scheduler.plugins.prefix;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginFactory;
@@ -32,8 +33,9 @@ import java.util.random.RandomGenerator;
  *       {@code maxTokensInFlightPenalty}.
  * </ul>
  *
- * <p>Parameters (llm-d names and defaults): {@code affinityThreshold} (0.80, at most 1), {@code explorationProbability}
- * (0, in [0, 1]), {@code maxTTFTPenaltyMs} (18000, at least 0; 0 = always stick), {@code maxTokensInFlightPenalty} (0 = off, at least 0),
+ * <p>Parameters (llm-d names and defaults; under {@link ConfigDialect#GIE} the GIE v1.5 EPP's where they differ):
+ * {@code affinityThreshold} (0.80, at most 1), {@code explorationProbability} (0; GIE 0.01; in [0, 1]),
+ * {@code maxTTFTPenaltyMs} (18000; GIE 5000; at least 0; 0 = always stick), {@code maxTokensInFlightPenalty} (0 = off, at least 0),
  * {@code ttftSource}
  * ({@code prefillThroughput}; {@code latencyPredictor} is refused: this EPP has no latency predictor),
  * {@code peakPrefillThroughput} (15928 tokens/s, above 0 when the gate is on), {@code prefixMatchInfoProducerName}
@@ -73,11 +75,12 @@ public final class PrefixCacheAffinityFilter implements Filter {
     if (threshold > 1.0) {
       throw parameters.invalid(AFFINITY_THRESHOLD, "must be at most 1.0, got " + threshold);
     }
-    this.explorationProbability = parameters.getDouble(EXPLORATION_PROBABILITY, 0.0);
+    boolean gie = handle.dialect() == ConfigDialect.GIE;
+    this.explorationProbability = parameters.getDouble(EXPLORATION_PROBABILITY, gie ? 0.01 : 0.0);
     if (explorationProbability < 0.0 || explorationProbability > 1.0) {
       throw parameters.invalid(EXPLORATION_PROBABILITY, "must be in [0, 1], got " + explorationProbability);
     }
-    this.maxPenaltyMs = parameters.getDouble(MAX_TTFT_PENALTY_MS, 18_000.0);
+    this.maxPenaltyMs = parameters.getDouble(MAX_TTFT_PENALTY_MS, gie ? 5_000.0 : 18_000.0);
     if (maxPenaltyMs < 0.0) {
       throw parameters.invalid(MAX_TTFT_PENALTY_MS, "must be at least 0, got " + maxPenaltyMs);
     }

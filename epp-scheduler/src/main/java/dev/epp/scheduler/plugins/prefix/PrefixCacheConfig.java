@@ -1,12 +1,14 @@
 package dev.epp.scheduler.plugins.prefix;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 
 /**
  * The parameters shared by {@code approx-prefix-cache-producer} and {@code prefix-cache-scorer}, with the Go EPP
- * v1.5 names and defaults.
+ * v1.5 names. The defaults are the configuration's {@link ConfigDialect}'s: {@code maxPrefixBlocksToMatch} 2048 and
+ * {@code maxPrefixTokensToMatch} 131072 under llm-d, 256 and 0 under GIE v1.5; the others are the same under both.
  *
  * @param autoTune take the block size from the first candidate's {@link EndpointMetrics#cacheBlockSize()} and each
  *     server's index capacity from its {@link EndpointMetrics#cacheNumBlocks()}, when scraped
@@ -40,9 +42,11 @@ record PrefixCacheConfig(
    * {@code blockSize} given alone is an error (Go silently ignores it because its default {@code blockSizeTokens}
    * applies).
    *
+   * @param dialect whose defaults apply to parameters left out
    * @throws PluginConfigException naming the offending parameter
    */
-  static PrefixCacheConfig parse(Parameters parameters) {
+  static PrefixCacheConfig parse(Parameters parameters, ConfigDialect dialect) {
+    boolean llmd = dialect == ConfigDialect.LLM_D;
     boolean autoTune = parameters.getBoolean(AUTO_TUNE, true);
     boolean tokensGiven = parameters.contains(BLOCK_SIZE_TOKENS);
     int blockSizeTokens = parameters.getInt(BLOCK_SIZE_TOKENS, 16);
@@ -56,11 +60,11 @@ record PrefixCacheConfig(
       throw parameters.invalid(BLOCK_SIZE_TOKENS,
           "must be greater than 0 when autoTune is false, got " + blockSizeTokens);
     }
-    int maxBlocks = parameters.getInt(MAX_PREFIX_BLOCKS_TO_MATCH, 256);
+    int maxBlocks = parameters.getInt(MAX_PREFIX_BLOCKS_TO_MATCH, llmd ? 2048 : 256);
     if (maxBlocks <= 0) {
       throw parameters.invalid(MAX_PREFIX_BLOCKS_TO_MATCH, "must be greater than 0, got " + maxBlocks);
     }
-    int maxTokens = parameters.getInt(MAX_PREFIX_TOKENS_TO_MATCH, 0);
+    int maxTokens = parameters.getInt(MAX_PREFIX_TOKENS_TO_MATCH, llmd ? 131_072 : 0);
     if (maxTokens < 0) {
       throw parameters.invalid(MAX_PREFIX_TOKENS_TO_MATCH, "must be at least 0, got " + maxTokens);
     }

@@ -106,7 +106,7 @@ public final class PrefixCacheScorer implements Scorer {
             "must be greater than 0 when " + MATCH_LENGTH_WEIGHT + " is greater than 0, got " + scale);
       }
       StateKey<PrefixMatch> matchKey = PrefixMatch.key(parameters, handle);
-      PrefixCacheConfig.parse(parameters);
+      PrefixCacheConfig.parse(parameters, handle.dialect());
       return new PrefixCacheScorer(spec.name(), matchKey, weight, scale);
     }
   }

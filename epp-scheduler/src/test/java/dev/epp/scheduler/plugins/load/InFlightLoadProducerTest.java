@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.Endpoint;
 import dev.epp.api.InferenceRequest;
 import dev.epp.api.MetricsRecorder;
@@ -122,7 +123,7 @@ class InFlightLoadProducerTest implements PluginContract {
   @Test
   void countsOnlyThePromptTokensTheTargetDoesNotHold() {
     ApproxPrefixCacheProducer prefix = new ApproxPrefixCacheProducer("prefix",
-        Parameters.of(Map.of("autoTune", false, "blockSizeTokens", 4)), MetricsRecorder.noop());
+        Parameters.of(Map.of("autoTune", false, "blockSizeTokens", 4)), ConfigDialect.LLM_D, MetricsRecorder.noop());
     InFlightLoadProducer producer = producer(Map.of());
     SchedulingResult toPod0 = new SchedulingResult("default", Map.of("default", new ProfileResult(List.of(pod0))));
     RequestContext first = context(PROMPT);

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceRequest;
@@ -33,7 +34,8 @@ import org.junit.jupiter.api.Test;
 class ApproxPrefixCacheProducerTest {
 
   private static ApproxPrefixCacheProducer producer(Map<String, Object> parameters) {
-    return new ApproxPrefixCacheProducer("prefix", Parameters.of(parameters), MetricsRecorder.noop());
+    return new ApproxPrefixCacheProducer("prefix", Parameters.of(parameters), ConfigDialect.LLM_D,
+        MetricsRecorder.noop());
   }
 
   private static ApproxPrefixCacheProducer blockSizeOne() {
@@ -94,7 +96,8 @@ class ApproxPrefixCacheProducerTest {
       }
     };
     ApproxPrefixCacheProducer producer =
-        new ApproxPrefixCacheProducer("prefix", Parameters.of(Map.of("autoTune", false, "blockSizeTokens", 1)), metrics);
+        new ApproxPrefixCacheProducer("prefix", Parameters.of(Map.of("autoTune", false, "blockSizeTokens", 1)),
+            ConfigDialect.LLM_D, metrics);
     assertEquals(1, sizes.size());
     route(producer, completion("aaaabbbb"), pods(1), routedTo(endpoint(0)));
     route(producer, completion("aaaabbbbcccc"), pods(1), routedTo(endpoint(0)));
@@ -228,9 +231,14 @@ class ApproxPrefixCacheProducerTest {
     ApproxPrefixCacheProducer tokens =
         producer(Map.of("autoTune", false, "blockSizeTokens", 1, "maxPrefixTokensToMatch", 2));
     assertEquals(2, prepare(tokens, completion("aaaabbbbccccdddd"), pods(1)).totalBlocks());
-    ApproxPrefixCacheProducer blocks =
-        producer(Map.of("autoTune", false, "blockSizeTokens", 1, "maxPrefixBlocksToMatch", 3));
+    // The block limit applies when the token limit is 0, GIE's default (llm-d's is 131072).
+    ApproxPrefixCacheProducer blocks = new ApproxPrefixCacheProducer("prefix",
+        Parameters.of(Map.of("autoTune", false, "blockSizeTokens", 1, "maxPrefixBlocksToMatch", 3)),
+        ConfigDialect.GIE, MetricsRecorder.noop());
     assertEquals(3, prepare(blocks, completion("aaaabbbbccccdddd"), pods(1)).totalBlocks());
+    ApproxPrefixCacheProducer llmd =
+        producer(Map.of("autoTune", false, "blockSizeTokens", 1, "maxPrefixBlocksToMatch", 3));
+    assertEquals(4, prepare(llmd, completion("aaaabbbbccccdddd"), pods(1)).totalBlocks());
   }
 
   @Test

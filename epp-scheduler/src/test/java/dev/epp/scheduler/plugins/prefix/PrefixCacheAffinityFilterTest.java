@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceRequest;
@@ -39,6 +40,8 @@ class PrefixCacheAffinityFilterTest implements FilterContract<PrefixCacheAffinit
   private final Map<String, Object> plugins = new HashMap<>(Map.of(InFlightLoadProducer.TYPE, load));
   /** What {@link PluginHandle#random()} draws next. */
   private double nextDraw = 0.5;
+  /** What {@link PluginHandle#dialect()} answers. */
+  private ConfigDialect dialect = ConfigDialect.LLM_D;
 
   @Override
   public PrefixCacheAffinityFilter newFilter() {
@@ -81,6 +84,11 @@ class PrefixCacheAffinityFilterTest implements FilterContract<PrefixCacheAffinit
             return nextDraw;
           }
         };
+      }
+
+      @Override
+      public ConfigDialect dialect() {
+        return dialect;
       }
 
       @Override
@@ -209,6 +217,31 @@ class PrefixCacheAffinityFilterTest implements FilterContract<PrefixCacheAffinit
   }
 
   @Test
+  void gieDefaultsExploreOnePercentAndBreakPastFiveSeconds() {
+    dialect = ConfigDialect.GIE;
+    PrefixCacheAffinityFilter gie = newFilter();
+    nextDraw = 0.0099;
+    assertEquals("{0, 1, 2}", kept(gie, scores(5, 0, 0), THREE));
+    nextDraw = 0.01;
+    assertEquals("{0}", kept(gie, scores(5, 0, 0), THREE));
+    // 15928 tokens/s: 79640 tokens = 5000 ms exactly, 79641 ≈ 5000.06 ms.
+    loadTokens(0, 79_640);
+    assertEquals("{0}", kept(gie, scores(5, 0, 0), THREE));
+    loadTokens(0, 1);
+    assertEquals("{0, 1, 2}", kept(gie, scores(5, 0, 0), THREE));
+
+    PrefixCacheAffinityFilter explicit = create(Map.of("explorationProbability", 0, "maxTTFTPenaltyMs", 18_000));
+    nextDraw = 0.0;
+    assertEquals("{0}", kept(explicit, scores(5, 0, 0), THREE), "explicit values win under GIE");
+    dialect = ConfigDialect.LLM_D;
+    assertEquals("{0}", kept(newFilter(), scores(5, 0, 0), THREE), "llm-d: no exploration, 18 s limit");
+    PrefixCacheAffinityFilter explicitLlmd =
+        create(Map.of("explorationProbability", 0.01, "maxTTFTPenaltyMs", 5_000));
+    nextDraw = 0.5;
+    assertEquals("{0, 1, 2}", kept(explicitLlmd, scores(5, 0, 0), THREE), "explicit values win under llm-d");
+  }
+
+  @Test
   void stickinessBreaksWhenTheBestStickyInFlightTokensExceedTheBestOtherByMoreThanTheTokenLimit() {
     PrefixCacheAffinityFilter filter =
         create(Map.of("maxTTFTPenaltyMs", 0, "maxTokensInFlightPenalty", 100, "affinityThreshold", 0.8));
@@ -255,7 +288,8 @@ class PrefixCacheAffinityFilterTest implements FilterContract<PrefixCacheAffinit
   @Test
   void readsTheNamedPrefixMatchProducer() {
     ApproxPrefixCacheProducer other =
-        new ApproxPrefixCacheProducer("other", Parameters.empty(), MetricsRecorder.noop());
+        new ApproxPrefixCacheProducer("other", Parameters.empty(), ConfigDialect.LLM_D,
+        MetricsRecorder.noop());
     plugins.put("other", other);
     PrefixCacheAffinityFilter filter = create(Map.of("prefixMatchInfoProducerName", "other"));
     RequestContext context = scores(5, 0, 0);

@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.MetricsRecorder;
@@ -167,7 +168,8 @@ class PrefixCacheScorerTest implements ScorerContract<PrefixCacheScorer> {
 
   @Test
   void readsTheNamedProducersMatch() {
-    ApproxPrefixCacheProducer named = new ApproxPrefixCacheProducer("named", Parameters.empty(), MetricsRecorder.noop());
+    ApproxPrefixCacheProducer named = new ApproxPrefixCacheProducer("named", Parameters.empty(), ConfigDialect.LLM_D,
+        MetricsRecorder.noop());
     PrefixCacheScorer scorer = new PrefixCacheScorer.Factory().create(new PluginSpec("prefix", PrefixCacheScorer.TYPE,
         Parameters.of(Map.of("prefixMatchInfoProducerName", "named"))), handle(named));
     RequestContext context = withMatch(new PrefixMatch(new int[] {4, 0}, 4, 16));

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
@@ -183,7 +184,7 @@ class NoHitLruScorerTest implements ScorerContract<NoHitLruScorer> {
   @Test
   void readsTheMatchOfTheNamedProducer() {
     ApproxPrefixCacheProducer other =
-        new ApproxPrefixCacheProducer("other", Parameters.empty(), MetricsRecorder.noop());
+        new ApproxPrefixCacheProducer("other", Parameters.empty(), ConfigDialect.LLM_D, MetricsRecorder.noop());
     NoHitLruScorer lru = create(Map.of("prefixMatchInfoProducerName", "other"), Map.of("other", other));
     PrefixMatch hit = new PrefixMatch(new int[] {0, 3, 0}, 3, 16);
     Candidates three = Fixtures.unscraped(3);

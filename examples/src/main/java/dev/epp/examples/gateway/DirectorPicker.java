@@ -56,6 +56,7 @@ final class DirectorPicker implements EndpointPicker {
       upstream.keySet().removeAll(Headers.SYSTEM);
       upstream.putIfAbsent(Director.REQUEST_ID_HEADER, routing.context().request().requestId());
       upstream.put(Headers.DESTINATION, routing.destination());
+      upstream.putAll(routing.upstreamHeaders());
       List<String> endpoints = routing.targets().stream().map(Endpoint::hostPort).toList();
       return new Forward(endpoints, upstream, routing.body());
     }

@@ -305,7 +305,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
         send(ProcessingResponse.newBuilder()
             .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder()
                 .setClearRouteCache(true)
-                .setHeaderMutation(EnvoyMessages.setHeaders(set).addAllRemoveHeaders(removals(set)))))
+                .setHeaderMutation(EnvoyMessages.setHeaders(set).addAllRemoveHeaders(removals()))))
             .setDynamicMetadata(EnvoyMessages.destinationMetadata(routing.destination()))
             .build());
       }
@@ -372,7 +372,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       send(ProcessingResponse.newBuilder()
           .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder()
               .setClearRouteCache(true)
-              .setHeaderMutation(EnvoyMessages.setHeaders(set).addAllRemoveHeaders(removals(set)))))
+              .setHeaderMutation(EnvoyMessages.setHeaders(set).addAllRemoveHeaders(removals()))))
           .setDynamicMetadata(EnvoyMessages.destinationMetadata(routing.destination()))
           .build());
       for (BodyResponse part : EnvoyMessages.bodyChunks(routing.body(), endOfStream)) {
@@ -405,11 +405,14 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       reservedBytes = 0;
     }
 
-    /** Client-sent system headers to strip from the upstream request, except those the EPP {@code set}s. */
-    private List<String> removals(Map<String, String> set) {
+    /**
+     * Client-sent system headers to strip from the upstream request; Envoy applies removals before the headers the
+     * EPP sets, so a header the EPP sets is listed too.
+     */
+    private List<String> removals() {
       List<String> removals = new ArrayList<>(0);
       for (String name : headers.keySet()) {
-        if (EnvoyMessages.SYSTEM_HEADERS.contains(name) && !name.equals("content-length") && !set.containsKey(name)) {
+        if (EnvoyMessages.SYSTEM_HEADERS.contains(name) && !name.equals("content-length")) {
           removals.add(name);
         }
       }

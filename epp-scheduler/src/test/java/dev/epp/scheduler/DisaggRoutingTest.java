@@ -113,7 +113,7 @@ class DisaggRoutingTest {
     return director(config(PRODUCER + PLUGINS + HANDLER), endpoints);
   }
 
-  /** A completions request whose prompt is {@code chars} characters: {@code chars / 4} estimated tokens. */
+  /** Routes a completions request for model {@code m}; a prompt of n characters is n/4 estimated tokens. */
   private static Routing route(Director director, String prompt, Map<String, String> extraHeaders) {
     Map<String, String> headers = new HashMap<>(extraHeaders);
     headers.put(":path", "/v1/completions");
@@ -149,10 +149,10 @@ class DisaggRoutingTest {
     Director director = director(DECODE, PREFILL);
     String prefix = "p".repeat(320); // 5 blocks of 16 tokens
     route(director, prefix + "q".repeat(320)); // 160 tokens uncached: prefill; the decode pod now holds 10 blocks
-    // 5 blocks (80 tokens) cached, 80 uncached < 100
+    // 160 tokens, 5 blocks (80 tokens) cached: 80 uncached < 100
     Routing cachedEnough = route(director, prefix + "r".repeat(320));
     assertEquals(Map.of(), cachedEnough.upstreamHeaders());
-    // 5 blocks cached, 640 chars more: 160 + 80 - 80 = 160 uncached >= 100
+    // 240 tokens, 5 blocks (80 tokens) cached: 160 uncached >= 100
     Routing notCachedEnough = route(director, prefix + "s".repeat(640));
     assertEquals("10.0.0.2:8001", notCachedEnough.upstreamHeaders().get("x-prefiller-host-port"));
     assertEquals(List.of("prefill-decode", "decode-only", "prefill-decode"),

@@ -16,6 +16,7 @@ module dev.epp.scheduler {
   requires org.yaml.snakeyaml;
 
   exports dev.epp.scheduler;
+  exports dev.epp.scheduler.plugins.disagg;
   exports dev.epp.scheduler.plugins.filter;
   exports dev.epp.scheduler.plugins.label;
   exports dev.epp.scheduler.plugins.load;
@@ -64,5 +65,15 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.prefix.NoHitLruScorer.Factory,
       dev.epp.scheduler.plugins.load.UtilizationFilter.Factory,
       dev.epp.scheduler.plugins.saturation.ProbabilisticAdmitter.Factory,
-      dev.epp.scheduler.plugins.filter.ByLabelFilter.Factory;
+      dev.epp.scheduler.plugins.filter.ByLabelFilter.Factory,
+      dev.epp.scheduler.plugins.disagg.RoleFilter.PrefillFactory,
+      dev.epp.scheduler.plugins.disagg.RoleFilter.DecodeFactory,
+      dev.epp.scheduler.plugins.disagg.RoleFilter.EncodeFactory,
+      dev.epp.scheduler.plugins.disagg.PrefixBasedPdDecider.Factory,
+      dev.epp.scheduler.plugins.disagg.AlwaysDisaggPdDecider.Factory,
+      dev.epp.scheduler.plugins.disagg.AlwaysDisaggMultimodalDecider.Factory,
+      dev.epp.scheduler.plugins.disagg.DisaggProfileHandler.Factory,
+      dev.epp.scheduler.plugins.disagg.DisaggProfileHandler.PdFactory,
+      dev.epp.scheduler.plugins.disagg.DisaggHeadersHandler.Factory,
+      dev.epp.scheduler.plugins.disagg.DisaggHeadersHandler.PrefillHeaderFactory;
 }

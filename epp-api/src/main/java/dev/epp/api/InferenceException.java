@@ -34,6 +34,11 @@ public class InferenceException extends RuntimeException {
     FORBIDDEN("Forbidden", 403),
     /** Not raised by the core; available to plugins. */
     NOT_FOUND("NotFound", 404),
+    /**
+     * A precondition the client set does not hold: llm-d's conditional decode ({@code Prefer: if-available}) when
+     * the chosen decode endpoint holds none of the prompt's prefix.
+     */
+    PRECONDITION_FAILED("PreconditionFailed", 412),
     /** The request body is larger than the configured limit. */
     PAYLOAD_TOO_LARGE("PayloadTooLarge", 413),
     /** A sheddable request under saturation, or no endpoint survived scheduling. */

@@ -84,4 +84,12 @@ public interface MetricsRecorder {
    * prefix plugin adds its own when it is created.
    */
   default void addPrefixIndexSize(LongSupplier size) {}
+
+  /**
+   * A disaggregation profile handler ({@code plugin}) routed a request for {@code targetModel} with
+   * {@code decisionType} {@code decode-only}, {@code prefill-decode}, {@code encode-decode} or
+   * {@code encode-prefill-decode} ({@code llm_d_epp_disagg_decision_total} and its deprecated
+   * {@code llm_d_inference_scheduler_disagg_decision_total}).
+   */
+  default void recordDisaggDecision(TypedName plugin, String targetModel, String decisionType) {}
 }

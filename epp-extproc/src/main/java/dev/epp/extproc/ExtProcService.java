@@ -60,10 +60,12 @@ import org.slf4j.LoggerFactory;
  * {@code inference error: <Code> - <message>} and its HTTP status, and the stream ends.
  *
  * <p>Unlike the Go EPP, control headers ({@link Director#CONTROL_HEADERS}: the {@code x-llm-d-*} and
- * {@code x-gateway-*} names of the objective, model rewrite and fairness id;
- * {@code x-gateway-destination-endpoint-subset}) and client-sent
- * {@code x-gateway-destination-endpoint[-served]} headers are removed from the upstream request, and the destination
- * header overwrites rather than appends.
+ * {@code x-gateway-*} names of the objective, model rewrite and fairness id, and llm-d's sidecar headers
+ * {@code x-prefiller-host-port} and {@code x-encoder-hosts-ports}; {@code x-gateway-destination-endpoint-subset}) and
+ * client-sent {@code x-gateway-destination-endpoint[-served]} headers are removed from the upstream request, and the
+ * destination header overwrites rather than appends. The headers plugins set with
+ * {@link dev.epp.api.requestcontrol.UpstreamHeaders} ({@link dev.epp.scheduler.Routing#upstreamHeaders()}) are
+ * added to the request headers response, replacing the client's.
  *
  * <p>Buffered bodies are bounded twice: a request body by {@link Builder#maxRequestBodyBytes} (else 413), and the
  * request and response bodies buffered by all streams together by {@link Builder#maxBufferedBodyBytes} (else 429).
@@ -366,6 +368,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
         }
       });
       set.putIfAbsent(Director.REQUEST_ID_HEADER, routing.context().request().requestId());
+      set.putAll(routing.upstreamHeaders());
       send(ProcessingResponse.newBuilder()
           .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder()
               .setClearRouteCache(true)
@@ -402,7 +405,10 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       reservedBytes = 0;
     }
 
-    /** Client-sent system headers to strip from the upstream request. */
+    /**
+     * Client-sent system headers to strip from the upstream request; Envoy applies removals before the headers the
+     * EPP sets, so a header the EPP sets is listed too.
+     */
     private List<String> removals() {
       List<String> removals = new ArrayList<>(0);
       for (String name : headers.keySet()) {

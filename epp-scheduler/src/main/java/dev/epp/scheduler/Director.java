@@ -27,6 +27,7 @@ import dev.epp.api.requestcontrol.Usage;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.scheduler.internal.FailureLog;
+import dev.epp.scheduler.plugins.prefix.PrefixMatch;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -57,7 +58,10 @@ import java.util.concurrent.ThreadLocalRandom;
  *       {@link Builder#stalenessThreshold});
  *   <li>shed a sheddable request (priority below 0) when the saturation detector reports 1.0 or more
  *       ({@code RESOURCE_EXHAUSTED});
- *   <li>run data producers and admission plugins, schedule, run pre-request hooks;
+ *   <li>run data producers and admission plugins, schedule; fail a request with {@code Prefer: if-available}
+ *       (llm-d's conditional decode) with {@code PRECONDITION_FAILED} (412) when the primary endpoint holds none of
+ *       its prompt's prefix by the {@code approx-prefix-cache-producer}; run pre-request hooks, which may add
+ *       {@linkplain Routing#upstreamHeaders() upstream headers};
  *   <li>re-serialise the body only if the model was rewritten.
  * </ol>
  *
@@ -88,9 +92,20 @@ public final class Director {
   public static final String FAIRNESS_ID_HEADER = "x-llm-d-inference-fairness-id";
   /** The Go EPP's name for {@link #FAIRNESS_ID_HEADER}. */
   public static final String GATEWAY_FAIRNESS_ID_HEADER = "x-gateway-inference-fairness-id";
-  /** The client's control headers under both names: for the EPP only, never forwarded to the model server. */
+  /** Header telling a decode pod's sidecar the {@code ip:port} of the prefill pod (llm-d's disaggregation). */
+  public static final String PREFILLER_HOST_PORT_HEADER = "x-prefiller-host-port";
+  /** Header telling a decode pod's sidecar the {@code ip:port,...} of the encode pods (llm-d's disaggregation). */
+  public static final String ENCODER_HOSTS_PORTS_HEADER = "x-encoder-hosts-ports";
+  /**
+   * The client's control headers under both names, and the sidecar headers only the EPP may set
+   * ({@link #PREFILLER_HOST_PORT_HEADER}, {@link #ENCODER_HOSTS_PORTS_HEADER}, set through
+   * {@link Routing#upstreamHeaders()}): a client's copy is never forwarded to the model server.
+   */
   public static final Set<String> CONTROL_HEADERS = Set.of(OBJECTIVE_HEADER, GATEWAY_OBJECTIVE_HEADER,
-      MODEL_REWRITE_HEADER, GATEWAY_MODEL_REWRITE_HEADER, FAIRNESS_ID_HEADER, GATEWAY_FAIRNESS_ID_HEADER);
+      MODEL_REWRITE_HEADER, GATEWAY_MODEL_REWRITE_HEADER, FAIRNESS_ID_HEADER, GATEWAY_FAIRNESS_ID_HEADER,
+      PREFILLER_HOST_PORT_HEADER, ENCODER_HOSTS_PORTS_HEADER);
+  /** Request header whose {@code if-available} preference asks for a decode endpoint that already holds the prefix. */
+  public static final String PREFER_HEADER = "prefer";
   /** Header carrying the request id; generated when absent. */
   public static final String REQUEST_ID_HEADER = "x-request-id";
 
@@ -271,6 +286,9 @@ public final class Director {
       }
     }
     SchedulingResult result = scheduler.schedule(context, candidates);
+    if (conditionalDecode(request.headers()) && !holdsCachedPrefix(context, result.targets().get(0))) {
+      throw new InferenceException(Code.PRECONDITION_FAILED, "no decode worker has the requested KV cache");
+    }
     for (PreRequest hook : preRequests) {
       try {
         hook.preRequest(context, result);
@@ -283,6 +301,28 @@ public final class Director {
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
     return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos);
+  }
+
+  /** Whether the request prefers {@code if-available} (RFC 7240): llm-d's conditional decode. */
+  private static boolean conditionalDecode(Map<String, String> headers) {
+    String prefer = headers.get(PREFER_HEADER);
+    if (prefer == null) {
+      return false;
+    }
+    for (String preference : prefer.split(",")) {
+      int parameters = preference.indexOf(';');
+      String token = (parameters < 0 ? preference : preference.substring(0, parameters)).trim();
+      if (token.equalsIgnoreCase("if-available")) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /** Whether the prefix-cache producer found at least one prompt block on {@code target}. */
+  private static boolean holdsCachedPrefix(RequestContext context, Endpoint target) {
+    PrefixMatch match = context.get(PrefixMatch.KEY);
+    return match != null && match.matchedBlocks(target) > 0;
   }
 
   /**

@@ -4,8 +4,10 @@ import dev.epp.api.Endpoint;
 import dev.epp.api.RequestContext;
 import dev.epp.api.requestcontrol.InferenceResponse;
 import dev.epp.api.requestcontrol.RequestParser;
+import dev.epp.api.requestcontrol.UpstreamHeaders;
 import dev.epp.api.scheduling.SchedulingResult;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -71,6 +73,14 @@ public final class Routing {
       sb.append(target.hostPort());
     }
     return sb.toString();
+  }
+
+  /**
+   * Headers to set on the forwarded request, replacing the client's of the same name: those the pre-request hooks
+   * added with {@link UpstreamHeaders}, by lower-case name; empty if none.
+   */
+  public Map<String, String> upstreamHeaders() {
+    return UpstreamHeaders.of(context);
   }
 
   /** The body to forward upstream: the client's, or re-serialised with the rewritten model. Do not modify. */

@@ -77,7 +77,17 @@ class BuiltinPluginsTest {
           "utilization-filter",
           "probabilistic-admitter",
           "by-label",
-          "static-objectives");
+          "static-objectives",
+          "prefill-filter",
+          "decode-filter",
+          "encode-filter",
+          "prefix-based-pd-decider",
+          "always-disagg-pd-decider",
+          "always-disagg-multimodal-decider",
+          "disagg-profile-handler",
+          "pd-profile-handler",
+          "disagg-headers-handler",
+          "prefill-header-handler");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 
@@ -250,6 +260,7 @@ class BuiltinPluginsTest {
       case "session-id-producer" -> Parameters.of(Map.of("headerName", "x-session-id"));
       case "header-label-affinity-scorer" -> Parameters.of(Map.of("headerName", "x-zone", "labelKey", "zone"));
       case "by-label" -> Parameters.of(Map.of("label", "role", "validValues", List.of("decode")));
+      case "pd-profile-handler" -> Parameters.of(Map.of("deciderPluginName", ""));
       case "utilization-filter" -> Parameters.of(Map.of("conditions",
           List.of(Map.of("metric", "active-requests", "maxValue", 3), Map.of("metric", "waiting-queue", "maxValue", 8))));
       default -> Parameters.empty();

@@ -105,6 +105,10 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Lazy<Histogram> prefixHitRatio;
   private final Lazy<Histogram> prefixHitBytes;
 
+  // llm_d_* (llm-d's router)
+  private final Counter disaggDecisions;
+  private final Counter schedulerDisaggDecisions;
+
   private volatile Pool pool;
   private volatile LongSupplier malformedGrpcInput = () -> 0;
   private ScheduledFuture<?> poolRefresh;
@@ -158,6 +162,12 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "Total number of scheduling attempts.", "namespace", "pod_name", "port", "status", "target_model_name");
     modelRewriteDecisions = counter("inference_extension_model_rewrite_decisions_total",
         "Total number of inference model rewrite decisions.", "model_name", "model_rewrite_name", "target_model");
+    disaggDecisions = counter("llm_d_epp_disagg_decision_total",
+        "Total number of disaggregation routing decisions made", "plugin_name", "plugin_type", "model_name",
+        "decision_type");
+    schedulerDisaggDecisions = counter("llm_d_inference_scheduler_disagg_decision_total",
+        "[Deprecated: Use llm_d_epp_disagg_decision_total] Total number of disaggregation routing decisions made",
+        "model_name", "decision_type");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -287,6 +297,13 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     } else {
       schedulerAttempts.labels("", "", "", "failure", modelLabels.target(targetModel)).inc();
     }
+  }
+
+  @Override
+  public void recordDisaggDecision(TypedName plugin, String targetModel, String decisionType) {
+    String model = targetModel.isEmpty() ? "unknown" : modelLabels.target(targetModel);
+    disaggDecisions.labels(plugin.name(), plugin.type(), model, decisionType).inc();
+    schedulerDisaggDecisions.labels(model, decisionType).inc();
   }
 
   @Override

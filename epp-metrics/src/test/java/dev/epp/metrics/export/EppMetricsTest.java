@@ -203,6 +203,24 @@ class EppMetricsTest {
         inference_extension_model_rewrite_decisions_total{model_name="model-c",model_rewrite_name="rewrite-rule-2",target_model="model-d"} 1
         """, family("inference_extension_model_rewrite_decisions_total"));
 
+    // llm-d pkg/epp/framework/plugins/scheduling/profilehandler/disagg/metrics.go (RecordDisaggDecision)
+    TypedName handler = new TypedName("disagg-profile-handler", "pd");
+    metrics.recordDisaggDecision(handler, "model-a", "prefill-decode");
+    metrics.recordDisaggDecision(handler, "model-a", "prefill-decode");
+    metrics.recordDisaggDecision(handler, "", "decode-only");
+    assertEquals("""
+        # HELP llm_d_epp_disagg_decision_total [ALPHA] Total number of disaggregation routing decisions made
+        # TYPE llm_d_epp_disagg_decision_total counter
+        llm_d_epp_disagg_decision_total{plugin_name="pd",plugin_type="disagg-profile-handler",model_name="model-a",decision_type="prefill-decode"} 2
+        llm_d_epp_disagg_decision_total{plugin_name="pd",plugin_type="disagg-profile-handler",model_name="unknown",decision_type="decode-only"} 1
+        """, family("llm_d_epp_disagg_decision_total"));
+    assertEquals("""
+        # HELP llm_d_inference_scheduler_disagg_decision_total [ALPHA] [Deprecated: Use llm_d_epp_disagg_decision_total] Total number of disaggregation routing decisions made
+        # TYPE llm_d_inference_scheduler_disagg_decision_total counter
+        llm_d_inference_scheduler_disagg_decision_total{model_name="model-a",decision_type="prefill-decode"} 2
+        llm_d_inference_scheduler_disagg_decision_total{model_name="unknown",decision_type="decode-only"} 1
+        """, family("llm_d_inference_scheduler_disagg_decision_total"));
+
     metrics.recordRequestError("m", "t", "");
     metrics.recordRequestError("m", "t", "ResourceExhausted");
     assertEquals(List.of("inference_objective_request_error_total{error_code=\"ResourceExhausted\",model_name=\"m\","

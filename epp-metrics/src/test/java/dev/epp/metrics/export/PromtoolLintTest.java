@@ -85,6 +85,7 @@ class PromtoolLintTest {
       metrics.recordModelRewrite("rule", "m", "t");
       metrics.pluginLatency("Scorer", new TypedName("queue-scorer", "queue-scorer")).accept(10_000);
       metrics.recordPrefixCacheMatch(4, 8);
+      metrics.recordDisaggDecision(new TypedName("disagg-profile-handler", "pd"), "t", "prefill-decode");
       HttpResponse<String> response = HttpClient.newHttpClient().send(
           HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + exporter.port() + "/metrics")).build(),
           HttpResponse.BodyHandlers.ofString(StandardCharsets.UTF_8));

@@ -14,8 +14,9 @@ import java.util.Objects;
 
 /**
  * The in-process picker: the {@link Director} routes, and response hooks run as the response passes. The upstream
- * request loses the EPP's control headers as it would behind the ext_proc server; the response body reaches the
- * client chunk by chunk as it arrives (a non-streaming body is also kept to parse its usage at the end).
+ * request loses the EPP's control headers and gets the headers pre-request plugins set
+ * ({@link dev.epp.scheduler.Routing#upstreamHeaders()}) as it would behind the ext_proc server; the response body
+ * reaches the client chunk by chunk as it arrives (a non-streaming body is also kept to parse its usage at the end).
  */
 final class DirectorPicker implements EndpointPicker {
 
@@ -56,6 +57,7 @@ final class DirectorPicker implements EndpointPicker {
       upstream.keySet().removeAll(Headers.SYSTEM);
       upstream.putIfAbsent(Director.REQUEST_ID_HEADER, routing.context().request().requestId());
       upstream.put(Headers.DESTINATION, routing.destination());
+      upstream.putAll(routing.upstreamHeaders());
       List<String> endpoints = routing.targets().stream().map(Endpoint::hostPort).toList();
       return new Forward(endpoints, upstream, routing.body());
     }

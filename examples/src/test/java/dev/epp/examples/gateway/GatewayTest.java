@@ -32,6 +32,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -511,6 +512,44 @@ class GatewayTest {
     assertFalse(idle.received.get(0).headers().containsKey("x-gateway-inference-objective"));
     assertEquals(400, bad.statusCode());
     assertEquals("inference error: BadRequest - model not found in request body", bad.body());
+  }
+
+  @Test
+  void inProcessForwardsTheEppsPrefillerHeaderToTheDecodePodAndNeverTheClients() throws Exception {
+    ModelServer decode = modelServer("decode");
+    ModelServer prefill = modelServer("prefill");
+    EndpointPool pool = new EndpointPool();
+    pool.upsert(new Endpoint("decode", "127.0.0.1", decode.port(), Map.of("llm-d.ai/role", "decode")));
+    pool.upsert(new Endpoint("prefill", "127.0.0.1", prefill.port(), Map.of("llm-d.ai/role", "prefill")));
+    Director director = Director.builder(EndpointPickerConfig.parse("""
+        apiVersion: llm-d.ai/v1alpha1
+        kind: EndpointPickerConfig
+        plugins:
+        - type: prefill-filter
+        - type: decode-filter
+        - type: always-disagg-pd-decider
+        - type: disagg-profile-handler
+          parameters:
+            deciders:
+              prefill: always-disagg-pd-decider
+        schedulingProfiles:
+        - name: decode
+          plugins:
+          - pluginRef: decode-filter
+        - name: prefill
+          plugins:
+          - pluginRef: prefill-filter
+        """), pool).build();
+    Gateway gateway = gateway(EndpointPicker.inProcess(director), Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION,
+        "x-prefiller-host-port", "10.9.9.9:1", "x-encoder-hosts-ports", "10.9.9.9:2");
+
+    assertEquals(200, response.statusCode(), response.body());
+    assertTrue(prefill.received.isEmpty());
+    Received upstream = decode.received.get(0);
+    assertEquals(prefill.hostPort(), upstream.headers().get("x-prefiller-host-port"));
+    assertFalse(upstream.headers().containsKey("x-encoder-hosts-ports"), upstream.headers().toString());
   }
 
   @Test

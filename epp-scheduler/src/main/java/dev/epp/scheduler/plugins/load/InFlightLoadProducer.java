@@ -174,7 +174,7 @@ public final class InFlightLoadProducer
   }
 
   /** llm-d's byte-packing estimate: UTF-8 bytes / {@value #BYTES_PER_TOKEN}, rounded up. */
-  static long promptTokens(String prompt) {
+  public static long promptTokens(String prompt) {
     long bytes = 0;
     for (int i = 0; i < prompt.length(); i++) {
       char ch = prompt.charAt(i);

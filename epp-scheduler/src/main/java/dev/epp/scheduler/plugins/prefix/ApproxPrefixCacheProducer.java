@@ -130,10 +130,10 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
         matched[position] = matches.blocks(index.id(endpoint.name()));
       }
     }
-    PrefixMatch match = new PrefixMatch(matched, hashes.length, tokens);
+    PrefixMatch match = new PrefixMatch(matched, endpoints, hashes.length, tokens);
     context.put(PrefixMatch.KEY, match);
     context.put(matchKey, match);
-    context.put(PREPARED, new Prepared(match, hashes, endpoints, capacities));
+    context.put(PREPARED, new Prepared(match, hashes, capacities));
   }
 
   /** Records the primary (and {@value #PREFILL_PROFILE}) target as holding the prompt's blocks. */
@@ -144,12 +144,12 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
       return;
     }
     Endpoint target = result.targets().get(0);
-    int position = prepared.position(target);
+    int position = prepared.match.position(target);
     record(prepared, target, position);
     ProfileResult prefill = result.profileResults().get(PREFILL_PROFILE);
     if (prefill != null && !prefill.isEmpty() && !PREFILL_PROFILE.equals(result.primaryProfile())) {
       Endpoint prefillTarget = prefill.targets().get(0);
-      record(prepared, prefillTarget, prepared.position(prefillTarget));
+      record(prepared, prefillTarget, prepared.match.position(prefillTarget));
     }
     PrefixMatch match = prepared.match;
     PrefixCacheHit hit = new PrefixCacheHit(match.matchedBlocks(position), match.totalBlocks(), match.blockSizeTokens());
@@ -177,18 +177,7 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
   }
 
   /** What {@link #prepareData} leaves for {@link #preRequest}. */
-  private record Prepared(PrefixMatch match, long[] hashes, Endpoint[] endpoints, int[] capacities) {
-
-    /** The position of {@code target} among the candidates, or -1. */
-    int position(Endpoint target) {
-      for (int i = 0; i < endpoints.length; i++) {
-        if (endpoints[i] != null && endpoints[i].name().equals(target.name())) {
-          return i;
-        }
-      }
-      return -1;
-    }
-  }
+  private record Prepared(PrefixMatch match, long[] hashes, int[] capacities) {}
 
   /** Creates {@link ApproxPrefixCacheProducer}s. */
   public static final class Factory implements PluginFactory {

@@ -1,5 +1,6 @@
 package dev.epp.scheduler.plugins.prefix;
 
+import dev.epp.api.Endpoint;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
 import dev.epp.api.PluginHandle;
@@ -43,19 +44,44 @@ public final class PrefixMatch {
             + " plugin '" + name + "' under plugins"));
   }
 
+  private static final Endpoint[] NO_ENDPOINTS = {};
+
   private final int[] matchedBlocks;
+  private final Endpoint[] endpoints;
   private final int totalBlocks;
   private final int blockSizeTokens;
 
   /**
-   * A match; takes ownership of {@code matchedBlocks}.
+   * A match; takes ownership of the arrays.
    *
    * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}
+   * @param endpoints the candidates, indexed alike (for {@link #matchedBlocks(Endpoint)})
    */
-  PrefixMatch(int[] matchedBlocks, int totalBlocks, int blockSizeTokens) {
+  PrefixMatch(int[] matchedBlocks, Endpoint[] endpoints, int totalBlocks, int blockSizeTokens) {
     this.matchedBlocks = matchedBlocks;
+    this.endpoints = endpoints;
     this.totalBlocks = totalBlocks;
     this.blockSizeTokens = blockSizeTokens;
+  }
+
+  /** A match that knows positions only, not endpoints. */
+  PrefixMatch(int[] matchedBlocks, int totalBlocks, int blockSizeTokens) {
+    this(matchedBlocks, NO_ENDPOINTS, totalBlocks, blockSizeTokens);
+  }
+
+  /** The position of {@code endpoint} (by name) among the candidates the match was computed for, or -1. */
+  public int position(Endpoint endpoint) {
+    for (int i = 0; i < endpoints.length; i++) {
+      if (endpoints[i] != null && endpoints[i].name().equals(endpoint.name())) {
+        return i;
+      }
+    }
+    return -1;
+  }
+
+  /** The number of leading prompt blocks {@code endpoint} holds in a row; 0 for an endpoint the producer did not see. */
+  public int matchedBlocks(Endpoint endpoint) {
+    return matchedBlocks(position(endpoint));
   }
 
   /**

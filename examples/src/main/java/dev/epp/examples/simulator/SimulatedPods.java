@@ -18,7 +18,8 @@ import java.util.Objects;
  * <p>Pod {@code i} (from 0) is named {@code vllm-<i>-rank-0} and listens on {@code firstPort + i}, or on a free port
  * when {@code firstPort} is 0. {@link #scale} starts the missing pods in index order or stops the highest ones, then
  * replaces the file atomically (written beside it, then moved over it) with one line per running pod:
- * {@code vllm-<i>-rank-0 127.0.0.1:<port> inference.networking.k8s.io/engine-type=vllm}.
+ * {@code vllm-<i>-rank-0 127.0.0.1:<port> inference.networking.k8s.io/engine-type=vllm llm-d.ai/role=prefill-decode}
+ * (the role label as llm-d's {@code prefill-filter} and {@code decode-filter} read it).
  *
  * <p>Every pod runs {@link #ENGINE}, sized so that load from a shell loop shows in queues and KV-cache use.
  *
@@ -31,7 +32,8 @@ public final class SimulatedPods implements AutoCloseable {
    * 512 KV blocks (8,192 tokens), so a few dozen concurrent requests queue and fill a visible part of the cache.
    */
   static final EngineConfig ENGINE = new EngineConfig(EngineConfig.DEFAULT_MODEL, List.of(), 1, 8, 512, 16,
-      EngineConfig.defaults().prefillNanosPerToken(), EngineConfig.defaults().decodeNanosPerToken());
+      EngineConfig.defaults().prefillNanosPerToken(), EngineConfig.defaults().decodeNanosPerToken(),
+      EngineConfig.defaults().kvTransferNanosPerToken());
 
   /** A running pod. */
   public record Pod(String name, int port) {
@@ -42,7 +44,7 @@ public final class SimulatedPods implements AutoCloseable {
   }
 
   private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
-  private static final String LABELS = "inference.networking.k8s.io/engine-type=vllm";
+  private static final String LABELS = "inference.networking.k8s.io/engine-type=vllm " + Role.BOTH.label();
 
   private final Path endpointsFile;
   private final int firstPort;
@@ -105,7 +107,7 @@ public final class SimulatedPods implements AutoCloseable {
       int index = servers.size();
       int port = firstPort == 0 ? 0 : firstPort + index;
       try {
-        servers.add(SimulatorServer.start(ENGINE, SimulatorServer.TextMode.RANDOM, index,
+        servers.add(SimulatorServer.start(ENGINE, Role.BOTH, name(index), SimulatorServer.TextMode.RANDOM, index,
             new InetSocketAddress(LOOPBACK, port)));
       } catch (IOException e) {
         failure = new IOException("cannot start pod " + name(index) + " on port " + port + ": " + e.getMessage(), e);

@@ -16,7 +16,7 @@ class SimulatorCommandTest {
     SimulatorCommand.Options options = new SimulatorCommand.Options();
     assertTrue(options.flags.parse(new String[] {"--model", "m", "--kv-blocks=64", "--block-size", "32",
         "--prefill-us-per-token", "2.5", "--decode-ms-per-token", "4", "--lora", "a, b", "--max-num-seqs", "3"}));
-    assertEquals(new EngineConfig("m", List.of("a", "b"), 2, 3, 64, 32, 2_500, 4_000_000), options.engineConfig());
+    assertEquals(new EngineConfig("m", List.of("a", "b"), 2, 3, 64, 32, 2_500, 4_000_000, 5_000), options.engineConfig());
   }
 
   @Test

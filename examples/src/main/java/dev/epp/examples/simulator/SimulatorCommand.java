@@ -30,13 +30,12 @@ public final class SimulatorCommand {
     final Cli.Flag<Double> decodeMs = flags.number("decode-ms-per-token", d.decodeNanosPerToken() / 1e6, false,
         "time between output tokens, milliseconds");
     final Cli.Flag<Double> kvTransferUs = flags.number("kv-transfer-us-per-token",
-        d.kvTransferNanosPerToken() / 1000.0, false, "time to pull one prompt token's KV from the prefill pod of "
-            + "x-prefiller-host-port, microseconds (default: an 8B model's 128 KiB per token at 25 GB/s over RDMA)");
+        d.kvTransferNanosPerToken() / 1000.0, false,
+        "time to pull one prompt token's KV from a prefill pod, microseconds (128 KiB at 25 GB/s)");
     final Cli.Flag<String> role = flags.choice("role", "both", List.of("prefill", "decode", "both"),
-        "prefill/decode disaggregation role; decode and both prefill on the pod of the request header "
-            + "x-prefiller-host-port first, as llm-d's routing sidecar does");
+        "the pod's llm-d.ai/role; decode and both prefill on the pod in x-prefiller-host-port first");
     final Cli.Flag<String> podName = flags.string("pod-name", "simulator",
-        "the pod name in the response headers x-simulator-prefilled-by and x-simulator-decoded-by");
+        "the pod name in the response headers x-simulator-prefilled-by and -decoded-by");
     final Cli.Flag<List<String>> loras = flags.list("lora", "LoRA adapters served besides the base model");
     final Cli.Flag<Integer> maxLoras = flags.integer("max-loras", 1, 1, Integer.MAX_VALUE,
         "adapters running at once; unset: the number of --lora adapters, at least 1");

@@ -68,6 +68,9 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   private final Cli.Flag<Integer> firstPodPort = flags.integer("first-pod-port", 8001, 0, 65535,
       "pod i listens on this port + i (loopback); 0: free ports");
   private final Cli.Flag<Integer> replicas = flags.integer("replicas", 3, 0, 1024, "pods at start");
+  private final Cli.Flag<Boolean> disaggregated = flags.bool("pd", false,
+      "prefill/decode disaggregation: even pods prefill, odd pods decode (label llm-d.ai/role), 4 pods unless "
+          + "--replicas; the EPP names the prefill pod when --config-file has a disagg-profile-handler");
   private final Cli.Flag<Integer> maxReplicas = flags.integer("max-replicas", 8, 1, 1024,
       "the most pods /demo/replicas starts");
   private final Cli.Flag<String> poolName = flags.string("pool-name", "demo-pool",
@@ -100,8 +103,9 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
         flags.printHelp(out);
         return 0;
       }
-      if (replicas.get() > maxReplicas.get()) {
-        throw new Cli.UsageException("--replicas " + replicas.get() + " exceeds --max-replicas " + maxReplicas.get());
+      if (startReplicas() > maxReplicas.get()) {
+        throw new Cli.UsageException("--replicas " + startReplicas() + " exceeds --max-replicas "
+            + maxReplicas.get());
       }
       if (firstPodPort.get() > 0 && firstPodPort.get() + maxReplicas.get() - 1 > 65535) {
         throw new Cli.UsageException("--first-pod-port " + firstPodPort.get() + " leaves no room for "
@@ -136,11 +140,12 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       err.println("demo: cannot create the endpoints file: " + e.getMessage());
       return 1;
     }
-    SimulatedPods pods = new SimulatedPods(endpointsFile, firstPodPort.get(), maxReplicas.get());
+    SimulatedPods pods = new SimulatedPods(endpointsFile, firstPodPort.get(), maxReplicas.get(),
+        disaggregated.get());
     EppServer epp = null;
     Gateway gateway = null;
     try {
-      pods.scale(replicas.get());
+      pods.scale(startReplicas());
       epp = EppServer.builder(config, new FileDiscovery(endpointsFile))
           .poolName(poolName.get())
           .grpcPort(grpcPort.get())
@@ -182,6 +187,11 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
         err.println("demo: cannot delete " + endpointsFile + ": " + e.getMessage());
       }
     }
+  }
+
+  /** {@code --replicas}, or 4 pods (two prefill, two decode) with {@code --pd}. */
+  private int startReplicas() {
+    return disaggregated.get() && !replicas.isSet() ? 4 : replicas.get();
   }
 
   /** {@code /demo/replicas}: {@code GET} lists the pods, {@code POST ?count=N} scales them. */
@@ -231,6 +241,9 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     out.println("  " + running.size() + " simulated vLLM pods serving " + model + ": "
         + String.join(", ", running.stream().map(p -> p.name() + " " + p.hostPort()).toList()));
     out.println("    listed in " + endpointsFile + " (watched by the EPP)");
+    if (disaggregated.get()) {
+      out.println("    prefill/decode disaggregation: even pods prefill, odd pods decode (label llm-d.ai/role)");
+    }
     out.println("  EPP pool " + poolName.get() + ": ext_proc :" + ports.grpc() + " (plaintext), gRPC health :"
         + ports.grpcHealth() + ", metrics :" + ports.metrics() + " (pool gauges refreshed every "
         + refreshPrometheus.get().toMillis() + " ms), configuration "
@@ -245,6 +258,12 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     out.println("  curl -sN " + gw + "/v1/chat/completions -H 'content-type: application/json' \\");
     out.println("    -d '{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
         + "\"max_tokens\":8,\"stream\":true}'");
+    if (disaggregated.get() && running.size() >= 2) {
+      out.println("  curl -si " + running.get(1).hostPort() + "/v1/completions -H 'x-prefiller-host-port: "
+          + running.get(0).hostPort() + "' \\");
+      out.println("    -d '{\"model\":\"" + model + "\",\"prompt\":\"Hello\",\"max_tokens\":8}'"
+          + "   # x-simulator-prefilled-by, -decoded-by");
+    }
     out.println("  curl -s -X POST '" + gw + PATH + "replicas?count=1'   # then count=" + running.size()
         + "; up to " + pods.maxReplicas());
     out.println("  while true; do curl -s " + metrics + "/metrics | grep '^inference_pool_'; sleep 1; done");

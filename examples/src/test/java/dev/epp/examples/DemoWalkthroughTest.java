@@ -129,6 +129,44 @@ class DemoWalkthroughTest {
   }
 
   @Test
+  void pdStartsTwoPrefillAndTwoDecodePodsAndShowsARequestThroughBoth() throws Exception {
+    DemoCommand command = new DemoCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+        "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
+        "--first-pod-port", "0", "--pd"}));
+    try {
+      ports = command.started().get(20, TimeUnit.SECONDS);
+      assertNotNull(ports, err.toString(StandardCharsets.UTF_8));
+      String banner = out.toString(StandardCharsets.UTF_8);
+      Matcher listed = Pattern.compile("listed in (\\S+)").matcher(banner);
+      assertTrue(listed.find(), banner);
+      List<String> roles = Files.readAllLines(Path.of(listed.group(1))).stream().filter(l -> !l.startsWith("#"))
+          .map(l -> l.replaceAll(".*llm-d.ai/role=(\\S+).*", "$1")).toList();
+      assertEquals(List.of("prefill", "decode", "prefill", "decode"), roles);
+      awaitMetrics(m -> m.contains(readyPods(4)));
+
+      // the banner's request straight to a decode pod, prefilled on the prefill pod it names
+      Matcher shown = Pattern.compile("curl -si (\\S+)/v1/completions -H 'x-prefiller-host-port: (\\S+)'")
+          .matcher(banner);
+      assertTrue(shown.find(), banner);
+      HttpResponse<String> response = send(HttpRequest.newBuilder(URI.create("http://" + shown.group(1)
+          + "/v1/completions")).header("x-prefiller-host-port", shown.group(2))
+          .POST(BodyPublishers.ofString("{\"model\":\"" + MODEL + "\",\"prompt\":\"Hello\",\"max_tokens\":8}")));
+      assertEquals(200, response.statusCode(), response.body());
+      assertEquals("vllm-0-rank-0", response.headers().firstValue("x-simulator-prefilled-by").orElse(""));
+      assertEquals("vllm-1-rank-0", response.headers().firstValue("x-simulator-decoded-by").orElse(""));
+
+      command.stop();
+      assertEquals(0, exit.get(15, TimeUnit.SECONDS));
+      assertEquals("", err.toString(StandardCharsets.UTF_8));
+    } finally {
+      command.stop();
+      exit.get(15, TimeUnit.SECONDS);
+    }
+  }
+
+  @Test
   void anUnusableConfigFileExitsWithOneAndOneLine(@TempDir Path dir) throws Exception {
     Path invalid = Files.writeString(dir.resolve("invalid.yaml"), "apiVersion: llm-d.ai/v1alpha1\n"
         + "kind: EndpointPickerConfig\nplugins:\n- type: no-such-plugin\n");

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.epp.examples.gateway.Gateway;
 import dev.epp.examples.gateway.ModelServer;
 import dev.epp.examples.simulator.RoutingBench;
+import dev.epp.examples.simulator.SimulatorCommand;
 import dev.epp.server.EppServer;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -96,6 +97,7 @@ class ReadmeTest {
     assertDocumented("Gateway", out -> new GatewayCommand(out, System.err).run(new String[] {"--help"}));
     assertDocumented("Quick start", out -> new DemoCommand(out, System.err).run(new String[] {"--help"}));
     assertDocumented("Routing quality", out -> RoutingBench.run(new String[] {"--help"}, out, System.err));
+    assertDocumented("Simulated model server", out -> SimulatorCommand.run(new String[] {"--help"}, out, System.err));
   }
 
   /** Checks that every flag in a command's help is named in the README section {@code title}. */

@@ -19,9 +19,11 @@ import java.io.IOException;
  * @param maxTokens {@code max_completion_tokens}, else {@code max_tokens}, or 0 if neither is given
  * @param stream whether the response is a server-sent-event stream
  * @param includeUsage whether a streamed response ends with a usage chunk ({@code stream_options.include_usage})
+ * @param remoteDecode {@code kv_transfer_params.do_remote_decode}: a decode pod's sidecar asks this pod to prefill
+ *     and keep the KV for the decode pod to pull
  */
 record OpenAiRequest(boolean chat, String model, String prompt, String lastUserText, int maxTokens, boolean stream,
-    boolean includeUsage) {
+    boolean includeUsage, boolean remoteDecode) {
 
   static final ObjectMapper JSON = new ObjectMapper();
 
@@ -83,7 +85,8 @@ record OpenAiRequest(boolean chat, String model, String prompt, String lastUserT
       }
       lastUser = prompt;
     }
-    return new OpenAiRequest(chat, model.asText(), prompt, lastUser, maxTokens.asInt(0), stream, includeUsage);
+    return new OpenAiRequest(chat, model.asText(), prompt, lastUser, maxTokens.asInt(0), stream, includeUsage,
+        root.path("kv_transfer_params").path("do_remote_decode").asBoolean(false));
   }
 
   private static String content(JsonNode content) {

@@ -230,7 +230,7 @@ public final class RoutingBench {
             "content-type", "application/json"), item.body(), null);
         OpenAiRequest request = OpenAiRequest.parse(item.chat(), item.body());
         engines.get(routing.targets().get(0).name()).submit(
-            new SimulatedEngine.Request(request.model(), request.prompt(), item.reply(), false, "length"),
+            new SimulatedEngine.Request(request.model(), request.prompt(), item.reply(), false, "length", false),
             completion -> {
               results.add(completion, clock.nanos());
               director.finish(routing);

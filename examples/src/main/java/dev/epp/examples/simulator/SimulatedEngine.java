@@ -31,6 +31,12 @@ import java.util.TreeMap;
  * sequence releases its blocks, and the full blocks of prompt plus output stay cached (LRU, see {@link KvCache}), as
  * in vLLM: a chat's next turn, which sends the reply back, finds the whole previous conversation cached.
  *
+ * <p><b>Remote prefill</b> (prefill/decode disaggregation, as vLLM with a KV connector on a decode pod): a request
+ * whose prompt was prefilled on another pod waits in the same queue for a sequence slot and its blocks, but not for
+ * the prefill unit. Its cached prefix is local as usual; the rest of its prompt but the last token is transferred at
+ * {@code kvTransferNanosPerToken} per token, holding its slot and blocks, and the last prompt token is computed
+ * locally; then it decodes as any other. Its prompt blocks are resident afterwards, as if prefilled here.
+ *
  * <p>So queueing and KV usage are consequences of the requests a pod is given, and time to first token falls when a
  * request lands where its prefix is cached: it needs less prefill, and so does everyone queued behind it.
  *
@@ -62,8 +68,10 @@ final class SimulatedEngine {
    * @param streamTokens whether the listener wants {@link Listener#token} calls
    * @param finishReason the finish reason the response will report ({@code length} or {@code stop}), counted in
    *     {@code vllm:request_success_total}
+   * @param remotePrefill whether the prompt's KV comes from a prefill pod (see the class comment)
    */
-  record Request(String model, String prompt, String output, boolean streamTokens, String finishReason) {
+  record Request(String model, String prompt, String output, boolean streamTokens, String finishReason,
+      boolean remotePrefill) {
 
     int outputTokens() {
       return tokens(output);
@@ -98,6 +106,9 @@ final class SimulatedEngine {
   private final Histogram e2e = new Histogram(Histogram.LATENCY);
   private final Histogram queueTime = new Histogram(Histogram.LATENCY);
   private long promptTokensTotal;
+  private long promptTokensComputed;
+  private long promptTokensCacheHit;
+  private long promptTokensTransferred;
   private long generationTokensTotal;
   private long prefixQueries;
   private long prefixHits;
@@ -144,25 +155,39 @@ final class SimulatedEngine {
     maxWaiting = Math.max(maxWaiting, waiting.size());
   }
 
-  /** Starts the head of the queue if the prefill unit, a sequence slot, a LoRA slot and its KV blocks are free. */
+  /** Starts requests from the head of the queue while it can: see the class comment. */
   private void admit() {
-    if (prefilling || waiting.isEmpty() || running >= config.maxNumSeqs()) {
-      return;
+    while (admitHead()) {
+      // a remote prefill does not take the prefill unit, so the next one may start too
+    }
+  }
+
+  /**
+   * Starts the head of the queue if a sequence slot, a LoRA slot, its KV blocks and, unless it was prefilled
+   * remotely, the prefill unit are free.
+   */
+  private boolean admitHead() {
+    if (waiting.isEmpty() || running >= config.maxNumSeqs()) {
+      return false;
     }
     Sequence next = waiting.peekFirst();
+    if (prefilling && !next.request.remotePrefill()) {
+      return false;
+    }
     String adapter = adapter(next);
     if (adapter != null && !runningAdapters.containsKey(adapter) && runningAdapters.size() >= config.maxLoras()) {
-      return;
+      return false;
     }
     int cachedBlocks = cache.allocate(next.hashes, next.privateBlocks);
     if (cachedBlocks < 0) {
-      return;
+      return false;
     }
     waiting.pollFirst();
     adjust(waitingAdapters, next, -1);
     adjust(runningAdapters, next, 1);
     running++;
     start(next, cachedBlocks);
+    return true;
   }
 
   private void start(Sequence sequence, int cachedBlocks) {
@@ -171,12 +196,20 @@ final class SimulatedEngine {
     sequence.cachedTokens = sequence.promptTokens - uncached;
     prefixQueries += sequence.promptTokens;
     prefixHits += sequence.cachedTokens;
-    prefilling = true;
-    clock.schedule(uncached * config.prefillNanosPerToken(), () -> firstToken(sequence));
+    if (sequence.request.remotePrefill()) {
+      sequence.transferredTokens = uncached - 1;
+      clock.schedule(sequence.transferredTokens * config.kvTransferNanosPerToken() + config.prefillNanosPerToken(),
+          () -> firstToken(sequence));
+    } else {
+      prefilling = true;
+      clock.schedule(uncached * config.prefillNanosPerToken(), () -> firstToken(sequence));
+    }
   }
 
   private void firstToken(Sequence sequence) {
-    prefilling = false;
+    if (!sequence.request.remotePrefill()) {
+      prefilling = false;
+    }
     admit();
     long ttftNanos = clock.nanos() - sequence.submittedAt;
     ttft.observe(ttftNanos / 1e9, 1);
@@ -213,6 +246,9 @@ final class SimulatedEngine {
     e2e.observe((now - sequence.submittedAt) / 1e9, 1);
     queueTime.observe((sequence.admittedAt - sequence.submittedAt) / 1e9, 1);
     promptTokensTotal += sequence.promptTokens;
+    promptTokensCacheHit += sequence.cachedTokens;
+    promptTokensTransferred += sequence.transferredTokens;
+    promptTokensComputed += sequence.promptTokens - sequence.cachedTokens - sequence.transferredTokens;
     generationTokensTotal += outputTokens;
     successes.merge(sequence.request.finishReason(), 1L, Long::sum);
     sequence.listener.completed(new Completion(sequence.promptTokens, sequence.cachedTokens, outputTokens,
@@ -280,6 +316,21 @@ final class SimulatedEngine {
 
   long promptTokensTotal() {
     return promptTokensTotal;
+  }
+
+  /** Prompt tokens of completed requests prefilled here: vLLM's {@code prompt_tokens_by_source{local_compute}}. */
+  long promptTokensComputed() {
+    return promptTokensComputed;
+  }
+
+  /** Prompt tokens of completed requests found in the local prefix cache ({@code local_cache_hit}). */
+  long promptTokensCacheHit() {
+    return promptTokensCacheHit;
+  }
+
+  /** Prompt tokens of completed requests pulled from a prefill pod ({@code external_kv_transfer}). */
+  long promptTokensTransferred() {
+    return promptTokensTransferred;
   }
 
   long generationTokensTotal() {
@@ -354,6 +405,7 @@ final class SimulatedEngine {
     long admittedAt;
     long ttftNanos;
     int cachedTokens;
+    int transferredTokens;
 
     Sequence(Request request, Listener listener, int promptTokens, long[] hashes, int privateBlocks,
         long submittedAt) {

@@ -18,7 +18,10 @@ import java.util.Objects;
  * <p>Pod {@code i} (from 0) is named {@code vllm-<i>-rank-0} and listens on {@code firstPort + i}, or on a free port
  * when {@code firstPort} is 0. {@link #scale} starts the missing pods in index order or stops the highest ones, then
  * replaces the file atomically (written beside it, then moved over it) with one line per running pod:
- * {@code vllm-<i>-rank-0 127.0.0.1:<port> inference.networking.k8s.io/engine-type=vllm}.
+ * {@code vllm-<i>-rank-0 127.0.0.1:<port> inference.networking.k8s.io/engine-type=vllm llm-d.ai/role=<role>}
+ * (the role label as llm-d's {@code prefill-filter} and {@code decode-filter} read it). Every pod has the role
+ * {@link Role#BOTH}, or, for prefill/decode disaggregation, even pods {@link Role#PREFILL} and odd ones
+ * {@link Role#DECODE}.
  *
  * <p>Every pod runs {@link #ENGINE}, sized so that load from a shell loop shows in queues and KV-cache use.
  *
@@ -31,7 +34,8 @@ public final class SimulatedPods implements AutoCloseable {
    * 512 KV blocks (8,192 tokens), so a few dozen concurrent requests queue and fill a visible part of the cache.
    */
   static final EngineConfig ENGINE = new EngineConfig(EngineConfig.DEFAULT_MODEL, List.of(), 1, 8, 512, 16,
-      EngineConfig.defaults().prefillNanosPerToken(), EngineConfig.defaults().decodeNanosPerToken());
+      EngineConfig.defaults().prefillNanosPerToken(), EngineConfig.defaults().decodeNanosPerToken(),
+      EngineConfig.defaults().kvTransferNanosPerToken());
 
   /** A running pod. */
   public record Pod(String name, int port) {
@@ -42,11 +46,12 @@ public final class SimulatedPods implements AutoCloseable {
   }
 
   private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
-  private static final String LABELS = "inference.networking.k8s.io/engine-type=vllm";
+  private static final String ENGINE_LABEL = "inference.networking.k8s.io/engine-type=vllm";
 
   private final Path endpointsFile;
   private final int firstPort;
   private final int maxReplicas;
+  private final boolean disaggregated;
   private final List<SimulatorServer> servers = new ArrayList<>(); // pod i at index i
 
   /**
@@ -54,9 +59,10 @@ public final class SimulatedPods implements AutoCloseable {
    *
    * @param firstPort pod 0's port, pod {@code i} on {@code firstPort + i}; 0 for free ports
    * @param maxReplicas the most pods {@link #scale} accepts
+   * @param disaggregated whether even pods prefill and odd ones decode, rather than every pod doing both
    * @throws IllegalArgumentException if the ports of {@code maxReplicas} pods do not fit in 1..65535
    */
-  public SimulatedPods(Path endpointsFile, int firstPort, int maxReplicas) {
+  public SimulatedPods(Path endpointsFile, int firstPort, int maxReplicas, boolean disaggregated) {
     this.endpointsFile = Objects.requireNonNull(endpointsFile, "endpointsFile");
     if (maxReplicas < 1 || firstPort < 0 || (firstPort > 0 && firstPort + maxReplicas - 1 > 65535)) {
       throw new IllegalArgumentException(
@@ -64,6 +70,7 @@ public final class SimulatedPods implements AutoCloseable {
     }
     this.firstPort = firstPort;
     this.maxReplicas = maxReplicas;
+    this.disaggregated = disaggregated;
   }
 
   /** The model every pod serves. */
@@ -105,7 +112,7 @@ public final class SimulatedPods implements AutoCloseable {
       int index = servers.size();
       int port = firstPort == 0 ? 0 : firstPort + index;
       try {
-        servers.add(SimulatorServer.start(ENGINE, SimulatorServer.TextMode.RANDOM, index,
+        servers.add(SimulatorServer.start(ENGINE, role(index), name(index), SimulatorServer.TextMode.RANDOM, index,
             new InetSocketAddress(LOOPBACK, port)));
       } catch (IOException e) {
         failure = new IOException("cannot start pod " + name(index) + " on port " + port + ": " + e.getMessage(), e);
@@ -126,14 +133,23 @@ public final class SimulatedPods implements AutoCloseable {
     Files.deleteIfExists(endpointsFile);
   }
 
+  private Role role(int index) {
+    if (!disaggregated) {
+      return Role.BOTH;
+    }
+    return index % 2 == 0 ? Role.PREFILL : Role.DECODE;
+  }
+
   private static String name(int index) {
     return "vllm-" + index + "-rank-0";
   }
 
   private void writeEndpointsFile() throws IOException {
     StringBuilder text = new StringBuilder("# simulated pods, written by the demo\n");
-    for (Pod pod : pods()) {
-      text.append(pod.name()).append(' ').append(pod.hostPort()).append(' ').append(LABELS).append('\n');
+    List<Pod> pods = pods();
+    for (int i = 0; i < pods.size(); i++) {
+      text.append(pods.get(i).name()).append(' ').append(pods.get(i).hostPort()).append(' ').append(ENGINE_LABEL)
+          .append(' ').append(role(i).label()).append('\n');
     }
     Path dir = endpointsFile.toAbsolutePath().getParent();
     Path temp = Files.createTempFile(dir, endpointsFile.getFileName() + ".", ".tmp");

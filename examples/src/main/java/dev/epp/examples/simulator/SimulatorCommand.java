@@ -29,6 +29,13 @@ public final class SimulatorCommand {
         false, "prefill time per uncached prompt token, microseconds");
     final Cli.Flag<Double> decodeMs = flags.number("decode-ms-per-token", d.decodeNanosPerToken() / 1e6, false,
         "time between output tokens, milliseconds");
+    final Cli.Flag<Double> kvTransferUs = flags.number("kv-transfer-us-per-token",
+        d.kvTransferNanosPerToken() / 1000.0, false,
+        "time to pull one prompt token's KV from a prefill pod, microseconds (128 KiB at 25 GB/s)");
+    final Cli.Flag<String> role = flags.choice("role", "both", List.of("prefill", "decode", "both"),
+        "the pod's llm-d.ai/role; decode and both prefill on the pod in x-prefiller-host-port first");
+    final Cli.Flag<String> podName = flags.string("pod-name", "simulator",
+        "the pod name in the response headers x-simulator-prefilled-by and -decoded-by");
     final Cli.Flag<List<String>> loras = flags.list("lora", "LoRA adapters served besides the base model");
     final Cli.Flag<Integer> maxLoras = flags.integer("max-loras", 1, 1, Integer.MAX_VALUE,
         "adapters running at once; unset: the number of --lora adapters, at least 1");
@@ -41,7 +48,7 @@ public final class SimulatorCommand {
       return new EngineConfig(model.get(), loras.get(),
           maxLoras.isSet() ? maxLoras.get() : Math.max(1, loras.get().size()),
           maxNumSeqs.get(), kvBlocks.get(), blockSize.get(),
-          Math.round(prefillUs.get() * 1000), Math.round(decodeMs.get() * 1e6));
+          Math.round(prefillUs.get() * 1000), Math.round(decodeMs.get() * 1e6), Math.round(kvTransferUs.get() * 1000));
     }
   }
 
@@ -68,6 +75,9 @@ public final class SimulatorCommand {
         return 0;
       }
       config = options.engineConfig();
+      if (options.podName.get().isBlank()) {
+        throw new IllegalArgumentException("pod name must not be blank");
+      }
     } catch (Cli.UsageException | IllegalArgumentException e) {
       err.println("simulator: " + e.getMessage());
       return 2;
@@ -78,15 +88,16 @@ public final class SimulatorCommand {
     long seed = options.seed.get();
     SimulatorServer server;
     try {
-      server = SimulatorServer.start(config, mode, seed, new InetSocketAddress(port));
+      server = SimulatorServer.start(config, Role.parse(options.role.get()), options.podName.get(), mode, seed,
+          new InetSocketAddress(port));
     } catch (IOException e) {
       err.println("simulator: cannot listen on port " + port + ": " + e.getMessage());
       return 1;
     }
     Runtime.getRuntime().addShutdownHook(new Thread(server::close));
-    out.printf("simulator serving %s%s on port %d: %d sequences, %d KV blocks of %d tokens, prefill %.1f us/token, "
+    out.printf("simulator %s (role %s) serving %s%s on port %d: %d sequences, %d KV blocks of %d tokens, prefill %.1f us/token, "
             + "decode %.1f ms/token, %s text%n",
-        config.model(), config.loras().isEmpty() ? "" : " + LoRA " + config.loras(), server.port(),
+        options.podName.get(), options.role.get(), config.model(), config.loras().isEmpty() ? "" : " + LoRA " + config.loras(), server.port(),
         config.maxNumSeqs(), config.kvBlocks(), config.blockSize(), config.prefillNanosPerToken() / 1000.0,
         config.decodeNanosPerToken() / 1e6, mode.name().toLowerCase(java.util.Locale.ROOT));
     try {

@@ -1,13 +1,22 @@
 package dev.epp.examples.simulator;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -29,6 +38,20 @@ import java.util.concurrent.atomic.AtomicLong;
  * timing anything. Without {@code max_tokens} a response has {@value #DEFAULT_MAX_TOKENS} tokens, the OpenAI
  * completions default. Errors have vLLM's shape: {@code {"object":"error","message":…,"type":…,"code":…}}.
  *
+ * <p><b>Prefill/decode disaggregation</b>, as llm-d runs it with vLLM's NIXL connector. A decode or both-role pod
+ * given {@value #PREFILLER_HEADER}{@code : <host>:<port>} acts as llm-d's routing sidecar: it first sends the
+ * request to that pod with {@code stream: false}, {@code max_tokens: 1} and
+ * {@code kv_transfer_params: {"do_remote_decode": true, ...}}, waits for the answer (at most
+ * {@link #PREFILL_TIMEOUT}), then decodes locally, pulling the prompt's KV as {@link SimulatedEngine} describes when
+ * the answer carries {@code kv_transfer_params.do_remote_prefill}. A prefill pod that cannot be reached, times out,
+ * answers 5xx or not JSON gives the client a 502 {@code BadGateway} error; its 4xx errors pass through. Usage then
+ * reports the prefill pod's {@code cached_tokens}, as llm-d's sidecar rewrites it. A request with
+ * {@code do_remote_decode} is prefilled and answered after its one token, with {@code kv_transfer_params} naming this
+ * pod; its blocks are released then and stay in the prefix cache, where the transfer reads them (vLLM instead holds
+ * them until the decode pod has read them). The headers {@value #PREFILLED_BY_HEADER} and
+ * {@value #DECODED_BY_HEADER} name the pods that did each part, and {@value #TTFT_HEADER} includes the remote
+ * prefill's round trip.
+ *
  * <p><b>Threading:</b> HTTP exchanges run on a pool of daemon threads; the engine runs on the clock's thread, and
  * the two meet only through {@link RealTimeClock#call} and per-request queues.
  */
@@ -36,6 +59,14 @@ final class SimulatorServer implements AutoCloseable {
 
   /** Response header carrying the engine's time to first token, in milliseconds. */
   static final String TTFT_HEADER = "x-simulator-ttft-ms";
+  /** Request header naming the prefill pod, set by the EPP's {@code disagg-profile-handler}. */
+  static final String PREFILLER_HEADER = "x-prefiller-host-port";
+  /** Response header naming the pod that prefilled the prompt. */
+  static final String PREFILLED_BY_HEADER = "x-simulator-prefilled-by";
+  /** Response header naming the pod that decoded the output. */
+  static final String DECODED_BY_HEADER = "x-simulator-decoded-by";
+  /** How long a decode pod waits for its prefill pod's answer, queueing included. */
+  static final Duration PREFILL_TIMEOUT = Duration.ofSeconds(60);
   /** Output tokens when a request gives no {@code max_tokens}. */
   static final int DEFAULT_MAX_TOKENS = 16;
 
@@ -51,16 +82,21 @@ final class SimulatorServer implements AutoCloseable {
   }
 
   private final EngineConfig config;
+  private final Role role;
+  private final String name;
   private final TextMode mode;
   private final Random random;
   private final RealTimeClock clock = new RealTimeClock();
   private final SimulatedEngine engine;
   private final HttpServer http;
   private final ExecutorService handlers;
+  private final HttpClient prefillClient;
   private final AtomicLong ids = new AtomicLong();
 
-  private SimulatorServer(EngineConfig config, TextMode mode, long seed, HttpServer http) {
+  private SimulatorServer(EngineConfig config, Role role, String name, TextMode mode, long seed, HttpServer http) {
     this.config = config;
+    this.role = role;
+    this.name = name;
     this.mode = mode;
     this.random = new Random(seed);
     this.engine = new SimulatedEngine(config, clock);
@@ -71,18 +107,21 @@ final class SimulatorServer implements AutoCloseable {
       return t;
     });
     http.setExecutor(handlers);
+    this.prefillClient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).executor(handlers)
+        .connectTimeout(Duration.ofSeconds(5)).build();
     http.createContext("/", this::handle);
   }
 
   /**
    * Starts a simulator listening on {@code address} (port 0 picks a free port).
    *
+   * @param name the pod name reported in {@value #PREFILLED_BY_HEADER} and {@value #DECODED_BY_HEADER}
    * @param seed seeds the random text
    * @throws IOException if the address cannot be bound
    */
-  static SimulatorServer start(EngineConfig config, TextMode mode, long seed, InetSocketAddress address)
-      throws IOException {
-    SimulatorServer server = new SimulatorServer(config, mode, seed, HttpServer.create(address, 0));
+  static SimulatorServer start(EngineConfig config, Role role, String name, TextMode mode, long seed,
+      InetSocketAddress address) throws IOException {
+    SimulatorServer server = new SimulatorServer(config, role, name, mode, seed, HttpServer.create(address, 0));
     server.http.start();
     return server;
   }
@@ -109,7 +148,7 @@ final class SimulatorServer implements AutoCloseable {
           if (!post) {
             error(exchange, 405, "MethodNotAllowed", "use POST");
           } else {
-            generate(exchange, path.equals("/v1/chat/completions"));
+            generate(exchange, path);
           }
         }
         case "/v1/models" -> send(exchange, 200, "application/json", models());
@@ -122,10 +161,11 @@ final class SimulatorServer implements AutoCloseable {
     }
   }
 
-  private void generate(HttpExchange exchange, boolean chat) throws IOException {
+  private void generate(HttpExchange exchange, String path) throws IOException {
+    byte[] body = exchange.getRequestBody().readAllBytes();
     OpenAiRequest request;
     try {
-      request = OpenAiRequest.parse(chat, exchange.getRequestBody().readAllBytes());
+      request = OpenAiRequest.parse(path.equals("/v1/chat/completions"), body);
     } catch (IllegalArgumentException e) {
       error(exchange, 400, "BadRequestError", e.getMessage());
       return;
@@ -134,12 +174,26 @@ final class SimulatorServer implements AutoCloseable {
       error(exchange, 404, "NotFoundError", "The model `" + request.model() + "` does not exist.");
       return;
     }
+    String prefiller = exchange.getRequestHeaders().getFirst(PREFILLER_HEADER);
+    RemotePrefill remote = null;
+    if (prefiller != null && role.pullsRemotePrefill() && !request.remoteDecode()) {
+      try {
+        remote = prefill(exchange, prefiller, path, body);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      if (remote == null) {
+        return;
+      }
+    }
+    boolean pulled = remote != null && remote.kvTransferred();
     int budget = request.maxTokens() > 0 ? request.maxTokens() : DEFAULT_MAX_TOKENS;
     List<String> tokens = mode == TextMode.ECHO ? echo(request.lastUserText(), budget) : randomText(budget);
     String finishReason = tokens.size() < budget ? "stop" : "length";
     BlockingQueue<Object> events = new LinkedBlockingQueue<>();
     SimulatedEngine.Request work = new SimulatedEngine.Request(request.model(), request.prompt(),
-        String.join("", tokens), request.stream(), finishReason);
+        String.join("", tokens), request.stream(), finishReason, pulled);
     SimulatedEngine.Listener listener = new SimulatedEngine.Listener() {
       @Override
       public void firstToken(long ttftNanos, int cachedTokens) {
@@ -166,12 +220,18 @@ final class SimulatorServer implements AutoCloseable {
       return;
     }
     Response response = new Response(request, "cmpl-" + ids.incrementAndGet(), System.currentTimeMillis() / 1000);
+    Integer cachedTokens = pulled ? remote.cachedTokens() : null;
     try {
-      long ttftNanos = (Long) events.take();
+      long ttftNanos = (Long) events.take() + (remote == null ? 0 : remote.nanos());
       exchange.getResponseHeaders().add(TTFT_HEADER, String.format(Locale.ROOT, "%.3f", ttftNanos / 1e6));
+      exchange.getResponseHeaders().add(PREFILLED_BY_HEADER, pulled ? remote.prefilledBy() : name);
+      if (!request.remoteDecode()) {
+        exchange.getResponseHeaders().add(DECODED_BY_HEADER, name);
+      }
       if (!request.stream()) {
         SimulatedEngine.Completion done = (SimulatedEngine.Completion) events.take();
-        send(exchange, 200, "application/json", response.full(String.join("", tokens), finishReason, done));
+        send(exchange, 200, "application/json", response.full(String.join("", tokens), finishReason, done,
+            cachedTokens, request.remoteDecode() ? kvTransferParams(exchange, done) : null));
         return;
       }
       exchange.getResponseHeaders().add("Content-Type", "text/event-stream");
@@ -185,12 +245,102 @@ final class SimulatorServer implements AutoCloseable {
       }
       event(out, response.chunk("", false, finishReason));
       if (request.includeUsage()) {
-        event(out, response.usageChunk((SimulatedEngine.Completion) next));
+        event(out, response.usageChunk((SimulatedEngine.Completion) next, cachedTokens));
       }
       out.write("data: [DONE]\n\n".getBytes(StandardCharsets.UTF_8));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /**
+   * What a decode pod learnt from its prefill pod.
+   *
+   * @param prefilledBy the prefill pod's name
+   * @param kvTransferred whether the answer offered the KV for transfer ({@code do_remote_prefill})
+   * @param cachedTokens the prefill's {@code cached_tokens}
+   * @param nanos the prefill's round trip
+   */
+  private record RemotePrefill(String prefilledBy, boolean kvTransferred, int cachedTokens, long nanos) {}
+
+  /**
+   * Sends the prefill request to {@code hostPort}, as llm-d's sidecar does with vLLM's NIXL connector.
+   *
+   * @return what the prefill pod answered, or null after sending the client an error
+   */
+  private RemotePrefill prefill(HttpExchange exchange, String hostPort, String path, byte[] body)
+      throws IOException, InterruptedException {
+    URI uri;
+    try {
+      uri = new URI("http://" + hostPort + path);
+      if (uri.getHost() == null || uri.getPort() < 0 || !hostPort.equals(uri.getRawAuthority())) {
+        throw new URISyntaxException(hostPort, "not <host>:<port>");
+      }
+    } catch (URISyntaxException e) {
+      error(exchange, 400, "BadRequestError", "invalid " + PREFILLER_HEADER + " '" + hostPort
+          + "': expected <host>:<port>");
+      return null;
+    }
+    ObjectNode prefillBody = (ObjectNode) OpenAiRequest.JSON.readTree(body);
+    prefillBody.put("stream", false);
+    prefillBody.remove("stream_options");
+    prefillBody.put("max_tokens", 1);
+    if (prefillBody.has("max_completion_tokens")) {
+      prefillBody.put("max_completion_tokens", 1);
+    }
+    prefillBody.putObject("kv_transfer_params").put("do_remote_decode", true).put("do_remote_prefill", false)
+        .putNull("remote_engine_id").putNull("remote_block_ids").putNull("remote_host").putNull("remote_port");
+    HttpRequest prefillRequest = HttpRequest.newBuilder(uri).timeout(PREFILL_TIMEOUT)
+        .header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(OpenAiRequest.JSON.writeValueAsBytes(prefillBody))).build();
+    long started = System.nanoTime();
+    HttpResponse<byte[]> answer;
+    try {
+      answer = prefillClient.send(prefillRequest, HttpResponse.BodyHandlers.ofByteArray());
+    } catch (HttpTimeoutException e) {
+      error(exchange, 502, "BadGateway", "prefill pod " + hostPort + " did not answer within "
+          + PREFILL_TIMEOUT.toSeconds() + " s");
+      return null;
+    } catch (ConnectException e) {
+      error(exchange, 502, "BadGateway", "cannot connect to prefill pod " + hostPort);
+      return null;
+    } catch (IOException e) {
+      error(exchange, 502, "BadGateway", "prefill pod " + hostPort + " failed: " + e);
+      return null;
+    }
+    long nanos = System.nanoTime() - started;
+    int status = answer.statusCode();
+    if (status >= 400 && status < 500) {
+      send(exchange, status, "application/json", answer.body());
+      return null;
+    }
+    JsonNode json;
+    try {
+      json = OpenAiRequest.JSON.readTree(answer.body());
+    } catch (IOException e) {
+      json = null;
+    }
+    if (status != 200 || json == null || !json.isObject()) {
+      String message = json == null ? "" : json.path("message").asText("");
+      error(exchange, 502, "BadGateway", "prefill pod " + hostPort + " answered " + status
+          + (message.isEmpty() ? "" : ": " + message));
+      return null;
+    }
+    return new RemotePrefill(answer.headers().firstValue(PREFILLED_BY_HEADER).orElse(hostPort),
+        json.path("kv_transfer_params").path("do_remote_prefill").asBoolean(false),
+        json.path("usage").path("prompt_tokens_details").path("cached_tokens").asInt(0), nanos);
+  }
+
+  /** The {@code kv_transfer_params} of a prefill's answer: where the decode pod reads the prompt's blocks. */
+  private ObjectNode kvTransferParams(HttpExchange exchange, SimulatedEngine.Completion done) {
+    ObjectNode params = OpenAiRequest.JSON.createObjectNode().put("do_remote_prefill", true)
+        .put("do_remote_decode", false).put("remote_engine_id", name);
+    ArrayNode blocks = params.putArray("remote_block_ids");
+    for (int i = 0; i < (done.promptTokens() + config.blockSize() - 1) / config.blockSize(); i++) {
+      blocks.add(i);
+    }
+    return params.put("remote_host", exchange.getLocalAddress().getAddress().getHostAddress())
+        .put("remote_port", exchange.getLocalAddress().getPort()).put("tp_size", 1);
   }
 
   private List<String> echo(String text, int budget) {
@@ -254,7 +404,12 @@ final class SimulatorServer implements AutoCloseable {
   /** The OpenAI JSON of one response. */
   private record Response(OpenAiRequest request, String id, long created) {
 
-    byte[] full(String text, String finishReason, SimulatedEngine.Completion done) throws IOException {
+    /**
+     * @param cachedTokens the usage's {@code cached_tokens}, or null for the engine's
+     * @param kvTransferParams the prefill's {@code kv_transfer_params}, or null
+     */
+    byte[] full(String text, String finishReason, SimulatedEngine.Completion done, Integer cachedTokens,
+        ObjectNode kvTransferParams) throws IOException {
       ObjectNode root = envelope(request.chat() ? "chat.completion" : "text_completion");
       ObjectNode choice = root.putArray("choices").addObject().put("index", 0);
       if (request.chat()) {
@@ -263,7 +418,10 @@ final class SimulatorServer implements AutoCloseable {
         choice.put("text", text).putNull("logprobs");
       }
       choice.put("finish_reason", finishReason);
-      usage(root, done);
+      usage(root, done, cachedTokens);
+      if (kvTransferParams != null) {
+        root.set("kv_transfer_params", kvTransferParams);
+      }
       return OpenAiRequest.JSON.writeValueAsBytes(root);
     }
 
@@ -291,10 +449,10 @@ final class SimulatorServer implements AutoCloseable {
     }
 
     /** The final chunk of {@code stream_options.include_usage}: no choices, the usage. */
-    byte[] usageChunk(SimulatedEngine.Completion done) throws IOException {
+    byte[] usageChunk(SimulatedEngine.Completion done, Integer cachedTokens) throws IOException {
       ObjectNode root = envelope(request.chat() ? "chat.completion.chunk" : "text_completion");
       root.putArray("choices");
-      usage(root, done);
+      usage(root, done, cachedTokens);
       return OpenAiRequest.JSON.writeValueAsBytes(root);
     }
 
@@ -303,11 +461,12 @@ final class SimulatorServer implements AutoCloseable {
           .put("object", object).put("created", created).put("model", request.model());
     }
 
-    private static void usage(ObjectNode root, SimulatedEngine.Completion done) {
+    private static void usage(ObjectNode root, SimulatedEngine.Completion done, Integer cachedTokens) {
       ObjectNode usage = root.putObject("usage").put("prompt_tokens", done.promptTokens())
           .put("total_tokens", done.promptTokens() + done.outputTokens())
           .put("completion_tokens", done.outputTokens());
-      usage.putObject("prompt_tokens_details").put("cached_tokens", done.cachedTokens());
+      usage.putObject("prompt_tokens_details")
+          .put("cached_tokens", cachedTokens == null ? done.cachedTokens() : cachedTokens);
     }
   }
 }

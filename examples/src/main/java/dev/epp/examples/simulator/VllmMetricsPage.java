@@ -41,6 +41,13 @@ final class VllmMetricsPage {
         engine.prefixHits());
     counter(page, "vllm:prompt_tokens_total", "Number of prefill tokens processed.", labels,
         engine.promptTokensTotal());
+    header(page, "vllm:prompt_tokens_by_source_total", "Number of prompt tokens by source.", "counter");
+    sample(page, "vllm:prompt_tokens_by_source_total", labels + ",source=\"local_compute\"",
+        engine.promptTokensComputed());
+    sample(page, "vllm:prompt_tokens_by_source_total", labels + ",source=\"local_cache_hit\"",
+        engine.promptTokensCacheHit());
+    sample(page, "vllm:prompt_tokens_by_source_total", labels + ",source=\"external_kv_transfer\"",
+        engine.promptTokensTransferred());
     counter(page, "vllm:generation_tokens_total", "Number of generation tokens processed.", labels,
         engine.generationTokensTotal());
     header(page, "vllm:request_success_total", "Count of successfully processed requests.", "counter");

@@ -14,17 +14,19 @@ class SimulatedEngineTest {
   private static final String MODEL = "m";
   private static final long PREFILL = 1_000_000; // 1 ms per uncached token
   private static final long DECODE = 10_000_000; // 10 ms per token
+  private static final long TRANSFER = 100_000; // 0.1 ms per transferred token
 
   private final VirtualClock clock = new VirtualClock();
   private final List<SimulatedEngine.Completion> done = new ArrayList<>();
 
   private SimulatedEngine engine(int maxNumSeqs, int kvBlocks) {
     return new SimulatedEngine(
-        new EngineConfig(MODEL, List.of("lora-a", "lora-b"), 1, maxNumSeqs, kvBlocks, 16, PREFILL, DECODE), clock);
+        new EngineConfig(MODEL, List.of("lora-a", "lora-b"), 1, maxNumSeqs, kvBlocks, 16, PREFILL, DECODE, TRANSFER),
+        clock);
   }
 
   private void submit(SimulatedEngine engine, String model, String prompt, int outputTokens) {
-    engine.submit(new SimulatedEngine.Request(model, prompt, "tok ".repeat(outputTokens), false, "length"),
+    engine.submit(new SimulatedEngine.Request(model, prompt, "tok ".repeat(outputTokens), false, "length", false),
         done::add);
   }
 
@@ -66,11 +68,52 @@ class SimulatedEngineTest {
   void aFollowUpTurnHitsThePreviousPromptAndOutput() {
     SimulatedEngine engine = engine(8, 64);
     String prompt = text("a", 4);
-    engine.submit(new SimulatedEngine.Request(MODEL, prompt, text("reply", 2), false, "length"), done::add);
+    engine.submit(new SimulatedEngine.Request(MODEL, prompt, text("reply", 2), false, "length", false), done::add);
     clock.run();
     submit(engine, MODEL, prompt + text("reply", 2) + text("next", 1), 1);
     clock.run();
     assertEquals(6 * 16, done.get(1).cachedTokens());
+  }
+
+  private void submitRemotePrefilled(SimulatedEngine engine, String prompt, int outputTokens) {
+    engine.submit(new SimulatedEngine.Request(MODEL, prompt, "tok ".repeat(outputTokens), false, "length", true),
+        done::add);
+  }
+
+  @Test
+  void aRemotelyPrefilledPromptIsTransferredWithoutWaitingForThePrefillUnit() {
+    SimulatedEngine engine = engine(8, 64);
+    submit(engine, MODEL, text("local", 10), 2); // 160 tokens: holds the prefill unit for 160 ms
+    submitRemotePrefilled(engine, text("remote", 10), 2); // 159 tokens transferred, the last one computed
+    assertEquals(2, engine.runningCount());
+    assertEquals(0, engine.waitingCount());
+    assertEquals(2 * 11 / 64.0, engine.kvUsage(), 1e-9); // 160 + 2 tokens each: 11 blocks
+    clock.run();
+    SimulatedEngine.Completion remote = done.get(0);
+    assertEquals(new SimulatedEngine.Completion(160, 0, 2, 0, 159 * TRANSFER + PREFILL,
+        159 * TRANSFER + PREFILL + DECODE), remote);
+    assertEquals(160 * PREFILL, done.get(1).ttftNanos());
+    assertEquals(320, engine.promptTokensTotal());
+    assertEquals(160 + 1, engine.promptTokensComputed());
+    assertEquals(159, engine.promptTokensTransferred());
+    assertEquals(0, engine.promptTokensCacheHit());
+  }
+
+  @Test
+  void aRemotePrefillTransfersOnlyWhatIsNotCachedAndLeavesThePromptCached() {
+    SimulatedEngine engine = engine(8, 64);
+    String prompt = text("a", 4) + text("b", 6); // 160 tokens
+    submit(engine, MODEL, text("a", 4), 1); // caches the first 4 blocks locally
+    clock.run();
+    submitRemotePrefilled(engine, prompt, 1);
+    clock.run();
+    assertEquals(new SimulatedEngine.Completion(160, 64, 1, 0, 95 * TRANSFER + PREFILL, 95 * TRANSFER + PREFILL),
+        done.get(1));
+    assertEquals(95, engine.promptTokensTransferred());
+    assertEquals(64, engine.promptTokensCacheHit());
+    submit(engine, MODEL, prompt, 1); // the transferred blocks are resident now
+    clock.run();
+    assertEquals(159, done.get(2).cachedTokens());
   }
 
   @Test

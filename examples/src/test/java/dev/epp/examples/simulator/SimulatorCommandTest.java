@@ -15,8 +15,11 @@ class SimulatorCommandTest {
   void flagsBuildTheEngineConfig() throws Exception {
     SimulatorCommand.Options options = new SimulatorCommand.Options();
     assertTrue(options.flags.parse(new String[] {"--model", "m", "--kv-blocks=64", "--block-size", "32",
-        "--prefill-us-per-token", "2.5", "--decode-ms-per-token", "4", "--lora", "a, b", "--max-num-seqs", "3"}));
-    assertEquals(new EngineConfig("m", List.of("a", "b"), 2, 3, 64, 32, 2_500, 4_000_000), options.engineConfig());
+        "--prefill-us-per-token", "2.5", "--decode-ms-per-token", "4", "--lora", "a, b", "--max-num-seqs", "3",
+        "--kv-transfer-us-per-token", "0.5", "--role", "decode", "--pod-name", "decode-7"}));
+    assertEquals(new EngineConfig("m", List.of("a", "b"), 2, 3, 64, 32, 2_500, 4_000_000, 500), options.engineConfig());
+    assertEquals(Role.DECODE, Role.parse(options.role.get()));
+    assertEquals("decode-7", options.podName.get());
   }
 
   @Test
@@ -27,6 +30,8 @@ class SimulatorCommandTest {
     assertEquals("random-text", options.text.get());
     assertEquals(8000, options.port.get());
     assertEquals(0L, options.seed.get());
+    assertEquals("both", options.role.get());
+    assertEquals("simulator", options.podName.get());
     SimulatorCommand.Options maxLoras = new SimulatorCommand.Options();
     maxLoras.flags.parse(new String[] {"--lora=a,b,c", "--max-loras", "1", "--echo"});
     assertEquals(1, maxLoras.engineConfig().maxLoras());
@@ -39,7 +44,7 @@ class SimulatorCommandTest {
     PrintStream errStream = new PrintStream(err, true, StandardCharsets.UTF_8);
     for (List<String> args : List.of(List.of("--port"), List.of("--kv-blocks", "-1"), List.of("--echo",
         "--random-text"), List.of("--bogus"), List.of("positional"), List.of("--model="),
-        List.of("--decode-ms-per-token", "-1"))) {
+        List.of("--decode-ms-per-token", "-1"), List.of("--role", "encode"), List.of("--pod-name", " "))) {
       assertEquals(2, SimulatorCommand.run(args.toArray(String[]::new), System.out, errStream), args.toString());
     }
     assertEquals(List.of(
@@ -49,7 +54,9 @@ class SimulatorCommandTest {
         "simulator: unknown flag --bogus",
         "simulator: unexpected argument 'positional'",
         "simulator: model must not be blank",
-        "simulator: invalid value \"-1\" for --decode-ms-per-token: must not be negative"),
+        "simulator: invalid value \"-1\" for --decode-ms-per-token: must not be negative",
+        "simulator: invalid value \"encode\" for --role: expected one of prefill, decode, both",
+        "simulator: pod name must not be blank"),
         err.toString(StandardCharsets.UTF_8).lines().toList());
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     assertEquals(0, SimulatorCommand.run(new String[] {"--help"}, new PrintStream(out, true, StandardCharsets.UTF_8),

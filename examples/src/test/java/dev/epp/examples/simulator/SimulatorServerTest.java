@@ -40,8 +40,9 @@ class SimulatorServerTest {
   private void start(int maxNumSeqs, long prefillNanosPerToken, long decodeNanosPerToken, SimulatorServer.TextMode mode)
       throws IOException {
     EngineConfig config = new EngineConfig(MODEL, List.of("lora-a", "lora-b"), 2, maxNumSeqs, 256, 16,
-        prefillNanosPerToken, decodeNanosPerToken);
-    server = SimulatorServer.start(config, mode, 7, new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        prefillNanosPerToken, decodeNanosPerToken, 0);
+    server = SimulatorServer.start(config, Role.BOTH, "pod-a", mode, 7,
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
   }
 
   private HttpRequest post(String path, String json) {

@@ -16,7 +16,9 @@ module dev.epp.scheduler {
   requires org.yaml.snakeyaml;
 
   exports dev.epp.scheduler;
+  exports dev.epp.scheduler.flowcontrol;
   exports dev.epp.scheduler.plugins.filter;
+  exports dev.epp.scheduler.plugins.flowcontrol;
   exports dev.epp.scheduler.plugins.label;
   exports dev.epp.scheduler.plugins.load;
   exports dev.epp.scheduler.plugins.lora;
@@ -64,5 +66,11 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.prefix.NoHitLruScorer.Factory,
       dev.epp.scheduler.plugins.load.UtilizationFilter.Factory,
       dev.epp.scheduler.plugins.saturation.ProbabilisticAdmitter.Factory,
-      dev.epp.scheduler.plugins.filter.ByLabelFilter.Factory;
+      dev.epp.scheduler.plugins.filter.ByLabelFilter.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.GlobalStrictFairness.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.RoundRobinFairness.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.FcfsOrdering.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.EdfOrdering.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.SloDeadlineOrdering.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.StaticUsageLimit.Factory;
 }

@@ -77,7 +77,13 @@ class BuiltinPluginsTest {
           "utilization-filter",
           "probabilistic-admitter",
           "by-label",
-          "static-objectives");
+          "static-objectives",
+          "global-strict-fairness-policy",
+          "round-robin-fairness-policy",
+          "fcfs-ordering-policy",
+          "edf-ordering-policy",
+          "slo-deadline-ordering-policy",
+          "static-usage-limit-policy");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 
@@ -250,6 +256,7 @@ class BuiltinPluginsTest {
       case "session-id-producer" -> Parameters.of(Map.of("headerName", "x-session-id"));
       case "header-label-affinity-scorer" -> Parameters.of(Map.of("headerName", "x-zone", "labelKey", "zone"));
       case "by-label" -> Parameters.of(Map.of("label", "role", "validValues", List.of("decode")));
+      case "static-usage-limit-policy" -> Parameters.of(Map.of("threshold", 0.8));
       case "utilization-filter" -> Parameters.of(Map.of("conditions",
           List.of(Map.of("metric", "active-requests", "maxValue", 3), Map.of("metric", "waiting-queue", "maxValue", 8))));
       default -> Parameters.empty();

@@ -6,6 +6,7 @@
  * saturation ceiling up to which each band may dispatch.
  *
  * <p>The controller calls every policy while holding its dispatch lock, from one thread at a time; policies must be
- * fast, non-blocking and must not call back into the controller.
+ * fast and non-blocking, must not throw and must not call back into the controller (a fairness or usage-limit policy
+ * that throws is logged and nothing is dispatched in that cycle).
  */
 package dev.epp.api.flowcontrol;

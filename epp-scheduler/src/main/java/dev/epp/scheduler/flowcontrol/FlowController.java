@@ -23,6 +23,8 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Holds requests until the pool can take them (llm-d's flow control). Thread-safe; never blocks a caller beyond a
@@ -64,6 +66,7 @@ public final class FlowController implements AutoCloseable {
     }
   }
 
+  private static final Logger log = LoggerFactory.getLogger(FlowController.class);
   private static final Comparator<Integer> HIGHEST_FIRST = Comparator.reverseOrder();
 
   private final FlowControlConfig config;
@@ -112,7 +115,13 @@ public final class FlowController implements AutoCloseable {
     }
     ScheduledExecutorService scheduler = Objects.requireNonNull(builder.scheduler, "scheduler");
     long interval = config.expiryCleanupInterval().toNanos();
-    this.sweeper = scheduler.scheduleWithFixedDelay(this::sweep, interval, interval, TimeUnit.NANOSECONDS);
+    this.sweeper = scheduler.scheduleWithFixedDelay(() -> {
+      try {
+        sweep();
+      } catch (RuntimeException e) {
+        log.error("flow control: expiry sweep failed; retrying in {}", config.expiryCleanupInterval(), e);
+      }
+    }, interval, interval, TimeUnit.NANOSECONDS);
   }
 
   /** A builder; {@link Builder#saturationSource} and {@link Builder#scheduler} are required. */
@@ -289,31 +298,38 @@ public final class FlowController implements AutoCloseable {
     complete(item, Outcome.Kind.CANCELLED, now);
   }
 
-  /** One dispatch cycle under the lock: the dispatched item, or {@code null} if nothing may or can go. */
+  /**
+   * One dispatch cycle under the lock: the dispatched item, or {@code null} if nothing may or can go. A saturation
+   * source or policy that throws stops the cycle (fail closed) and is logged; the requests stay queued until a later
+   * cycle or their TTL.
+   */
   private Item dispatchOne() {
     if (requests == 0) {
       return null;
     }
     long now = ticker.nanos();
-    observePool(now);
-    double saturation = pool.saturation();
-    int n = bandOrder.length;
-    Arrays.fill(ceilings, 1.0);
-    usageLimit.computeLimits(saturation, priorities, ceilings);
-    for (int i = 0; i < n; i++) {
-      if (saturation >= ceilings[i]) {
-        return null; // head-of-line blocking: no lower band overtakes this one
+    try {
+      observePool(now);
+      double saturation = pool.saturation();
+      Arrays.fill(ceilings, 1.0);
+      usageLimit.computeLimits(saturation, priorities, ceilings);
+      for (int i = 0; i < bandOrder.length; i++) {
+        if (saturation >= ceilings[i]) {
+          return null; // head-of-line blocking: no lower band overtakes this one
+        }
+        BandQueue band = bandOrder[i];
+        if (band.requests == 0) {
+          continue;
+        }
+        FlowQueue picked = band.fairness.pick(band, band.fairnessState);
+        Item item = picked == null ? null : ((Flow) picked).head();
+        if (item != null) {
+          dequeue(item, now);
+          return item;
+        }
       }
-      BandQueue band = bandOrder[i];
-      if (band.requests == 0) {
-        continue;
-      }
-      FlowQueue picked = band.fairness.pick(band, band.fairnessState);
-      Item item = picked == null ? null : ((Flow) picked).head();
-      if (item != null) {
-        dequeue(item, now);
-        return item;
-      }
+    } catch (RuntimeException e) {
+      log.error("flow control: dispatch cycle failed; requests stay queued", e);
     }
     return null;
   }

@@ -450,6 +450,29 @@ class FlowControllerTest {
   }
 
   @Test
+  void aFailingPolicyDispatchesNothingAndLosesNothing() {
+    FairnessPolicy broken = new FairnessPolicy() {
+      @Override
+      public TypedName typedName() {
+        return TypedName.of("broken");
+      }
+
+      @Override
+      public dev.epp.api.flowcontrol.FlowQueue pick(dev.epp.api.flowcontrol.PriorityBand band, Object state) {
+        throw new IllegalStateException("broken policy");
+      }
+    };
+    FlowController controller = controller(FlowControlConfig.defaults()
+        .withBands(FlowControlConfig.Band.of(0), null, List.of(new FlowControlConfig.Band(0, 0, 0, broken, null))));
+    saturation = 0;
+    Ticket ticket = enqueue(controller, "a", "t", 0);
+    controller.signal();
+    assertFalse(ticket.outcome().isDone());
+    controller.close();
+    assertEquals(Outcome.Kind.SHUTTING_DOWN, kind(ticket));
+  }
+
+  @Test
   void invalidSettingsAreRefused() {
     assertThrows(IllegalArgumentException.class, () -> FlowControlConfig.defaults().withGlobalLimits(-1, 0));
     assertThrows(IllegalArgumentException.class,

@@ -234,7 +234,7 @@ public final class FlowController implements AutoCloseable {
   }
 
   /** How many flows (empty ones not yet collected included) the controller holds. */
-  public int flowCount() {
+  int flowCount() {
     lock.lock();
     try {
       int count = 0;
@@ -242,6 +242,16 @@ public final class FlowController implements AutoCloseable {
         count += band.flows.size();
       }
       return count;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** How many bands (configured ones and those created from a template and not yet collected) exist. */
+  int bandCount() {
+    lock.lock();
+    try {
+      return bandOrder.length;
     } finally {
       lock.unlock();
     }

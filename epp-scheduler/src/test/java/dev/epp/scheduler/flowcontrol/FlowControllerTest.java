@@ -422,6 +422,24 @@ class FlowControllerTest {
   }
 
   @Test
+  void idleBandsFromTemplatesAreCollectedButConfiguredBandsStay() {
+    FlowController controller = controller(FlowControlConfig.defaults()
+        .withBands(FlowControlConfig.Band.of(0), null, List.of(FlowControlConfig.Band.of(4))));
+    assertEquals(2, controller.bandCount(), "band 4 and band 0");
+    enqueue(controller, "a", "a", 9);
+    saturation = 0;
+    controller.signal();
+    assertEquals(3, controller.bandCount());
+    now.addAndGet(599 * SECOND);
+    controller.sweep();
+    assertEquals(3, controller.bandCount());
+    now.addAndGet(SECOND);
+    controller.sweep();
+    assertEquals(2, controller.bandCount());
+    assertEquals(Outcome.Kind.DISPATCHED, kind(enqueue(controller, "b", "a", 9)), "recreated on demand");
+  }
+
+  @Test
   void aFlowWithQueuedRequestsIsNeverCollected() {
     FlowController controller = controller(FlowControlConfig.defaults().withTtls(Duration.ZERO, Duration.ZERO));
     enqueue(controller, "a", "a", 0);

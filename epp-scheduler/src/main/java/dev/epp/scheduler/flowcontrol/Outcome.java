@@ -17,7 +17,8 @@ public record Outcome(Kind kind, long queuedNanos) {
 
   /**
    * The outcomes, with llm-d's metric label, {@code x-llm-d-request-dropped-reason} value and HTTP status: 429 means
-   * capacity exists but is contended, 503 that none is available (or the client or the EPP is going away).
+   * capacity exists but is contended, 503 that none is available (or the client or the EPP is going away). GIE v1.5
+   * answers a TTL eviction with 503 and has no no-endpoint outcomes; these follow llm-d.
    */
   public enum Kind {
     /** The pool can take the request: route it. */

@@ -10,6 +10,7 @@ import dev.epp.api.flowcontrol.UsageLimitPolicy;
 import dev.epp.scheduler.plugins.flowcontrol.FcfsOrdering;
 import dev.epp.scheduler.plugins.flowcontrol.GlobalStrictFairness;
 import dev.epp.scheduler.plugins.flowcontrol.StaticUsageLimit;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -104,8 +105,8 @@ public final class FlowController implements AutoCloseable {
     this.defaultOrdering = new FcfsOrdering(FcfsOrdering.TYPE);
     this.ticker = builder.ticker;
     this.metrics = builder.metrics;
-    this.defaultTtlNanos = config.defaultRequestTTL().toNanos();
-    this.noEndpointTtlNanos = config.noEndpointRequestTTL().toNanos();
+    this.defaultTtlNanos = nanos(config.defaultRequestTTL());
+    this.noEndpointTtlNanos = nanos(config.noEndpointRequestTTL());
     long now = ticker.nanos();
     for (FlowControlConfig.Band band : config.priorityBands()) {
       addBand(band, false, now);
@@ -136,7 +137,7 @@ public final class FlowController implements AutoCloseable {
   public Ticket enqueue(FlowRequest request) {
     FlowKey key = request.key();
     long now = ticker.nanos();
-    long ttl = request.ttl() == null ? defaultTtlNanos : request.ttl().toNanos();
+    long ttl = request.ttl() == null ? defaultTtlNanos : nanos(request.ttl());
     Outcome.Kind rejection = null;
     Item item;
     lock.lock();
@@ -260,7 +261,7 @@ public final class FlowController implements AutoCloseable {
   /** Evicts expired requests, collects idle flows and bands, then dispatches; runs every expiryCleanupInterval. */
   void sweep() {
     List<Item> expired = new ArrayList<>();
-    List<Outcome.Kind> kinds = new ArrayList<>();
+    Outcome.Kind kind;
     long now = ticker.nanos();
     lock.lock();
     try {
@@ -268,15 +269,14 @@ public final class FlowController implements AutoCloseable {
         return;
       }
       observePool(now);
-      long budget = poolEmpty ? noEndpointTtlNanos : 0;
-      Outcome.Kind kind = poolEmpty ? Outcome.Kind.EVICTED_NO_ENDPOINTS : Outcome.Kind.EVICTED_TTL;
+      kind = poolEmpty ? Outcome.Kind.EVICTED_NO_ENDPOINTS : Outcome.Kind.EVICTED_TTL;
+      long chargeFrom = regimeSinceNanos;
       for (BandQueue band : bandOrder) {
         for (Flow flow : band.flows.values()) {
           flow.forEach(item -> {
-            long ttl = poolEmpty ? budget : item.ttlNanos;
-            if (ttl > 0 && now - Math.max(item.enqueueNanos, regimeSinceNanos) >= ttl) {
+            long ttl = poolEmpty ? noEndpointTtlNanos : item.ttlNanos;
+            if (ttl > 0 && now - Math.max(item.enqueueNanos, chargeFrom) >= ttl) {
               expired.add(item);
-              kinds.add(kind);
             }
           });
         }
@@ -288,8 +288,8 @@ public final class FlowController implements AutoCloseable {
     } finally {
       lock.unlock();
     }
-    for (int i = 0; i < expired.size(); i++) {
-      complete(expired.get(i), kinds.get(i), now);
+    for (Item item : expired) {
+      complete(item, kind, now);
     }
     signal();
   }
@@ -421,6 +421,11 @@ public final class FlowController implements AutoCloseable {
       priorities[i] = bandOrder[i].priority;
     }
     ceilings = new double[bandOrder.length];
+  }
+
+  /** {@code duration} in nanoseconds, {@link Long#MAX_VALUE} for any longer than that (about 292 years). */
+  private static long nanos(Duration duration) {
+    return duration.compareTo(Duration.ofNanos(Long.MAX_VALUE)) >= 0 ? Long.MAX_VALUE : duration.toNanos();
   }
 
   private static boolean exceeds(long value, long limit) {

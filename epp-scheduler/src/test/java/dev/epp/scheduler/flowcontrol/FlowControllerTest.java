@@ -321,6 +321,16 @@ class FlowControllerTest {
   }
 
   @Test
+  void anEndlessTtlNeverExpires() {
+    FlowController controller = controller(FlowControlConfig.defaults());
+    Ticket ticket = enqueue(controller, "a", new FlowRequest(new FlowKey("t", 0), 1, now.get(),
+        java.time.temporal.ChronoUnit.FOREVER.getDuration(), Long.MAX_VALUE, null));
+    now.addAndGet(365 * 24 * 3600 * SECOND);
+    controller.sweep();
+    assertFalse(ticket.outcome().isDone());
+  }
+
+  @Test
   void zeroDefaultTtlWaitsUntilCancelled() {
     FlowController controller = controller(FlowControlConfig.defaults().withTtls(Duration.ZERO, Duration.ZERO));
     Ticket ticket = enqueue(controller, "a", "t", 0);

@@ -9,4 +9,5 @@ module dev.epp.api {
   exports dev.epp.api;
   exports dev.epp.api.scheduling;
   exports dev.epp.api.requestcontrol;
+  exports dev.epp.api.flowcontrol;
 }

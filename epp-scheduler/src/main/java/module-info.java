@@ -17,7 +17,9 @@ module dev.epp.scheduler {
 
   exports dev.epp.scheduler;
   exports dev.epp.scheduler.plugins.disagg;
+  exports dev.epp.scheduler.flowcontrol;
   exports dev.epp.scheduler.plugins.filter;
+  exports dev.epp.scheduler.plugins.flowcontrol;
   exports dev.epp.scheduler.plugins.label;
   exports dev.epp.scheduler.plugins.load;
   exports dev.epp.scheduler.plugins.lora;
@@ -75,5 +77,11 @@ module dev.epp.scheduler {
       dev.epp.scheduler.plugins.disagg.DisaggProfileHandler.Factory,
       dev.epp.scheduler.plugins.disagg.DisaggProfileHandler.PdFactory,
       dev.epp.scheduler.plugins.disagg.DisaggHeadersHandler.Factory,
-      dev.epp.scheduler.plugins.disagg.DisaggHeadersHandler.PrefillHeaderFactory;
+      dev.epp.scheduler.plugins.disagg.DisaggHeadersHandler.PrefillHeaderFactory,
+      dev.epp.scheduler.plugins.flowcontrol.GlobalStrictFairness.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.RoundRobinFairness.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.FcfsOrdering.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.EdfOrdering.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.SloDeadlineOrdering.Factory,
+      dev.epp.scheduler.plugins.flowcontrol.StaticUsageLimit.Factory;
 }

@@ -92,4 +92,18 @@ public interface MetricsRecorder {
    * {@code llm_d_inference_scheduler_disagg_decision_total}).
    */
   default void recordDisaggDecision(TypedName plugin, String targetModel, String decisionType) {}
+
+  /**
+   * Flow control finished with a request of {@code fairnessId} at {@code priority} after it spent {@code queueNanos}
+   * in the controller; {@code outcome} is llm-d's label ({@code Dispatched}, {@code RejectedCapacity},
+   * {@code EvictedTTL}...) for {@code flow_control_requests_total} and
+   * {@code flow_control_request_queue_duration_seconds}.
+   */
+  default void recordFlowControlOutcome(String fairnessId, int priority, String outcome, long queueNanos) {}
+
+  /**
+   * The flow-control band at {@code priority} now holds {@code requests} requests of {@code bytes} bytes in total
+   * ({@code flow_control_queue_size} and {@code flow_control_queue_bytes}, by band).
+   */
+  default void recordFlowControlQueue(int priority, long requests, long bytes) {}
 }

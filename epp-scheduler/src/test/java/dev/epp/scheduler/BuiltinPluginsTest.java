@@ -87,7 +87,13 @@ class BuiltinPluginsTest {
           "disagg-profile-handler",
           "pd-profile-handler",
           "disagg-headers-handler",
-          "prefill-header-handler");
+          "prefill-header-handler",
+          "global-strict-fairness-policy",
+          "round-robin-fairness-policy",
+          "fcfs-ordering-policy",
+          "edf-ordering-policy",
+          "slo-deadline-ordering-policy",
+          "static-usage-limit-policy");
 
   private final PluginRegistry registry = PluginRegistry.load(getClass().getClassLoader());
 
@@ -261,6 +267,7 @@ class BuiltinPluginsTest {
       case "header-label-affinity-scorer" -> Parameters.of(Map.of("headerName", "x-zone", "labelKey", "zone"));
       case "by-label" -> Parameters.of(Map.of("label", "role", "validValues", List.of("decode")));
       case "pd-profile-handler" -> Parameters.of(Map.of("deciderPluginName", ""));
+      case "static-usage-limit-policy" -> Parameters.of(Map.of("threshold", 0.8));
       case "utilization-filter" -> Parameters.of(Map.of("conditions",
           List.of(Map.of("metric", "active-requests", "maxValue", 3), Map.of("metric", "waiting-queue", "maxValue", 8))));
       default -> Parameters.empty();

@@ -1,0 +1,36 @@
+package dev.epp.scheduler.flowcontrol;
+
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * A request offered to the {@link FlowController}.
+ *
+ * @param key the request's flow
+ * @param bytes its size, counted against the byte limits; not negative
+ * @param receivedNanos when the EPP received it, in the controller's ticker nanoseconds
+ * @param ttl how long it may wait in the queue: {@code null} for the configured {@code defaultRequestTTL},
+ *     {@link Duration#ZERO} for no limit
+ * @param deadlineNanos its SLO deadline for {@code slo-deadline-ordering-policy} (received time plus
+ *     {@code x-llm-d-slo-ttft-ms}, computed by the caller), {@link Long#MAX_VALUE} for none
+ * @param payload anything the caller wants back with the ticket; may be {@code null}
+ */
+public record FlowRequest(
+    FlowKey key, long bytes, long receivedNanos, Duration ttl, long deadlineNanos, Object payload) {
+
+  /** @throws IllegalArgumentException if {@code bytes} or {@code ttl} is negative */
+  public FlowRequest {
+    Objects.requireNonNull(key, "key");
+    if (bytes < 0) {
+      throw new IllegalArgumentException("bytes must not be negative, got " + bytes);
+    }
+    if (ttl != null && ttl.isNegative()) {
+      throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
+    }
+  }
+
+  /** A request with the default TTL, no SLO deadline and no payload. */
+  public static FlowRequest of(FlowKey key, long bytes, long receivedNanos) {
+    return new FlowRequest(key, bytes, receivedNanos, null, Long.MAX_VALUE, null);
+  }
+}

@@ -60,7 +60,7 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   static final String PD_CONFIG = "pd.yaml";
   /** Where {@link #PD_CONFIG} is in the source tree, as the banner and messages name it. */
   static final String PD_CONFIG_SOURCE = "examples/configs/pd.yaml";
-  /** A prompt of 25 tokens, long enough for {@link #PD_CONFIG}'s decider to prefill it on a prefill pod. */
+  /** A prompt of 102 bytes (25 tokens as the EPP estimates them), long enough for {@link #PD_CONFIG}'s decider to prefill it on a prefill pod. */
   static final String PD_PROMPT =
       "Explain prefill/decode disaggregation: why run the prompt pass and token generation on different pods?";
 

@@ -203,11 +203,16 @@ class DemoWalkthroughTest {
   }
 
   @Test
-  void pdWithAConfigFileWithoutADisaggProfileHandlerExitsWithOneAndOneLine() {
+  void pdWithAConfigFileWithoutADisaggProfileHandlerExitsWithOneAndOneLine() throws Exception {
     DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
-    assertEquals(1, command.run(new String[] {"--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0",
-        "--metrics-port", "0", "--first-pod-port", "0", "--pd", "--config-file",
-        OptimizedBaselineConfigTest.FILE.toString()}));
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+        "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
+        "--first-pod-port", "0", "--pd", "--config-file", OptimizedBaselineConfigTest.FILE.toString()}));
+    try {
+      assertEquals(1, exit.get(20, TimeUnit.SECONDS));
+    } finally {
+      command.stop();
+    }
     assertEquals("demo: --pd needs a configuration with a disagg-profile-handler; " + OptimizedBaselineConfigTest.FILE
         + " has none (examples/configs/pd.yaml is one)" + System.lineSeparator(), err.toString(StandardCharsets.UTF_8));
   }

@@ -13,11 +13,15 @@ import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsExporter;
 import dev.epp.scheduler.ConfigException;
 import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.plugins.disagg.DisaggProfileHandler;
 import dev.epp.server.EppServer;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.PrintStream;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,9 +31,11 @@ import java.util.regex.Pattern;
 
 /**
  * The {@code demo} command: the EPP observability walkthrough on one machine. It runs, in this process, simulated vLLM
- * pods ({@link SimulatedPods}) listed in a temporary endpoints file, an {@link EppServer} with the default
- * configuration (or {@code --config-file}'s) that watches that file (plaintext ext_proc, health, {@code /metrics}), and a {@link Gateway} routing
- * through the EPP over ext_proc. The gateway also serves {@code /demo/replicas}: {@code GET} lists the pods,
+ * pods ({@link SimulatedPods}) listed in a temporary endpoints file, an {@link EppServer} that watches that file
+ * (plaintext ext_proc, health, {@code /metrics}) and a {@link Gateway} routing through the EPP over ext_proc. The EPP
+ * runs {@code --config-file}'s configuration, else with {@code --pd} the shipped {@code examples/configs/pd.yaml}
+ * (packaged beside this class as {@value #PD_CONFIG}), else the default one; with {@code --pd} the configuration must
+ * have a {@code disagg-profile-handler}. The gateway also serves {@code /demo/replicas}: {@code GET} lists the pods,
  * {@code POST ?count=N} scales them and the EPP finds the change through the file; both answer
  * {@code {"replicas":N,"pods":[{"name":...,"endpoint":"127.0.0.1:port"},...]}}. The gateway and the pods listen on the
  * loopback address only.
@@ -43,12 +49,20 @@ import java.util.regex.Pattern;
 final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
 
   private static final String DESCRIPTION = """
-      Runs the EPP observability walkthrough on one machine: simulated vLLM pods, the EPP (default configuration
-      unless --config-file, plaintext ext_proc) discovering them through a watched endpoints file, and a gateway routing /v1/* through it.
+      Runs the EPP observability walkthrough on one machine: simulated vLLM pods, the EPP (plaintext ext_proc; the
+      default configuration, examples/configs/pd.yaml with --pd, or --config-file's) discovering them through a
+      watched endpoints file, and a gateway routing /v1/* through it.
       POST /demo/replicas?count=N on the gateway starts or stops pods; GET /demo/replicas lists them.""";
   private static final String PATH = "/demo/";
   private static final Pattern COUNT = Pattern.compile("(?:^|&)count=([^&]*)");
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** The P/D configuration {@code --pd} runs without {@code --config-file}: a resource beside this class. */
+  static final String PD_CONFIG = "pd.yaml";
+  /** Where {@link #PD_CONFIG} is in the source tree, as the banner and messages name it. */
+  static final String PD_CONFIG_SOURCE = "examples/configs/pd.yaml";
+  /** A prompt of 102 bytes (25 tokens as the EPP estimates them), long enough for {@link #PD_CONFIG}'s decider to prefill it on a prefill pod. */
+  static final String PD_PROMPT =
+      "Explain prefill/decode disaggregation: why run the prompt pass and token generation on different pods?";
 
   /** The ports in use once started. */
   record Ports(int gateway, int grpc, int grpcHealth, int metrics) {}
@@ -70,7 +84,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   private final Cli.Flag<Integer> replicas = flags.integer("replicas", 3, 0, 1024, "pods at start");
   private final Cli.Flag<Boolean> disaggregated = flags.bool("pd", false,
       "prefill/decode disaggregation: even pods prefill, odd pods decode (label llm-d.ai/role), 4 pods unless "
-          + "--replicas; the EPP names the prefill pod when --config-file has a disagg-profile-handler");
+          + "--replicas; the EPP runs examples/configs/pd.yaml (decode pod first, then a prefill pod for prompts of "
+          + "16+ uncached tokens) unless --config-file, which must then have a disagg-profile-handler");
   private final Cli.Flag<Integer> maxReplicas = flags.integer("max-replicas", 8, 1, 1024,
       "the most pods /demo/replicas starts");
   private final Cli.Flag<String> poolName = flags.string("pool-name", "demo-pool",
@@ -82,7 +97,7 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       "largest request body the gateway and the EPP accept; larger ones get 413");
   private final Cli.Flag<Path> configFile = flags.path("config-file",
       "EndpointPickerConfig YAML file for the EPP, e.g. examples/configs/optimized-baseline.yaml; without it the "
-          + "default configuration");
+          + "default configuration, or examples/configs/pd.yaml with --pd");
   private final Cli.Flag<Boolean> allowExperimental = flags.bool("allow-experimental-plugins", false,
       "allow plugin types of llm-d's Alpha stability level in the configuration");
   private final UpstreamTimeouts upstreamTimeouts = new UpstreamTimeouts(flags);
@@ -128,9 +143,16 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     try {
       EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create())
           .allowExperimentalPlugins(allowExperimental.get());
-      config = configFile.isSet() ? loader.load(configFile.get()) : loader.defaults();
+      config = configFile.isSet() ? loader.load(configFile.get())
+          : disaggregated.get() ? loader.parse(pdConfig(), PD_CONFIG_SOURCE)
+          : loader.defaults();
     } catch (ConfigException e) {
       err.println("demo: invalid configuration: " + ServerCommand.oneLine(e.getMessage()));
+      return 1;
+    }
+    if (disaggregated.get() && !(config.profileHandler() instanceof DisaggProfileHandler)) {
+      err.println("demo: --pd needs a configuration with a disagg-profile-handler; " + configFile.get()
+          + " has none (" + PD_CONFIG_SOURCE + " is one)");
       return 1;
     }
     Path endpointsFile;
@@ -186,6 +208,18 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       } catch (IOException e) {
         err.println("demo: cannot delete " + endpointsFile + ": " + e.getMessage());
       }
+    }
+  }
+
+  /** The text of {@link #PD_CONFIG}, packaged from {@value #PD_CONFIG_SOURCE}. */
+  private static String pdConfig() {
+    try (InputStream in = DemoCommand.class.getResourceAsStream(PD_CONFIG)) {
+      if (in == null) {
+        throw new IllegalStateException("no resource " + PD_CONFIG + " beside " + DemoCommand.class.getName());
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
   }
 
@@ -247,7 +281,7 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     out.println("  EPP pool " + poolName.get() + ": ext_proc :" + ports.grpc() + " (plaintext), gRPC health :"
         + ports.grpcHealth() + ", metrics :" + ports.metrics() + " (pool gauges refreshed every "
         + refreshPrometheus.get().toMillis() + " ms), configuration "
-        + (configFile.isSet() ? configFile.get() : "default"));
+        + (configFile.isSet() ? configFile.get() : disaggregated.get() ? PD_CONFIG_SOURCE : "default"));
     out.println("  gateway :" + ports.gateway() + " routing /v1/* through the EPP; " + PATH
         + "replicas scales the pods");
     out.println();
@@ -258,6 +292,11 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     out.println("  curl -sN " + gw + "/v1/chat/completions -H 'content-type: application/json' \\");
     out.println("    -d '{\"model\":\"" + model + "\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}],"
         + "\"max_tokens\":8,\"stream\":true}'");
+    if (disaggregated.get()) {
+      out.println("  curl -si " + gw + "/v1/completions -H 'content-type: application/json' \\");
+      out.println("    -d '{\"model\":\"" + model + "\",\"prompt\":\"" + PD_PROMPT + "\",\"max_tokens\":8}'"
+          + "   # prefilled by a prefill pod; sent again: decode only");
+    }
     if (disaggregated.get() && running.size() >= 2) {
       out.println("  curl -si " + running.get(1).hostPort() + "/v1/completions -H 'x-prefiller-host-port: "
           + running.get(0).hostPort() + "' \\");

@@ -23,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -129,7 +130,7 @@ class DemoWalkthroughTest {
   }
 
   @Test
-  void pdStartsTwoPrefillAndTwoDecodePodsAndShowsARequestThroughBoth() throws Exception {
+  void pdRunsThePdConfigurationALongPromptIsPrefilledOnAPrefillPodACachedOrShortOneIsDecodeOnly() throws Exception {
     DemoCommand command = new DemoCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
         new PrintStream(err, true, StandardCharsets.UTF_8));
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
@@ -139,12 +140,47 @@ class DemoWalkthroughTest {
       ports = command.started().get(20, TimeUnit.SECONDS);
       assertNotNull(ports, err.toString(StandardCharsets.UTF_8));
       String banner = out.toString(StandardCharsets.UTF_8);
+      assertTrue(banner.contains("configuration examples/configs/pd.yaml"), banner);
+      assertTrue(banner.contains("\"prompt\":\"" + DemoCommand.PD_PROMPT + "\""), banner);
       Matcher listed = Pattern.compile("listed in (\\S+)").matcher(banner);
       assertTrue(listed.find(), banner);
       List<String> roles = Files.readAllLines(Path.of(listed.group(1))).stream().filter(l -> !l.startsWith("#"))
           .map(l -> l.replaceAll(".*llm-d.ai/role=(\\S+).*", "$1")).toList();
       assertEquals(List.of("prefill", "decode", "prefill", "decode"), roles);
       awaitMetrics(m -> m.contains(readyPods(4)));
+      Map<String, String> endpointByPod = new HashMap<>();
+      json.readTree(send(HttpRequest.newBuilder(gateway("/demo/replicas")).GET()).body()).path("pods")
+          .forEach(pod -> endpointByPod.put(pod.path("name").asText(), pod.path("endpoint").asText()));
+      List<String> prefillPods = List.of("vllm-0-rank-0", "vllm-2-rank-0");
+      List<String> decodePods = List.of("vllm-1-rank-0", "vllm-3-rank-0");
+
+      // a long prompt: decoded on a decode pod, which pulled its prefill from a prefill pod
+      HttpResponse<String> first = completeThroughTheGateway(DemoCommand.PD_PROMPT);
+      String prefilledBy = first.headers().firstValue("x-simulator-prefilled-by").orElse("");
+      String decodedBy = first.headers().firstValue("x-simulator-decoded-by").orElse("");
+      assertTrue(prefillPods.contains(prefilledBy), prefilledBy);
+      assertTrue(decodePods.contains(decodedBy), decodedBy);
+      assertEquals(endpointByPod.get(decodedBy), served(first));
+      int promptTokens = json.readTree(first.body()).path("usage").path("prompt_tokens").asInt();
+      assertTrue(promptTokens >= 16, first.body()); // pd.yaml's nonCachedTokens
+      assertEquals(promptTokens, promptTokensBySource(endpointByPod.get(prefilledBy), "local_compute"));
+      assertEquals(promptTokens - 1, promptTokensBySource(endpointByPod.get(decodedBy), "external_kv_transfer"));
+      assertEquals(1, disaggDecisions("prefill-decode"));
+
+      // the same prompt again: the decode pod holds its prefix, so it is decode-only, on the same pod
+      HttpResponse<String> again = completeThroughTheGateway(DemoCommand.PD_PROMPT);
+      assertEquals(decodedBy, again.headers().firstValue("x-simulator-prefilled-by").orElse(""));
+      assertEquals(decodedBy, again.headers().firstValue("x-simulator-decoded-by").orElse(""));
+      assertEquals(1, disaggDecisions("decode-only"));
+
+      // a short prompt: decode-only
+      HttpResponse<String> shortPrompt = completeThroughTheGateway("Hello");
+      String shortDecodedBy = shortPrompt.headers().firstValue("x-simulator-decoded-by").orElse("");
+      assertTrue(decodePods.contains(shortDecodedBy), shortDecodedBy);
+      assertEquals(shortDecodedBy, shortPrompt.headers().firstValue("x-simulator-prefilled-by").orElse(""));
+      assertEquals(2, disaggDecisions("decode-only"));
+      assertEquals(1, disaggDecisions("prefill-decode"));
+      assertEquals(promptTokens, promptTokensBySource(endpointByPod.get(prefilledBy), "local_compute"));
 
       // the banner's request straight to a decode pod, prefilled on the prefill pod it names
       Matcher shown = Pattern.compile("curl -si (\\S+)/v1/completions -H 'x-prefiller-host-port: (\\S+)'")
@@ -164,6 +200,21 @@ class DemoWalkthroughTest {
       command.stop();
       exit.get(15, TimeUnit.SECONDS);
     }
+  }
+
+  @Test
+  void pdWithAConfigFileWithoutADisaggProfileHandlerExitsWithOneAndOneLine() throws Exception {
+    DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+        "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
+        "--first-pod-port", "0", "--pd", "--config-file", OptimizedBaselineConfigTest.FILE.toString()}));
+    try {
+      assertEquals(1, exit.get(20, TimeUnit.SECONDS));
+    } finally {
+      command.stop();
+    }
+    assertEquals("demo: --pd needs a configuration with a disagg-profile-handler; " + OptimizedBaselineConfigTest.FILE
+        + " has none (examples/configs/pd.yaml is one)" + System.lineSeparator(), err.toString(StandardCharsets.UTF_8));
   }
 
   @Test
@@ -369,6 +420,30 @@ class DemoWalkthroughTest {
     List<String> endpoints = new ArrayList<>();
     json.readTree(replicas.body()).path("pods").forEach(pod -> endpoints.add(pod.path("endpoint").asText()));
     return endpoints;
+  }
+
+  private HttpResponse<String> completeThroughTheGateway(String prompt) throws Exception {
+    HttpResponse<String> response = send(HttpRequest.newBuilder(gateway("/v1/completions"))
+        .header("content-type", "application/json")
+        .POST(BodyPublishers.ofString("{\"model\":\"" + MODEL + "\",\"prompt\":\"" + prompt
+            + "\",\"max_tokens\":8}")));
+    assertEquals(200, response.statusCode(), response.body());
+    return response;
+  }
+
+  /** The pod's {@code vllm:prompt_tokens_by_source_total} for {@code source}. */
+  private long promptTokensBySource(String pod, String source) throws Exception {
+    String page = send(HttpRequest.newBuilder(URI.create("http://" + pod + "/metrics")).GET()).body();
+    return Math.round(page.lines().filter(l -> l.startsWith("vllm:prompt_tokens_by_source_total{")
+        && l.contains("source=\"" + source + "\"")).mapToDouble(DemoWalkthroughTest::value).sum());
+  }
+
+  /** The EPP's {@code llm_d_epp_disagg_decision_total} for {@code decisionType}, 0 before the first. */
+  private long disaggDecisions(String decisionType) throws Exception {
+    String page = send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.metrics() + "/metrics"))
+        .GET()).body();
+    return Math.round(page.lines().filter(l -> l.startsWith("llm_d_epp_disagg_decision_total{")
+        && l.contains("decision_type=\"" + decisionType + "\"")).mapToDouble(DemoWalkthroughTest::value).sum());
   }
 
   private static String served(HttpResponse<?> response) {

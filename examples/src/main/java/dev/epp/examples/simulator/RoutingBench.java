@@ -59,6 +59,11 @@ public final class RoutingBench {
     String chartFile() {
       return "routing-bench-" + name + ".png";
     }
+
+    /** The chart files of this workload: TTFT, and with disaggregation time per output token too. */
+    List<String> chartFiles() {
+      return disaggregation() ? List.of(chartFile(), "routing-bench-" + name + "-tpot.png") : List.of(chartFile());
+    }
   }
 
   /** Draws a workload: {@code requests} requests for {@code model} at {@code rate} per second from {@code seed}. */
@@ -215,8 +220,8 @@ public final class RoutingBench {
     Cli.Flag<Duration> refresh = flags.duration("refresh-metrics-interval", "50ms",
         "how often pod metrics reach the EPP (its scrape interval), in virtual time");
     Cli.Flag<String> outDir = flags.string("out", ".",
-        "directory for the results, " + CSV_FILE + " and a TTFT chart per workload (routing-bench-<workload>.png); "
-            + "created if missing");
+        "directory for the results, " + CSV_FILE + " and a TTFT chart per workload (routing-bench-<workload>.png, "
+            + "and routing-bench-pd-tpot.png for time per output token); created if missing");
     Options options;
     Path dir;
     try {
@@ -249,15 +254,19 @@ public final class RoutingBench {
       Files.createDirectories(dir);
       Files.writeString(dir.resolve(CSV_FILE), csv(rows), StandardCharsets.UTF_8);
       for (Scenario scenario : options.workloads()) {
-        TtftChart.write(scenario.name(), rows.stream().filter(r -> r.workload().equals(scenario.name())).toList(),
-            dir.resolve(scenario.chartFile()));
+        List<Row> workloadRows = rows.stream().filter(r -> r.workload().equals(scenario.name())).toList();
+        TtftChart.write(scenario.name(), workloadRows, dir.resolve(scenario.chartFile()));
+        if (scenario.disaggregation()) {
+          TtftChart.writeTpot(scenario.name(), workloadRows, dir.resolve(scenario.chartFiles().get(1)));
+        }
       }
     } catch (IOException e) {
       err.println("routing-bench: cannot write results: " + e.getMessage());
       return 1;
     }
     out.println("wrote " + dir.resolve(CSV_FILE) + " and " + String.join(", ",
-        options.workloads().stream().map(w -> dir.resolve(w.chartFile()).toString()).toList()));
+        options.workloads().stream().flatMap(w -> w.chartFiles().stream()).map(f -> dir.resolve(f).toString())
+            .toList()));
     return 0;
   }
 

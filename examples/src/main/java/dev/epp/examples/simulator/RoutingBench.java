@@ -39,6 +39,10 @@ import java.util.function.Function;
  * arriving request is routed by a {@link Director} from its real OpenAI body (so the {@code openai-parser} and the
  * prefix producer run as in production), served by the chosen pod's {@link SimulatedEngine}, and
  * {@link Director#finish finished} when its last token is out (which is when in-flight load is released).
+ *
+ * <p>The {@code pd} workload compares aggregated serving with prefill/decode disaggregation over the same pods, on
+ * engines whose decode stalls while they prefill ({@link EngineConfig#prefillStallsDecode}); a request the EPP gives a
+ * prefill pod is served as llm-d's sidecar serves it: prefilled there, then decoded on its decode pod.
  */
 public final class RoutingBench {
 

@@ -15,6 +15,8 @@ import java.util.List;
  * @param decodeNanosPerToken time between output tokens of a running sequence
  * @param kvTransferNanosPerToken time to pull one prompt token's KV from a prefill pod (prefill/decode
  *     disaggregation)
+ * @param prefillStallsDecode whether a pod's running sequences stop decoding while it prefills (see
+ *     {@link SimulatedEngine}); off by default
  */
 record EngineConfig(
     String model,
@@ -25,7 +27,8 @@ record EngineConfig(
     int blockSize,
     long prefillNanosPerToken,
     long decodeNanosPerToken,
-    long kvTransferNanosPerToken) {
+    long kvTransferNanosPerToken,
+    boolean prefillStallsDecode) {
 
   /** The served model name unless a flag says otherwise. */
   static final String DEFAULT_MODEL = "meta-llama/Llama-3.1-8B-Instruct";
@@ -38,6 +41,19 @@ record EngineConfig(
    */
   static EngineConfig defaults() {
     return new EngineConfig(DEFAULT_MODEL, List.of(), 1, 64, 1024, 16, 100_000, 10_000_000, 5_000);
+  }
+
+  /** A configuration without prefill/decode interference. */
+  EngineConfig(String model, List<String> loras, int maxLoras, int maxNumSeqs, int kvBlocks, int blockSize,
+      long prefillNanosPerToken, long decodeNanosPerToken, long kvTransferNanosPerToken) {
+    this(model, loras, maxLoras, maxNumSeqs, kvBlocks, blockSize, prefillNanosPerToken, decodeNanosPerToken,
+        kvTransferNanosPerToken, false);
+  }
+
+  /** This configuration with prefills stalling decode. */
+  EngineConfig withPrefillStallingDecode() {
+    return new EngineConfig(model, loras, maxLoras, maxNumSeqs, kvBlocks, blockSize, prefillNanosPerToken,
+        decodeNanosPerToken, kvTransferNanosPerToken, true);
   }
 
   /** Validates and copies the components. */

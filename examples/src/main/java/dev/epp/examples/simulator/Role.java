@@ -25,6 +25,11 @@ enum Role {
     this.labelValue = labelValue;
   }
 
+  /** The value of its {@value #LABEL} label. */
+  String labelValue() {
+    return labelValue;
+  }
+
   /** {@value #LABEL}{@code =<value>}, as in an endpoints file. */
   String label() {
     return LABEL + "=" + labelValue;

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -38,17 +39,34 @@ import java.util.function.Function;
  * arriving request is routed by a {@link Director} from its real OpenAI body (so the {@code openai-parser} and the
  * prefix producer run as in production), served by the chosen pod's {@link SimulatedEngine}, and
  * {@link Director#finish finished} when its last token is out (which is when in-flight load is released).
+ *
+ * <p>The {@code pd} workload compares aggregated serving with prefill/decode disaggregation over the same pods, on
+ * engines whose decode stalls while they prefill ({@link EngineConfig#prefillStallsDecode}); a request the EPP gives a
+ * prefill pod is served as llm-d's sidecar serves it: prefilled there, then decoded on its decode pod.
  */
 public final class RoutingBench {
 
   static final String CSV_FILE = "routing-bench.csv";
 
-  /** A workload and the arrival rate it runs at unless {@code --rate} says otherwise. */
-  record Scenario(String name, double defaultRate, Generator generator) {
+  /**
+   * A workload, the arrival rate it runs at unless {@code --rate} says otherwise, the configurations it compares and
+   * the pods' engine.
+   */
+  record Scenario(String name, double defaultRate, Generator generator, List<Config> configs, EngineConfig engine) {
+
+    /** Whether some configuration disaggregates prefill and decode, which gives the workload its own table. */
+    boolean disaggregation() {
+      return configs.stream().anyMatch(Config::disaggregated);
+    }
 
     /** The chart file of this workload's results. */
     String chartFile() {
       return "routing-bench-" + name + ".png";
+    }
+
+    /** The chart files of this workload: TTFT, and with disaggregation time per output token too. */
+    List<String> chartFiles() {
+      return disaggregation() ? List.of(chartFile(), "routing-bench-" + name + "-tpot.png") : List.of(chartFile());
     }
   }
 
@@ -56,11 +74,6 @@ public final class RoutingBench {
   interface Generator {
     List<Workload.Item> generate(int requests, double rate, long seed, String model);
   }
-
-  /** The workloads, in run order. */
-  static final List<Scenario> WORKLOADS = List.of(
-      new Scenario("shared-prefix", 255, Workload::generate),
-      new Scenario("multi-turn", 200, MultiTurnWorkload::generate));
 
   /**
    * llm-d's optimized baseline as {@code examples/configs} ships it: stick to the pods that hold the prompt's prefix
@@ -81,16 +94,51 @@ public final class RoutingBench {
       new Config("optimized baseline", loader -> loader.parse(resource(OPTIMIZED_BASELINE), OPTIMIZED_BASELINE)));
 
   /**
+   * The {@code nonCachedTokens} threshold of the prefix-based P/D row: a decode pod prefills locally when fewer prompt
+   * tokens than this are not in its cache (51 ms of prefill, five decode steps of stall for its running requests).
+   */
+  static final int NON_CACHED_TOKENS = 512;
+
+  /** The configurations of the prefill/decode workload, in table order. */
+  static final List<Config> PD_CONFIGS = List.of(
+      new Config("aggregated default", EndpointPickerConfig.Loader::defaults),
+      new Config("aggregated optimized", loader -> loader.parse(resource(OPTIMIZED_BASELINE), OPTIMIZED_BASELINE)),
+      new Config("P/D always", loader -> loader.parse(disaggregated("always-disagg-pd-decider", ""),
+          "P/D always"), true),
+      new Config("P/D prefix-based (" + NON_CACHED_TOKENS + ")", loader -> loader.parse(disaggregated(
+          "prefix-based-pd-decider", "\n  parameters:\n    nonCachedTokens: " + NON_CACHED_TOKENS), "P/D prefix-based"),
+          true));
+
+  /** The workloads, in run order. */
+  static final List<Scenario> WORKLOADS = List.of(
+      new Scenario("shared-prefix", 255, Workload::generate, CONFIGS, EngineConfig.defaults()),
+      new Scenario("multi-turn", 200, MultiTurnWorkload::generate, CONFIGS, EngineConfig.defaults()),
+      new Scenario("pd", 35, PdWorkload::generate, PD_CONFIGS, EngineConfig.defaults().withPrefillStallingDecode()));
+
+  /**
    * A named scheduler configuration.
    *
    * @param load builds it with a loader that carries the run's ticker and seeded random source
+   * @param disaggregated whether the first half of the pods (rounded down) prefill and the others decode; otherwise
+   *     every pod does both
    */
-  record Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load) {}
+  record Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load, boolean disaggregated) {
+
+    /** A configuration of pods that prefill and decode. */
+    Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load) {
+      this(name, load, false);
+    }
+
+    /** The role of pod {@code index} of {@code pods}. */
+    Role role(int index, int pods) {
+      return !disaggregated ? Role.BOTH : index < pods / 2 ? Role.PREFILL : Role.DECODE;
+    }
+  }
 
   /**
    * The benchmark's options.
    *
-   * @param pods simulated pods, each with {@link EngineConfig#defaults()}
+   * @param pods simulated pods, each with its workload's {@link Scenario#engine}
    * @param requests requests replayed per configuration and workload
    * @param rate mean arrival rate, requests per second; 0 for each workload's {@link Scenario#defaultRate}
    * @param seed seeds the workload and the pickers
@@ -117,19 +165,36 @@ public final class RoutingBench {
    * @param ttftP90Ms 90th percentile
    * @param ttftP99Ms 99th percentile
    * @param throughput completed requests per second, from the first arrival to the last completion
-   * @param hitRate prompt tokens served from the prefix cache / prompt tokens
+   * @param hitRate prompt tokens served from the prefix cache / prompt tokens; for a request prefilled on another pod,
+   *     that pod's cache (as llm-d's sidecar reports {@code cached_tokens})
    * @param maxQueue the longest waiting queue any pod had
+   * @param tpotP50Ms median time per output token after the first, {@code (e2e − TTFT) / (output tokens − 1)}
+   * @param tpotP90Ms 90th percentile
+   * @param disaggregated requests prefilled on a prefill pod
+   * @param pods what each pod did, in pod order; empty when read back from the CSV
    */
   record Row(String workload, String config, int requests, double ttftP50Ms, double ttftP90Ms, double ttftP99Ms,
-      double throughput, double hitRate, int maxQueue) {}
+      double throughput, double hitRate, int maxQueue, double tpotP50Ms, double tpotP90Ms, int disaggregated,
+      List<PodWork> pods) {}
+
+  /**
+   * What one pod did in a run, from its engine's counters.
+   *
+   * @param role its role
+   * @param requests requests completed, prefills for another pod included
+   * @param promptTokensComputed prompt tokens prefilled here
+   * @param generationTokens tokens generated (one per prefill for another pod)
+   */
+  record PodWork(Role role, long requests, long promptTokensComputed, long generationTokens) {}
 
   private RoutingBench() {}
 
   /** The command's lines in the command list. */
   public static void usage(PrintStream out) {
     out.println("  routing-bench [--workload W] [--pods N] [--requests N] [--rate R] [--seed N] [--out DIR] ...");
-    out.println("      replay a shared-prefix workload and a bursty multi-turn chat workload over simulated pods with");
-    out.println("      several scheduler configurations and compare time to first token and prefix-cache hit rate");
+    out.println("      replay a shared-prefix workload, a bursty multi-turn chat workload and a prefill-heavy workload over");
+    out.println("      simulated pods with several scheduler configurations (aggregated or prefill/decode disaggregated)");
+    out.println("      and compare time to first token, time per output token and prefix-cache hit rate");
     out.println("      (routing-bench --help lists flags)");
   }
 
@@ -142,8 +207,10 @@ public final class RoutingBench {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options d = Options.DEFAULTS;
     Cli flags = new Cli("java -jar epp-examples.jar routing-bench [flags]", """
-        Replays a shared-prefix chat workload and a bursty multi-turn chat workload over simulated pods with several
-        scheduler configurations and compares time to first token, throughput and prefix-cache hit rate.""");
+        Replays a shared-prefix chat workload, a bursty multi-turn chat workload and a prefill-heavy workload (pd)
+        over simulated pods with several scheduler configurations and compares time to first token, throughput and
+        prefix-cache hit rate; pd compares aggregated with prefill/decode disaggregated serving (half the pods
+        prefill, half decode), with time per output token, and its pods' decode stalls while they prefill.""");
     List<String> names = new ArrayList<>(WORKLOADS.stream().map(Scenario::name).toList());
     names.add("all");
     Cli.Flag<String> workload = flags.choice("workload", "all", names, "the workload to run, or all");
@@ -157,8 +224,8 @@ public final class RoutingBench {
     Cli.Flag<Duration> refresh = flags.duration("refresh-metrics-interval", "50ms",
         "how often pod metrics reach the EPP (its scrape interval), in virtual time");
     Cli.Flag<String> outDir = flags.string("out", ".",
-        "directory for the results, " + CSV_FILE + " and a TTFT chart per workload (routing-bench-<workload>.png); "
-            + "created if missing");
+        "directory for the results, " + CSV_FILE + " and a TTFT chart per workload (routing-bench-<workload>.png, "
+            + "and routing-bench-pd-tpot.png for time per output token); created if missing");
     Options options;
     Path dir;
     try {
@@ -168,6 +235,10 @@ public final class RoutingBench {
       }
       List<Scenario> selected = WORKLOADS.stream()
           .filter(w -> workload.get().equals("all") || w.name().equals(workload.get())).toList();
+      if (pods.get() < 2 && selected.stream().anyMatch(Scenario::disaggregation)) {
+        err.println("routing-bench: --pods must be at least 2 for the pd workload (a prefill and a decode pod)");
+        return 2;
+      }
       options = new Options(pods.get(), requests.get(), rate.get(), seed.get(), selected, refresh.get());
       dir = Path.of(outDir.get());
     } catch (Cli.UsageException | InvalidPathException e) {
@@ -179,7 +250,7 @@ public final class RoutingBench {
       out.printf(Locale.ROOT, "%s: %d pods, %d requests at %s/s, seed %d%n%n", scenario.name(), options.pods(),
           options.requests(), number(options.rate(scenario)), options.seed());
       List<Row> workloadRows = bench(scenario, options);
-      out.print(table(workloadRows));
+      out.print(table(scenario, workloadRows));
       out.println();
       rows.addAll(workloadRows);
     }
@@ -187,37 +258,53 @@ public final class RoutingBench {
       Files.createDirectories(dir);
       Files.writeString(dir.resolve(CSV_FILE), csv(rows), StandardCharsets.UTF_8);
       for (Scenario scenario : options.workloads()) {
-        TtftChart.write(scenario.name(), rows.stream().filter(r -> r.workload().equals(scenario.name())).toList(),
-            dir.resolve(scenario.chartFile()));
+        List<Row> workloadRows = rows.stream().filter(r -> r.workload().equals(scenario.name())).toList();
+        TtftChart.write(scenario.name(), workloadRows, dir.resolve(scenario.chartFile()));
+        if (scenario.disaggregation()) {
+          TtftChart.writeTpot(scenario.name(), workloadRows, dir.resolve(scenario.chartFiles().get(1)));
+        }
       }
     } catch (IOException e) {
       err.println("routing-bench: cannot write results: " + e.getMessage());
       return 1;
     }
     out.println("wrote " + dir.resolve(CSV_FILE) + " and " + String.join(", ",
-        options.workloads().stream().map(w -> dir.resolve(w.chartFile()).toString()).toList()));
+        options.workloads().stream().flatMap(w -> w.chartFiles().stream()).map(f -> dir.resolve(f).toString())
+            .toList()));
     return 0;
   }
 
-  /** Runs every configuration of {@link #CONFIGS} over the same requests of {@code scenario}. */
+  /** Runs every configuration of {@code scenario} over the same requests. */
   static List<Row> bench(Scenario scenario, Options options) {
     List<Workload.Item> workload = scenario.generator().generate(options.requests(), options.rate(scenario),
         options.seed(), EngineConfig.DEFAULT_MODEL);
     List<Row> rows = new ArrayList<>();
-    for (Config config : CONFIGS) {
-      rows.add(run(scenario.name(), config, workload, options));
+    for (Config config : scenario.configs()) {
+      rows.add(run(scenario, config, workload, options));
     }
     return rows;
   }
 
-  private static Row run(String workloadName, Config config, List<Workload.Item> workload, Options options) {
+  /**
+   * Runs one configuration. A request whose routing names a prefill pod in {@value SimulatorServer#PREFILLER_HEADER}
+   * is handled as llm-d's sidecar does: prefilled there with {@code max_tokens} 1, then submitted to its decode pod,
+   * which pulls the prompt's KV; its time to first token is from arrival to the decode pod's first token.
+   */
+  private static Row run(Scenario scenario, Config config, List<Workload.Item> workload, Options options) {
     VirtualClock clock = new VirtualClock();
     EndpointPool pool = new EndpointPool();
-    Map<String, SimulatedEngine> engines = new HashMap<>();
+    Map<String, SimulatedEngine> engines = new LinkedHashMap<>();
+    Map<String, SimulatedEngine> byHostPort = new HashMap<>();
+    List<Role> roles = new ArrayList<>();
     for (int i = 0; i < options.pods(); i++) {
-      Endpoint pod = Endpoint.of("sim-" + i + "-rank-0", "10.0." + i / 250 + "." + (i % 250 + 1), 8000);
+      Role role = config.role(i, options.pods());
+      Endpoint pod = new Endpoint("sim-" + i + "-rank-0", "10.0." + i / 250 + "." + (i % 250 + 1), 8000,
+          Map.of(Role.LABEL, role.labelValue()));
       pool.upsert(pod);
-      engines.put(pod.name(), new SimulatedEngine(EngineConfig.defaults(), clock));
+      SimulatedEngine engine = new SimulatedEngine(scenario.engine(), clock);
+      engines.put(pod.name(), engine);
+      byHostPort.put(pod.hostPort(), engine);
+      roles.add(role);
     }
     EndpointPickerConfig schedulerConfig = config.load().apply(
         EndpointPickerConfig.loader().ticker(clock::nanos).random(new Random(options.seed())));
@@ -229,17 +316,42 @@ public final class RoutingBench {
         Routing routing = director.route(Map.of(":path", item.path(), "x-request-id", item.id(),
             "content-type", "application/json"), item.body(), null);
         OpenAiRequest request = OpenAiRequest.parse(item.chat(), item.body());
-        engines.get(routing.targets().get(0).name()).submit(
-            new SimulatedEngine.Request(request.model(), request.prompt(), item.reply(), false, "length", false),
-            completion -> {
-              results.add(completion, clock.nanos());
-              director.finish(routing);
+        SimulatedEngine decode = engines.get(routing.targets().get(0).name());
+        String prefiller = routing.upstreamHeaders().get(SimulatorServer.PREFILLER_HEADER);
+        if (prefiller == null) {
+          decode.submit(
+              new SimulatedEngine.Request(request.model(), request.prompt(), item.reply(), false, "length", false),
+              completion -> {
+                results.add(completion, completion.ttftNanos(), completion.cachedTokens(), false, clock.nanos());
+                director.finish(routing);
+              });
+          return;
+        }
+        long arrival = clock.nanos();
+        String firstToken = item.reply().substring(0, Math.min(SimulatedEngine.CHARS_PER_TOKEN, item.reply().length()));
+        byHostPort.get(prefiller).submit(
+            new SimulatedEngine.Request(request.model(), request.prompt(), firstToken, false, "length", false),
+            prefilled -> {
+              long submitted = clock.nanos();
+              decode.submit(
+                  new SimulatedEngine.Request(request.model(), request.prompt(), item.reply(), false, "length", true),
+                  completion -> {
+                    results.add(completion, submitted - arrival + completion.ttftNanos(), prefilled.cachedTokens(),
+                        true, clock.nanos());
+                    director.finish(routing);
+                  });
             });
       });
     }
     clock.run();
     int maxQueue = engines.values().stream().mapToInt(SimulatedEngine::maxWaiting).max().orElse(0);
-    return results.row(workloadName, config.name(), workload.get(0).arrivalNanos(), maxQueue);
+    List<PodWork> pods = new ArrayList<>();
+    int i = 0;
+    for (SimulatedEngine engine : engines.values()) {
+      pods.add(new PodWork(roles.get(i++), engine.successes().values().stream().mapToLong(Long::longValue).sum(),
+          engine.promptTokensComputed(), engine.generationTokensTotal()));
+    }
+    return results.row(scenario.name(), config.name(), workload.get(0).arrivalNanos(), maxQueue, pods);
   }
 
   /** Publishes every engine's metrics now and every {@code interval} until all requests completed. */
@@ -251,8 +363,13 @@ public final class RoutingBench {
     }
   }
 
-  /** The table printed to the console. */
-  static String table(List<Row> rows) {
+  /** The table printed to the console for {@code scenario}. */
+  static String table(Scenario scenario, List<Row> rows) {
+    return scenario.disaggregation() ? disaggregationTable(rows) : table(rows);
+  }
+
+  /** The table of a workload without disaggregation. */
+  private static String table(List<Row> rows) {
     StringBuilder table = new StringBuilder(String.format(Locale.ROOT, "%-27s %8s %9s %9s %9s %11s %9s %9s%n",
         "config", "requests", "TTFT p50", "TTFT p90", "TTFT p99", "throughput", "cache hit", "max queue"));
     table.append(String.format(Locale.ROOT, "%-27s %8s %9s %9s %9s %11s %9s %9s%n", "", "", "ms", "ms", "ms",
@@ -265,13 +382,29 @@ public final class RoutingBench {
     return table.toString();
   }
 
+  /** The table of a workload with disaggregation: time per output token and disaggregated requests too. */
+  private static String disaggregationTable(List<Row> rows) {
+    StringBuilder table = new StringBuilder(String.format(Locale.ROOT,
+        "%-24s %8s %9s %9s %9s %9s %9s %11s %9s %9s %9s%n", "config", "requests", "TTFT p50", "TTFT p90", "TTFT p99",
+        "TPOT p50", "TPOT p90", "throughput", "cache hit", "prefilled", "max queue"));
+    table.append(String.format(Locale.ROOT, "%-24s %8s %9s %9s %9s %9s %9s %11s %9s %9s %9s%n", "", "", "ms", "ms", "ms",
+        "ms", "ms", "req/s", "rate", "remotely", "per pod"));
+    for (Row row : rows) {
+      table.append(String.format(Locale.ROOT, "%-24s %8d %9.0f %9.0f %9.0f %9.1f %9.1f %11.1f %8.1f%% %9d %9d%n",
+          row.config(), row.requests(), row.ttftP50Ms(), row.ttftP90Ms(), row.ttftP99Ms(), row.tpotP50Ms(),
+          row.tpotP90Ms(), row.throughput(), row.hitRate() * 100, row.disaggregated(), row.maxQueue()));
+    }
+    return table.toString();
+  }
+
   /** The rows as CSV with a header line. */
   static String csv(List<Row> rows) {
-    StringBuilder csv = new StringBuilder(
-        "workload,config,requests,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,throughput_rps,prefix_cache_hit_rate,max_pod_queue\n");
+    StringBuilder csv = new StringBuilder("workload,config,requests,ttft_p50_ms,ttft_p90_ms,ttft_p99_ms,throughput_rps,"
+        + "prefix_cache_hit_rate,max_pod_queue,tpot_p50_ms,tpot_p90_ms,prefilled_remotely\n");
     for (Row row : rows) {
-      csv.append(String.format(Locale.ROOT, "%s,%s,%d,%.1f,%.1f,%.1f,%.2f,%.4f,%d%n", row.workload(), row.config(),
-          row.requests(), row.ttftP50Ms(), row.ttftP90Ms(), row.ttftP99Ms(), row.throughput(), row.hitRate(), row.maxQueue()));
+      csv.append(String.format(Locale.ROOT, "%s,%s,%d,%.1f,%.1f,%.1f,%.2f,%.4f,%d,%.2f,%.2f,%d%n", row.workload(),
+          row.config(), row.requests(), row.ttftP50Ms(), row.ttftP90Ms(), row.ttftP99Ms(), row.throughput(),
+          row.hitRate(), row.maxQueue(), row.tpotP50Ms(), row.tpotP90Ms(), row.disaggregated()));
     }
     return csv.toString();
   }
@@ -304,6 +437,47 @@ public final class RoutingBench {
         """.formatted(type, type);
   }
 
+  /**
+   * Prefill/decode disaggregation with the default configuration's scorers in both profiles, and the prefill decider
+   * {@code decider} with the YAML {@code parameters} (empty, or starting with a new line).
+   */
+  private static String disaggregated(String decider, String parameters) {
+    return """
+        apiVersion: llm-d.ai/v1alpha1
+        kind: EndpointPickerConfig
+        plugins:
+        - type: prefill-filter
+        - type: decode-filter
+        - type: prefix-cache-scorer
+        - type: queue-scorer
+        - type: kv-cache-utilization-scorer
+        - type: %s%s
+        - type: disagg-profile-handler
+          parameters:
+            deciders:
+              prefill: %s
+        schedulingProfiles:
+        - name: decode
+          plugins:
+          - pluginRef: decode-filter
+          - pluginRef: prefix-cache-scorer
+            weight: 3
+          - pluginRef: queue-scorer
+            weight: 2
+          - pluginRef: kv-cache-utilization-scorer
+            weight: 2
+        - name: prefill
+          plugins:
+          - pluginRef: prefill-filter
+          - pluginRef: prefix-cache-scorer
+            weight: 3
+          - pluginRef: queue-scorer
+            weight: 2
+          - pluginRef: kv-cache-utilization-scorer
+            weight: 2
+        """.formatted(decider, parameters, decider);
+  }
+
   private static String resource(String name) {
     try (InputStream in = RoutingBench.class.getResourceAsStream(name)) {
       if (in == null) {
@@ -322,19 +496,31 @@ public final class RoutingBench {
   /** Completed requests of one configuration. */
   private static final class Results {
     private final long[] ttfts;
+    private final long[] tpots;
     private int completed;
+    private int decoded;
+    private int disaggregated;
     private long promptTokens;
     private long cachedTokens;
     private long lastCompletion;
 
     Results(int requests) {
       ttfts = new long[requests];
+      tpots = new long[requests];
     }
 
-    void add(SimulatedEngine.Completion completion, long now) {
-      ttfts[completed++] = completion.ttftNanos();
+    /**
+     * Adds a request whose decode {@code completion} ended {@code now}, {@code ttftNanos} after its arrival, with
+     * {@code cachedTokens} of its prompt from a prefix cache.
+     */
+    void add(SimulatedEngine.Completion completion, long ttftNanos, int cachedTokens, boolean disaggregated, long now) {
+      ttfts[completed++] = ttftNanos;
+      if (completion.outputTokens() > 1) {
+        tpots[decoded++] = (completion.e2eNanos() - completion.ttftNanos()) / (completion.outputTokens() - 1);
+      }
+      this.disaggregated += disaggregated ? 1 : 0;
       promptTokens += completion.promptTokens();
-      cachedTokens += completion.cachedTokens();
+      this.cachedTokens += cachedTokens;
       lastCompletion = now;
     }
 
@@ -342,15 +528,21 @@ public final class RoutingBench {
       return completed == ttfts.length;
     }
 
-    Row row(String workload, String config, long firstArrival, int maxQueue) {
+    Row row(String workload, String config, long firstArrival, int maxQueue, List<PodWork> pods) {
       long[] sorted = Arrays.copyOf(ttfts, completed);
       Arrays.sort(sorted);
+      long[] sortedTpots = Arrays.copyOf(tpots, decoded);
+      Arrays.sort(sortedTpots);
       return new Row(workload, config, completed, percentile(sorted, 50), percentile(sorted, 90), percentile(sorted, 99),
-          completed / ((lastCompletion - firstArrival) / 1e9), (double) cachedTokens / promptTokens, maxQueue);
+          completed / ((lastCompletion - firstArrival) / 1e9), (double) cachedTokens / promptTokens, maxQueue,
+          percentile(sortedTpots, 50), percentile(sortedTpots, 90), disaggregated, pods);
     }
 
     /** Nearest-rank percentile, in milliseconds. */
     private static double percentile(long[] sorted, int p) {
+      if (sorted.length == 0) {
+        return 0;
+      }
       int rank = (int) Math.ceil(p / 100.0 * sorted.length);
       return sorted[Math.max(0, rank - 1)] / 1e6;
     }

@@ -5,6 +5,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.Map;
+import java.util.PriorityQueue;
 import java.util.Set;
 import java.util.TreeMap;
 
@@ -27,9 +28,18 @@ import java.util.TreeMap;
  * not fit, as with vLLM's token budget per step.
  *
  * <p><b>Decode</b> is continuous batching approximated: every running sequence emits one token per
- * {@code decodeNanosPerToken}, independently of batch size and of prefills in progress. When its last token is out the
- * sequence releases its blocks, and the full blocks of prompt plus output stay cached (LRU, see {@link KvCache}), as
+ * {@code decodeNanosPerToken}, independently of batch size and, unless interference is on (below), of prefills in
+ * progress. When its last token is out the sequence releases its blocks, and the full blocks of prompt plus output stay cached (LRU, see {@link KvCache}), as
  * in vLLM: a chat's next turn, which sends the reply back, finds the whole previous conversation cached.
+ *
+ * <p><b>Prefill/decode interference</b> (opt-in, {@link EngineConfig#prefillStallsDecode}): the running sequences
+ * emit no tokens while the pod prefills, and resume where they were when the prefill ends, so every local prefill
+ * delays every running sequence's remaining tokens by its duration. This is vLLM without chunked prefill, whose steps
+ * run either the waiting prefills or the running decodes, prefills first; with chunked prefill (vLLM V1's default) a
+ * step runs the decodes plus a prefill chunk that fills the rest of its token budget and takes about as much longer
+ * as the chunk's compute, so the same prefill work is spread over more, slower decode steps and the total delay is
+ * about the same. Receiving a remote prefill's KV does not stall decode (the transfer is not compute); its last
+ * prompt token's compute is ignored.
  *
  * <p><b>Remote prefill</b> (prefill/decode disaggregation, as vLLM with a KV connector on a decode pod): a request
  * whose prompt was prefilled on another pod waits in the same queue for a sequence slot and its blocks, but not for
@@ -99,6 +109,15 @@ final class SimulatedEngine {
   private final TreeMap<String, Integer> waitingAdapters = new TreeMap<>();
   private int running;
   private boolean prefilling;
+  /** With interference: the decoding sequences by the decode time of their next event, then by arrival. */
+  private final PriorityQueue<Sequence> decoding = new PriorityQueue<>(
+      (a, b) -> a.decodeDue != b.decodeDue ? Long.compare(a.decodeDue, b.decodeDue) : Long.compare(a.order, b.order));
+  /** Decode time: the clock's time minus the time spent prefilling, as of {@link #resumedAt}. */
+  private long decodeTime;
+  private long resumedAt;
+  /** Invalidates the scheduled decode event when the decode schedule changes. */
+  private long decodeEpoch;
+  private long decodeOrder;
   private int maxWaiting;
 
   private final Histogram ttft = new Histogram(Histogram.TTFT);
@@ -201,16 +220,17 @@ final class SimulatedEngine {
       clock.schedule(sequence.transferredTokens * config.kvTransferNanosPerToken() + config.prefillNanosPerToken(),
           () -> firstToken(sequence));
     } else {
-      prefilling = true;
+      prefilling(true);
       clock.schedule(uncached * config.prefillNanosPerToken(), () -> firstToken(sequence));
     }
   }
 
   private void firstToken(Sequence sequence) {
     if (!sequence.request.remotePrefill()) {
-      prefilling = false;
+      prefilling(false);
     }
     admit();
+    sequence.firstTokenAt = clock.nanos();
     long ttftNanos = clock.nanos() - sequence.submittedAt;
     ttft.observe(ttftNanos / 1e9, 1);
     sequence.listener.firstToken(ttftNanos, sequence.cachedTokens);
@@ -218,6 +238,10 @@ final class SimulatedEngine {
     int remaining = sequence.request.outputTokens() - 1;
     if (remaining == 0) {
       complete(sequence);
+    } else if (config.prefillStallsDecode()) {
+      sequence.nextToken = 1;
+      sequence.order = decodeOrder++;
+      decodeFor(sequence, sequence.request.streamTokens() ? 1 : remaining);
     } else if (sequence.request.streamTokens()) {
       clock.schedule(config.decodeNanosPerToken(), () -> nextToken(sequence, 1));
     } else {
@@ -234,6 +258,66 @@ final class SimulatedEngine {
     }
   }
 
+  /** Starts or ends a local prefill; with interference, pauses or resumes decode. */
+  private void prefilling(boolean on) {
+    if (on == prefilling) {
+      return;
+    }
+    if (on) {
+      decodeTime = decodeNow();
+      decodeEpoch++;
+    } else {
+      resumedAt = clock.nanos();
+    }
+    prefilling = on;
+    scheduleDecode();
+  }
+
+  /** The decode time now: it stands still while the pod prefills. */
+  private long decodeNow() {
+    return prefilling ? decodeTime : decodeTime + clock.nanos() - resumedAt;
+  }
+
+  /** Queues {@code sequence}'s next decode event {@code tokens} tokens of decode time from now. */
+  private void decodeFor(Sequence sequence, int tokens) {
+    sequence.decodeDue = decodeNow() + tokens * config.decodeNanosPerToken();
+    decoding.add(sequence);
+    scheduleDecode();
+  }
+
+  /** Schedules the earliest decode event unless the pod is prefilling; any previously scheduled one is void. */
+  private void scheduleDecode() {
+    if (prefilling || decoding.isEmpty()) {
+      return;
+    }
+    long epoch = ++decodeEpoch;
+    clock.schedule(decoding.peek().decodeDue - decodeNow(), () -> {
+      if (epoch == decodeEpoch) {
+        decodeDue();
+      }
+    });
+  }
+
+  /** Emits the tokens and completes the sequences that are due, as {@link #nextToken} and {@link #complete} do. */
+  private void decodeDue() {
+    long now = decodeNow();
+    while (!decoding.isEmpty() && decoding.peek().decodeDue <= now) {
+      Sequence sequence = decoding.poll();
+      if (!sequence.request.streamTokens()) {
+        complete(sequence);
+        continue;
+      }
+      int index = sequence.nextToken++;
+      sequence.listener.token(index);
+      if (index + 1 == sequence.request.outputTokens()) {
+        complete(sequence);
+      } else {
+        decodeFor(sequence, 1);
+      }
+    }
+    scheduleDecode();
+  }
+
   private void complete(Sequence sequence) {
     long now = clock.nanos();
     int outputTokens = sequence.request.outputTokens();
@@ -242,7 +326,8 @@ final class SimulatedEngine {
     cache.release(sequence.hashes, sequence.privateBlocks, Arrays.copyOfRange(all, sequence.hashes.length, all.length));
     adjust(runningAdapters, sequence, -1);
     running--;
-    interToken.observe(config.decodeNanosPerToken() / 1e9, outputTokens - 1L);
+    interToken.observe((outputTokens > 1 ? (now - sequence.firstTokenAt) / (outputTokens - 1)
+        : config.decodeNanosPerToken()) / 1e9, outputTokens - 1L);
     e2e.observe((now - sequence.submittedAt) / 1e9, 1);
     queueTime.observe((sequence.admittedAt - sequence.submittedAt) / 1e9, 1);
     promptTokensTotal += sequence.promptTokens;
@@ -404,7 +489,12 @@ final class SimulatedEngine {
     final long submittedAt;
     long admittedAt;
     long ttftNanos;
+    long firstTokenAt;
     int cachedTokens;
+    /** With interference: the next token index to stream, the decode time it is due, the order of its decode. */
+    int nextToken;
+    long decodeDue;
+    long order;
     int transferredTokens;
 
     Sequence(Request request, Listener listener, int promptTokens, long[] hashes, int privateBlocks,

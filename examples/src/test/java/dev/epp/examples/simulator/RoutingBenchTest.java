@@ -29,7 +29,9 @@ class RoutingBenchTest {
     firstOut = out.toString(StandardCharsets.UTF_8).replace(dir.toString(), "");
     firstCsv = Files.readString(dir.resolve("a/results/routing-bench.csv"));
     for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
-      assertTrue(Files.size(dir.resolve("a/results").resolve(workload.chartFile())) > 1000);
+      for (String chart : workload.chartFiles()) {
+        assertTrue(Files.size(dir.resolve("a/results").resolve(chart)) > 1000, chart);
+      }
     }
   }
 
@@ -44,7 +46,8 @@ class RoutingBenchTest {
       if (f[0].equals(workload) && f[1].equals(config)) {
         return new RoutingBench.Row(f[0], f[1], Integer.parseInt(f[2]), Double.parseDouble(f[3]),
             Double.parseDouble(f[4]), Double.parseDouble(f[5]), Double.parseDouble(f[6]), Double.parseDouble(f[7]),
-            Integer.parseInt(f[8]));
+            Integer.parseInt(f[8]), Double.parseDouble(f[9]), Double.parseDouble(f[10]), Integer.parseInt(f[11]),
+            List.of());
       }
     }
     throw new AssertionError("no row " + workload + "/" + config + " in\n" + firstCsv);
@@ -74,17 +77,23 @@ class RoutingBenchTest {
 
   @Test
   void everyConfigurationServesEveryRequestOfEveryWorkload() {
-    assertEquals(1 + RoutingBench.WORKLOADS.size() * RoutingBench.CONFIGS.size(), firstCsv.lines().count(), firstCsv);
+    assertEquals(1 + RoutingBench.WORKLOADS.stream().mapToInt(w -> w.configs().size()).sum(), firstCsv.lines().count(),
+        firstCsv);
     for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
-      for (RoutingBench.Config config : RoutingBench.CONFIGS) {
+      for (RoutingBench.Config config : workload.configs()) {
         assertEquals(RoutingBench.Options.DEFAULTS.requests(), row(workload.name(), config.name()).requests());
       }
     }
   }
 
+  /** The workloads that compare {@link RoutingBench#CONFIGS}. */
+  private static List<RoutingBench.Scenario> aggregatedWorkloads() {
+    return RoutingBench.WORKLOADS.stream().filter(w -> w.configs() == RoutingBench.CONFIGS).toList();
+  }
+
   @Test
   void prefixAffinityCutsP90TtftAtLeastThreefold() {
-    for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
+    for (RoutingBench.Scenario workload : aggregatedWorkloads()) {
       RoutingBench.Row random = row(workload.name(), "random-picker");
       RoutingBench.Row prefix = row(workload.name(), "default (queue+kv+prefix)");
       assertTrue(prefix.ttftP90Ms() * 3 <= random.ttftP90Ms(), firstOut);
@@ -101,7 +110,7 @@ class RoutingBenchTest {
 
   @Test
   void theOptimizedBaselineDoesNotLoseToTheDefaultOnP90Ttft() {
-    for (RoutingBench.Scenario workload : RoutingBench.WORKLOADS) {
+    for (RoutingBench.Scenario workload : aggregatedWorkloads()) {
       RoutingBench.Row defaults = row(workload.name(), "default (queue+kv+prefix)");
       RoutingBench.Row optimized = row(workload.name(), "optimized baseline");
       assertTrue(optimized.ttftP90Ms() <= defaults.ttftP90Ms(), firstOut);
@@ -112,7 +121,7 @@ class RoutingBenchTest {
   void badOptionsAreOneLineAndExitTwo() {
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     for (List<String> args : List.of(List.of("--pods"), List.of("--rate", "fast"), List.of("--bogus", "1"),
-        List.of("--pods", "0"), List.of("--rate=-1"), List.of("--workload", "chat"))) {
+        List.of("--pods", "0"), List.of("--rate=-1"), List.of("--workload", "chat"), List.of("--pods", "1"))) {
       assertEquals(2, RoutingBench.run(args.toArray(String[]::new), System.out,
           new PrintStream(err, true, StandardCharsets.UTF_8)));
     }
@@ -122,7 +131,8 @@ class RoutingBenchTest {
         "routing-bench: unknown flag --bogus",
         "routing-bench: invalid value \"0\" for --pods: not in 1..2147483647",
         "routing-bench: invalid value \"-1\" for --rate: must not be negative",
-        "routing-bench: invalid value \"chat\" for --workload: expected one of shared-prefix, multi-turn, all"),
+        "routing-bench: invalid value \"chat\" for --workload: expected one of shared-prefix, multi-turn, pd, all",
+        "routing-bench: --pods must be at least 2 for the pd workload (a prefill and a decode pod)"),
         err.toString(StandardCharsets.UTF_8).lines().toList());
     ByteArrayOutputStream help = new ByteArrayOutputStream();
     assertEquals(0, run(help, "--help"));

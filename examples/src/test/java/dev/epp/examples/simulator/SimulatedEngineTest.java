@@ -133,6 +133,50 @@ class SimulatedEngineTest {
   }
 
   @Test
+  void withInterferenceALocalPrefillStallsTheRunningSequences() {
+    SimulatedEngine engine = new SimulatedEngine(
+        new EngineConfig(MODEL, List.of(), 1, 8, 64, 16, PREFILL, DECODE, TRANSFER).withPrefillStallingDecode(), clock);
+    submit(engine, MODEL, text("a", 1), 10); // prefill 0-16 ms, then 9 tokens
+    clock.runUntil(50 * PREFILL);
+    submit(engine, MODEL, text("b", 1), 10); // prefill 50-66 ms: a emits nothing meanwhile
+    clock.run();
+    assertEquals(List.of(16 * PREFILL + 9 * DECODE + 16 * PREFILL, 16 * PREFILL + 9 * DECODE),
+        done.stream().map(SimulatedEngine.Completion::e2eNanos).toList());
+    assertEquals(List.of(16 * PREFILL, 16 * PREFILL), done.stream().map(SimulatedEngine.Completion::ttftNanos).toList());
+  }
+
+  @Test
+  void withInterferenceStreamedTokensPauseForAPrefillButNotForAKvTransfer() {
+    for (boolean remote : new boolean[] {false, true}) {
+      VirtualClock clock = new VirtualClock();
+      SimulatedEngine engine = new SimulatedEngine(
+          new EngineConfig(MODEL, List.of(), 1, 8, 64, 16, PREFILL, DECODE, TRANSFER).withPrefillStallingDecode(),
+          clock);
+      List<Long> tokenTimes = new ArrayList<>();
+      engine.submit(new SimulatedEngine.Request(MODEL, text("a", 1), "tok ".repeat(4), true, "length", false),
+          new SimulatedEngine.Listener() {
+            @Override
+            public void token(int index) {
+              tokenTimes.add(clock.nanos());
+            }
+
+            @Override
+            public void completed(SimulatedEngine.Completion completion) {
+              tokenTimes.add(clock.nanos());
+            }
+          });
+      clock.runUntil(25 * PREFILL);
+      // b is prefilled here from 25 to 41 ms, or its 15 uncached tokens but the last are transferred
+      engine.submit(new SimulatedEngine.Request(MODEL, text("b", 1), "tok ", false, "length", remote), done::add);
+      clock.run();
+      long stall = remote ? 0 : 16 * PREFILL;
+      assertEquals(List.of(16 * PREFILL + DECODE + stall, 16 * PREFILL + 2 * DECODE + stall,
+          16 * PREFILL + 3 * DECODE + stall, 16 * PREFILL + 3 * DECODE + stall), tokenTimes, "remote " + remote);
+      assertEquals(DECODE + stall / 3, engine.interToken().sum() * 1e9 / 3, 1, "remote " + remote);
+    }
+  }
+
+  @Test
   void kvUsageCountsHeldBlocksAndEvictionIsLeastRecentlyUsed() {
     SimulatedEngine engine = engine(8, 12);
     submit(engine, MODEL, text("a", 4), 16); // 4 prompt blocks + 1 output block

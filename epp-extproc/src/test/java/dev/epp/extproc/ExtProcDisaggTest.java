@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Prefill/decode disaggregation over a real ext_proc stream: the EPP's {@code x-prefiller-host-port} reaches the
- * decode pod's sidecar, a client's never does, conditional decode answers 412, and decisions are exported.
+ * decode pod's sidecar, a client's never does, conditional decode answers 412, and decisions and scheduling attempts
+ * are exported.
  */
 class ExtProcDisaggTest {
 
@@ -129,5 +130,9 @@ class ExtProcDisaggTest {
     assertTrue(metrics.contains(
         "llm_d_inference_scheduler_disagg_decision_total{model_name=\"m\",decision_type=\"prefill-decode\"} 1"),
         metrics);
+    // as in llm-d, a scheduling attempt is labelled with the primary (decode) profile's endpoint only
+    assertTrue(metrics.contains("inference_extension_scheduler_attempts_total{namespace=\"\",pod_name=\"decode-0\","
+        + "port=\"8000\",status=\"success\",target_model_name=\"m\"} 2"), metrics);
+    assertFalse(metrics.contains("pod_name=\"prefill-0\""), metrics);
   }
 }

@@ -97,6 +97,36 @@ public final class Fixtures {
   }
 
   /**
+   * The never-scraped candidates that earlier filters left of a request's candidates, in this order: candidate
+   * {@code i} is {@link #endpoint(int) endpoint(positions[i])} at {@link Candidates#position(int) position}
+   * {@code positions[i]}. For testing that a plugin reads per-request data by position, not by index.
+   */
+  public static Candidates survivors(int... positions) {
+    int[] copy = positions.clone();
+    return new Candidates() {
+      @Override
+      public int size() {
+        return copy.length;
+      }
+
+      @Override
+      public Endpoint endpoint(int i) {
+        return Fixtures.endpoint(copy[i]);
+      }
+
+      @Override
+      public EndpointMetrics metrics(int i) {
+        return EndpointMetrics.none();
+      }
+
+      @Override
+      public int position(int i) {
+        return copy[i];
+      }
+    };
+  }
+
+  /**
    * Candidate sets a plugin should handle: {@link #skewed()}, each of its prefixes from one candidate up, its
    * reverse, three identical candidates and four never-scraped ones. None is empty.
    */

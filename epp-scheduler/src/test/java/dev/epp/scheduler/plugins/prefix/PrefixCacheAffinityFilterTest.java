@@ -6,8 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.ConfigDialect;
-import dev.epp.api.Endpoint;
-import dev.epp.api.EndpointMetrics;
 import dev.epp.api.InferenceRequest;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
@@ -158,29 +156,7 @@ class PrefixCacheAffinityFilterTest implements FilterContract<PrefixCacheAffinit
   @Test
   void readsScoresByPositionNotIndex() {
     // The survivors of earlier filters: positions 2 and 0 of the request's candidates.
-    Candidates survivors = new Candidates() {
-      private final int[] positions = {2, 0};
-
-      @Override
-      public int size() {
-        return 2;
-      }
-
-      @Override
-      public Endpoint endpoint(int i) {
-        return Fixtures.endpoint(positions[i]);
-      }
-
-      @Override
-      public EndpointMetrics metrics(int i) {
-        return EndpointMetrics.none();
-      }
-
-      @Override
-      public int position(int i) {
-        return positions[i];
-      }
-    };
+    Candidates survivors = Fixtures.survivors(2, 0);
     assertEquals("{0}", kept(newFilter(), scores(1, 3, 5), survivors));
   }
 

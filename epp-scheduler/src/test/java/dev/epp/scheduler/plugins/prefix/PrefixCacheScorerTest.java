@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.epp.api.ConfigDialect;
-import dev.epp.api.Endpoint;
-import dev.epp.api.EndpointMetrics;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Parameters;
 import dev.epp.api.PluginConfigException;
@@ -93,29 +91,7 @@ class PrefixCacheScorerTest implements ScorerContract<PrefixCacheScorer> {
   @Test
   void readsMatchesByPositionNotIndex() {
     // The two survivors of filtering, at positions 3 and 1 of the request's candidates.
-    Candidates survivors = new Candidates() {
-      private final int[] positions = {3, 1};
-
-      @Override
-      public int size() {
-        return 2;
-      }
-
-      @Override
-      public Endpoint endpoint(int i) {
-        return Fixtures.endpoint(positions[i]);
-      }
-
-      @Override
-      public EndpointMetrics metrics(int i) {
-        return EndpointMetrics.none();
-      }
-
-      @Override
-      public int position(int i) {
-        return positions[i];
-      }
-    };
+    Candidates survivors = Fixtures.survivors(3, 1);
     RequestContext context = withMatch(new PrefixMatch(new int[] {0, 2, 0, 4}, 4, 16));
     assertArrayEquals(new double[] {1.0, 0.5}, score(context, survivors), 1e-12);
   }

@@ -17,6 +17,7 @@ import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.PreRequest;
+import dev.epp.api.requestcontrol.AsyncPrepareData;
 import dev.epp.api.requestcontrol.PrepareData;
 import dev.epp.api.requestcontrol.RequestHeaderProcessor;
 import dev.epp.api.requestcontrol.RequestParser;
@@ -39,6 +40,8 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -116,6 +119,7 @@ public final class Director {
   private final Objectives objectives;
   private final ModelRewrites modelRewrites;
   private final List<RequestHeaderProcessor> headerProcessors;
+  private final List<AsyncPrepareData> asyncDataProducers;
   private final List<PrepareData> dataProducers;
   private final List<Admission> admissions;
   private final List<PreRequest> preRequests;
@@ -137,6 +141,7 @@ public final class Director {
     this.parsers = config.parserRegistry();
     this.saturationDetector = config.saturationDetector().orElse(null);
     this.headerProcessors = config.plugins(RequestHeaderProcessor.class);
+    this.asyncDataProducers = config.plugins(AsyncPrepareData.class);
     this.dataProducers = config.plugins(PrepareData.class);
     this.admissions = config.plugins(Admission.class);
     this.preRequests = config.plugins(PreRequest.class);
@@ -269,6 +274,7 @@ public final class Director {
     if (request.isSheddable() && saturationDetector != null && saturationDetector.saturation(candidates) >= 1.0) {
       throw new InferenceException(Code.RESOURCE_EXHAUSTED, "system saturated, sheddable request dropped");
     }
+    awaitAsyncData(context, candidates);
     for (PrepareData producer : dataProducers) {
       try {
         producer.prepareData(context, candidates);
@@ -301,6 +307,31 @@ public final class Director {
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
     return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos);
+  }
+
+  /** Runs the {@link AsyncPrepareData} plugins concurrently and waits for all of them. */
+  private void awaitAsyncData(RequestContext context, Candidates candidates) {
+    if (asyncDataProducers.isEmpty()) {
+      return;
+    }
+    CompletableFuture<?>[] stages = new CompletableFuture<?>[asyncDataProducers.size()];
+    for (int i = 0; i < stages.length; i++) {
+      AsyncPrepareData producer = asyncDataProducers.get(i);
+      CompletableFuture<Void> stage;
+      try {
+        stage = producer.prepareDataAsync(context, candidates).toCompletableFuture();
+      } catch (RuntimeException e) {
+        stage = CompletableFuture.failedFuture(e);
+      }
+      stages[i] = stage.handle((ignored, e) -> {
+        if (e != null) {
+          Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+          failures.failed(producer, "PrepareData", "skipping its data", cause);
+        }
+        return null;
+      });
+    }
+    CompletableFuture.allOf(stages).join();
   }
 
   /** Whether the request prefers {@code if-available} (RFC 7240): llm-d's conditional decode. */

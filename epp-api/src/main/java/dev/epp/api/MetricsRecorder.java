@@ -94,6 +94,25 @@ public interface MetricsRecorder {
   default void recordDisaggDecision(TypedName plugin, String targetModel, String decisionType) {}
 
   /**
+   * A KV-event message arrived from {@code endpoint}'s publisher, whatever became of it
+   * ({@code llm_d_epp_kv_cache_events_messages_received_total}).
+   */
+  default void recordKvEventMessage(String endpoint) {}
+
+  /**
+   * A KV-event message (or, for {@code unknown_event}, one event) from {@code endpoint} was dropped: {@code reason} is
+   * {@code malformed}, {@code queue_full}, {@code unknown_event} or {@code sink_error}
+   * ({@code llm_d_epp_kv_cache_events_dropped_total}).
+   */
+  default void recordKvEventDropped(String endpoint, String reason) {}
+
+  /**
+   * A KV-event message from {@code endpoint} did not follow the previous one's sequence number: events were lost
+   * ({@code llm_d_epp_kv_cache_events_sequence_gaps_total}).
+   */
+  default void recordKvEventSequenceGap(String endpoint) {}
+
+  /**
    * Flow control finished with a request of {@code fairnessId} at {@code priority} after it spent {@code queueNanos}
    * in the controller; {@code outcome} is llm-d's label ({@code Dispatched}, {@code RejectedCapacity},
    * {@code EvictedTTL}...) for {@code flow_control_requests_total} and

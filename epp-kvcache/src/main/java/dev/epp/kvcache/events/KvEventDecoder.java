@@ -12,6 +12,7 @@ import org.msgpack.core.MessageFormat;
 import org.msgpack.core.MessagePack;
 import org.msgpack.core.MessagePackException;
 import org.msgpack.core.MessageUnpacker;
+import org.msgpack.value.ValueType;
 
 /**
  * Decodes vLLM's KV-event messages: three ZeroMQ frames, topic {@code kv@<pod-id>@<model-name>}, an 8-byte big-endian
@@ -103,6 +104,9 @@ final class KvEventDecoder {
         } else {
           events.add(event);
         }
+      }
+      for (int i = 2; i < size; i++) {
+        reader.value(1); // dp_rank and later fields: read so that a truncated payload is an error
       }
       return new Message(podId, model, Collections.unmodifiableList(events), unknown);
     } catch (IOException | MessagePackException e) {
@@ -270,7 +274,7 @@ final class KvEventDecoder {
     }
 
     int arrayHeader(int max) throws IOException, KvEventDecodeException {
-      if (in.getNextFormat().getValueType() != org.msgpack.value.ValueType.ARRAY) {
+      if (in.getNextFormat().getValueType() != ValueType.ARRAY) {
         throw new KvEventDecodeException("expected an array, found " + in.getNextFormat());
       }
       return checked(in.unpackArrayHeader(), max, 1);

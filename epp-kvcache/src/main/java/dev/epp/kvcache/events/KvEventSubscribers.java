@@ -248,7 +248,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     socket.connect(url);
     subscriptions.put(name, new Subscription(name, url, socket, worker(name)));
     poller = invalidated();
-    log.info("Subscribed to KV events of {} at {}", name, url);
+    log.debug("Subscribed to KV events of {} at {}", name, url);
   }
 
   private void closeSubscription(String name) {
@@ -259,7 +259,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     s.socket.close();
     s.worker.clear(s.name);
     poller = invalidated();
-    log.info("Unsubscribed from KV events of {} at {}", name, s.url);
+    log.debug("Unsubscribed from KV events of {} at {}", name, s.url);
   }
 
   private ZMQ.Poller invalidated() {

@@ -31,7 +31,10 @@ import java.util.function.LongSupplier;
  * The EPP's own Prometheus metrics, with the names, types, labels, HELP texts and buckets of the Go EPP v1.5 (GIE
  * {@code pkg/epp/metrics}), so its dashboards and alerts keep working: the {@code inference_objective_*} request
  * families, the {@code inference_pool_*} pool gauges, and the {@code inference_extension_*} scheduler, plugin, prefix
- * indexer, model-rewrite and build-info families. One family is this EPP's own,
+ * indexer, model-rewrite and build-info families; llm-d's {@code llm_d_epp_disagg_decision_total} and
+ * {@code llm_d_epp_kv_cache_events_messages_received_total}, with two KV-event families of this EPP's own
+ * ({@code llm_d_epp_kv_cache_events_dropped_total}, {@code llm_d_epp_kv_cache_events_sequence_gaps_total}; labelled
+ * by endpoint name, which the pool, not clients, chooses). One more family is this EPP's own,
  * {@code inference_extension_grpc_malformed_input_total}, shown once it is not 0. (Flow-control and latency-predictor
  * families are not registered: nothing in this EPP produces them yet.)
  *
@@ -108,6 +111,9 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   // llm_d_* (llm-d's router)
   private final Counter disaggDecisions;
   private final Counter schedulerDisaggDecisions;
+  private final Counter kvEventMessages;
+  private final Counter kvEventsDropped;
+  private final Counter kvEventSequenceGaps;
 
   private volatile Pool pool;
   private volatile LongSupplier malformedGrpcInput = () -> 0;
@@ -168,6 +174,13 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     schedulerDisaggDecisions = counter("llm_d_inference_scheduler_disagg_decision_total",
         "[Deprecated: Use llm_d_epp_disagg_decision_total] Total number of disaggregation routing decisions made",
         "model_name", "decision_type");
+    kvEventMessages = counter("llm_d_epp_kv_cache_events_messages_received_total",
+        "Total number of messages received from ZMQ subscribers", "pod_identifier");
+    kvEventsDropped = counter("llm_d_epp_kv_cache_events_dropped_total",
+        "Total number of KV-event messages (or, for reason unknown_event, events) dropped, by reason",
+        "pod_identifier", "reason");
+    kvEventSequenceGaps = counter("llm_d_epp_kv_cache_events_sequence_gaps_total",
+        "Total number of KV-event sequence gaps (lost events) per subscriber", "pod_identifier");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -304,6 +317,21 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     String model = targetModel.isEmpty() ? "unknown" : modelLabels.target(targetModel);
     disaggDecisions.labels(plugin.name(), plugin.type(), model, decisionType).inc();
     schedulerDisaggDecisions.labels(model, decisionType).inc();
+  }
+
+  @Override
+  public void recordKvEventMessage(String endpoint) {
+    kvEventMessages.labels(endpoint).inc();
+  }
+
+  @Override
+  public void recordKvEventDropped(String endpoint, String reason) {
+    kvEventsDropped.labels(endpoint, reason).inc();
+  }
+
+  @Override
+  public void recordKvEventSequenceGap(String endpoint) {
+    kvEventSequenceGaps.labels(endpoint).inc();
   }
 
   @Override

@@ -221,6 +221,25 @@ class EppMetricsTest {
         llm_d_inference_scheduler_disagg_decision_total{model_name="unknown",decision_type="decode-only"} 1
         """, family("llm_d_inference_scheduler_disagg_decision_total"));
 
+    // llm-d pkg/kvcache/metrics (MessagesReceived) and this EPP's KV-event drops and sequence gaps
+    metrics.recordKvEventMessage("pod-a-rank-0");
+    metrics.recordKvEventMessage("pod-a-rank-0");
+    metrics.recordKvEventDropped("pod-a-rank-0", "malformed");
+    metrics.recordKvEventDropped("pod-a-rank-0", "queue_full");
+    metrics.recordKvEventDropped("pod-a-rank-0", "queue_full");
+    metrics.recordKvEventSequenceGap("pod-b-rank-1");
+    assertEquals("""
+        # HELP llm_d_epp_kv_cache_events_messages_received_total [ALPHA] Total number of messages received from ZMQ subscribers
+        # TYPE llm_d_epp_kv_cache_events_messages_received_total counter
+        llm_d_epp_kv_cache_events_messages_received_total{pod_identifier="pod-a-rank-0"} 2
+        """, family("llm_d_epp_kv_cache_events_messages_received_total"));
+    assertEquals(List.of(
+        "llm_d_epp_kv_cache_events_dropped_total{pod_identifier=\"pod-a-rank-0\",reason=\"malformed\"} 1",
+        "llm_d_epp_kv_cache_events_dropped_total{pod_identifier=\"pod-a-rank-0\",reason=\"queue_full\"} 2"),
+        grep("llm_d_epp_kv_cache_events_dropped_total{"));
+    assertEquals(List.of("llm_d_epp_kv_cache_events_sequence_gaps_total{pod_identifier=\"pod-b-rank-1\"} 1"),
+        grep("llm_d_epp_kv_cache_events_sequence_gaps_total{"));
+
     metrics.recordRequestError("m", "t", "");
     metrics.recordRequestError("m", "t", "ResourceExhausted");
     assertEquals(List.of("inference_objective_request_error_total{error_code=\"ResourceExhausted\",model_name=\"m\","

@@ -34,7 +34,9 @@ import org.zeromq.ZMQ;
  * <p>Messages are decoded by {@link KvEventDecoder}. Each endpoint's sequence numbers are checked: a message whose
  * number is not the previous one plus 1 (events lost, or the publisher restarted) is counted as a gap, and the
  * endpoint's blocks are cleared from the sink before the message is applied, so the sink never keeps blocks whose
- * removal it may have missed. A message that cannot be decoded, an event of an unknown type, a message that finds its
+ * removal it may have missed. With a replay port, the lost messages are first requested from the publisher's buffer
+ * ({@link KvEventReplay}), and the blocks are cleared only if that fails (no replay is tried for 30 s afterwards).
+ * A message that cannot be decoded is lost too: the next one is a gap. A message that cannot be decoded, an event of an unknown type, a message that finds its
  * worker's queue full and a sink call that throws are dropped and counted ({@link MetricsRecorder#recordKvEventDropped}).
  *
  * <p><b>Threading:</b> thread-safe. A fixed number of threads whatever the number of endpoints: one I/O thread
@@ -62,6 +64,7 @@ public final class KvEventSubscribers implements AutoCloseable {
   private final KvEventSink sink;
   private final MetricsRecorder metrics;
   private final int socketPort;
+  private final int replaySocketPort;
   private final byte[] topicFilter;
   private final ZContext context = new ZContext(1);
   private final Pipe wakeup;
@@ -80,6 +83,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     this.sink = builder.sink;
     this.metrics = builder.metrics;
     this.socketPort = builder.socketPort;
+    this.replaySocketPort = builder.replaySocketPort;
     this.topicFilter = builder.topicFilter.getBytes(StandardCharsets.UTF_8);
     try {
       wakeup = Pipe.open();
@@ -89,7 +93,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     }
     workers = new KvEventWorker[builder.concurrency];
     for (int i = 0; i < workers.length; i++) {
-      workers[i] = new KvEventWorker(sink, metrics, builder.queueCapacity, MAX_QUEUED_BYTES);
+      workers[i] = new KvEventWorker(sink, metrics, builder.queueCapacity, MAX_QUEUED_BYTES, context);
       workers[i].start(THREAD_PREFIX + "worker-" + i);
     }
     ioThread = new Thread(this::pollLoop, THREAD_PREFIX + "io");
@@ -110,14 +114,10 @@ public final class KvEventSubscribers implements AutoCloseable {
    * @throws IllegalStateException after {@link #close()}
    */
   public void subscribe(Endpoint endpoint) {
-    int port = socketPort + rank(endpoint);
-    if (port > 65535) {
-      throw new IllegalArgumentException("endpoint " + endpoint.name() + ": KV-event port " + port
-          + " (socket port " + socketPort + " + rank) is not in 1..65535");
-    }
-    String host = endpoint.address().indexOf(':') >= 0 ? "[" + endpoint.address() + "]" : endpoint.address();
-    String url = "tcp://" + host + ":" + port;
-    command(() -> open(endpoint.name(), url));
+    int rank = rank(endpoint);
+    String url = url(endpoint, socketPort, rank);
+    String replayUrl = replaySocketPort == 0 ? null : url(endpoint, replaySocketPort, rank);
+    command(() -> open(endpoint.name(), url, replayUrl));
   }
 
   /** Closes the subscription of the endpoint named {@code name}, if any, and clears its blocks from the sink. */
@@ -137,12 +137,23 @@ public final class KvEventSubscribers implements AutoCloseable {
     for (KvEventWorker worker : workers) {
       worker.stop();
     }
+    context.close(); // after the workers: they may hold replay sockets
     try {
       wakeup.sink().close();
       wakeup.source().close();
     } catch (IOException e) {
       log.debug("closing the wakeup pipe failed", e);
     }
+  }
+
+  private static String url(Endpoint endpoint, int basePort, int rank) {
+    int port = basePort + rank;
+    if (port > 65535) {
+      throw new IllegalArgumentException("endpoint " + endpoint.name() + ": KV-event port " + port + " (" + basePort
+          + " + rank " + rank + ") is not in 1..65535");
+    }
+    String host = endpoint.address().indexOf(':') >= 0 ? "[" + endpoint.address() + "]" : endpoint.address();
+    return "tcp://" + host + ":" + port;
   }
 
   /** {@code i} for an endpoint named {@code <pod>-rank-<i>}, otherwise 0. */
@@ -215,7 +226,9 @@ public final class KvEventSubscribers implements AutoCloseable {
       if (poller != null) {
         poller.close();
       }
-      context.close();
+      for (Subscription s : subscriptions.values()) {
+        s.socket.close();
+      }
     }
   }
 
@@ -231,7 +244,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     }
   }
 
-  private void open(String name, String url) {
+  private void open(String name, String url, String replayUrl) {
     Subscription current = subscriptions.get(name);
     if (current != null && current.url.equals(url)) {
       return;
@@ -246,7 +259,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     socket.setIPv6(url.startsWith("tcp://["));
     socket.subscribe(topicFilter);
     socket.connect(url);
-    subscriptions.put(name, new Subscription(name, url, socket, worker(name)));
+    subscriptions.put(name, new Subscription(name, url, replayUrl, socket, worker(name)));
     poller = invalidated();
     log.debug("Subscribed to KV events of {} at {}", name, url);
   }
@@ -289,7 +302,7 @@ public final class KvEventSubscribers implements AutoCloseable {
       if (count != MAX_FRAMES) {
         metrics.recordKvEventDropped(s.name, KvEventWorker.MALFORMED);
         log.debug("Dropped a KV-event message of {} frames from {}", count, s.name);
-      } else if (!s.worker.offer(s.name, frames[0], frames[1], frames[2])) {
+      } else if (!s.worker.offer(s.name, s.replayUrl, frames[0], frames[1], frames[2])) {
         metrics.recordKvEventDropped(s.name, KvEventWorker.QUEUE_FULL);
       }
     }
@@ -300,7 +313,7 @@ public final class KvEventSubscribers implements AutoCloseable {
   }
 
   /** One endpoint's socket. */
-  private record Subscription(String name, String url, ZMQ.Socket socket, KvEventWorker worker) {}
+  private record Subscription(String name, String url, String replayUrl, ZMQ.Socket socket, KvEventWorker worker) {}
 
   /** Builds {@link KvEventSubscribers}; defaults are llm-d's. */
   public static final class Builder {
@@ -308,6 +321,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     private int socketPort = 5557;
     private String topicFilter = "kv@";
     private int concurrency = 4;
+    private int replaySocketPort;
     private int queueCapacity = 1024;
     private MetricsRecorder metrics = MetricsRecorder.noop();
 
@@ -337,11 +351,12 @@ public final class KvEventSubscribers implements AutoCloseable {
     }
 
     /**
-     * The publishers' replay (ROUTER) port used to recover lost events, or 0 for none (default). Validated but not
-     * used yet: a sequence gap always clears the endpoint's blocks.
+     * The publishers' replay (ROUTER) port, or 0 for none (default); rank {@code r} replays on
+     * {@code replaySocketPort + r}. With one, lost messages (and, on joining, the messages published before) are
+     * requested from the publisher's buffer; the endpoint's blocks are cleared only when the replay fails.
      */
     public Builder replaySocketPort(int value) {
-      port("replaySocketPort", value, 0);
+      this.replaySocketPort = port("replaySocketPort", value, 0);
       return this;
     }
 

@@ -8,6 +8,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.zeromq.ZContext;
 
 /**
  * One thread that decodes the messages of its endpoints, checks their sequence numbers and applies them to the sink,
@@ -28,13 +29,18 @@ final class KvEventWorker {
 
   private sealed interface Task {}
 
-  private record Delivery(String endpoint, byte[] topic, byte[] sequence, byte[] payload) implements Task {}
+  private record Delivery(String endpoint, String replayUrl, byte[] topic, byte[] sequence, byte[] payload)
+      implements Task {}
 
   private record Clear(String endpoint) implements Task {}
 
   private record Stop() implements Task {}
 
+  /** How long after a failed replay an endpoint's gaps are cleared without asking for a replay. */
+  static final long REPLAY_COOLDOWN_NANOS = 30_000_000_000L;
+
   private final KvEventSink sink;
+  private final ZContext context;
   private final MetricsRecorder metrics;
   private final int capacity;
   private final long maxBytes;
@@ -43,10 +49,13 @@ final class KvEventWorker {
   private final AtomicLong queuedBytes = new AtomicLong();
   /** The last sequence number applied per endpoint; worker thread only. */
   private final Map<String, Long> lastSequence = new HashMap<>();
+  /** When the last replay of each endpoint failed; worker thread only. */
+  private final Map<String, Long> replayFailedNanos = new HashMap<>();
   private Thread thread;
 
-  KvEventWorker(KvEventSink sink, MetricsRecorder metrics, int capacity, long maxBytes) {
+  KvEventWorker(KvEventSink sink, MetricsRecorder metrics, int capacity, long maxBytes, ZContext context) {
     this.sink = sink;
+    this.context = context;
     this.metrics = metrics;
     this.capacity = capacity;
     this.maxBytes = maxBytes;
@@ -58,15 +67,19 @@ final class KvEventWorker {
     thread.start();
   }
 
-  /** Queues a message of {@code endpoint}; {@code false} if the queue is full. */
-  boolean offer(String endpoint, byte[] topic, byte[] sequence, byte[] payload) {
+  /**
+   * Queues a message of {@code endpoint}; {@code false} if the queue is full.
+   *
+   * @param replayUrl where to ask for lost messages, or {@code null}
+   */
+  boolean offer(String endpoint, String replayUrl, byte[] topic, byte[] sequence, byte[] payload) {
     long bytes = topic.length + sequence.length + (long) payload.length;
     if (queuedMessages.incrementAndGet() > capacity || queuedBytes.addAndGet(bytes) > maxBytes) {
       queuedMessages.decrementAndGet();
       queuedBytes.addAndGet(-bytes);
       return false;
     }
-    queue.add(new Delivery(endpoint, topic, sequence, payload));
+    queue.add(new Delivery(endpoint, replayUrl, topic, sequence, payload));
     return true;
   }
 
@@ -109,6 +122,7 @@ final class KvEventWorker {
       }
       if (task instanceof Clear clear) {
         lastSequence.remove(clear.endpoint());
+        replayFailedNanos.remove(clear.endpoint());
         clearSink(clear.endpoint());
       } else if (task instanceof Delivery delivery) {
         try {
@@ -135,11 +149,30 @@ final class KvEventWorker {
       return;
     }
     Long last = lastSequence.put(endpoint, sequence);
-    if (last != null && sequence != last + 1) {
+    long next = last == null ? 0 : last + 1;
+    if (last != null && sequence != next) {
       metrics.recordKvEventSequenceGap(endpoint);
+    }
+    if (sequence > next && d.replayUrl() != null && mayReplay(endpoint)) {
+      // Lost messages, or joined mid-stream: ask the publisher for [next, sequence).
+      if (!KvEventReplay.replay(context, d.replayUrl(), next, sequence, (t, s, p) -> apply(endpoint, KvEventDecoder.decode(t, p)))) {
+        replayFailedNanos.put(endpoint, System.nanoTime());
+        log.debug("KV-event replay from {} failed; clearing its blocks", endpoint);
+        clearSink(endpoint);
+      }
+    } else if (last != null && sequence != next) {
       log.debug("KV-event sequence gap from {}: {} after {}; clearing its blocks", endpoint, sequence, last);
       clearSink(endpoint);
     }
+    apply(endpoint, message);
+  }
+
+  private boolean mayReplay(String endpoint) {
+    Long failed = replayFailedNanos.get(endpoint);
+    return failed == null || System.nanoTime() - failed >= REPLAY_COOLDOWN_NANOS;
+  }
+
+  private void apply(String endpoint, KvEventDecoder.Message message) {
     for (int i = 0; i < message.unknownEvents(); i++) {
       metrics.recordKvEventDropped(endpoint, UNKNOWN_EVENT);
     }

@@ -107,6 +107,59 @@ class KvEventSubscribersTest {
   }
 
   @Test
+  void withReplayLostMessagesAreReplayedInOrderWithoutClearing() {
+    Publisher pub = publisher("pod-a");
+    KvEventSubscribers subs = KvEventSubscribers.builder(sink).socketPort(pub.port())
+        .replaySocketPort(pub.startReplay()).metrics(metrics).build();
+    resources.add(subs);
+    subs.subscribe(Endpoint.of("a", "127.0.0.1", 8000));
+    pub.handshake(sink, "a");
+    long clearsBefore = sink.clears("a");
+    pub.lose("lost-1", batch(list("AllBlocksCleared")));
+    pub.lose("lost-2", batch(list("AllBlocksCleared")));
+    pub.publish(MODEL, batch(list("AllBlocksCleared")));
+
+    eventually().until(() -> sink.applies("a", MODEL).size() == 1);
+    List<String> models = sink.calls("a").stream().map(RecordingSink.Call::model).toList();
+    assertEquals(List.of("lost-1", "lost-2", MODEL), models.subList(models.size() - 3, models.size()));
+    assertEquals(clearsBefore, sink.clears("a"));
+    assertEquals(1, metrics.gaps("a"));
+  }
+
+  @Test
+  void withReplayMessagesPublishedBeforeJoiningAreReplayed() {
+    Publisher pub = publisher("pod-a");
+    int replayPort = pub.startReplay();
+    pub.lose("before-join", batch(list("AllBlocksCleared")));
+    KvEventSubscribers subs = KvEventSubscribers.builder(sink).socketPort(pub.port())
+        .replaySocketPort(replayPort).metrics(metrics).build();
+    resources.add(subs);
+    subs.subscribe(Endpoint.of("a", "127.0.0.1", 8000));
+    pub.handshake(sink, "a");
+
+    assertEquals("before-join", sink.calls("a").get(0).model());
+    assertEquals(0, sink.clears("a"));
+  }
+
+  @Test
+  void aFailedReplayClearsTheEndpoint() {
+    Publisher pub = publisher("pod-a");
+    KvEventSubscribers subs = KvEventSubscribers.builder(sink).socketPort(pub.port())
+        .replaySocketPort(pub.startReplay()).metrics(metrics).build();
+    resources.add(subs);
+    subs.subscribe(Endpoint.of("a", "127.0.0.1", 8000));
+    pub.handshake(sink, "a");
+    long clearsBefore = sink.clears("a");
+    // Not even in the replay buffer: the replay ends early.
+    pub.publish(MODEL, pub.nextSequence() + 3, batch(list("AllBlocksCleared")));
+
+    eventually().until(() -> sink.applies("a", MODEL).size() == 1);
+    List<RecordingSink.Call> calls = sink.calls("a");
+    assertTrue(calls.get(calls.size() - 2).isClear(), calls.toString());
+    assertEquals(clearsBefore + 1, sink.clears("a"));
+  }
+
+  @Test
   void aThrowingSinkIsCountedAndLaterEventsStillArrive() {
     Publisher pub = publisher("pod-a");
     subscribed(pub, "a");

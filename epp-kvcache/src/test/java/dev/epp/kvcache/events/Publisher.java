@@ -7,11 +7,16 @@ import static org.awaitility.Awaitility.await;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.zeromq.SocketType;
 import org.zeromq.ZContext;
 import org.zeromq.ZMQ;
 
-/** A vLLM-like KV-event publisher: a real JeroMQ PUB socket on loopback. Used from one test thread. */
+/**
+ * A vLLM-like KV-event publisher: a real JeroMQ PUB socket on loopback, used from one test thread, and optionally
+ * vLLM's replay ROUTER socket, served by its own thread from the messages published so far.
+ */
 final class Publisher implements AutoCloseable {
 
   static final String WARMUP_MODEL = "warmup";
@@ -22,6 +27,8 @@ final class Publisher implements AutoCloseable {
   private final int port;
   private final String pod;
   private long sequence;
+  private final List<byte[][]> history = new CopyOnWriteArrayList<>();
+  private ReplayServer replay;
 
   /** A publisher on a free port of 127.0.0.1 for topics {@code kv@<pod>@<model>}. */
   Publisher(String pod) {
@@ -41,6 +48,12 @@ final class Publisher implements AutoCloseable {
     return port;
   }
 
+  /** Starts serving replay requests on a free port of 127.0.0.1; returns the port. */
+  int startReplay() {
+    replay = new ReplayServer();
+    return replay.port;
+  }
+
   int port() {
     return port;
   }
@@ -52,9 +65,20 @@ final class Publisher implements AutoCloseable {
 
   /** Publishes {@code payload} under {@code seq}; later messages continue from {@code seq + 1}. */
   void publish(String model, long seq, byte[] payload) {
+    frames(buffer(model, seq, payload));
+  }
+
+  /** Buffers {@code payload} for replay under the next sequence number without publishing it: a lost message. */
+  void lose(String model, byte[] payload) {
+    buffer(model, sequence, payload);
+  }
+
+  private byte[][] buffer(String model, long seq, byte[] payload) {
     sequence = seq + 1;
-    frames(("kv@" + pod + "@" + model).getBytes(StandardCharsets.UTF_8),
-        ByteBuffer.allocate(8).putLong(seq).array(), payload);
+    byte[][] message = {("kv@" + pod + "@" + model).getBytes(StandardCharsets.UTF_8),
+        ByteBuffer.allocate(8).putLong(seq).array(), payload};
+    history.add(message);
+    return message;
   }
 
   /** Sends raw frames as one message. */
@@ -83,6 +107,61 @@ final class Publisher implements AutoCloseable {
 
   @Override
   public void close() {
+    if (replay != null) {
+      replay.close();
+    }
     context.close();
+  }
+
+  /** vLLM's replay socket: answers {@code ["", start]} with every buffered message from {@code start}, then the end. */
+  private final class ReplayServer implements AutoCloseable {
+    private final ZMQ.Socket router = context.createSocket(SocketType.ROUTER);
+    private final int port;
+    private final Thread thread;
+    private volatile boolean running = true;
+
+    ReplayServer() {
+      router.setLinger(0);
+      router.setReceiveTimeOut(50);
+      port = router.bindToRandomPort("tcp://127.0.0.1");
+      thread = new Thread(this::serve, "test-replay-server");
+      thread.start();
+    }
+
+    private void serve() {
+      while (running) {
+        byte[] id = router.recv(0);
+        if (id == null) {
+          continue;
+        }
+        router.recv(0);
+        long start = ByteBuffer.wrap(router.recv(0)).getLong();
+        for (byte[][] message : history) {
+          if (ByteBuffer.wrap(message[1]).getLong() >= start) {
+            router.sendMore(id);
+            router.sendMore(new byte[0]);
+            router.sendMore(message[0]);
+            router.sendMore(message[1]);
+            router.send(message[2]);
+          }
+        }
+        router.sendMore(id);
+        router.sendMore(new byte[0]);
+        router.sendMore(new byte[0]);
+        router.sendMore(ByteBuffer.allocate(8).putLong(-1).array());
+        router.send(new byte[0]);
+      }
+      router.close();
+    }
+
+    @Override
+    public void close() {
+      running = false;
+      try {
+        thread.join();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
   }
 }

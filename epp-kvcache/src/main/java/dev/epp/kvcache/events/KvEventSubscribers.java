@@ -42,6 +42,7 @@ import org.zeromq.ZMQ;
  * <p><b>Threading:</b> thread-safe. A fixed number of threads whatever the number of endpoints: one I/O thread
  * ({@value #THREAD_PREFIX}io) owns every socket and polls them all, and {@code concurrency} workers
  * ({@value #THREAD_PREFIX}worker-N) decode and apply; an endpoint's messages always go to the same worker, in order.
+ * A replay runs on the endpoint's worker and holds it for at most 10 s ({@link KvEventReplay}).
  * {@link #subscribe} and {@link #unsubscribe} hand their work to the I/O thread and return at once. Each worker queues
  * at most {@code queueCapacity} messages and {@value #MAX_QUEUED_BYTES} bytes, so a flooding publisher costs bounded
  * memory; ZeroMQ itself buffers at most {@value #RECEIVE_HIGH_WATER_MARK} messages of at most

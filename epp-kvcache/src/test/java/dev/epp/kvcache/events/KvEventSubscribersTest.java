@@ -30,6 +30,7 @@ class KvEventSubscribersTest {
 
   @AfterEach
   void closeResources() throws Exception {
+    sink.release(); // a failed test must not leave a worker blocked in the sink
     for (int i = resources.size() - 1; i >= 0; i--) {
       resources.get(i).close();
     }

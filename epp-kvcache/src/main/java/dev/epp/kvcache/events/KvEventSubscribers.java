@@ -210,7 +210,11 @@ public final class KvEventSubscribers implements AutoCloseable {
         }
         Runnable command;
         while ((command = commands.poll()) != null) {
-          command.run();
+          try {
+            command.run();
+          } catch (RuntimeException e) {
+            log.warn("KV-event subscription change failed: {}", e.toString());
+          }
         }
         if (!running || poller == null) {
           continue;
@@ -259,7 +263,12 @@ public final class KvEventSubscribers implements AutoCloseable {
     socket.setMaxMsgSize(KvEventDecoder.MAX_PAYLOAD_BYTES);
     socket.setIPv6(url.startsWith("tcp://["));
     socket.subscribe(topicFilter);
-    socket.connect(url);
+    try {
+      socket.connect(url);
+    } catch (RuntimeException e) {
+      socket.close();
+      throw e;
+    }
     subscriptions.put(name, new Subscription(name, url, replayUrl, socket, worker(name)));
     poller = invalidated();
     log.debug("Subscribed to KV events of {} at {}", name, url);

@@ -282,6 +282,16 @@ class KvEventSubscribersTest {
   }
 
   @Test
+  void anEndpointThatCannotBeConnectedDoesNotStopTheOthers() {
+    Publisher pub = publisher("pod-a");
+    KvEventSubscribers subs = subscribers(pub.port(), 1, 16);
+    subs.subscribe(Endpoint.of("bad", "no such host!", 8000));
+    subs.subscribe(Endpoint.of("a", "127.0.0.1", 8000));
+    pub.handshake(sink, "a");
+    assertEquals(List.of(), sink.calls("bad"));
+  }
+
+  @Test
   void closeIsIdempotentAndRefusesLaterSubscriptions() {
     KvEventSubscribers subs = subscribers(5557, 1, 16);
     subs.close();

@@ -19,6 +19,8 @@ final class KvEventReplay {
   static final int IDLE_TIMEOUT_MILLIS = 2_000;
   /** How long one replay may take in all. */
   static final long TOTAL_TIMEOUT_NANOS = 10_000_000_000L;
+  /** Silent requests in a row after which a replay fails. */
+  static final int MAX_ATTEMPTS_WITHOUT_PROGRESS = 3;
   private static final int MAX_FRAMES = 5;
 
   /** Receives one replayed message, in sequence order. */
@@ -30,11 +32,37 @@ final class KvEventReplay {
   private KvEventReplay() {}
 
   /**
-   * Requests the messages {@code [from, upTo)} from {@code url} and hands them to {@code handler} in order.
+   * Requests the messages {@code [from, upTo)} from {@code url} and hands them to {@code handler} in order. A request
+   * that goes silent for {@value #IDLE_TIMEOUT_MILLIS} ms is sent again from the next message missing, up to
+   * {@value #MAX_ATTEMPTS_WITHOUT_PROGRESS} times in a row without progress (as llm-d does).
    *
    * @return whether every one of them was handed over; {@code false} on a timeout, a missing or malformed message
    */
   static boolean replay(ZContext context, String url, long from, long upTo, Handler handler) {
+    long deadline = System.nanoTime() + TOTAL_TIMEOUT_NANOS;
+    long next = from;
+    int withoutProgress = 0;
+    try {
+      while (next != upTo && withoutProgress < MAX_ATTEMPTS_WITHOUT_PROGRESS && System.nanoTime() - deadline < 0) {
+        long reached = attempt(context, url, next, upTo, deadline, handler);
+        if (reached < 0) {
+          return false;
+        }
+        withoutProgress = reached == next ? withoutProgress + 1 : 0;
+        next = reached;
+      }
+      return next == upTo;
+    } catch (ZMQException | KvEventDecodeException e) {
+      return false;
+    }
+  }
+
+  /**
+   * One request from {@code from}: the next sequence number still missing once it reached {@code upTo} or went
+   * silent, or -1 if the answer shows the messages cannot be replayed.
+   */
+  private static long attempt(ZContext context, String url, long from, long upTo, long deadline, Handler handler)
+      throws KvEventDecodeException {
     ZMQ.Socket dealer = context.createSocket(SocketType.DEALER);
     try {
       dealer.setLinger(0);
@@ -44,27 +72,24 @@ final class KvEventReplay {
       dealer.connect(url);
       dealer.sendMore(new byte[0]);
       dealer.send(ByteBuffer.allocate(Long.BYTES).putLong(from).array());
-      long deadline = System.nanoTime() + TOTAL_TIMEOUT_NANOS;
       long expected = from;
       while (expected != upTo && System.nanoTime() - deadline < 0) {
         byte[][] frames = new byte[MAX_FRAMES][];
         int count = receive(dealer, frames);
         if (count == 0) {
-          return false; // idle timeout
+          return expected; // silent
         }
         int first = frames[0].length == 0 ? 1 : 0;
         if (count - first != 3 || count > MAX_FRAMES || frames[first + 2].length == 0) {
-          return false; // malformed, or the end before upTo
+          return -1; // malformed, or the end before upTo
         }
         if (KvEventDecoder.sequence(frames[first + 1]) != expected) {
-          return false;
+          return -1;
         }
         handler.replayed(frames[first], frames[first + 1], frames[first + 2]);
         expected++;
       }
-      return expected == upTo;
-    } catch (ZMQException | KvEventDecodeException e) {
-      return false;
+      return expected;
     } finally {
       dealer.close();
     }

@@ -7,6 +7,7 @@ import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.ProfileHandler;
+import dev.epp.scheduler.flowcontrol.FlowControlConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -52,6 +53,8 @@ public final class EndpointPickerConfig {
   private final Set<String> featureGates;
   private final ParserRegistry parsers;
   private final SaturationDetector saturationDetector;
+  private final FlowControlConfig flowControl;
+  private final ScheduledExecutorService scheduler;
   private final MetricsRecorder metrics;
 
   private static Map<String, Integer> defaultScorers() {
@@ -70,6 +73,8 @@ public final class EndpointPickerConfig {
       Set<String> featureGates,
       List<RequestParser> parsers,
       SaturationDetector saturationDetector,
+      FlowControlConfig flowControl,
+      ScheduledExecutorService scheduler,
       MetricsRecorder metrics) {
     this.plugins = List.copyOf(plugins);
     this.profiles = List.copyOf(profiles);
@@ -80,6 +85,8 @@ public final class EndpointPickerConfig {
     }
     this.parsers = new ParserRegistry(parsers);
     this.saturationDetector = saturationDetector;
+    this.flowControl = flowControl;
+    this.scheduler = Objects.requireNonNull(scheduler);
     this.metrics = Objects.requireNonNull(metrics);
   }
 
@@ -172,6 +179,19 @@ public final class EndpointPickerConfig {
   /** The saturation detector named by {@code saturationDetector.pluginRef}, or the default one if registered. */
   public Optional<SaturationDetector> saturationDetector() {
     return Optional.ofNullable(saturationDetector);
+  }
+
+  /**
+   * The {@code flowControl} settings, present when the {@code flowControl} feature gate is on: requests then wait in
+   * the EPP while the pool is saturated instead of being shed.
+   */
+  public Optional<FlowControlConfig> flowControl() {
+    return Optional.ofNullable(flowControl);
+  }
+
+  /** The scheduler this configuration's plugins got ({@linkplain Loader#scheduler loaded} with, or the shared one). */
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
   }
 
   /**

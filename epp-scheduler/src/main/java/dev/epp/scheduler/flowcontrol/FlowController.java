@@ -88,7 +88,7 @@ public final class FlowController implements AutoCloseable {
   private BandQueue[] bandOrder = new BandQueue[0];
   private int[] priorities = new int[0];
   private double[] ceilings = new double[0];
-  private long requests;
+  private volatile long requests; // written under lock; read without it by signal()
   private long bytes;
   private long sequence;
   private boolean closed;
@@ -98,8 +98,8 @@ public final class FlowController implements AutoCloseable {
   private FlowController(Builder builder) {
     this.config = builder.config;
     this.pool = Objects.requireNonNull(builder.pool, "saturationSource");
-    this.usageLimit = builder.usageLimit != null
-        ? builder.usageLimit
+    this.usageLimit = config.usageLimit() != null
+        ? config.usageLimit()
         : new StaticUsageLimit(StaticUsageLimit.TYPE, Parameters.empty());
     this.defaultFairness = new GlobalStrictFairness(GlobalStrictFairness.TYPE);
     this.defaultOrdering = new FcfsOrdering(FcfsOrdering.TYPE);
@@ -179,9 +179,12 @@ public final class FlowController implements AutoCloseable {
   /**
    * Runs dispatch cycles until one dispatches nothing; call it when saturation may have fallen (metrics refreshed, a
    * request finished). Cheap and coalesced: if another thread is dispatching, it runs the cycle instead and this call
-   * returns at once.
+   * returns at once. Returns at once when nothing is queued.
    */
   public void signal() {
+    if (requests == 0) {
+      return; // nothing queued; enqueue signals after queueing
+    }
     dispatchPending.set(true);
     while (dispatchPending.get() && lock.tryLock()) {
       Item dispatched;
@@ -436,7 +439,6 @@ public final class FlowController implements AutoCloseable {
   public static final class Builder {
     private FlowControlConfig config = FlowControlConfig.defaults();
     private SaturationSource pool;
-    private UsageLimitPolicy usageLimit;
     private Ticker ticker = Ticker.system();
     private ScheduledExecutorService scheduler;
     private MetricsRecorder metrics = MetricsRecorder.noop();
@@ -452,12 +454,6 @@ public final class FlowController implements AutoCloseable {
     /** Where saturation and pool emptiness come from (the configured saturation detector over the pool). */
     public Builder saturationSource(SaturationSource pool) {
       this.pool = pool;
-      return this;
-    }
-
-    /** The per-band ceilings; default {@code static-usage-limit-policy} with threshold 1.0. */
-    public Builder usageLimit(UsageLimitPolicy usageLimit) {
-      this.usageLimit = usageLimit;
       return this;
     }
 

@@ -62,7 +62,8 @@ class FlowControllerTest {
   private FlowController controller(FlowControlConfig config, UsageLimitPolicy usageLimit) {
     FlowController controller = FlowController.builder()
         // the periodic sweep never fires during a test: tests sweep explicitly
-        .config(config.withIntervals(Duration.ofHours(1), config.flowGcTimeout(), config.priorityBandGcTimeout()))
+        .config(config.withIntervals(Duration.ofHours(1), config.flowGcTimeout(), config.priorityBandGcTimeout())
+            .withUsageLimit(usageLimit))
         .saturationSource(new FlowController.SaturationSource() {
           @Override
           public double saturation() {
@@ -74,7 +75,6 @@ class FlowControllerTest {
             return hasEndpoints;
           }
         })
-        .usageLimit(usageLimit)
         .ticker(now::get)
         .scheduler(scheduler)
         .metrics(recorder)

@@ -75,6 +75,7 @@ final class ExtProcHarness implements AutoCloseable {
 
   final EndpointPool pool = new EndpointPool();
   final EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
+  final Director director;
   private final Server server;
   private ExtProcService service;
   private final ManagedChannel channel;
@@ -90,7 +91,7 @@ final class ExtProcHarness implements AutoCloseable {
   /** A harness whose service has the {@code settings} on top of the harness's director and metrics. */
   ExtProcHarness(String config, UnaryOperator<ExtProcService.Builder> settings) {
     EndpointPickerConfig parsed = EndpointPickerConfig.loader().metrics(metrics).parse(config, "test.yaml");
-    Director director = Director.builder(parsed, pool)
+    director = Director.builder(parsed, pool)
         .objectives(OBJECTIVES)
         .modelRewrites(REWRITES)
         .build();
@@ -156,6 +157,7 @@ final class ExtProcHarness implements AutoCloseable {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     service.close();
+    director.close();
   }
 
   static ProcessingRequest requestHeaders(Map<String, String> headers, boolean endOfStream) {

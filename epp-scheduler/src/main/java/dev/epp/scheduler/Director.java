@@ -297,7 +297,8 @@ public final class Director {
       return admitted(context, parser, body, subsetHint, receivedNanos, true);
     }
     Ticket ticket = flowController.enqueue(new FlowRequest(new FlowKey(context.get(Fairness.ID), request.priority()),
-        body.length, receivedNanos, null, sloDeadline(headers, receivedNanos), null));
+        body.length, receivedNanos, null, sloDeadline(headers, receivedNanos), null, request.incomingModel(),
+        request.targetModel()));
     CompletableFuture<Routing> result = new CompletableFuture<>();
     ticket.outcome().thenAccept(outcome -> {
       if (outcome.kind() != Outcome.Kind.DISPATCHED) {

@@ -162,7 +162,7 @@ public final class FlowController implements AutoCloseable {
           band.bytes += size;
           requests++;
           bytes += size;
-          metrics.recordFlowControlQueue(band.priority, band.requests, band.bytes);
+          recordQueued(band, request, 1, size);
         }
       }
     } finally {
@@ -324,6 +324,7 @@ public final class FlowController implements AutoCloseable {
     try {
       observePool(now);
       double saturation = pool.saturation();
+      metrics.recordFlowControlSaturation(saturation);
       Arrays.fill(ceilings, 1.0);
       usageLimit.computeLimits(saturation, priorities, ceilings);
       for (int i = 0; i < bandOrder.length; i++) {
@@ -367,14 +368,23 @@ public final class FlowController implements AutoCloseable {
     if (band.requests == 0) {
       band.idleSinceNanos = now;
     }
-    metrics.recordFlowControlQueue(band.priority, band.requests, band.bytes);
+    recordQueued(band, item.request, -1, -size);
+  }
+
+  private void recordQueued(BandQueue band, FlowRequest request, int requests, long size) {
+    FlowKey key = request.key();
+    metrics.recordFlowControlQueued(key.fairnessId(), key.priority(), request.modelName(), request.targetModelName(),
+        requests, size);
+    metrics.recordFlowControlCapacity(band.priority, (double) band.requests / band.maxRequests,
+        (double) band.bytes / band.maxBytes);
   }
 
   private void complete(Item item, Outcome.Kind kind, long now) {
     long queued = now - item.enqueueNanos;
     if (item.outcome.complete(new Outcome(kind, queued))) {
       FlowKey key = item.request.key();
-      metrics.recordFlowControlOutcome(key.fairnessId(), key.priority(), kind.label(), queued);
+      metrics.recordFlowControlOutcome(key.fairnessId(), key.priority(), item.request.modelName(),
+          item.request.targetModelName(), kind.label(), queued);
     }
   }
 

@@ -181,12 +181,13 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     schedulerDisaggDecisions = counter("llm_d_inference_scheduler_disagg_decision_total",
         "[Deprecated: Use llm_d_epp_disagg_decision_total] Total number of disaggregation routing decisions made",
         "model_name", "decision_type");
-    List<String> queued = List.of("fairness_id", "priority", "inference_pool", "model_name", "target_model_name");
-    List<String> outcome = List.of("fairness_id", "priority", "outcome", "inference_pool", "model_name",
+    // label names sorted, as the Go client prints them
+    List<String> queued = List.of("fairness_id", "inference_pool", "model_name", "priority", "target_model_name");
+    List<String> outcome = List.of("fairness_id", "inference_pool", "model_name", "outcome", "priority",
         "target_model_name");
     flowControlRequests = counter("llm_d_epp_flow_control_requests_total",
-        "Total number of requests processed by the Flow Control layer, by final outcome.", "outcome", "priority",
-        "inference_pool");
+        "Total number of requests processed by the Flow Control layer, by final outcome.", "inference_pool",
+        "outcome", "priority");
     flowControlQueueDuration = new Histogram[] {
         histogram("llm_d_epp_flow_control_request_queue_duration_seconds",
             "Distribution of total time requests spend in the Flow Control layer (from enqueue to final outcome).",
@@ -214,11 +215,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "[Deprecated: Use llm_d_epp_flow_control_pool_saturation] Pool saturation signal gating Flow Control"
             + " dispatch.", "inference_pool");
     flowControlCapacityRequests = gauge("llm_d_epp_flow_control_capacity_utilization_requests",
-        "Fraction of a priority band's effective request-count capacity currently occupied (0.0-1.0).", "priority",
-        "inference_pool");
+        "Fraction of a priority band's effective request-count capacity currently occupied (0.0-1.0).",
+        "inference_pool", "priority");
     flowControlCapacityBytes = gauge("llm_d_epp_flow_control_capacity_utilization_bytes",
-        "Fraction of a priority band's effective byte-size capacity currently occupied (0.0-1.0).", "priority",
-        "inference_pool");
+        "Fraction of a priority band's effective byte-size capacity currently occupied (0.0-1.0).",
+        "inference_pool", "priority");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -362,11 +363,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       String outcome, long queueNanos) {
     String band = Integer.toString(priority);
     String pool = poolName();
-    flowControlRequests.labels(outcome, band, pool).inc();
+    flowControlRequests.labels(pool, outcome, band).inc();
     ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
     String fairness = fairnessLabels.model(fairnessId);
     for (Histogram family : flowControlQueueDuration) {
-      family.labels(fairness, band, outcome, pool, models.model(), models.target())
+      family.labels(fairness, pool, models.model(), outcome, band, models.target())
           .observe(queueNanos / NANOS_PER_SECOND);
     }
   }
@@ -375,7 +376,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   public void recordFlowControlQueued(String fairnessId, int priority, String modelName, String targetModelName,
       int requests, long bytes) {
     ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
-    String[] labels = {fairnessLabels.model(fairnessId), Integer.toString(priority), poolName(), models.model(),
+    String[] labels = {fairnessLabels.model(fairnessId), poolName(), models.model(), Integer.toString(priority),
         models.target()};
     for (Gauge family : flowControlQueueSize) {
       family.labels(labels).inc(requests);
@@ -389,8 +390,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   public void recordFlowControlCapacity(int priority, double requestUtilization, double byteUtilization) {
     String band = Integer.toString(priority);
     String pool = poolName();
-    flowControlCapacityRequests.labels(band, pool).set(requestUtilization);
-    flowControlCapacityBytes.labels(band, pool).set(byteUtilization);
+    flowControlCapacityRequests.labels(pool, band).set(requestUtilization);
+    flowControlCapacityBytes.labels(pool, band).set(byteUtilization);
   }
 
   @Override

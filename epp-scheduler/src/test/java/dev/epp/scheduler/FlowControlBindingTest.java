@@ -7,6 +7,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.scheduler.flowcontrol.FlowControlConfig;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -81,6 +84,18 @@ class FlowControlBindingTest {
     FlowControlConfig ttl = load(GATED + "flowControl:\n  defaultRequestTTL: 2m\n").flowControl().orElseThrow();
     assertEquals(Duration.ofMinutes(2), ttl.defaultRequestTTL());
     assertEquals(Duration.ofMinutes(2), ttl.noEndpointRequestTTL());
+  }
+
+  @Test
+  void theReadmeExampleLoads() throws IOException {
+    String readme = Files.readString(Path.of("..", "README.md"));
+    int section = readme.indexOf("### Flow control");
+    int start = readme.indexOf("```yaml\n", section) + "```yaml\n".length();
+    String yaml = readme.substring(start, readme.indexOf("```", start));
+    FlowControlConfig flow = load("apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\n" + yaml)
+        .flowControl().orElseThrow();
+    assertEquals(20_000, flow.maxRequests());
+    assertEquals(Duration.ofSeconds(5), flow.noEndpointRequestTTL());
   }
 
   @Test

@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  * handler, with the Go EPP's defaulting applied (plugin names default to their type; no profiles gives one profile
  * {@code default} with every filter, scorer and picker; one profile and no handler adds
  * {@code single-profile-handler}; no picker adds {@code max-score-picker}; scorer weights default to 1; a
- * {@code prefix-cache-scorer} without an {@code approx-prefix-cache-producer} (or other prefix-match producer) gets one with the scorer's parameters,
+ * {@code prefix-cache-scorer} without an {@code approx-prefix-cache-producer} (or other prefix-match producer) gets
+ * one with the scorer's parameters,
  * a {@code prefix-cache-affinity-filter} without either gets one with the defaults).
  *
  * <p>The {@code apiVersion} is {@code llm-d.ai/v1alpha1}; the deprecated {@code inference.networking.x-k8s.io/v1alpha1}

@@ -149,31 +149,30 @@ public final class KvBlockIndex implements KvEventSink {
     int n = endpoints.length;
     double[] scores = new double[n];
     int[] ids = new int[n];
-    int active = 0;
+    int[] active = new int[n];
+    int activeCount = 0;
     for (int j = 0; j < n; j++) {
       Integer id = endpointIds.get(endpoints[j]);
-      ids[j] = id == null ? -1 : id;
       if (id != null) {
-        active++;
+        ids[j] = id;
+        active[activeCount++] = j;
       }
     }
     double[] weights = tierWeights;
-    for (int i = 0; i < keys.length && active > 0; i++) {
+    for (int i = 0; i < keys.length && activeCount > 0; i++) {
       Stripe stripe = stripe(keys[i]);
       synchronized (stripe) {
         Holders holders = stripe.map.get(keys[i]);
-        for (int j = 0; j < n; j++) {
-          if (ids[j] < 0) {
-            continue;
-          }
-          double weight = holders == null ? 0 : holders.bestWeight(ids[j], weights);
-          if (weight == 0) {
-            ids[j] = -1;
-            active--;
-          } else {
+        int kept = 0;
+        for (int a = 0; a < activeCount && holders != null; a++) {
+          int j = active[a];
+          double weight = holders.bestWeight(ids[j], weights);
+          if (weight > 0) {
             scores[j] += weight;
+            active[kept++] = j;
           }
         }
+        activeCount = kept;
       }
     }
     return scores;

@@ -20,6 +20,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 
 class PrecisePrefixCacheProducerTest {
 
@@ -147,32 +149,26 @@ class PrecisePrefixCacheProducerTest {
         + "tokenProcessorConfig: {hashSeed: '42', hashAlgorithm: cbor-fnv}}", false));
   }
 
-  @Test
-  void invalidParametersAreRejectedNamingTheParameter() {
-    Map<String, String> cases = Map.ofEntries(
-        Map.entry("{tokenProcessorConfig: {blockSizeTokens: -1}}", "tokenProcessorConfig.blockSizeTokens"),
-        Map.entry("{tokenProcessorConfig: {blockSize: -5}}", "tokenProcessorConfig.blockSize"),
-        Map.entry("{tokenProcessorConfig: {hashAlgorithm: xxh64}}", "tokenProcessorConfig.hashAlgorithm"),
-        Map.entry("{tokenProcessorConfig: {blockSizeToken: 4}}", "tokenProcessorConfig.blockSizeToken"),
-        Map.entry("{indexerConfig: {kvBlockIndexConfig: {redisConfig: {}}}}",
-            "indexerConfig.kvBlockIndexConfig.redisConfig"),
-        Map.entry("{indexerConfig: {kvBlockIndexConfig: {inMemoryConfig: {size: 0}}}}",
-            "indexerConfig.kvBlockIndexConfig.inMemoryConfig.size"),
-        Map.entry("{indexerConfig: {kvBlockIndexConfig: {inMemoryConfig: {podCacheSize: 0}}}}",
-            "indexerConfig.kvBlockIndexConfig.inMemoryConfig.podCacheSize"),
-        Map.entry("{indexerConfig: {kvCacheBackendConfigs: [{name: gpu, weight: 0}]}}",
-            "indexerConfig.kvCacheBackendConfigs[0].weight"),
-        Map.entry("{kvEventsConfig: {socketPort: 70000}}", "kvEventsConfig.socketPort"),
-        Map.entry("{kvEventsConfig: {concurrency: 0}}", "kvEventsConfig.concurrency"),
-        Map.entry("{kvEventsConfig: {discoverPods: false}}", "kvEventsConfig.discoverPods"),
-        Map.entry("{kvEventsConfig: {engineType: sglang}}", "kvEventsConfig.engineType"),
-        Map.entry("{kvEventsConfig: {zmqEndpoint: 'tcp://x:1'}}", "kvEventsConfig.zmqEndpoint"),
-        Map.entry("{speculativeTTL: 0s}", "speculativeTTL"),
-        Map.entry("{unknown: 1}", "unknown"));
-    cases.forEach((parameters, path) -> {
-      ConfigException e = assertThrows(ConfigException.class, () -> load(config(parameters, false)), parameters);
-      assertTrue(e.getMessage().contains(path), parameters + " -> " + e.getMessage());
-    });
+  @ParameterizedTest
+  @CsvSource(delimiter = '|', value = {
+      "{tokenProcessorConfig: {blockSizeTokens: -1}}                       | tokenProcessorConfig.blockSizeTokens",
+      "{tokenProcessorConfig: {blockSize: -5}}                             | tokenProcessorConfig.blockSize",
+      "{tokenProcessorConfig: {hashAlgorithm: xxh64}}                      | tokenProcessorConfig.hashAlgorithm",
+      "{tokenProcessorConfig: {blockSizeToken: 4}}                         | tokenProcessorConfig.blockSizeToken",
+      "{indexerConfig: {kvBlockIndexConfig: {redisConfig: {}}}}            | indexerConfig.kvBlockIndexConfig.redisConfig",
+      "{indexerConfig: {kvBlockIndexConfig: {inMemoryConfig: {size: 0}}}}  | kvBlockIndexConfig.inMemoryConfig.size",
+      "{indexerConfig: {kvBlockIndexConfig: {inMemoryConfig: {podCacheSize: 0}}}} | inMemoryConfig.podCacheSize",
+      "{indexerConfig: {kvCacheBackendConfigs: [{name: gpu, weight: 0}]}}  | indexerConfig.kvCacheBackendConfigs[0].weight",
+      "{kvEventsConfig: {socketPort: 70000}}                               | kvEventsConfig.socketPort",
+      "{kvEventsConfig: {concurrency: 0}}                                  | kvEventsConfig.concurrency",
+      "{kvEventsConfig: {discoverPods: false}}                             | kvEventsConfig.discoverPods",
+      "{kvEventsConfig: {engineType: sglang}}                              | kvEventsConfig.engineType",
+      "{kvEventsConfig: {zmqEndpoint: 'tcp://x:1'}}                        | kvEventsConfig.zmqEndpoint",
+      "{speculativeTTL: 0s}                                                | speculativeTTL",
+      "{unknown: 1}                                                        | unknown"})
+  void invalidParametersAreRejectedNamingTheParameter(String parameters, String path) {
+    ConfigException e = assertThrows(ConfigException.class, () -> load(config(parameters, false)));
+    assertTrue(e.getMessage().contains(path), e::getMessage);
   }
 
   @Test

@@ -10,6 +10,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Which endpoints hold which blocks, and on which device tier, learned from their KV-cache events as llm-d's
@@ -43,6 +45,7 @@ public final class KvBlockIndex implements KvEventSink {
   /** The default most (endpoint, tier) entries per key, as llm-d. */
   public static final int DEFAULT_POD_CACHE_SIZE = 10;
 
+  private static final Logger log = LoggerFactory.getLogger(KvBlockIndex.class);
   private static final int STRIPES = 64;
   private static final int MAX_TIERS = 255;
 
@@ -181,6 +184,8 @@ public final class KvBlockIndex implements KvEventSink {
   private void store(String endpoint, String model, KvEvent.BlockStored event) {
     if (hasExtraKeys(event)) {
       skippedStores.increment();
+      log.debug("Skipping a store of {} blocks on {}: blocks with extra keys are not indexed",
+          event.engineBlockHashes().length, endpoint);
       return;
     }
     EngineKeys engine = engineKeys.computeIfAbsent(endpoint, e -> new EngineKeys(size));
@@ -192,6 +197,8 @@ public final class KvBlockIndex implements KvEventSink {
         long[] parentKeys = engine.map.get(event.parentEngineBlockHash());
         if (parentKeys == null) {
           skippedStores.increment();
+          log.debug("Skipping a store of {} blocks on {}: parent block {} is unknown",
+              event.engineBlockHashes().length, endpoint, event.parentEngineBlockHash());
           return;
         }
         parent = parentKeys[parentKeys.length - 1];

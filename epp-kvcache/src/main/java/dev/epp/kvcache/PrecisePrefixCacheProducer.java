@@ -9,15 +9,21 @@ import dev.epp.api.PluginSpec;
 import dev.epp.api.RequestContext;
 import dev.epp.api.StateKey;
 import dev.epp.api.TypedName;
+import dev.epp.api.requestcontrol.PreRequest;
 import dev.epp.api.requestcontrol.PrepareData;
 import dev.epp.api.requestcontrol.TokenizedPrompt;
 import dev.epp.api.scheduling.Candidates;
+import dev.epp.api.scheduling.ProfileResult;
+import dev.epp.api.scheduling.SchedulingResult;
 import dev.epp.kvcache.events.KvEventSink;
 import dev.epp.kvcache.events.KvEventSubscribers;
 import dev.epp.kvcache.index.BlockKeys;
 import dev.epp.kvcache.index.KvBlockIndex;
 import dev.epp.scheduler.plugins.prefix.PrefixMatch;
 import dev.epp.scheduler.plugins.prefix.PrefixMatchProducer;
+import java.time.Duration;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 
@@ -46,16 +52,23 @@ import java.util.function.Function;
  *   <li>{@code kvEventsConfig}: {@code socketPort} (5557), {@code topicFilter} ({@code kv@}), {@code concurrency}
  *       (4), {@code discoverPods} (true; the only mode supported), {@code replaySocketPort} (0 = none),
  *       {@code engineType} ({@code vllm}, the only one supported).
- *   <li>{@code speculativeIndexing} (false) and {@code speculativeTTL} (2s): validated, not used yet.
+ *   <li>{@code speculativeIndexing} (false) and {@code speculativeTTL} (2s): when on, {@link #preRequest} records the
+ *       primary target (and the {@value #PREFILL_PROFILE} profile's) as holding the request's blocks for the TTL, so
+ *       requests that follow before its engine's events arrive go there too.
  * </ul>
  *
  * <p><b>Threading:</b> thread-safe; {@link #prepareData} takes no lock beyond the index's per-key stripes.
  */
 public final class PrecisePrefixCacheProducer
-    implements PrefixMatchProducer, PrepareData, EndpointStore.Listener, AutoCloseable {
+    implements PrefixMatchProducer, PrepareData, PreRequest, EndpointStore.Listener, AutoCloseable {
 
   /** The plugin type. */
   public static final String TYPE = "precise-prefix-cache-producer";
+
+  /** The profile whose target is recorded speculatively too, as llm-d's. */
+  public static final String PREFILL_PROFILE = "prefill";
+
+  private static final StateKey<long[]> BLOCK_KEYS = StateKey.of(TYPE + "/block-keys", long[].class);
 
   /** The subscriptions to endpoints' KV-cache events the producer drives. */
   public interface Subscriptions extends AutoCloseable {
@@ -73,20 +86,30 @@ public final class PrecisePrefixCacheProducer
   private final StateKey<PrefixMatch> matchKey;
   private final KvBlockIndex index;
   private final Function<KvEventSink, Subscriptions> subscriptionsFactory;
+  private final Speculation speculation;
   private final LongAdder requestsWithoutTokens = new LongAdder();
   private Subscriptions subscriptions;
   private boolean closed;
 
   /**
+   * Speculative indexing: after a pick, the target holds the request's blocks for {@code ttl} (removed by a task on
+   * {@code scheduler}) or until its engine reports them.
+   */
+  public record Speculation(Duration ttl, ScheduledExecutorService scheduler) {}
+
+  /**
    * A producer named {@code name} matching against {@code index}, whose events come from the subscriptions
    * {@code subscriptionsFactory} makes (called once, with the index, when the first endpoint is added).
+   *
+   * @param speculation speculative indexing, or {@code null} for none
    */
   public PrecisePrefixCacheProducer(String name, KvBlockIndex index,
-      Function<KvEventSink, Subscriptions> subscriptionsFactory) {
+      Function<KvEventSink, Subscriptions> subscriptionsFactory, Speculation speculation) {
     this.typedName = new TypedName(TYPE, name);
     this.matchKey = StateKey.of(TYPE + "/" + name, PrefixMatch.class);
     this.index = index;
     this.subscriptionsFactory = subscriptionsFactory;
+    this.speculation = speculation;
   }
 
   @Override
@@ -134,6 +157,32 @@ public final class PrecisePrefixCacheProducer
     PrefixMatch match = PrefixMatch.of(matched, endpoints, keys.length, blockKeys.blockSize());
     context.put(PrefixMatch.KEY, match);
     context.put(matchKey, match);
+    if (speculation != null) {
+      context.put(BLOCK_KEYS, keys);
+    }
+  }
+
+  /**
+   * With speculative indexing, records the primary target (and the {@value #PREFILL_PROFILE} profile's) as holding
+   * the request's blocks for the TTL.
+   */
+  @Override
+  public void preRequest(RequestContext context, SchedulingResult result) {
+    long[] keys = context.get(BLOCK_KEYS);
+    if (speculation == null || keys == null || keys.length == 0 || result.targets().isEmpty()) {
+      return;
+    }
+    speculate(result.targets().get(0).name(), keys);
+    ProfileResult prefill = result.profileResults().get(PREFILL_PROFILE);
+    if (prefill != null && !prefill.isEmpty() && !PREFILL_PROFILE.equals(result.primaryProfile())) {
+      speculate(prefill.targets().get(0).name(), keys);
+    }
+  }
+
+  private void speculate(String endpoint, long[] keys) {
+    index.addSpeculative(endpoint, keys);
+    speculation.scheduler().schedule(() -> index.removeSpeculative(endpoint, keys),
+        speculation.ttl().toNanos(), TimeUnit.NANOSECONDS);
   }
 
   /** Subscribes to the endpoint's KV-cache events (starting the subscriptions with the first endpoint). */
@@ -182,6 +231,8 @@ public final class PrecisePrefixCacheProducer
     public PrecisePrefixCacheProducer create(PluginSpec spec, PluginHandle handle) {
       PrecisePrefixConfig config = PrecisePrefixConfig.parse(spec.parameters());
       MetricsRecorder metrics = handle.metrics();
+      Speculation speculation = config.speculativeIndexing()
+          ? new Speculation(config.speculativeTtl(), handle.scheduler()) : null;
       return new PrecisePrefixCacheProducer(spec.name(), config.index(),
           sink -> new KvSubscriptions(KvEventSubscribers.builder(sink)
               .socketPort(config.socketPort())
@@ -189,7 +240,7 @@ public final class PrecisePrefixCacheProducer
               .concurrency(config.concurrency())
               .replaySocketPort(config.replaySocketPort())
               .metrics(metrics)
-              .build()));
+              .build()), speculation);
     }
   }
 

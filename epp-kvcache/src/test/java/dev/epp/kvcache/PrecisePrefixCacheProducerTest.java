@@ -16,8 +16,10 @@ import dev.epp.scheduler.Routing;
 import dev.epp.scheduler.plugins.prefix.PrefixMatch;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -106,6 +108,34 @@ class PrecisePrefixCacheProducerTest {
     assertEquals(1, TestPlugins.CALLS.stream().filter("close"::equals).count());
     pod("d", 4);
     assertTrue(TestPlugins.CALLS.stream().noneMatch("subscribe d"::equals), "closed: no new subscriptions");
+  }
+
+  @Test
+  void speculativeIndexingRecordsThePickForTheTtlOnly() {
+    pod("a", 1);
+    pod("b", 2);
+    Director director = Director.builder(load(config(
+        "{speculativeIndexing: true, speculativeTTL: 200ms, tokenProcessorConfig: {blockSizeTokens: 4}}", true)),
+        pool).build();
+    PrecisePrefixCacheProducer producer = TestPlugins.lastProducer;
+    long[] keys = producer.index().blockKeys().keys("m", TestPlugins.tokens(PROMPT));
+    Routing first = director.route(Map.of(), completion(PROMPT), null);
+    String target = first.targets().get(0).name();
+    assertEquals(4, producer.index().match(keys, new String[] {target})[0], "recorded at once");
+    Routing second = director.route(Map.of(), completion(PROMPT), null);
+    assertEquals(target, second.targets().get(0).name(), "the next request follows it");
+    assertEquals(4, second.context().get(producer.matchKey()).matchedBlocks(first.targets().get(0)));
+    Awaitility.await().atMost(Duration.ofSeconds(30))
+        .until(() -> producer.index().match(keys, new String[] {target})[0] == 0);
+    assertEquals(0, producer.index().size());
+  }
+
+  @Test
+  void withoutSpeculativeIndexingAPickRecordsNothing() {
+    pod("a", 1);
+    Director director = Director.builder(load(config("{}", true)), pool).build();
+    director.route(Map.of(), completion(PROMPT), null);
+    assertEquals(0, TestPlugins.lastProducer.index().size());
   }
 
   @Test

@@ -27,6 +27,13 @@ final class TestPlugins {
   /** The last producer the registry created. */
   static volatile PrecisePrefixCacheProducer lastProducer;
 
+  private static final java.util.concurrent.ScheduledExecutorService SCHEDULER =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread thread = new Thread(r, "test-speculation");
+        thread.setDaemon(true);
+        return thread;
+      });
+
   private TestPlugins() {}
 
   /**
@@ -44,8 +51,10 @@ final class TestPlugins {
     }
     registry.register(factory("test-token-producer", spec -> new CharTokens(spec.typedName())));
     registry.register(factory(PrecisePrefixCacheProducer.TYPE, spec -> {
-      PrecisePrefixCacheProducer producer = new PrecisePrefixCacheProducer(spec.name(),
-          PrecisePrefixConfig.parse(spec.parameters()).index(), sink -> new Recording());
+      PrecisePrefixConfig config = PrecisePrefixConfig.parse(spec.parameters());
+      PrecisePrefixCacheProducer producer = new PrecisePrefixCacheProducer(spec.name(), config.index(),
+          sink -> new Recording(), config.speculativeIndexing()
+              ? new PrecisePrefixCacheProducer.Speculation(config.speculativeTtl(), SCHEDULER) : null);
       lastProducer = producer;
       return producer;
     }));

@@ -42,6 +42,9 @@ public final class KvBlockIndex implements KvEventSink {
    */
   public static final int DEFAULT_SIZE = 1_000_000;
 
+  /** The tier of blocks recorded by {@link #addSpeculative}. */
+  public static final String SPECULATIVE_TIER = "speculative";
+
   /** The default most (endpoint, tier) entries per key, as llm-d. */
   public static final int DEFAULT_POD_CACHE_SIZE = 10;
 
@@ -115,6 +118,41 @@ public final class KvBlockIndex implements KvEventSink {
         remove(endpoint, removed);
       } else {
         clear(endpoint);
+      }
+    }
+  }
+
+  /**
+   * Records {@code endpoint} as holding {@code keys} on the {@value #SPECULATIVE_TIER} tier (weight 1.0), before its
+   * engine reports them; {@link #removeSpeculative} takes them back.
+   */
+  public void addSpeculative(String endpoint, long[] keys) {
+    int entry = entry(endpointId(endpoint), tierId(SPECULATIVE_TIER));
+    for (long key : keys) {
+      Stripe stripe = stripe(key);
+      synchronized (stripe) {
+        stripe.map.computeIfAbsent(key, k -> new Holders()).add(entry, podCacheSize);
+      }
+    }
+  }
+
+  /** Removes what {@link #addSpeculative} recorded; blocks the engine reported meanwhile stay. */
+  public void removeSpeculative(String endpoint, long[] keys) {
+    Integer id = endpointIds.get(endpoint);
+    if (id == null) {
+      return;
+    }
+    int entry = entry(id, tierId(SPECULATIVE_TIER));
+    for (long key : keys) {
+      Stripe stripe = stripe(key);
+      synchronized (stripe) {
+        Holders holders = stripe.map.get(key);
+        if (holders != null) {
+          holders.remove(entry);
+          if (holders.count == 0) {
+            stripe.map.remove(key);
+          }
+        }
       }
     }
   }

@@ -3,6 +3,7 @@ package dev.epp.kvcache.index;
 import dev.epp.kvcache.events.KvEvent;
 import dev.epp.kvcache.events.KvEventSink;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -80,7 +81,14 @@ public final class KvBlockIndex implements KvEventSink {
     for (int i = 0; i < STRIPES; i++) {
       stripes[i] = new Stripe(perStripe);
     }
-    weights.forEach((tier, weight) -> tierWeights = withWeight(tierId(tier), weight));
+    weights.forEach((tier, weight) -> {
+      int id = tierId(tier);
+      synchronized (tierIds) {
+        double[] next = tierWeights.clone();
+        next[id] = weight;
+        tierWeights = next;
+      }
+    });
   }
 
   /** The default tier weights, as llm-d's scorer: gpu 1.0, cpu 0.8. */
@@ -271,7 +279,7 @@ public final class KvBlockIndex implements KvEventSink {
         resolved[count++] = keys[keys.length - 1];
       }
     }
-    return java.util.Arrays.copyOf(resolved, count);
+    return Arrays.copyOf(resolved, count);
   }
 
   /** Maps engine blocks onto request blocks proportionally, as llm-d: the block sizes may differ. */
@@ -346,6 +354,7 @@ public final class KvBlockIndex implements KvEventSink {
     return endpointIds.computeIfAbsent(endpoint, e -> nextEndpointId.getAndIncrement());
   }
 
+  /** The id of {@code tier} (the default tier when empty), registering it with weight 1.0 when new. */
   private int tierId(String tier) {
     String name = tier == null || tier.isEmpty() ? KvEvent.DEFAULT_MEDIUM : tier;
     Integer id = tierIds.get(name);
@@ -355,19 +364,14 @@ public final class KvBlockIndex implements KvEventSink {
     synchronized (tierIds) {
       return tierIds.computeIfAbsent(name, t -> {
         int next = Math.min(tierIds.size(), MAX_TIERS - 1);
-        tierWeights = withWeight(next, 1.0);
+        if (next == tierWeights.length) {
+          double[] weights = Arrays.copyOf(tierWeights, next + 1);
+          weights[next] = 1.0;
+          tierWeights = weights;
+        }
         return next;
       });
     }
-  }
-
-  private double[] withWeight(int tier, double weight) {
-    double[] current = tierWeights;
-    double[] next = java.util.Arrays.copyOf(current, Math.max(current.length, tier + 1));
-    if (tier >= current.length || weight != 1.0) {
-      next[tier] = weight;
-    }
-    return next;
   }
 
   private static int entry(int endpointId, int tierId) {
@@ -421,7 +425,7 @@ public final class KvBlockIndex implements KvEventSink {
         System.arraycopy(entries, 1, entries, 0, --count);
       }
       if (count == entries.length) {
-        entries = java.util.Arrays.copyOf(entries, Math.min(limit, count * 2));
+        entries = Arrays.copyOf(entries, Math.min(limit, count * 2));
       }
       entries[count++] = entry;
     }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.kvcache.events.KvEvent;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -28,7 +29,7 @@ class KvBlockIndexTest {
   }
 
   private static int[] tokens(int from, int to) {
-    return java.util.Arrays.copyOfRange(PROMPT, from, to);
+    return Arrays.copyOfRange(PROMPT, from, to);
   }
 
   private void apply(String endpoint, KvEvent... events) {
@@ -117,6 +118,16 @@ class KvBlockIndexTest {
     apply("a", stored(new long[] {101, 102}, null, new int[0], "cpu"));
     apply("a", new KvEvent.BlockRemoved(new long[] {101, 102}, "gpu"));
     assertEquals(1.6, index.match(keys, AB)[0], 1e-9);
+  }
+
+  @Test
+  void speculativeBlocksWeighOneAndTheirRemovalKeepsWhatTheEngineReported() {
+    index.addSpeculative("a", keys);
+    apply("a", stored(new long[] {101}, null, tokens(0, 4), "cpu"));
+    assertArrayEquals(new double[] {3, 0}, index.match(keys, AB));
+    index.removeSpeculative("a", keys);
+    assertEquals(0.8, index.match(keys, AB)[0], 1e-9);
+    assertEquals(1, index.size());
   }
 
   @Test

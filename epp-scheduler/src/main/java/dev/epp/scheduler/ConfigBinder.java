@@ -23,6 +23,7 @@ import dev.epp.scheduler.flowcontrol.FlowControlConfig;
 import dev.epp.scheduler.internal.YamlTree;
 import dev.epp.scheduler.plugins.parser.PassthroughParser;
 import dev.epp.scheduler.plugins.prefix.PrefixCacheScorer;
+import dev.epp.scheduler.plugins.prefix.PrefixMatchProducer;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -397,6 +398,10 @@ final class ConfigBinder {
     for (String name : List.copyOf(declared.keySet())) {
       createDeclared(name);
     }
+    if (producer == null) {
+      producer = plugins.values().stream().filter(PrefixMatchProducer.class::isInstance)
+          .map(plugin -> plugin.typedName().name()).findFirst().orElse(null);
+    }
     if (scorerPath != null) {
       ensurePrefixCacheProducer(PREFIX_CACHE_SCORER, producer, scorerPath, scorerParameters);
     } else if (filterPath != null) {
@@ -405,7 +410,8 @@ final class ConfigBinder {
   }
 
   /**
-   * Go step 5: a {@code prefix-cache-scorer} without any {@code approx-prefix-cache-producer} gets one, named after
+   * Go step 5: a {@code prefix-cache-scorer} without any {@code approx-prefix-cache-producer} (nor other
+   * {@link PrefixMatchProducer}, such as {@code precise-prefix-cache-producer}) gets one, named after
    * its type and created from the (first) scorer's producer parameters (all but
    * {@link PrefixCacheScorer#OWN_PARAMETERS}); errors point at that consumer's entry. With an explicit producer the
    * scorer's producer parameters would be ignored (silently, in Go), so they are an error here. A

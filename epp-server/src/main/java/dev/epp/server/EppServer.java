@@ -358,6 +358,7 @@ public final class EppServer implements AutoCloseable {
     if (discoveryStarted) {
       discovery.close();
     }
+    config.close();
     metrics.close();
   }
 

@@ -225,6 +225,57 @@ class ExtProcFlowControlTest {
   }
 
   @Test
+  void theSloDeadlineOrdersABandWhenConfigured() {
+    epp = new ExtProcHarness(CONFIG.replace("- name: rr\n", "- type: slo-deadline-ordering-policy\n- name: rr\n")
+        .replace("    fairnessPolicyRef: rr\n", "    fairnessPolicyRef: rr\n    orderingPolicyRef: slo-deadline-ordering-policy\n"));
+    epp.pod(0, 0, 0.0);
+    Exchange busy = send("tenant", "my-model", "busy");
+    busy.awaitResponses(2);
+    Exchange relaxed = sendWithSlo("relaxed", "x-llm-d-slo-ttft-ms", "60000");
+    awaitQueued(1);
+    Exchange urgent = sendWithSlo("urgent", "x-slo-ttft-ms", "100"); // the older header name
+    awaitQueued(2);
+
+    finish(busy);
+    urgent.awaitResponses(2);
+    assertEquals(List.of(), relaxed.received(), "the later request with the earlier deadline goes first");
+    finish(urgent);
+    relaxed.awaitResponses(2);
+    finish(relaxed);
+  }
+
+  private Exchange sendWithSlo(String prompt, String header, String millis) {
+    Map<String, String> headers = new LinkedHashMap<>();
+    headers.put(":path", "/v1/completions");
+    headers.put("x-gateway-inference-objective", "my-model");
+    headers.put(header, millis);
+    Exchange exchange = epp.open();
+    exchange.send(requestHeaders(headers, false));
+    exchange.send(requestBody(ExtProcHarness.completion("my-model", prompt), true));
+    return exchange;
+  }
+
+  @Test
+  void aRequestWaitsForAnEmptyPoolAndIsDispatchedWhenAnEndpointJoins() {
+    epp = new ExtProcHarness(CONFIG);
+    Exchange early = send("tenant", "my-model", "early");
+    awaitQueued(1);
+    epp.pod(0, 0, 0.0);
+    early.awaitResponses(2);
+    assertTrue(routed(early));
+    finish(early);
+  }
+
+  @Test
+  void anEmptyPoolAnswers503WithNoEndpointsAfterItsTtl() {
+    epp = new ExtProcHarness(CONFIG + "  noEndpointRequestTTL: 100ms\n");
+    ImmediateResponse response = dropped(send("tenant", "my-model", "nobody"));
+    assertEquals(503, response.getStatus().getCodeValue());
+    assertEquals("rejected-no-endpoints", header(response, "x-llm-d-request-dropped-reason"));
+    assertEquals(1, metric("llm_d_epp_flow_control_requests_total", "outcome=\"EvictedNoEndpoints\""));
+  }
+
+  @Test
   void aCancelledStreamLeavesTheQueueAtOnceAndIsNeverDispatched() {
     epp = new ExtProcHarness(CONFIG);
     epp.pod(0, 0, 0.0);

@@ -81,6 +81,14 @@ class ExtProcFlowControlTest {
     return exchange;
   }
 
+  /** One pod, busy with a routed request of {@code tenant}: the next request must wait. */
+  private Exchange busyPod(String tenant) {
+    epp.pod(0, 0, 0.0);
+    Exchange busy = send(tenant, "my-model", "busy");
+    busy.awaitResponses(2);
+    return busy;
+  }
+
   /** Whether the EPP has answered the stream's request headers: it was routed. */
   private static boolean routed(Exchange exchange) {
     return exchange.received().stream().anyMatch(ProcessingResponse::hasRequestHeaders);
@@ -160,9 +168,7 @@ class ExtProcFlowControlTest {
   @Test
   void theHigherPriorityGoesFirstWhateverTheArrivalOrder() {
     epp = new ExtProcHarness(CONFIG);
-    epp.pod(0, 0, 0.0);
-    Exchange busy = send("tenant", "my-model", "busy");
-    busy.awaitResponses(2);
+    Exchange busy = busyPod("tenant");
     Exchange sheddable = send("tenant", "batch-sheddable", "low");
     Exchange critical = send("tenant", "sql-lora", "high");
     awaitQueued(2);
@@ -178,9 +184,7 @@ class ExtProcFlowControlTest {
   @Test
   void roundRobinAlternatesBetweenTheTenantsOfABand() {
     epp = new ExtProcHarness(CONFIG);
-    epp.pod(0, 0, 0.0);
-    Exchange busy = send("other", "my-model", "busy");
-    busy.awaitResponses(2);
+    Exchange busy = busyPod("other");
     Map<Exchange, String> names = new LinkedHashMap<>();
     for (int i = 1; i <= 3; i++) {
       names.put(send("one", "my-model", "one-" + i), "one-" + i);
@@ -212,9 +216,7 @@ class ExtProcFlowControlTest {
   @Test
   void aRequestThatWaitsItsTtlGets429WithTheDroppedReason() {
     epp = new ExtProcHarness(CONFIG + "  defaultRequestTTL: 200ms\n");
-    epp.pod(0, 0, 0.0);
-    Exchange busy = send("tenant", "my-model", "busy");
-    busy.awaitResponses(2);
+    Exchange busy = busyPod("tenant");
     ImmediateResponse expired = dropped(send("tenant", "my-model", "late"));
     assertEquals(429, expired.getStatus().getCodeValue());
     assertEquals("rejected-ttl-expired", header(expired, "x-llm-d-request-dropped-reason"));
@@ -228,9 +230,7 @@ class ExtProcFlowControlTest {
   void theSloDeadlineOrdersABandWhenConfigured() {
     epp = new ExtProcHarness(CONFIG.replace("- name: rr\n", "- type: slo-deadline-ordering-policy\n- name: rr\n")
         .replace("    fairnessPolicyRef: rr\n", "    fairnessPolicyRef: rr\n    orderingPolicyRef: slo-deadline-ordering-policy\n"));
-    epp.pod(0, 0, 0.0);
-    Exchange busy = send("tenant", "my-model", "busy");
-    busy.awaitResponses(2);
+    Exchange busy = busyPod("tenant");
     Exchange relaxed = sendWithSlo("relaxed", "x-llm-d-slo-ttft-ms", "60000");
     awaitQueued(1);
     Exchange urgent = sendWithSlo("urgent", "x-slo-ttft-ms", "100"); // the older header name
@@ -278,9 +278,7 @@ class ExtProcFlowControlTest {
   @Test
   void aCancelledStreamLeavesTheQueueAtOnceAndIsNeverDispatched() {
     epp = new ExtProcHarness(CONFIG);
-    epp.pod(0, 0, 0.0);
-    Exchange busy = send("tenant", "my-model", "busy");
-    busy.awaitResponses(2);
+    Exchange busy = busyPod("tenant");
     Exchange gone = send("tenant", "my-model", "gone");
     Exchange next = send("tenant", "my-model", "next");
     awaitQueued(2);
@@ -297,9 +295,7 @@ class ExtProcFlowControlTest {
   @Test
   void closingTheDirectorRejectsWhatWaitsAndLetsTheRoutedRequestDrain() {
     epp = new ExtProcHarness(CONFIG);
-    epp.pod(0, 0, 0.0);
-    Exchange busy = send("tenant", "my-model", "busy");
-    busy.awaitResponses(2);
+    Exchange busy = busyPod("tenant");
     Exchange waiting = send("tenant", "my-model", "waiting");
     awaitQueued(1);
 
@@ -316,9 +312,7 @@ class ExtProcFlowControlTest {
   void tenThousandQueuedStreamsHoldNoThreadsAndAllGetAnAnswer() throws InterruptedException {
     // the band's default limit is llm-d's 5,000 requests
     epp = new ExtProcHarness(CONFIG.replace("    fairnessPolicyRef: rr\n", "    fairnessPolicyRef: rr\n    maxRequests: 20k\n"));
-    epp.pod(0, 0, 0.0);
-    Exchange busy = send("tenant", "my-model", "busy");
-    busy.awaitResponses(2);
+    Exchange busy = busyPod("tenant");
     int threadsBefore = ManagementFactory.getThreadMXBean().getThreadCount();
     ManagedChannel connection = epp.connect();
     try {

@@ -395,27 +395,7 @@ class EppServerTest {
     ManagedChannel health = plaintextChannel(server.healthPort());
     int grpcPort = server.grpcPort();
     BlockingQueue<Object> responses = new LinkedBlockingQueue<>();
-    StreamObserver<ProcessingRequest> inFlight = ExternalProcessorGrpc.newStub(plaintextChannel(grpcPort))
-        .process(new StreamObserver<>() {
-          @Override
-          public void onNext(ProcessingResponse value) {
-            responses.add(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            responses.add(t);
-          }
-
-          @Override
-          public void onCompleted() {
-            responses.add("completed");
-          }
-        });
-    inFlight.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder()
-        .setHeaders(HeaderMap.newBuilder().addHeaders(header(":method", "POST")))).build());
-    inFlight.onNext(ProcessingRequest.newBuilder().setRequestBody(HttpBody.newBuilder()
-        .setBody(ByteString.copyFromUtf8("{\"model\":\"m\",\"prompt\":\"Hi\"}")).setEndOfStream(true)).build());
+    StreamObserver<ProcessingRequest> inFlight = openRequest(plaintextChannel(grpcPort), responses);
     Object headers = responses.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
     assertTrue(headers instanceof ProcessingResponse r && r.hasRequestHeaders(), String.valueOf(headers));
 

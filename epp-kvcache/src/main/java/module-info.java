@@ -6,11 +6,17 @@
  */
 module dev.epp.kvcache {
   requires transitive dev.epp.api;
-  requires dev.epp.scheduler;
+  requires transitive dev.epp.scheduler;
   requires java.net.http;
   requires org.zeromq.jeromq;
   requires msgpack.core;
   requires org.slf4j;
 
+  exports dev.epp.kvcache;
   exports dev.epp.kvcache.events;
+  exports dev.epp.kvcache.index;
+
+  provides dev.epp.api.PluginFactory with
+      dev.epp.kvcache.EndpointNotificationSource.Factory,
+      dev.epp.kvcache.PrecisePrefixCacheProducer.Factory;
 }

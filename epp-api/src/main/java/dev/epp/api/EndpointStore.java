@@ -37,13 +37,13 @@ public interface EndpointStore {
    */
   boolean updateMetrics(String name, EndpointMetrics metrics);
 
-  /** Registers a listener for later membership changes. */
+  /** Registers a listener for later membership changes and metrics updates. */
   void addListener(Listener listener);
 
   /** Unregisters a listener. */
   void removeListener(Listener listener);
 
-  /** Observes membership changes, e.g. to start and stop scraping an endpoint. */
+  /** Observes membership changes, e.g. to start and stop scraping an endpoint, and metrics updates. */
   interface Listener {
 
     /** Called after {@code endpoint} joined the store, or replaced an endpoint of the same name. */
@@ -51,5 +51,11 @@ public interface EndpointStore {
 
     /** Called after {@code endpoint} left the store. */
     void removed(Endpoint endpoint);
+
+    /**
+     * Called after the metrics of {@code endpoint} were replaced (e.g. to re-check whether the pool has room). The
+     * default does nothing.
+     */
+    default void metricsUpdated(Endpoint endpoint) {}
   }
 }

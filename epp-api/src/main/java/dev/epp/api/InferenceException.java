@@ -1,5 +1,6 @@
 package dev.epp.api;
 
+import java.util.Map;
 import java.util.Objects;
 
 /**
@@ -12,16 +13,31 @@ public class InferenceException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
   private final Code code;
+  private final Map<String, String> responseHeaders;
 
   /** An error with the given code and a message for the client. */
   public InferenceException(Code code, String message) {
+    this(code, message, Map.of());
+  }
+
+  /**
+   * An error with the given code, a message for the client and headers for the client's response, such as llm-d's
+   * {@code x-llm-d-request-dropped-reason}.
+   */
+  public InferenceException(Code code, String message, Map<String, String> responseHeaders) {
     super(message, null, false, false);
     this.code = Objects.requireNonNull(code, "code");
+    this.responseHeaders = Map.copyOf(responseHeaders);
   }
 
   /** The error code. */
   public Code code() {
     return code;
+  }
+
+  /** Headers to add to the error response the client gets; usually none. */
+  public Map<String, String> responseHeaders() {
+    return responseHeaders;
   }
 
   /** Error codes with their Go EPP names and HTTP statuses. */

@@ -113,16 +113,29 @@ public interface MetricsRecorder {
   default void recordKvEventSequenceGap(String endpoint) {}
 
   /**
-   * Flow control finished with a request of {@code fairnessId} at {@code priority} after it spent {@code queueNanos}
-   * in the controller; {@code outcome} is llm-d's label ({@code Dispatched}, {@code RejectedCapacity},
-   * {@code EvictedTTL}...) for {@code flow_control_requests_total} and
+   * Flow control finished with a request of {@code fairnessId} at {@code priority} for {@code modelName} (served as
+   * {@code targetModelName}) after it spent {@code queueNanos} in the controller; {@code outcome} is llm-d's label
+   * ({@code Dispatched}, {@code RejectedCapacity}, {@code EvictedTTL}...) for {@code flow_control_requests_total} and
    * {@code flow_control_request_queue_duration_seconds}.
    */
-  default void recordFlowControlOutcome(String fairnessId, int priority, String outcome, long queueNanos) {}
+  default void recordFlowControlOutcome(String fairnessId, int priority, String modelName, String targetModelName,
+      String outcome, long queueNanos) {}
 
   /**
-   * The flow-control band at {@code priority} now holds {@code requests} requests of {@code bytes} bytes in total
-   * ({@code flow_control_queue_size} and {@code flow_control_queue_bytes}, by band).
+   * A request entered ({@code requests} 1, {@code bytes} its size) or left ({@code -1}, minus its size) the
+   * flow-control queues: {@code flow_control_queue_size} and {@code flow_control_queue_bytes}, by fairness ID,
+   * priority and model.
    */
-  default void recordFlowControlQueue(int priority, long requests, long bytes) {}
+  default void recordFlowControlQueued(String fairnessId, int priority, String modelName, String targetModelName,
+      int requests, long bytes) {}
+
+  /**
+   * The band at {@code priority} now fills {@code requestUtilization} of its request limit and
+   * {@code byteUtilization} of its byte limit (0 to 1; {@code flow_control_capacity_utilization_requests} and
+   * {@code _bytes}).
+   */
+  default void recordFlowControlCapacity(int priority, double requestUtilization, double byteUtilization) {}
+
+  /** The pool saturation a flow-control dispatch cycle read ({@code flow_control_pool_saturation}). */
+  default void recordFlowControlSaturation(double saturation) {}
 }

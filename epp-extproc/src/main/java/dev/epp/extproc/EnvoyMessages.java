@@ -181,11 +181,13 @@ final class EnvoyMessages {
   static ProcessingResponse error(InferenceException e) {
     StatusCode status = StatusCode.forNumber(e.code().httpStatus());
     String body = "inference error: " + e.code().wireName() + " - " + e.getMessage();
-    return ProcessingResponse.newBuilder()
-        .setImmediateResponse(ImmediateResponse.newBuilder()
-            .setStatus(HttpStatus.newBuilder().setCode(status == null ? StatusCode.InternalServerError : status))
-            .setBody(ByteString.copyFrom(body, StandardCharsets.UTF_8)))
-        .build();
+    ImmediateResponse.Builder response = ImmediateResponse.newBuilder()
+        .setStatus(HttpStatus.newBuilder().setCode(status == null ? StatusCode.InternalServerError : status))
+        .setBody(ByteString.copyFrom(body, StandardCharsets.UTF_8));
+    if (!e.responseHeaders().isEmpty()) {
+      response.setHeaders(setHeaders(e.responseHeaders()));
+    }
+    return ProcessingResponse.newBuilder().setImmediateResponse(response).build();
   }
 
   /** A header mutation setting {@code headers}. */

@@ -33,7 +33,11 @@ import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
@@ -57,7 +61,13 @@ import org.slf4j.LoggerFactory;
  * streams and buffered to their end (end of stream or trailers) otherwise; when the model was rewritten, the served
  * model's name in response bodies is put back to the one the client asked for (Go v1.5) and the upstream
  * {@code Content-Length} is dropped. A request that cannot be routed gets one {@code ImmediateResponse} with body
- * {@code inference error: <Code> - <message>} and its HTTP status, and the stream ends.
+ * {@code inference error: <Code> - <message>}, its HTTP status and the error's response headers (such as
+ * {@code x-llm-d-request-dropped-reason}), and the stream ends.
+ *
+ * <p>With flow control on, a request that must wait is held in its queue without a thread: the stream stays open and
+ * is answered when the request is dispatched (or dropped); a stream that ends meanwhile (Envoy cancels it when the
+ * client goes away) takes its request out of the queue at once. Request trailers that arrive while it waits are
+ * answered after the routed headers and body.
  *
  * <p>Unlike the Go EPP, control headers ({@link Director#CONTROL_HEADERS}: the {@code x-llm-d-*} and
  * {@code x-gateway-*} names of the objective, model rewrite and fairness id, and llm-d's sidecar headers
@@ -99,6 +109,16 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       return thread;
     });
   }
+
+  /**
+   * Answers the streams whose requests waited in flow control, off the thread that dispatched them (which may hold
+   * another stream): two daemon threads, started when first needed, shared by every service of the process.
+   */
+  private static final Executor DELIVERY = Executors.newFixedThreadPool(2, r -> {
+    Thread thread = new Thread(r, "ext-proc-delivery");
+    thread.setDaemon(true);
+    return thread;
+  });
 
   private final Director director;
   private final Ticker ticker;
@@ -222,6 +242,9 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private long startNanos;
     private boolean failureRecorded; // the Director recorded why the request failed
     private InferenceException failure;
+    private CompletableFuture<Routing> queued; // the request while flow control holds it
+    private boolean queuedEndOfStream;
+    private boolean trailersQueued; // request trailers arrived while queued
 
     private volatile long lastActivityNanos = ticker.nanos();
 
@@ -257,7 +280,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
           subsetHint = hint;
         }
       }
-      try {
+      guarded(() -> {
         switch (request.getRequestCase()) {
           case REQUEST_HEADERS -> requestHeaders(request.getRequestHeaders());
           case REQUEST_BODY -> requestBody(request.getRequestBody());
@@ -267,6 +290,13 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
           case RESPONSE_TRAILERS -> responseTrailers();
           default -> throw new InferenceException(Code.BAD_REQUEST, "empty ext_proc request");
         }
+      });
+    }
+
+    /** Runs {@code action}; a failure answers the client with its error and ends the stream. */
+    private void guarded(Runnable action) {
+      try {
+        action.run();
       } catch (InferenceException e) {
         fail(e);
       } catch (RuntimeException e) {
@@ -345,18 +375,72 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
         }
         route(false);
       }
+      if (queued != null) {
+        trailersQueued = true; // answered after the routed headers and body
+        return;
+      }
+      sendRequestTrailersResponse();
+    }
+
+    private void sendRequestTrailersResponse() {
       send(ProcessingResponse.newBuilder()
           .setRequestTrailers(TrailersResponse.newBuilder().setHeaderMutation(HeaderMutation.getDefaultInstance()))
           .build());
     }
 
-    /** Routes the buffered body; {@code endOfStream} is false when trailers follow the body. */
+    /**
+     * Routes the buffered body; {@code endOfStream} is false when trailers follow the body. A request flow control
+     * holds is {@link #queued}: the stream waits without a thread and is answered by {@link #dispatched}.
+     */
     private void route(boolean endOfStream) {
       phase = RequestPhase.ROUTED;
       byte[] body = requestBody.toByteArray();
       requestBody = ByteString.EMPTY;
       releaseReserved();
-      routing = routed(() -> director.route(headers, body, subsetHint, startNanos));
+      CompletableFuture<Routing> routed = director.routeAsync(headers, body, subsetHint, startNanos);
+      if (routed.isDone()) {
+        forward(result(routed), endOfStream);
+        return;
+      }
+      queued = routed;
+      queuedEndOfStream = endOfStream;
+      routed.whenCompleteAsync((ignored, error) -> dispatched(routed), DELIVERY);
+    }
+
+    /** Answers a request that waited in flow control, unless the stream ended meanwhile. */
+    private synchronized void dispatched(CompletableFuture<Routing> routed) {
+      queued = null;
+      if (closed) {
+        if (!routed.isCompletedExceptionally()) {
+          director.finish(routed.join()); // routed as the client left
+        }
+        return;
+      }
+      lastActivityNanos = ticker.nanos();
+      guarded(() -> {
+        forward(result(routed), queuedEndOfStream);
+        if (trailersQueued) {
+          sendRequestTrailersResponse();
+        }
+      });
+    }
+
+    /** The routing of a completed {@link Director#routeAsync}; its failure rethrown (recorded by the Director). */
+    private Routing result(CompletableFuture<Routing> routed) {
+      try {
+        return routed.join();
+      } catch (CompletionException | CancellationException e) {
+        if (e.getCause() instanceof InferenceException failed) {
+          failureRecorded = true;
+          throw failed;
+        }
+        throw e.getCause() instanceof RuntimeException cause ? cause : e;
+      }
+    }
+
+    /** Sends the routed request's headers and body to Envoy. */
+    private void forward(Routing routed, boolean endOfStream) {
+      routing = routed;
       Map<String, String> set = new LinkedHashMap<>();
       set.put(EnvoyMessages.DESTINATION, routing.destination());
       if (routing.body().length > 0) {
@@ -532,6 +616,9 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       }
       closed = true;
       streams.remove(this);
+      if (queued != null) {
+        queued.cancel(false); // leaves the flow-control queue at once
+      }
       requestBody = ByteString.EMPTY;
       responseBody = ByteString.EMPTY;
       releaseReserved();

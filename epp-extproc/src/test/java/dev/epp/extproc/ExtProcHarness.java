@@ -42,8 +42,8 @@ import java.util.function.UnaryOperator;
 import org.awaitility.Awaitility;
 
 /**
- * A real ext_proc server (gRPC over Netty on 127.0.0.1, port 0) with a pool of fake pods, and a generated client
- * acting as Envoy. Pods follow the Go hermetic tests: {@code pod-<i>-rank-0} at {@code 192.168.1.<i+1>:8000}.
+ * A real ext_proc server (gRPC over Netty on 127.0.0.1, port 0, on the event loop as the EPP server runs it) with a
+ * pool of fake pods, and a generated client acting as Envoy. Pods follow the Go hermetic tests: {@code pod-<i>-rank-0} at {@code 192.168.1.<i+1>:8000}.
  */
 final class ExtProcHarness implements AutoCloseable {
 
@@ -75,6 +75,7 @@ final class ExtProcHarness implements AutoCloseable {
 
   final EndpointPool pool = new EndpointPool();
   final EppMetrics metrics = EppMetrics.create(MetricsRegistry.create());
+  final Director director;
   private final Server server;
   private ExtProcService service;
   private final ManagedChannel channel;
@@ -90,11 +91,12 @@ final class ExtProcHarness implements AutoCloseable {
   /** A harness whose service has the {@code settings} on top of the harness's director and metrics. */
   ExtProcHarness(String config, UnaryOperator<ExtProcService.Builder> settings) {
     EndpointPickerConfig parsed = EndpointPickerConfig.loader().metrics(metrics).parse(config, "test.yaml");
-    Director director = Director.builder(parsed, pool)
+    director = Director.builder(parsed, pool)
         .objectives(OBJECTIVES)
         .modelRewrites(REWRITES)
         .build();
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
+        .directExecutor() // as the EPP server runs it: callbacks on the event loop, no thread per stream
         .addService(service = settings.apply(ExtProcService.builder(director)).build())
         .build();
     try {
@@ -102,7 +104,7 @@ final class ExtProcHarness implements AutoCloseable {
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
-    channel = NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+    channel = connect();
   }
 
   ExtProcHarness(String config) {
@@ -128,6 +130,11 @@ final class ExtProcHarness implements AutoCloseable {
     return exchangeOn(channel);
   }
 
+  /** The harness's own connection. */
+  ManagedChannel channel() {
+    return channel;
+  }
+
   /** A stream on {@code over}, e.g. a connection of its own from {@link #connect()}. */
   static Exchange exchangeOn(ManagedChannel over) {
     Exchange exchange = new Exchange();
@@ -137,7 +144,7 @@ final class ExtProcHarness implements AutoCloseable {
 
   /** A new connection to the server; the caller shuts it down. */
   ManagedChannel connect() {
-    return NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().build();
+    return NettyChannelBuilder.forAddress("127.0.0.1", server.getPort()).usePlaintext().directExecutor().build();
   }
 
   /** The EPP's metrics in the text format, as {@code /metrics} serves them. */
@@ -156,6 +163,7 @@ final class ExtProcHarness implements AutoCloseable {
     channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     service.close();
+    director.close();
   }
 
   static ProcessingRequest requestHeaders(Map<String, String> headers, boolean endOfStream) {

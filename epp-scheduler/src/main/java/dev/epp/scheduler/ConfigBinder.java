@@ -9,6 +9,9 @@ import dev.epp.api.ConfigDialect;
 import dev.epp.api.PluginHandle;
 import dev.epp.api.PluginSpec;
 import dev.epp.api.Ticker;
+import dev.epp.api.flowcontrol.FairnessPolicy;
+import dev.epp.api.flowcontrol.OrderingPolicy;
+import dev.epp.api.flowcontrol.UsageLimitPolicy;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.scheduling.Filter;
@@ -16,9 +19,12 @@ import dev.epp.api.scheduling.Picker;
 import dev.epp.api.scheduling.ProfileHandler;
 import dev.epp.api.scheduling.Scorer;
 import dev.epp.scheduler.SchedulingProfile.WeightedScorer;
+import dev.epp.scheduler.flowcontrol.FlowControlConfig;
 import dev.epp.scheduler.internal.YamlTree;
 import dev.epp.scheduler.plugins.parser.PassthroughParser;
 import dev.epp.scheduler.plugins.prefix.PrefixCacheScorer;
+import dev.epp.scheduler.plugins.prefix.PrefixMatchProducer;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -28,6 +34,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.random.RandomGenerator;
+import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -126,10 +133,10 @@ final class ConfigBinder {
     Map<String, Object> flowControl = root.get("flowControl") == null ? Map.of() : object(root.get("flowControl"),
         "flowControl");
     SaturationDetector detector = saturationDetector(root, flowControl);
-    bindFlowControl(flowControl);
+    FlowControlConfig flowControlConfig = bindFlowControl(flowControl, featureGates.contains("flowControl"));
     bindDataLayer(root.get("dataLayer"));
-    return new EndpointPickerConfig(
-        List.copyOf(plugins.values()), profiles, handler, featureGates, parsers, detector, metrics);
+    return new EndpointPickerConfig(List.copyOf(plugins.values()), profiles, handler, featureGates, parsers, detector,
+        flowControlConfig, handle().scheduler(), metrics);
   }
 
   /**
@@ -199,91 +206,134 @@ final class ConfigBinder {
   }
 
   /**
-   * Checks llm-d's {@code flowControl} settings (flow control itself is not implemented: they are validated, then
-   * ignored with a warning, as llm-d does without its flowControl feature gate).
+   * llm-d's {@code flowControl} settings, validated; bound when the {@code flowControl} feature gate is on, else
+   * ignored with a warning (only the saturation detector is honoured), as llm-d does.
+   *
+   * @return the settings, or {@code null} when the gate is off
    */
-  private void bindFlowControl(Map<String, Object> flowControl) {
+  private FlowControlConfig bindFlowControl(Map<String, Object> flowControl, boolean enabled) {
     checkKeys(flowControl, "flowControl", "maxBytes", "maxRequests", "defaultRequestTTL", "noEndpointRequestTTL",
         "defaultPriorityBand", "defaultNegativePriorityBand", "priorityBands", "usageLimitPolicyPluginRef",
         "saturationDetector", "enableEviction");
-    quantity(flowControl, "flowControl", "maxBytes");
-    quantity(flowControl, "flowControl", "maxRequests");
-    duration(flowControl, "flowControl", "defaultRequestTTL");
-    duration(flowControl, "flowControl", "noEndpointRequestTTL");
-    for (String key : List.of("defaultPriorityBand", "defaultNegativePriorityBand")) {
-      if (flowControl.get(key) != null) {
-        priorityBand(flowControl.get(key), "flowControl." + key);
-      }
-    }
-    List<Object> bands = list(flowControl.get("priorityBands"), "flowControl.priorityBands");
-    Map<Object, String> priorities = new LinkedHashMap<>();
-    for (int i = 0; i < bands.size(); i++) {
+    long maxBytes = quantity(flowControl, "flowControl", "maxBytes");
+    long maxRequests = quantity(flowControl, "flowControl", "maxRequests");
+    Duration defaultTtl = duration(flowControl, "flowControl", "defaultRequestTTL");
+    Duration noEndpointTtl = duration(flowControl, "flowControl", "noEndpointRequestTTL");
+    FlowControlConfig.Band template = flowControl.get("defaultPriorityBand") == null ? FlowControlConfig.Band.of(0)
+        : band(flowControl.get("defaultPriorityBand"), "flowControl.defaultPriorityBand");
+    FlowControlConfig.Band negative = flowControl.get("defaultNegativePriorityBand") == null ? null
+        : band(flowControl.get("defaultNegativePriorityBand"), "flowControl.defaultNegativePriorityBand");
+    List<Object> rawBands = list(flowControl.get("priorityBands"), "flowControl.priorityBands");
+    List<FlowControlConfig.Band> bands = new ArrayList<>();
+    Map<Integer, String> priorities = new LinkedHashMap<>();
+    for (int i = 0; i < rawBands.size(); i++) {
       String path = "flowControl.priorityBands[" + i + "]";
-      Map<String, Object> band = priorityBand(bands.get(i), path);
-      if (band.get("priority") == null) {
+      if (object(rawBands.get(i), path).get("priority") == null) {
         throw fail(path, "missing required field 'priority'");
       }
-      String first = priorities.putIfAbsent(band.get("priority"), path);
+      FlowControlConfig.Band band = band(rawBands.get(i), path);
+      String first = priorities.putIfAbsent(band.priority(), path);
       if (first != null) {
-        throw fail(path + ".priority", "duplicate priority " + band.get("priority") + " (first at " + first + ")");
+        throw fail(path + ".priority", "duplicate priority " + band.priority() + " (first at " + first + ")");
       }
+      bands.add(band);
     }
-    if (flowControl.get("usageLimitPolicyPluginRef") != null) {
-      plugin(requiredString(flowControl, "flowControl", "usageLimitPolicyPluginRef"),
-          "flowControl.usageLimitPolicyPluginRef", Plugin.class);
-    }
+    UsageLimitPolicy usageLimit = flowControl.get("usageLimitPolicyPluginRef") == null ? null
+        : plugin(requiredString(flowControl, "flowControl", "usageLimitPolicyPluginRef"),
+            "flowControl.usageLimitPolicyPluginRef", UsageLimitPolicy.class);
     Object eviction = flowControl.get("enableEviction");
     if (eviction != null && !(eviction instanceof Boolean)) {
       throw fail("flowControl.enableEviction", "expected true or false, got " + describe(eviction));
     }
-    Set<String> settings = new java.util.TreeSet<>(flowControl.keySet());
-    settings.remove("saturationDetector");
-    if (!settings.isEmpty()) {
-      log.warn("{}: flowControl settings {} are ignored: flow control is not implemented by this EPP", source,
-          settings);
+    if (Boolean.TRUE.equals(eviction)) {
+      log.warn("{}: flowControl.enableEviction is ignored: this EPP does not evict dispatched requests", source);
     }
+    if (!enabled) {
+      Set<String> settings = new java.util.TreeSet<>(flowControl.keySet());
+      settings.remove("saturationDetector");
+      if (!settings.isEmpty()) {
+        log.warn("{}: flowControl settings {} are ignored: the flowControl feature gate is off", source, settings);
+      }
+      return null;
+    }
+    FlowControlConfig defaults = FlowControlConfig.defaults();
+    Duration ttl = defaultTtl != null ? defaultTtl : defaults.defaultRequestTTL();
+    return defaults
+        .withGlobalLimits(maxRequests, maxBytes)
+        .withTtls(ttl, noEndpointTtl != null ? noEndpointTtl : ttl)
+        .withBands(template, negative, bands)
+        .withUsageLimit(usageLimit);
   }
 
-  private Map<String, Object> priorityBand(Object raw, String path) {
+  /** A priority band (or band template, whose priority defaults to 0) with its policies resolved. */
+  private FlowControlConfig.Band band(Object raw, String path) {
     Map<String, Object> band = object(raw, path);
     checkKeys(band, path, "priority", "maxBytes", "maxRequests", "fairnessPolicyRef", "orderingPolicyRef");
     Object priority = band.get("priority");
-    if (priority != null && !(priority instanceof Integer || priority instanceof Long)) {
+    if (priority != null && !(priority instanceof Integer)) {
       throw fail(path + ".priority", "expected an integer, got " + describe(priority));
     }
-    quantity(band, path, "maxBytes");
-    quantity(band, path, "maxRequests");
-    for (String key : List.of("fairnessPolicyRef", "orderingPolicyRef")) {
-      if (band.get(key) != null) {
-        requiredString(band, path, key);
+    long maxBytes = quantity(band, path, "maxBytes");
+    long maxRequests = quantity(band, path, "maxRequests");
+    FairnessPolicy fairness = band.get("fairnessPolicyRef") == null ? null
+        : plugin(requiredString(band, path, "fairnessPolicyRef"), path + ".fairnessPolicyRef", FairnessPolicy.class);
+    OrderingPolicy ordering = band.get("orderingPolicyRef") == null ? null
+        : plugin(requiredString(band, path, "orderingPolicyRef"), path + ".orderingPolicyRef", OrderingPolicy.class);
+    return new FlowControlConfig.Band(priority == null ? 0 : (Integer) priority, maxRequests, maxBytes, fairness,
+        ordering);
+  }
+
+  /** A Kubernetes quantity such as {@code 100}, {@code 1k} or {@code 1Gi}, as a whole number; 0 if absent. */
+  private long quantity(Map<String, Object> map, String path, String key) {
+    Object value = map.get(key);
+    if (value == null) {
+      return 0;
+    }
+    double amount = Double.NaN;
+    if (value instanceof Integer || value instanceof Long) {
+      amount = ((Number) value).doubleValue();
+    } else if (value instanceof String s) {
+      Matcher m = QUANTITY.matcher(s);
+      if (m.matches()) {
+        amount = Double.parseDouble(m.group(1)) * quantityMultiplier(m.group(3));
       }
     }
-    return band;
+    if (!(amount >= 0) || amount > Long.MAX_VALUE || amount != Math.rint(amount)) {
+      throw fail(child(path, key), "expected a quantity such as 100, \"1k\" or \"1Gi\", got "
+          + describe(value));
+    }
+    return (long) amount;
   }
 
-  /** A Kubernetes quantity such as {@code 100}, {@code 1k} or {@code 1Gi}, if present; not negative. */
-  private void quantity(Map<String, Object> map, String path, String key) {
-    Object value = map.get(key);
-    if (value == null) {
-      return;
+  private static double quantityMultiplier(String suffix) {
+    if (suffix == null) {
+      return 1;
     }
-    boolean valid = value instanceof Number number ? number.doubleValue() >= 0 && !(value instanceof Double d
-        && (d.isNaN() || d.isInfinite())) : value instanceof String s && QUANTITY.matcher(s).matches();
-    if (!valid) {
-      throw fail(child(path, key), "expected a quantity such as 100, \"1k\" or \"1Gi\", got " + describe(value));
+    if (suffix.length() > 1 && Character.isDigit(suffix.charAt(1))) {
+      return Math.pow(10, Integer.parseInt(suffix.substring(1)));
     }
+    int binary = "KMGTPE".indexOf(suffix.charAt(0)) + 1;
+    if (suffix.endsWith("i")) {
+      return Math.pow(1024, binary);
+    }
+    return switch (suffix) {
+      case "m" -> 0.001;
+      case "k" -> 1e3;
+      default -> Math.pow(1000, binary);
+    };
   }
 
-  /** A Go duration such as {@code 200ms} or {@code 1m}, if present; not negative. */
-  private void duration(Map<String, Object> map, String path, String key) {
+  /** A Go duration such as {@code 200ms} or {@code 1m}, not negative; {@code null} if absent. */
+  private Duration duration(Map<String, Object> map, String path, String key) {
     Object value = map.get(key);
     if (value == null) {
-      return;
+      return null;
     }
     String at = child(path, key);
     try {
-      if (!GoDuration.parse(string(value, at)).isNegative()) {
-        return;
+      Duration duration = GoDuration.parse(string(value, at));
+      if (!duration.isNegative()) {
+        return duration;
       }
     } catch (IllegalArgumentException e) {
       // reported below
@@ -299,9 +349,6 @@ final class ConfigBinder {
       String gate = string(raw.get(i), path);
       if (!FEATURE_GATES.contains(gate)) {
         throw fail(path, "unknown feature gate '" + gate + "'; known gates: " + sorted(FEATURE_GATES));
-      }
-      if (gate.equals("flowControl")) {
-        throw fail(path, "the flowControl feature gate is not supported by this EPP");
       }
       gates.add(gate);
     }
@@ -351,6 +398,10 @@ final class ConfigBinder {
     for (String name : List.copyOf(declared.keySet())) {
       createDeclared(name);
     }
+    if (producer == null) {
+      producer = plugins.values().stream().filter(PrefixMatchProducer.class::isInstance)
+          .map(plugin -> plugin.typedName().name()).findFirst().orElse(null);
+    }
     if (scorerPath != null) {
       ensurePrefixCacheProducer(PREFIX_CACHE_SCORER, producer, scorerPath, scorerParameters);
     } else if (filterPath != null) {
@@ -359,7 +410,8 @@ final class ConfigBinder {
   }
 
   /**
-   * Go step 5: a {@code prefix-cache-scorer} without any {@code approx-prefix-cache-producer} gets one, named after
+   * Go step 5: a {@code prefix-cache-scorer} without any {@code approx-prefix-cache-producer} (nor other
+   * {@link PrefixMatchProducer}, such as {@code precise-prefix-cache-producer}) gets one, named after
    * its type and created from the (first) scorer's producer parameters (all but
    * {@link PrefixCacheScorer#OWN_PARAMETERS}); errors point at that consumer's entry. With an explicit producer the
    * scorer's producer parameters would be ignored (silently, in Go), so they are an error here. A

@@ -11,13 +11,13 @@ import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.Admission;
+import dev.epp.api.requestcontrol.AsyncPrepareData;
 import dev.epp.api.requestcontrol.Fairness;
 import dev.epp.api.requestcontrol.InferenceResponse;
 import dev.epp.api.requestcontrol.ModelRewrites;
 import dev.epp.api.requestcontrol.Objectives;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.PreRequest;
-import dev.epp.api.requestcontrol.AsyncPrepareData;
 import dev.epp.api.requestcontrol.PrepareData;
 import dev.epp.api.requestcontrol.RequestHeaderProcessor;
 import dev.epp.api.requestcontrol.RequestParser;
@@ -27,6 +27,11 @@ import dev.epp.api.requestcontrol.SaturationDetector;
 import dev.epp.api.requestcontrol.Usage;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.SchedulingResult;
+import dev.epp.scheduler.flowcontrol.FlowController;
+import dev.epp.scheduler.flowcontrol.FlowKey;
+import dev.epp.scheduler.flowcontrol.FlowRequest;
+import dev.epp.scheduler.flowcontrol.Outcome;
+import dev.epp.scheduler.flowcontrol.Ticket;
 import dev.epp.scheduler.internal.FailureLog;
 import dev.epp.scheduler.plugins.prefix.PrefixMatch;
 import java.io.ByteArrayOutputStream;
@@ -40,6 +45,7 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
@@ -111,6 +117,12 @@ public final class Director {
   public static final String PREFER_HEADER = "prefer";
   /** Header carrying the request id; generated when absent. */
   public static final String REQUEST_ID_HEADER = "x-request-id";
+  /** Request header with the time-to-first-token SLO in milliseconds, for {@code slo-deadline-ordering-policy}. */
+  public static final String SLO_TTFT_HEADER = "x-llm-d-slo-ttft-ms";
+  /** The older name of {@link #SLO_TTFT_HEADER}, accepted when the new one is absent. */
+  public static final String LEGACY_SLO_TTFT_HEADER = "x-slo-ttft-ms";
+  /** Response header of a request flow control dropped, with llm-d's reason, e.g. {@code rejected-ttl-expired}. */
+  public static final String DROPPED_REASON_HEADER = "x-llm-d-request-dropped-reason";
 
   private final EndpointStore endpoints;
   private final Scheduler scheduler;
@@ -129,6 +141,21 @@ public final class Director {
   private final MetricsRecorder metrics;
   private final Ticker ticker;
   private final long stalenessNanos;
+  private final FlowController flowController;
+  private final EndpointStore.Listener dispatchOnPoolChange = new EndpointStore.Listener() {
+    @Override
+    public void added(Endpoint endpoint) {
+      flowController.signal();
+    }
+
+    @Override
+    public void removed(Endpoint endpoint) {}
+
+    @Override
+    public void metricsUpdated(Endpoint endpoint) {
+      flowController.signal();
+    }
+  };
 
   private Director(Builder builder) {
     EndpointPickerConfig config = builder.config;
@@ -152,6 +179,44 @@ public final class Director {
     this.ticker = builder.ticker;
     this.stalenessNanos = builder.stalenessThreshold.toNanos();
     config.listenTo(endpoints);
+    this.flowController = config.flowControl().map(settings -> FlowController.builder()
+        .config(settings)
+        .saturationSource(new PoolSaturation())
+        .ticker(builder.ticker)
+        .scheduler(config.scheduler())
+        .metrics(metrics)
+        .build()).orElse(null);
+    if (flowController != null) {
+      endpoints.addListener(dispatchOnPoolChange);
+    }
+  }
+
+  /** The pool's saturation by the configured detector, for flow control; an empty pool has no room. */
+  private final class PoolSaturation implements FlowController.SaturationSource {
+    @Override
+    public double saturation() {
+      Candidates pool = endpoints.snapshot();
+      if (pool.size() == 0) {
+        return 1.0;
+      }
+      return saturationDetector == null ? 0.0 : saturationDetector.saturation(pool);
+    }
+
+    @Override
+    public boolean hasEndpoints() {
+      return endpoints.snapshot().size() > 0;
+    }
+  }
+
+  /**
+   * Stops flow control, if on: queued requests fail with {@code rejected-shutting-down} and later ones are rejected
+   * at once; requests already routed are not touched, so they drain. Idempotent.
+   */
+  public void close() {
+    if (flowController != null) {
+      endpoints.removeListener(dispatchOnPoolChange);
+      flowController.close();
+    }
   }
 
   /**
@@ -177,8 +242,9 @@ public final class Director {
   }
 
   /**
-   * Routes a request with a body. Records the request (count, size, running requests) or, when it cannot be routed,
-   * its error; the request is running until {@link #finish}.
+   * Routes a request with a body, waiting while flow control holds it; see {@link #routeAsync}, which this joins.
+   * Records the request (count, size, running requests) or, when it cannot be routed, its error; the request is
+   * running until {@link #finish}.
    *
    * @param headers request headers with lower-case names, control headers included
    * @param body the complete request body; not modified
@@ -189,6 +255,29 @@ public final class Director {
    * @throws InferenceException if the request cannot be routed
    */
   public Routing route(Map<String, String> headers, byte[] body, List<String> subsetHint, long receivedNanos) {
+    try {
+      return routeAsync(headers, body, subsetHint, receivedNanos).join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException cause ? cause : e;
+    }
+  }
+
+  /**
+   * Routes a request with a body without blocking the caller; the arguments are those of
+   * {@link #route(Map, byte[], List, long)}.
+   *
+   * <p>Without flow control and {@link AsyncPrepareData} plugins the future is complete on return. With the
+   * {@code flowControl} feature gate the request first waits in its flow's queue (fairness ID, objective priority)
+   * while the pool is saturated; it is scheduled when dispatched, or fails with an {@link InferenceException} whose
+   * status and {@code x-llm-d-request-dropped-reason} response header say why it was dropped (llm-d's outcomes).
+   * Cancelling the future (the client went away) takes a queued request out of its queue at once; a request routed
+   * while it was being cancelled is {@linkplain #finish finished}, so it never counts as running.
+   *
+   * <p>The future completes on the thread that dispatched or prepared the request, which may be another request's:
+   * continuations that block or do much belong on an executor.
+   */
+  public CompletableFuture<Routing> routeAsync(Map<String, String> headers, byte[] body, List<String> subsetHint,
+      long receivedNanos) {
     RequestParser parser;
     InferenceRequest request;
     try {
@@ -196,20 +285,81 @@ public final class Director {
       request = request(parser, headers, body);
     } catch (InferenceException e) {
       metrics.recordRequestError("", "", e.code().wireName());
-      throw e;
+      return CompletableFuture.failedFuture(e);
     }
-    Routing routing;
+    RequestContext context;
     try {
-      routing = schedule(request, parser, body, subsetHint, receivedNanos);
+      context = begin(request);
     } catch (InferenceException e) {
-      metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
-      throw e;
+      return failed(request, e);
     }
-    metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
-    metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
-    metrics.requestStarted(request.incomingModel());
-    routing.start();
-    return routing;
+    if (flowController == null) {
+      return admitted(context, parser, body, subsetHint, receivedNanos, true);
+    }
+    Ticket ticket = flowController.enqueue(new FlowRequest(new FlowKey(context.get(Fairness.ID), request.priority()),
+        body.length, receivedNanos, null, sloDeadline(headers, receivedNanos), null, request.incomingModel(),
+        request.targetModel()));
+    CompletableFuture<Routing> result = new CompletableFuture<>();
+    ticket.outcome().thenAccept(outcome -> {
+      if (outcome.kind() != Outcome.Kind.DISPATCHED) {
+        failed(request, dropped(outcome.kind())).whenComplete((ignored, e) -> result.completeExceptionally(e));
+        return;
+      }
+      admitted(context, parser, body, subsetHint, receivedNanos, false).whenComplete((routing, e) -> {
+        if (e != null) {
+          result.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+        } else if (!result.complete(routing)) {
+          finish(routing); // cancelled while it was being routed
+        }
+      });
+    });
+    result.whenComplete((routing, e) -> {
+      if (e instanceof CancellationException) {
+        ticket.cancel();
+      }
+    });
+    return result;
+  }
+
+  /** The request's failure, recorded. */
+  private CompletableFuture<Routing> failed(InferenceRequest request, InferenceException e) {
+    metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
+    return CompletableFuture.failedFuture(e);
+  }
+
+  /** The error a request dropped by flow control gets, with llm-d's status, message and dropped-reason header. */
+  private static InferenceException dropped(Outcome.Kind kind) {
+    String message = switch (kind) {
+      case REJECTED_CAPACITY -> "flow control queue capacity reached";
+      case REJECTED_NO_ENDPOINTS -> "no endpoints available: flow control queue capacity reached";
+      case EVICTED_TTL -> "request timed out in queue";
+      case EVICTED_NO_ENDPOINTS -> "request timed out in queue and no endpoints are available";
+      case CANCELLED -> "client disconnected";
+      case SHUTTING_DOWN -> "flow controller shutting down";
+      case DISPATCHED -> throw new IllegalArgumentException("not dropped");
+    };
+    Code code = kind.httpStatus() == 429 ? Code.RESOURCE_EXHAUSTED : Code.SERVICE_UNAVAILABLE;
+    return new InferenceException(code, message, Map.of(DROPPED_REASON_HEADER, kind.droppedReason()));
+  }
+
+  /**
+   * The request's SLO deadline for {@code slo-deadline-ordering-policy}: received plus {@code x-llm-d-slo-ttft-ms}
+   * (else the older {@code x-slo-ttft-ms}); none if absent or not a non-negative number.
+   */
+  private static long sloDeadline(Map<String, String> headers, long receivedNanos) {
+    String value = headers.get(SLO_TTFT_HEADER);
+    if (value == null) {
+      value = headers.get(LEGACY_SLO_TTFT_HEADER);
+    }
+    if (value == null) {
+      return Long.MAX_VALUE;
+    }
+    try {
+      double millis = Double.parseDouble(value.trim());
+      return millis >= 0 && millis < 1e12 ? receivedNanos + (long) (millis * 1_000_000) : Long.MAX_VALUE;
+    } catch (NumberFormatException e) {
+      return Long.MAX_VALUE;
+    }
   }
 
   /** The parsed request, with its target model after rewriting. */
@@ -253,8 +403,8 @@ public final class Director {
     return agent != null && !agent.isEmpty() ? agent : Fairness.DEFAULT_ID;
   }
 
-  private Routing schedule(InferenceRequest request, RequestParser parser, byte[] body, List<String> subsetHint,
-      long receivedNanos) {
+  /** The request's context after the header processors ran, with its fairness ID. */
+  private RequestContext begin(InferenceRequest request) {
     RequestContext context = new RequestContext(request);
     for (RequestHeaderProcessor processor : headerProcessors) {
       try {
@@ -266,15 +416,80 @@ public final class Director {
       }
     }
     context.put(Fairness.ID, fairnessId(request.headers(), context));
+    return context;
+  }
 
+  /**
+   * Schedules an admitted request over the current candidates, after its asynchronous data is prepared; without flow
+   * control ({@code shedSheddable}) a sheddable request is dropped while the candidates are saturated, as in GIE.
+   */
+  private CompletableFuture<Routing> admitted(RequestContext context, RequestParser parser, byte[] body,
+      List<String> subsetHint, long receivedNanos, boolean shedSheddable) {
+    InferenceRequest request = context.request();
     Candidates candidates = candidates(subsetHint);
     if (candidates.size() == 0) {
-      throw new InferenceException(Code.SERVICE_UNAVAILABLE, "failed to find endpoint candidates for serving the request");
+      return failed(request, new InferenceException(Code.SERVICE_UNAVAILABLE,
+          "failed to find endpoint candidates for serving the request"));
     }
-    if (request.isSheddable() && saturationDetector != null && saturationDetector.saturation(candidates) >= 1.0) {
-      throw new InferenceException(Code.RESOURCE_EXHAUSTED, "system saturated, sheddable request dropped");
+    if (shedSheddable && request.isSheddable() && saturationDetector != null
+        && saturationDetector.saturation(candidates) >= 1.0) {
+      return failed(request, new InferenceException(Code.RESOURCE_EXHAUSTED,
+          "system saturated, sheddable request dropped"));
     }
-    awaitAsyncData(context, candidates);
+    if (asyncDataProducers.isEmpty()) {
+      try {
+        return CompletableFuture.completedFuture(scheduled(context, parser, body, candidates, receivedNanos));
+      } catch (RuntimeException e) {
+        return CompletableFuture.failedFuture(e);
+      }
+    }
+    return asyncData(context, candidates)
+        .thenApply(ignored -> scheduled(context, parser, body, candidates, receivedNanos));
+  }
+
+  /** Runs the {@link AsyncPrepareData} plugins concurrently; completes, never exceptionally, when all have. */
+  private CompletableFuture<Void> asyncData(RequestContext context, Candidates candidates) {
+    CompletableFuture<?>[] stages = new CompletableFuture<?>[asyncDataProducers.size()];
+    for (int i = 0; i < stages.length; i++) {
+      AsyncPrepareData producer = asyncDataProducers.get(i);
+      CompletableFuture<Void> stage;
+      try {
+        stage = producer.prepareDataAsync(context, candidates).toCompletableFuture();
+      } catch (RuntimeException e) {
+        stage = CompletableFuture.failedFuture(e);
+      }
+      stages[i] = stage.handle((ignored, e) -> {
+        if (e != null) {
+          Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+          failures.failed(producer, "PrepareData", "skipping its data", cause);
+        }
+        return null;
+      });
+    }
+    return CompletableFuture.allOf(stages);
+  }
+
+  /** Prepares data, admits, schedules and records the request; records its error if it cannot be routed. */
+  private Routing scheduled(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
+      long receivedNanos) {
+    InferenceRequest request = context.request();
+    Routing routing;
+    try {
+      routing = schedule(context, parser, body, candidates, receivedNanos);
+    } catch (InferenceException e) {
+      metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
+      throw e;
+    }
+    metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
+    metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
+    metrics.requestStarted(request.incomingModel());
+    routing.start();
+    return routing;
+  }
+
+  private Routing schedule(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
+      long receivedNanos) {
+    InferenceRequest request = context.request();
     for (PrepareData producer : dataProducers) {
       try {
         producer.prepareData(context, candidates);
@@ -307,31 +522,6 @@ public final class Director {
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
     return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos);
-  }
-
-  /** Runs the {@link AsyncPrepareData} plugins concurrently and waits for all of them. */
-  private void awaitAsyncData(RequestContext context, Candidates candidates) {
-    if (asyncDataProducers.isEmpty()) {
-      return;
-    }
-    CompletableFuture<?>[] stages = new CompletableFuture<?>[asyncDataProducers.size()];
-    for (int i = 0; i < stages.length; i++) {
-      AsyncPrepareData producer = asyncDataProducers.get(i);
-      CompletableFuture<Void> stage;
-      try {
-        stage = producer.prepareDataAsync(context, candidates).toCompletableFuture();
-      } catch (RuntimeException e) {
-        stage = CompletableFuture.failedFuture(e);
-      }
-      stages[i] = stage.handle((ignored, e) -> {
-        if (e != null) {
-          Throwable cause = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
-          failures.failed(producer, "PrepareData", "skipping its data", cause);
-        }
-        return null;
-      });
-    }
-    CompletableFuture.allOf(stages).join();
   }
 
   /** Whether the request prefers {@code if-available} (RFC 7240): llm-d's conditional decode. */
@@ -474,6 +664,7 @@ public final class Director {
       return;
     }
     routing.complete();
+    signalFlowControl();
     InferenceRequest request = routing.context().request();
     metrics.recordResponseSize(request.incomingModel(), request.targetModel(), routing.responseBytes());
     metrics.recordRequestDuration(request.incomingModel(), request.targetModel(),
@@ -535,9 +726,17 @@ public final class Director {
       InferenceResponse response = responseOf(routing);
       response.endOfStream(true);
       runResponseBodyHooks(routing, response);
+      signalFlowControl();
     }
     if (routing.started()) {
       metrics.requestFinished(routing.context().request().incomingModel());
+    }
+  }
+
+  /** A request's end may have made room in the pool: lets flow control dispatch what waits. */
+  private void signalFlowControl() {
+    if (flowController != null) {
+      flowController.signal();
     }
   }
 

@@ -6,7 +6,9 @@ import dev.epp.api.Plugin;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.SaturationDetector;
+import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileHandler;
+import dev.epp.scheduler.flowcontrol.FlowControlConfig;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
@@ -23,14 +25,18 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.random.RandomGenerator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A loaded, validated {@code EndpointPickerConfig}: the plugin instances, the scheduling profiles and the profile
  * handler, with the Go EPP's defaulting applied (plugin names default to their type; no profiles gives one profile
  * {@code default} with every filter, scorer and picker; one profile and no handler adds
  * {@code single-profile-handler}; no picker adds {@code max-score-picker}; scorer weights default to 1; a
- * {@code prefix-cache-scorer} without an {@code approx-prefix-cache-producer} gets one with the scorer's parameters,
+ * {@code prefix-cache-scorer} without an {@code approx-prefix-cache-producer} (or other prefix-match producer) gets
+ * one with the scorer's parameters,
  * a {@code prefix-cache-affinity-filter} without either gets one with the defaults).
  *
  * <p>The {@code apiVersion} is {@code llm-d.ai/v1alpha1}; the deprecated {@code inference.networking.x-k8s.io/v1alpha1}
@@ -43,6 +49,10 @@ import java.util.random.RandomGenerator;
  */
 public final class EndpointPickerConfig {
 
+  private static final Logger log = LoggerFactory.getLogger(EndpointPickerConfig.class);
+
+  private final AtomicBoolean closed = new AtomicBoolean();
+
   /** The default profile's scorers and weights (Go v1.5 {@code loadDefaultConfig}), in order. */
   private static final Map<String, Integer> DEFAULT_SCORERS = defaultScorers();
 
@@ -52,6 +62,8 @@ public final class EndpointPickerConfig {
   private final Set<String> featureGates;
   private final ParserRegistry parsers;
   private final SaturationDetector saturationDetector;
+  private final FlowControlConfig flowControl;
+  private final ScheduledExecutorService scheduler;
   private final MetricsRecorder metrics;
 
   private static Map<String, Integer> defaultScorers() {
@@ -70,6 +82,8 @@ public final class EndpointPickerConfig {
       Set<String> featureGates,
       List<RequestParser> parsers,
       SaturationDetector saturationDetector,
+      FlowControlConfig flowControl,
+      ScheduledExecutorService scheduler,
       MetricsRecorder metrics) {
     this.plugins = List.copyOf(plugins);
     this.profiles = List.copyOf(profiles);
@@ -80,6 +94,8 @@ public final class EndpointPickerConfig {
     }
     this.parsers = new ParserRegistry(parsers);
     this.saturationDetector = saturationDetector;
+    this.flowControl = flowControl;
+    this.scheduler = Objects.requireNonNull(scheduler);
     this.metrics = Objects.requireNonNull(metrics);
   }
 
@@ -130,12 +146,36 @@ public final class EndpointPickerConfig {
 
   /**
    * Registers every plugin that implements {@link EndpointStore.Listener} (such as the prefix-cache producer, which
-   * forgets endpoints that leave) with {@code store}. Call it once, right after creating the store for this
-   * configuration; the request director does.
+   * forgets endpoints that leave) with {@code store}, and tells each of the endpoints already there (a store does not
+   * replay them; an endpoint added meanwhile may be told twice). Call it once, right after creating the store for
+   * this configuration; the request director does.
    */
   public void listenTo(EndpointStore store) {
     for (EndpointStore.Listener listener : plugins(EndpointStore.Listener.class)) {
       store.addListener(listener);
+      Candidates present = store.snapshot();
+      for (int i = 0; i < present.size(); i++) {
+        listener.added(present.endpoint(i));
+      }
+    }
+  }
+
+  /**
+   * Closes every plugin that is {@link AutoCloseable} (such as one holding threads or sockets), in reverse
+   * configuration order; a failure is logged and the others are still closed. Idempotent: later calls do nothing.
+   */
+  public void close() {
+    if (closed.getAndSet(true)) {
+      return;
+    }
+    List<AutoCloseable> closeables = plugins(AutoCloseable.class);
+    for (int i = closeables.size() - 1; i >= 0; i--) {
+      AutoCloseable closeable = closeables.get(i);
+      try {
+        closeable.close();
+      } catch (Exception e) {
+        log.warn("Closing plugin {} failed", ((Plugin) closeable).typedName(), e);
+      }
     }
   }
 
@@ -172,6 +212,19 @@ public final class EndpointPickerConfig {
   /** The saturation detector named by {@code saturationDetector.pluginRef}, or the default one if registered. */
   public Optional<SaturationDetector> saturationDetector() {
     return Optional.ofNullable(saturationDetector);
+  }
+
+  /**
+   * The {@code flowControl} settings, present when the {@code flowControl} feature gate is on: requests then wait in
+   * the EPP while the pool is saturated instead of being shed.
+   */
+  public Optional<FlowControlConfig> flowControl() {
+    return Optional.ofNullable(flowControl);
+  }
+
+  /** The scheduler this configuration's plugins got ({@linkplain Loader#scheduler loaded} with, or the shared one). */
+  public ScheduledExecutorService scheduler() {
+    return scheduler;
   }
 
   /**

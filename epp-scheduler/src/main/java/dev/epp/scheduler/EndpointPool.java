@@ -128,6 +128,9 @@ public final class EndpointPool implements EndpointStore {
       EndpointMetrics[] updated = current.metrics.clone();
       updated[i] = metrics;
       snapshot = new Snapshot(current.endpoints, updated, current.indexByName);
+      for (Listener listener : listeners) {
+        listener.metricsUpdated(current.endpoints[i]);
+      }
       return true;
     }
   }

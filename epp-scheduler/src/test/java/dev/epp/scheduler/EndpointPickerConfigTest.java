@@ -342,8 +342,6 @@ class EndpointPickerConfigTest {
             "test.yaml:2:1: kind: unsupported kind 'Pod'; expected EndpointPickerConfig"),
         Arguments.of("unknown feature gate", HEADER + "featureGates:\n- unknown-gate\n",
             "test.yaml:4:3: featureGates[0]: unknown feature gate 'unknown-gate'"),
-        Arguments.of("flow control gate", HEADER + "featureGates:\n- flowControl\n",
-            "featureGates[0]: the flowControl feature gate is not supported by this EPP"),
         Arguments.of("duplicate plugin name",
             HEADER + "plugins:\n- name: t\n  type: test-filter\n- name: t\n  type: test-scorer\n",
             "test.yaml:6:3: plugins[1].name: duplicate plugin name 't' (first defined at plugins[0])"),

@@ -140,6 +140,10 @@ class LlmdConfigTest {
           - type: test-scorer
           - name: syncer
             type: test-filter
+          - type: global-strict-fairness-policy
+          - type: fcfs-ordering-policy
+          - name: limit
+            type: static-usage-limit-policy
           dataLayer:
             injectDefaults: true
             discovery:
@@ -163,7 +167,7 @@ class LlmdConfigTest {
               maxBytes: 500M
               orderingPolicyRef: fcfs-ordering-policy
             - priority: -1
-            usageLimitPolicyPluginRef: syncer
+            usageLimitPolicyPluginRef: limit
             enableEviction: true
           """);
       assertEquals(List.of("test-scorer"), names(config.profiles().get(0).scorers().stream()
@@ -172,7 +176,9 @@ class LlmdConfigTest {
           + " discovery, peerDiscovery] are ignored").size(), log.lines().toString());
       assertEquals(1, log.lines("WARN", "flowControl settings [defaultNegativePriorityBand, defaultPriorityBand,"
           + " defaultRequestTTL, enableEviction, maxBytes, maxRequests, noEndpointRequestTTL, priorityBands,"
-          + " usageLimitPolicyPluginRef] are ignored").size(), log.lines().toString());
+          + " usageLimitPolicyPluginRef] are ignored: the flowControl feature gate is off").size(),
+          log.lines().toString());
+      assertTrue(config.flowControl().isEmpty());
     }
   }
 

@@ -129,6 +129,7 @@ public final class EppServer implements AutoCloseable {
   private State state = State.NEW;
   private boolean discoveryStarted;
   private MetricsScraper scraper;
+  private Director director;
   private Server grpcServer;
   private ExtProcService extProc;
   private Server healthServer;
@@ -180,7 +181,7 @@ public final class EppServer implements AutoCloseable {
           ? ServerTls.keyManager(o.certPath()) : null;
       ServerCredentials credentials = !o.secureServing() ? InsecureServerCredentials.create()
           : keyManager != null ? ServerTls.credentials(keyManager) : ServerTls.selfSigned();
-      Director director = Director.builder(config, pool)
+      director = Director.builder(config, pool)
           .objectives(o.objectives())
           .modelRewrites(o.modelRewrites())
           .stalenessThreshold(o.metricsStalenessThreshold())
@@ -297,9 +298,10 @@ public final class EppServer implements AutoCloseable {
 
   /**
    * Stops gracefully: every health name but {@code liveness} turns {@code NOT_SERVING} (a draining EPP is alive, and
-   * Kubernetes must not restart it), the ext_proc port stops accepting streams and those in flight get up to the
-   * drain timeout to finish (then they are cancelled), then the health and metrics ports close and scraping and
-   * discovery stop. Returns when every port is released. Idempotent.
+   * Kubernetes must not restart it), requests waiting in flow control are answered 503 with
+   * {@code x-llm-d-request-dropped-reason: rejected-shutting-down}, the ext_proc port stops accepting streams and those
+   * in flight get up to the drain timeout to finish (then they are cancelled), then the health and metrics ports
+   * close and scraping and discovery stop. Returns when every port is released. Idempotent.
    */
   @Override
   public synchronized void close() {
@@ -327,6 +329,9 @@ public final class EppServer implements AutoCloseable {
       }
     }
     health.drain();
+    if (director != null) {
+      director.close(); // requests waiting in flow control get rejected-shutting-down; routed ones drain
+    }
     if (grpcServer != null) {
       grpcServer.shutdown();
       if (!await(grpcServer, drain)) {
@@ -353,6 +358,7 @@ public final class EppServer implements AutoCloseable {
     if (discoveryStarted) {
       discovery.close();
     }
+    config.close();
     metrics.close();
   }
 

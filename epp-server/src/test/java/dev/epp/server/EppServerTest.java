@@ -395,27 +395,7 @@ class EppServerTest {
     ManagedChannel health = plaintextChannel(server.healthPort());
     int grpcPort = server.grpcPort();
     BlockingQueue<Object> responses = new LinkedBlockingQueue<>();
-    StreamObserver<ProcessingRequest> inFlight = ExternalProcessorGrpc.newStub(plaintextChannel(grpcPort))
-        .process(new StreamObserver<>() {
-          @Override
-          public void onNext(ProcessingResponse value) {
-            responses.add(value);
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            responses.add(t);
-          }
-
-          @Override
-          public void onCompleted() {
-            responses.add("completed");
-          }
-        });
-    inFlight.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder()
-        .setHeaders(HeaderMap.newBuilder().addHeaders(header(":method", "POST")))).build());
-    inFlight.onNext(ProcessingRequest.newBuilder().setRequestBody(HttpBody.newBuilder()
-        .setBody(ByteString.copyFromUtf8("{\"model\":\"m\",\"prompt\":\"Hi\"}")).setEndOfStream(true)).build());
+    StreamObserver<ProcessingRequest> inFlight = openRequest(plaintextChannel(grpcPort), responses);
     Object headers = responses.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
     assertTrue(headers instanceof ProcessingResponse r && r.hasRequestHeaders(), String.valueOf(headers));
 
@@ -448,6 +428,81 @@ class EppServerTest {
     inFlight.onCompleted();
     closer.join(DEADLINE.toMillis()); // far less than the five-minute drain: close() returns when the stream ends
     assertFalse(closer.isAlive(), "close() returned once the last stream ended");
+  }
+
+  @Test
+  void closeRejectsRequestsWaitingInFlowControlAndDrainsTheRoutedOne() throws Exception {
+    ModelServer model = modelServer(0, 0.1);
+    EndpointPickerConfig oneAtATime = EndpointPickerConfig.loader().metrics(EppMetrics.create()).parse("""
+        apiVersion: llm-d.ai/v1alpha1
+        kind: EndpointPickerConfig
+        featureGates: [flowControl]
+        plugins:
+        - type: inflight-load-producer
+        - name: one
+          type: concurrency-detector
+          parameters:
+            maxConcurrency: 1
+        flowControl:
+          saturationDetector:
+            pluginRef: one
+        """, "one.yaml");
+    EppServer server = start(EppServer.builder(oneAtATime, new StaticDiscovery(List.of(
+            Endpoint.of("vllm-rank-0", "127.0.0.1", model.port()))))
+        .secureServing(false).grpcPort(0).healthPort(0).metricsPort(0).drainTimeout(Duration.ofMinutes(5)));
+    ManagedChannel channel = plaintextChannel(server.grpcPort());
+    BlockingQueue<Object> routed = new LinkedBlockingQueue<>();
+    StreamObserver<ProcessingRequest> inFlight = openRequest(channel, routed);
+    Object headers = routed.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    assertTrue(headers instanceof ProcessingResponse r && r.hasRequestHeaders(), String.valueOf(headers));
+    BlockingQueue<Object> waiting = new LinkedBlockingQueue<>();
+    openRequest(channel, waiting);
+    await(() -> metricsPage(server.metricsPort()).lines()
+        .anyMatch(line -> line.startsWith("llm_d_epp_flow_control_queue_size{") && line.endsWith(" 1")),
+        "the second request waits in flow control");
+
+    Thread closer = new Thread(server::close, "closer"); // what SIGTERM does
+    closer.start();
+    Object rejected = waiting.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    assertTrue(rejected instanceof ProcessingResponse r && r.getImmediateResponse().getStatus().getCodeValue() == 503
+        && r.getImmediateResponse().getHeaders().getSetHeaders(0).getHeader().getRawValue().toStringUtf8()
+            .equals("rejected-shutting-down"), String.valueOf(rejected));
+    inFlight.onNext(ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder()
+        .setHeaders(HeaderMap.newBuilder().addHeaders(header(":status", "200")))).build());
+    Object answer;
+    do { // skip the request body echo that followed the headers response
+      answer = routed.poll(DEADLINE.toSeconds(), TimeUnit.SECONDS);
+    } while (answer instanceof ProcessingResponse r && r.hasRequestBody());
+    assertTrue(answer instanceof ProcessingResponse r && r.hasResponseHeaders(), String.valueOf(answer));
+    inFlight.onCompleted();
+    closer.join(DEADLINE.toMillis());
+    assertFalse(closer.isAlive(), "close() returned once the routed stream ended");
+  }
+
+  /** Opens an ext_proc stream and sends one completion request; the responses go to {@code responses}. */
+  private static StreamObserver<ProcessingRequest> openRequest(ManagedChannel channel, BlockingQueue<Object> responses) {
+    StreamObserver<ProcessingRequest> requests = ExternalProcessorGrpc.newStub(channel)
+        .process(new StreamObserver<>() {
+          @Override
+          public void onNext(ProcessingResponse value) {
+            responses.add(value);
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            responses.add(t);
+          }
+
+          @Override
+          public void onCompleted() {
+            responses.add("completed");
+          }
+        });
+    requests.onNext(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder()
+        .setHeaders(HeaderMap.newBuilder().addHeaders(header(":method", "POST")))).build());
+    requests.onNext(ProcessingRequest.newBuilder().setRequestBody(HttpBody.newBuilder()
+        .setBody(ByteString.copyFromUtf8("{\"model\":\"m\",\"prompt\":\"Hi\"}")).setEndOfStream(true)).build());
+    return requests;
   }
 
   @Test

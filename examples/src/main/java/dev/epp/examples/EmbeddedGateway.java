@@ -47,6 +47,14 @@ final class EmbeddedGateway {
       err.println("invalid configuration: " + e.getMessage());
       return 1;
     }
+    try {
+      return route(config, requests, out);
+    } finally {
+      config.close();
+    }
+  }
+
+  private static int route(EndpointPickerConfig config, int requests, PrintStream out) {
     EndpointPool pool = new EndpointPool();
     Director director = Director.builder(config, pool).build();
     Map<String, Integer> queues = new HashMap<>();

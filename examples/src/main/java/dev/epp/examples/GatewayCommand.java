@@ -140,11 +140,15 @@ final class GatewayCommand extends LongRunningCommand<Gateway> {
     }
   }
 
-  /** A director over discovered, scraped endpoints; the discovery and scraper go into {@code resources}. */
+  /**
+   * A director over discovered, scraped endpoints; the configuration (its plugins), discovery and scraper go into
+   * {@code resources}.
+   */
   private EndpointPicker inProcess(List<Endpoint> endpointList, List<AutoCloseable> resources) {
     EndpointPickerConfig config = configFile.isSet()
         ? EndpointPickerConfig.loader().allowExperimentalPlugins(allowExperimental.get()).load(configFile.get())
         : EndpointPickerConfig.defaults();
+    resources.add(config::close);
     EndpointPool pool = new EndpointPool();
     Director director = Director.builder(config, pool).build();
     MetricsScraper scraper = MetricsScraper.builder(pool).build();

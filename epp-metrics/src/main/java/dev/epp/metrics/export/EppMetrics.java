@@ -74,6 +74,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private static final double[] RATIO = {0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0};
   private static final double[] HIT_BYTES = {0, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768,
       65536};
+  private static final double[] QUEUE_DURATION = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+      1.0, 2.5, 5.0, 10.0, 30.0, 60.0};
 
   private static final double NANOS_PER_SECOND = 1e9;
 
@@ -114,6 +116,17 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Counter kvEventMessages;
   private final Counter kvEventsDropped;
   private final Counter kvEventSequenceGaps;
+
+  // flow control: llm-d's llm_d_epp_flow_control_* families, and GIE v1.5's inference_extension_* names alongside
+  private final ModelLabels fairnessLabels = new ModelLabels(); // bounds client-chosen fairness IDs alike
+  private final Counter flowControlRequests;
+  private final Histogram[] flowControlQueueDuration;
+  private final Gauge[] flowControlQueueSize;
+  private final Gauge[] flowControlQueueBytes;
+  private final Gauge flowControlSaturation;
+  private final Gauge gieFlowControlSaturation;
+  private final Gauge flowControlCapacityRequests;
+  private final Gauge flowControlCapacityBytes;
 
   private volatile Pool pool;
   private volatile LongSupplier malformedGrpcInput = () -> 0;
@@ -181,6 +194,45 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "pod_identifier", "reason");
     kvEventSequenceGaps = counter("llm_d_epp_kv_cache_events_sequence_gaps_total",
         "Total number of KV-event sequence gaps (lost events) per subscriber", "pod_identifier");
+    // label names sorted, as the Go client prints them
+    List<String> queued = List.of("fairness_id", "inference_pool", "model_name", "priority", "target_model_name");
+    List<String> outcome = List.of("fairness_id", "inference_pool", "model_name", "outcome", "priority",
+        "target_model_name");
+    flowControlRequests = counter("llm_d_epp_flow_control_requests_total",
+        "Total number of requests processed by the Flow Control layer, by final outcome.", "inference_pool",
+        "outcome", "priority");
+    flowControlQueueDuration = new Histogram[] {
+        histogram("llm_d_epp_flow_control_request_queue_duration_seconds",
+            "Distribution of total time requests spend in the Flow Control layer (from enqueue to final outcome).",
+            QUEUE_DURATION, outcome),
+        histogram("inference_extension_flow_control_request_queue_duration_seconds",
+            "[Deprecated: Use llm_d_epp_flow_control_request_queue_duration_seconds] Distribution of total time"
+                + " requests spend in the Flow Control layer (from enqueue to final outcome).",
+            QUEUE_DURATION, outcome)};
+    flowControlQueueSize = new Gauge[] {
+        gauge("llm_d_epp_flow_control_queue_size",
+            "Current number of requests actively held in the Flow Control queue.", queued.toArray(new String[0])),
+        gauge("inference_extension_flow_control_queue_size", "[Deprecated: Use llm_d_epp_flow_control_queue_size]"
+            + " Current number of requests actively held in the Flow Control queue.", queued.toArray(new String[0]))};
+    flowControlQueueBytes = new Gauge[] {
+        gauge("llm_d_epp_flow_control_queue_bytes",
+            "Current total size in bytes of requests actively held in the Flow Control queue.",
+            queued.toArray(new String[0])),
+        gauge("inference_extension_flow_control_queue_bytes", "[Deprecated: Use llm_d_epp_flow_control_queue_bytes]"
+            + " Current total size in bytes of requests actively held in the Flow Control queue.",
+            queued.toArray(new String[0]))};
+    flowControlSaturation = gauge("llm_d_epp_flow_control_pool_saturation",
+        "Pool saturation signal gating Flow Control dispatch; 1.0 is the gating set point.", "inference_pool",
+        "stage");
+    gieFlowControlSaturation = gauge("inference_extension_flow_control_pool_saturation",
+        "[Deprecated: Use llm_d_epp_flow_control_pool_saturation] Pool saturation signal gating Flow Control"
+            + " dispatch.", "inference_pool");
+    flowControlCapacityRequests = gauge("llm_d_epp_flow_control_capacity_utilization_requests",
+        "Fraction of a priority band's effective request-count capacity currently occupied (0.0-1.0).",
+        "inference_pool", "priority");
+    flowControlCapacityBytes = gauge("llm_d_epp_flow_control_capacity_utilization_bytes",
+        "Fraction of a priority band's effective byte-size capacity currently occupied (0.0-1.0).",
+        "inference_pool", "priority");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -332,6 +384,52 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordKvEventSequenceGap(String endpoint) {
     kvEventSequenceGaps.labels(endpoint).inc();
+  public void recordFlowControlOutcome(String fairnessId, int priority, String modelName, String targetModelName,
+      String outcome, long queueNanos) {
+    String band = Integer.toString(priority);
+    String pool = poolName();
+    flowControlRequests.labels(pool, outcome, band).inc();
+    ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
+    String fairness = fairnessLabels.model(fairnessId);
+    for (Histogram family : flowControlQueueDuration) {
+      family.labels(fairness, pool, models.model(), outcome, band, models.target())
+          .observe(queueNanos / NANOS_PER_SECOND);
+    }
+  }
+
+  @Override
+  public void recordFlowControlQueued(String fairnessId, int priority, String modelName, String targetModelName,
+      int requests, long bytes) {
+    ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
+    String[] labels = {fairnessLabels.model(fairnessId), poolName(), models.model(), Integer.toString(priority),
+        models.target()};
+    for (Gauge family : flowControlQueueSize) {
+      family.labels(labels).inc(requests);
+    }
+    for (Gauge family : flowControlQueueBytes) {
+      family.labels(labels).inc(bytes);
+    }
+  }
+
+  @Override
+  public void recordFlowControlCapacity(int priority, double requestUtilization, double byteUtilization) {
+    String band = Integer.toString(priority);
+    String pool = poolName();
+    flowControlCapacityRequests.labels(pool, band).set(requestUtilization);
+    flowControlCapacityBytes.labels(pool, band).set(byteUtilization);
+  }
+
+  @Override
+  public void recordFlowControlSaturation(double saturation) {
+    String pool = poolName();
+    flowControlSaturation.labels(pool, "effective").set(saturation);
+    gieFlowControlSaturation.labels(pool).set(saturation);
+  }
+
+  /** The monitored pool's name, the {@code inference_pool} label; empty before {@link #monitorPool}. */
+  private String poolName() {
+    Pool monitored = pool;
+    return monitored == null ? "" : monitored.name;
   }
 
   @Override

@@ -2,6 +2,7 @@ package dev.epp.scheduler.flowcontrol;
 
 import dev.epp.api.flowcontrol.FairnessPolicy;
 import dev.epp.api.flowcontrol.OrderingPolicy;
+import dev.epp.api.flowcontrol.UsageLimitPolicy;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
@@ -24,6 +25,8 @@ import java.util.Set;
  * @param expiryCleanupInterval how often queued requests are checked for expiry (default 1s)
  * @param flowGcTimeout how long an empty flow is kept (default 5m)
  * @param priorityBandGcTimeout how long an empty band created from a template is kept (default 10m)
+ * @param usageLimit the policy setting each band's saturation ceiling; {@code null} for
+ *     {@code static-usage-limit-policy} with threshold 1.0 (default)
  */
 public record FlowControlConfig(
     long maxRequests,
@@ -35,7 +38,8 @@ public record FlowControlConfig(
     List<Band> priorityBands,
     Duration expiryCleanupInterval,
     Duration flowGcTimeout,
-    Duration priorityBandGcTimeout) {
+    Duration priorityBandGcTimeout,
+    UsageLimitPolicy usageLimit) {
 
   /** llm-d's per-band request limit when a band sets none. */
   public static final long DEFAULT_BAND_MAX_REQUESTS = 5000;
@@ -65,32 +69,42 @@ public record FlowControlConfig(
   /** llm-d's defaults: no global limits, 60s TTLs, one default band template with default limits and policies. */
   public static FlowControlConfig defaults() {
     return new FlowControlConfig(0, 0, Duration.ofSeconds(60), Duration.ofSeconds(60), Band.of(0), null, List.of(),
-        Duration.ofSeconds(1), Duration.ofMinutes(5), Duration.ofMinutes(10));
+        Duration.ofSeconds(1), Duration.ofMinutes(5), Duration.ofMinutes(10), null);
   }
 
   /** This config with global limits {@code maxRequests} and {@code maxBytes} (0 for none). */
   public FlowControlConfig withGlobalLimits(long maxRequests, long maxBytes) {
     return new FlowControlConfig(maxRequests, maxBytes, defaultRequestTTL, noEndpointRequestTTL, defaultPriorityBand,
-        defaultNegativePriorityBand, priorityBands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout);
+        defaultNegativePriorityBand, priorityBands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout,
+        usageLimit);
   }
 
   /** This config with the given TTLs. */
   public FlowControlConfig withTtls(Duration defaultRequestTTL, Duration noEndpointRequestTTL) {
     return new FlowControlConfig(maxRequests, maxBytes, defaultRequestTTL, noEndpointRequestTTL, defaultPriorityBand,
-        defaultNegativePriorityBand, priorityBands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout);
+        defaultNegativePriorityBand, priorityBands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout,
+        usageLimit);
   }
 
   /** This config with the given band templates ({@code negative} may be {@code null}) and configured bands. */
   public FlowControlConfig withBands(Band template, Band negative, List<Band> bands) {
     return new FlowControlConfig(maxRequests, maxBytes, defaultRequestTTL, noEndpointRequestTTL, template, negative,
-        bands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout);
+        bands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout, usageLimit);
+  }
+
+  /** This config with {@code usageLimit} ({@code null} for the default policy). */
+  public FlowControlConfig withUsageLimit(UsageLimitPolicy usageLimit) {
+    return new FlowControlConfig(maxRequests, maxBytes, defaultRequestTTL, noEndpointRequestTTL, defaultPriorityBand,
+        defaultNegativePriorityBand, priorityBands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout,
+        usageLimit);
   }
 
   /** This config with the given sweep interval and idle timeouts. */
   public FlowControlConfig withIntervals(Duration expiryCleanupInterval, Duration flowGcTimeout,
       Duration priorityBandGcTimeout) {
     return new FlowControlConfig(maxRequests, maxBytes, defaultRequestTTL, noEndpointRequestTTL, defaultPriorityBand,
-        defaultNegativePriorityBand, priorityBands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout);
+        defaultNegativePriorityBand, priorityBands, expiryCleanupInterval, flowGcTimeout, priorityBandGcTimeout,
+        usageLimit);
   }
 
   /**

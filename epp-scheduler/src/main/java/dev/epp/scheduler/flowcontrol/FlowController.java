@@ -88,7 +88,7 @@ public final class FlowController implements AutoCloseable {
   private BandQueue[] bandOrder = new BandQueue[0];
   private int[] priorities = new int[0];
   private double[] ceilings = new double[0];
-  private long requests;
+  private volatile long requests; // written under lock; read without it by signal()
   private long bytes;
   private long sequence;
   private boolean closed;
@@ -98,8 +98,8 @@ public final class FlowController implements AutoCloseable {
   private FlowController(Builder builder) {
     this.config = builder.config;
     this.pool = Objects.requireNonNull(builder.pool, "saturationSource");
-    this.usageLimit = builder.usageLimit != null
-        ? builder.usageLimit
+    this.usageLimit = config.usageLimit() != null
+        ? config.usageLimit()
         : new StaticUsageLimit(StaticUsageLimit.TYPE, Parameters.empty());
     this.defaultFairness = new GlobalStrictFairness(GlobalStrictFairness.TYPE);
     this.defaultOrdering = new FcfsOrdering(FcfsOrdering.TYPE);
@@ -162,7 +162,7 @@ public final class FlowController implements AutoCloseable {
           band.bytes += size;
           requests++;
           bytes += size;
-          metrics.recordFlowControlQueue(band.priority, band.requests, band.bytes);
+          recordQueued(band, request, 1, size);
         }
       }
     } finally {
@@ -179,9 +179,12 @@ public final class FlowController implements AutoCloseable {
   /**
    * Runs dispatch cycles until one dispatches nothing; call it when saturation may have fallen (metrics refreshed, a
    * request finished). Cheap and coalesced: if another thread is dispatching, it runs the cycle instead and this call
-   * returns at once.
+   * returns at once. Returns at once when nothing is queued.
    */
   public void signal() {
+    if (requests == 0) {
+      return; // nothing queued; enqueue signals after queueing
+    }
     dispatchPending.set(true);
     while (dispatchPending.get() && lock.tryLock()) {
       Item dispatched;
@@ -321,6 +324,7 @@ public final class FlowController implements AutoCloseable {
     try {
       observePool(now);
       double saturation = pool.saturation();
+      metrics.recordFlowControlSaturation(saturation);
       Arrays.fill(ceilings, 1.0);
       usageLimit.computeLimits(saturation, priorities, ceilings);
       for (int i = 0; i < bandOrder.length; i++) {
@@ -364,14 +368,23 @@ public final class FlowController implements AutoCloseable {
     if (band.requests == 0) {
       band.idleSinceNanos = now;
     }
-    metrics.recordFlowControlQueue(band.priority, band.requests, band.bytes);
+    recordQueued(band, item.request, -1, -size);
+  }
+
+  private void recordQueued(BandQueue band, FlowRequest request, int requests, long size) {
+    FlowKey key = request.key();
+    metrics.recordFlowControlQueued(key.fairnessId(), key.priority(), request.modelName(), request.targetModelName(),
+        requests, size);
+    metrics.recordFlowControlCapacity(band.priority, (double) band.requests / band.maxRequests,
+        (double) band.bytes / band.maxBytes);
   }
 
   private void complete(Item item, Outcome.Kind kind, long now) {
     long queued = now - item.enqueueNanos;
     if (item.outcome.complete(new Outcome(kind, queued))) {
       FlowKey key = item.request.key();
-      metrics.recordFlowControlOutcome(key.fairnessId(), key.priority(), kind.label(), queued);
+      metrics.recordFlowControlOutcome(key.fairnessId(), key.priority(), item.request.modelName(),
+          item.request.targetModelName(), kind.label(), queued);
     }
   }
 
@@ -436,7 +449,6 @@ public final class FlowController implements AutoCloseable {
   public static final class Builder {
     private FlowControlConfig config = FlowControlConfig.defaults();
     private SaturationSource pool;
-    private UsageLimitPolicy usageLimit;
     private Ticker ticker = Ticker.system();
     private ScheduledExecutorService scheduler;
     private MetricsRecorder metrics = MetricsRecorder.noop();
@@ -452,12 +464,6 @@ public final class FlowController implements AutoCloseable {
     /** Where saturation and pool emptiness come from (the configured saturation detector over the pool). */
     public Builder saturationSource(SaturationSource pool) {
       this.pool = pool;
-      return this;
-    }
-
-    /** The per-band ceilings; default {@code static-usage-limit-policy} with threshold 1.0. */
-    public Builder usageLimit(UsageLimitPolicy usageLimit) {
-      this.usageLimit = usageLimit;
       return this;
     }
 

@@ -14,9 +14,11 @@ import java.util.Objects;
  * @param deadlineNanos its SLO deadline for {@code slo-deadline-ordering-policy} (received time plus
  *     {@code x-llm-d-slo-ttft-ms}, computed by the caller), {@link Long#MAX_VALUE} for none
  * @param payload anything the caller wants back with the ticket; may be {@code null}
+ * @param modelName the model the client asked for, for metrics labels; may be empty
+ * @param targetModelName the model that serves it, for metrics labels; may be empty
  */
-public record FlowRequest(
-    FlowKey key, long bytes, long receivedNanos, Duration ttl, long deadlineNanos, Object payload) {
+public record FlowRequest(FlowKey key, long bytes, long receivedNanos, Duration ttl, long deadlineNanos,
+    Object payload, String modelName, String targetModelName) {
 
   /** @throws IllegalArgumentException if {@code bytes} or {@code ttl} is negative */
   public FlowRequest {
@@ -27,6 +29,13 @@ public record FlowRequest(
     if (ttl != null && ttl.isNegative()) {
       throw new IllegalArgumentException("ttl must not be negative, got " + ttl);
     }
+    Objects.requireNonNull(modelName, "modelName");
+    Objects.requireNonNull(targetModelName, "targetModelName");
+  }
+
+  /** A request without model names. */
+  public FlowRequest(FlowKey key, long bytes, long receivedNanos, Duration ttl, long deadlineNanos, Object payload) {
+    this(key, bytes, receivedNanos, ttl, deadlineNanos, payload, "", "");
   }
 
   /** A request with the default TTL, no SLO deadline and no payload. */

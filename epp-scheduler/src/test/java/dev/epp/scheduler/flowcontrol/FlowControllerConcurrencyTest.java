@@ -44,13 +44,15 @@ class FlowControllerConcurrencyTest {
         .scheduler(scheduler)
         .metrics(new MetricsRecorder() {
           @Override
-          public void recordFlowControlOutcome(String fairnessId, int priority, String outcome, long queueNanos) {
+          public void recordFlowControlOutcome(String fairnessId, int priority, String modelName,
+              String targetModelName, String outcome, long queueNanos) {
             recorded.incrementAndGet();
           }
 
           @Override
-          public void recordFlowControlQueue(int priority, long requests, long bytes) {
-            lastGauge.put(priority, requests); // called under the controller's lock, so the last call is the latest
+          public void recordFlowControlCapacity(int priority, double requestUtilization, double byteUtilization) {
+            // called under the controller's lock, so the last call is the latest
+            lastGauge.put(priority, Math.round(requestUtilization * 5000));
           }
         })
         .build();

@@ -44,7 +44,8 @@ class FlowControllerTest {
 
   private final MetricsRecorder recorder = new MetricsRecorder() {
     @Override
-    public void recordFlowControlOutcome(String fairnessId, int priority, String outcome, long queueNanos) {
+    public void recordFlowControlOutcome(String fairnessId, int priority, String modelName, String targetModelName,
+        String outcome, long queueNanos) {
       outcomes.merge(outcome, 1L, Long::sum);
     }
   };
@@ -62,7 +63,8 @@ class FlowControllerTest {
   private FlowController controller(FlowControlConfig config, UsageLimitPolicy usageLimit) {
     FlowController controller = FlowController.builder()
         // the periodic sweep never fires during a test: tests sweep explicitly
-        .config(config.withIntervals(Duration.ofHours(1), config.flowGcTimeout(), config.priorityBandGcTimeout()))
+        .config(config.withIntervals(Duration.ofHours(1), config.flowGcTimeout(), config.priorityBandGcTimeout())
+            .withUsageLimit(usageLimit))
         .saturationSource(new FlowController.SaturationSource() {
           @Override
           public double saturation() {
@@ -74,7 +76,6 @@ class FlowControllerTest {
             return hasEndpoints;
           }
         })
-        .usageLimit(usageLimit)
         .ticker(now::get)
         .scheduler(scheduler)
         .metrics(recorder)
@@ -459,22 +460,34 @@ class FlowControllerTest {
   }
 
   @Test
-  void theQueueGaugesFollowTheBand() {
-    List<String> gauges = Collections.synchronizedList(new ArrayList<>());
+  void theQueueGaugesFollowEachRequestAndTheBandsCapacity() {
+    List<String> queued = Collections.synchronizedList(new ArrayList<>());
+    List<String> capacity = Collections.synchronizedList(new ArrayList<>());
     FlowController controller = FlowController.builder()
+        .config(FlowControlConfig.defaults().withBands(new FlowControlConfig.Band(0, 4, 100, null, null), null,
+            List.of()))
         .saturationSource(() -> saturation).ticker(now::get).scheduler(scheduler)
         .metrics(new MetricsRecorder() {
           @Override
-          public void recordFlowControlQueue(int priority, long requests, long bytes) {
-            gauges.add(priority + ":" + requests + ":" + bytes);
+          public void recordFlowControlQueued(String fairnessId, int priority, String modelName,
+              String targetModelName, int requests, long bytes) {
+            queued.add(fairnessId + ":" + priority + ":" + modelName + ":" + targetModelName + ":" + requests + ":"
+                + bytes);
+          }
+
+          @Override
+          public void recordFlowControlCapacity(int priority, double requestUtilization, double byteUtilization) {
+            capacity.add(priority + ":" + requestUtilization + ":" + byteUtilization);
           }
         }).build();
     controllers.add(controller);
-    enqueue(controller, "a", "t", 2);
-    enqueue(controller, "b", "t", 2);
+    enqueue(controller, "a", new FlowRequest(new FlowKey("t", 2), 10, now.get(), null, Long.MAX_VALUE, "a", "m",
+        "m-lora"));
+    enqueue(controller, "b", "u", 2);
     saturation = 0;
     controller.signal();
-    assertEquals(List.of("2:1:10", "2:2:20", "2:1:10", "2:0:0"), gauges);
+    assertEquals(List.of("t:2:m:m-lora:1:10", "u:2:::1:10", "t:2:m:m-lora:-1:-10", "u:2:::-1:-10"), queued);
+    assertEquals(List.of("2:0.25:0.1", "2:0.5:0.2", "2:0.25:0.1", "2:0.0:0.0"), capacity);
   }
 
   @Test

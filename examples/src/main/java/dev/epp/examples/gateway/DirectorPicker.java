@@ -50,8 +50,9 @@ final class DirectorPicker implements EndpointPicker {
         routing = body.length == 0 ? director.routeHeaderOnly(headers) : director.route(headers, body, null);
       } catch (InferenceException e) {
         String message = "inference error: " + e.code().wireName() + " - " + e.getMessage();
-        return new Reject(e.code().httpStatus(), Map.of("content-type", "text/plain"),
-            message.getBytes(StandardCharsets.UTF_8));
+        Map<String, String> reply = new LinkedHashMap<>(e.responseHeaders()); // e.g. x-llm-d-request-dropped-reason
+        reply.put("content-type", "text/plain");
+        return new Reject(e.code().httpStatus(), reply, message.getBytes(StandardCharsets.UTF_8));
       }
       Map<String, String> upstream = new LinkedHashMap<>(headers);
       upstream.keySet().removeAll(Headers.SYSTEM);

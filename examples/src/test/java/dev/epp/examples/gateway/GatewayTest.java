@@ -515,6 +515,27 @@ class GatewayTest {
   }
 
   @Test
+  void inProcessFlowControlDropGivesTheClientTheDroppedReason() throws Exception {
+    Director director = Director.builder(EndpointPickerConfig.parse("""
+        apiVersion: llm-d.ai/v1alpha1
+        kind: EndpointPickerConfig
+        featureGates: [flowControl]
+        flowControl:
+          noEndpointRequestTTL: 50ms
+        """), new EndpointPool()).build();
+    AutoCloseable stopFlowControl = director::close;
+    closing(stopFlowControl);
+    Gateway gateway = gateway(EndpointPicker.inProcess(director), Gateway.DEFAULT_MAX_REQUEST_BODY_BYTES);
+
+    HttpResponse<String> response = post(gateway, "/v1/completions", COMPLETION);
+
+    assertEquals(503, response.statusCode(), response.body());
+    assertEquals("rejected-no-endpoints", response.headers().firstValue("x-llm-d-request-dropped-reason").orElse(""));
+    assertEquals("inference error: ServiceUnavailable - request timed out in queue and no endpoints are available",
+        response.body());
+  }
+
+  @Test
   void inProcessForwardsTheEppsPrefillerHeaderToTheDecodePodAndNeverTheClients() throws Exception {
     ModelServer decode = modelServer("decode");
     ModelServer prefill = modelServer("prefill");

@@ -53,7 +53,8 @@ import dev.epp.api.scheduling.SchedulingResult;
  *
  * <p><b>Threading:</b> thread-safe; see {@link PrefixIndex} for the locking.
  */
-public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest, EndpointStore.Listener {
+public final class ApproxPrefixCacheProducer
+    implements PrefixMatchProducer, PrepareData, PreRequest, EndpointStore.Listener {
 
   /** The plugin type. */
   public static final String TYPE = "approx-prefix-cache-producer";
@@ -89,7 +90,7 @@ public final class ApproxPrefixCacheProducer implements PrepareData, PreRequest,
     return typedName;
   }
 
-  /** Where this producer, and no other, stores its {@link PrefixMatch}; see {@link PrefixMatch#key}. */
+  @Override
   public StateKey<PrefixMatch> matchKey() {
     return matchKey;
   }

@@ -18,8 +18,8 @@ import dev.epp.api.scheduling.Candidates;
 public final class PrefixMatch {
 
   /**
-   * Where every {@link ApproxPrefixCacheProducer} stores its match in the {@link RequestContext} (the last one to run
-   * wins); each also stores it under its own {@link ApproxPrefixCacheProducer#matchKey()}.
+   * Where every {@link PrefixMatchProducer} stores its match in the {@link RequestContext} (the last one to run
+   * wins); each also stores it under its own {@link PrefixMatchProducer#matchKey()}.
    */
   public static final StateKey<PrefixMatch> KEY = StateKey.of("prefix-match", PrefixMatch.class);
 
@@ -27,7 +27,7 @@ public final class PrefixMatch {
   public static final String PRODUCER_NAME = "prefixMatchInfoProducerName";
 
   /**
-   * The key a consumer reads the match under: that of the {@link ApproxPrefixCacheProducer} named by the
+   * The key a consumer reads the match under: that of the {@link PrefixMatchProducer} named by the
    * {@value #PRODUCER_NAME} parameter, declared anywhere under {@code plugins}, or {@link #KEY} when the parameter
    * is absent or empty.
    *
@@ -38,10 +38,10 @@ public final class PrefixMatch {
     if (name.isEmpty()) {
       return KEY;
     }
-    return handle.plugin(name, ApproxPrefixCacheProducer.class)
-        .map(ApproxPrefixCacheProducer::matchKey)
+    return handle.plugin(name, PrefixMatchProducer.class)
+        .map(PrefixMatchProducer::matchKey)
         .orElseThrow(() -> parameters.invalid(PRODUCER_NAME, "names no " + ApproxPrefixCacheProducer.TYPE
-            + " plugin '" + name + "' under plugins"));
+            + " plugin '" + name + "' (nor other prefix-match producer) under plugins"));
   }
 
   private static final Endpoint[] NO_ENDPOINTS = {};
@@ -62,6 +62,18 @@ public final class PrefixMatch {
     this.endpoints = endpoints;
     this.totalBlocks = totalBlocks;
     this.blockSizeTokens = blockSizeTokens;
+  }
+
+  /**
+   * A match for a {@link PrefixMatchProducer}; takes ownership of the arrays.
+   *
+   * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}
+   * @param endpoints the candidates, indexed alike
+   * @param totalBlocks the blocks the prompt was split into
+   * @param blockSizeTokens tokens per block
+   */
+  public static PrefixMatch of(int[] matchedBlocks, Endpoint[] endpoints, int totalBlocks, int blockSizeTokens) {
+    return new PrefixMatch(matchedBlocks, endpoints, totalBlocks, blockSizeTokens);
   }
 
   /** A match that knows positions only, not endpoints. */

@@ -384,6 +384,9 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordKvEventSequenceGap(String endpoint) {
     kvEventSequenceGaps.labels(endpoint).inc();
+  }
+
+  @Override
   public void recordFlowControlOutcome(String fairnessId, int priority, String modelName, String targetModelName,
       String outcome, long queueNanos) {
     String band = Integer.toString(priority);

@@ -10,7 +10,13 @@ module dev.epp.kvcache {
   requires java.net.http;
   requires org.zeromq.jeromq;
   requires msgpack.core;
+  requires com.fasterxml.jackson.databind;
   requires org.slf4j;
 
+  exports dev.epp.kvcache;
   exports dev.epp.kvcache.events;
+
+  provides dev.epp.api.PluginFactory with
+      dev.epp.kvcache.TokenProducer.Factory,
+      dev.epp.kvcache.TokenProducer.LegacyFactory;
 }

@@ -94,6 +94,13 @@ public interface MetricsRecorder {
   default void recordDisaggDecision(TypedName plugin, String targetModel, String decisionType) {}
 
   /**
+   * A token producer ({@code plugin}) could not tokenize a request, which goes on without token ids;
+   * {@code reason} is {@code timeout}, {@code error} (unreachable, non-2xx) or {@code bad_response}
+   * ({@code llm_d_epp_tokenization_failures_total}).
+   */
+  default void recordTokenizationFailure(TypedName plugin, String reason) {}
+
+  /**
    * Flow control finished with a request of {@code fairnessId} at {@code priority} after it spent {@code queueNanos}
    * in the controller; {@code outcome} is llm-d's label ({@code Dispatched}, {@code RejectedCapacity},
    * {@code EvictedTTL}...) for {@code flow_control_requests_total} and

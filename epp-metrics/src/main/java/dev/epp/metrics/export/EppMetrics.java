@@ -108,6 +108,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   // llm_d_* (llm-d's router)
   private final Counter disaggDecisions;
   private final Counter schedulerDisaggDecisions;
+  private final Counter tokenizationFailures;
 
   private volatile Pool pool;
   private volatile LongSupplier malformedGrpcInput = () -> 0;
@@ -168,6 +169,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     schedulerDisaggDecisions = counter("llm_d_inference_scheduler_disagg_decision_total",
         "[Deprecated: Use llm_d_epp_disagg_decision_total] Total number of disaggregation routing decisions made",
         "model_name", "decision_type");
+    tokenizationFailures = counter("llm_d_epp_tokenization_failures_total",
+        "Total number of requests a token producer could not tokenize", "plugin_name", "plugin_type", "reason");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -304,6 +307,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     String model = targetModel.isEmpty() ? "unknown" : modelLabels.target(targetModel);
     disaggDecisions.labels(plugin.name(), plugin.type(), model, decisionType).inc();
     schedulerDisaggDecisions.labels(model, decisionType).inc();
+  }
+
+  @Override
+  public void recordTokenizationFailure(TypedName plugin, String reason) {
+    tokenizationFailures.labels(plugin.name(), plugin.type(), reason).inc();
   }
 
   @Override

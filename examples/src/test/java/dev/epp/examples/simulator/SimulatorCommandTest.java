@@ -23,6 +23,20 @@ class SimulatorCommandTest {
   }
 
   @Test
+  void kvEventsAreOffByDefaultAndTheFlagsSayWhere() throws Exception {
+    SimulatorCommand.Options defaults = new SimulatorCommand.Options();
+    assertTrue(defaults.flags.parse(new String[0]));
+    assertEquals(null, defaults.kvEvents());
+    SimulatorCommand.Options on = new SimulatorCommand.Options();
+    assertTrue(on.flags.parse(new String[] {"--kv-events"}));
+    assertEquals(new SimulatorServer.KvEvents(5557, KvEventPublisher.Encoding.ARRAY), on.kvEvents());
+    SimulatorCommand.Options map = new SimulatorCommand.Options();
+    assertTrue(map.flags.parse(new String[] {"--kv-events", "--kv-events-port", "6000", "--kv-events-encoding",
+        "map"}));
+    assertEquals(new SimulatorServer.KvEvents(6000, KvEventPublisher.Encoding.MAP), map.kvEvents());
+  }
+
+  @Test
   void defaultsAreTheEngineDefaults() throws Exception {
     SimulatorCommand.Options options = new SimulatorCommand.Options();
     assertTrue(options.flags.parse(new String[0]));

@@ -200,7 +200,7 @@ public final class TokenProducer implements AsyncPrepareData {
             Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause()
                 : error;
             boolean timedOut = cause instanceof HttpTimeoutException || cause instanceof TimeoutException;
-            failed(timedOut ? "timeout" : "error", timedOut ? "no answer within " + limit : cause.toString());
+            failed(timedOut ? "timeout" : "error", timedOut ? "no answer within " + limit.toMillis() + " ms" : cause.toString());
             return null;
           }
           if (response.statusCode() / 100 != 2) {

@@ -228,8 +228,8 @@ class EppMetricsTest {
     assertEquals("""
         # HELP llm_d_epp_tokenization_failures_total [ALPHA] Total number of requests a token producer could not tokenize
         # TYPE llm_d_epp_tokenization_failures_total counter
-        llm_d_epp_tokenization_failures_total{plugin_name="tok",plugin_type="token-producer",reason="timeout"} 2
         llm_d_epp_tokenization_failures_total{plugin_name="tok",plugin_type="token-producer",reason="bad_response"} 1
+        llm_d_epp_tokenization_failures_total{plugin_name="tok",plugin_type="token-producer",reason="timeout"} 2
         """, family("llm_d_epp_tokenization_failures_total"));
 
     metrics.recordRequestError("m", "t", "");

@@ -52,6 +52,15 @@ final class KvEventPublisher implements KvCache.Listener, AutoCloseable {
     }
   }
 
+  /** The publisher's address cannot be bound. */
+  static final class BindException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    BindException(String message, Throwable cause) {
+      super(message, cause);
+    }
+  }
+
   /** The device tier vLLM names for GPU memory. */
   static final String MEDIUM = "GPU";
 
@@ -81,10 +90,10 @@ final class KvEventPublisher implements KvCache.Listener, AutoCloseable {
    * @param port the port; 0 picks a free one
    * @param pod the pod name in the topic
    * @param model the served model in the topic
-   * @throws IOException if the address cannot be bound
+   * @throws BindException if the address cannot be bound
    */
   static KvEventPublisher bind(SimClock clock, String host, int port, String pod, String model, Encoding encoding)
-      throws IOException {
+      throws BindException {
     ZContext context = new ZContext(1);
     try {
       ZMQ.Socket socket = context.createSocket(SocketType.PUB);
@@ -101,7 +110,7 @@ final class KvEventPublisher implements KvCache.Listener, AutoCloseable {
       return publisher;
     } catch (ZMQException e) {
       context.close();
-      throw new IOException("cannot bind KV events publisher on " + host + ":" + port + ": " + e.getMessage(), e);
+      throw new BindException("cannot bind the KV events publisher on " + host + ":" + port + ": " + e.getMessage(), e);
     }
   }
 

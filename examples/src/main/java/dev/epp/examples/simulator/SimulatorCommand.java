@@ -79,7 +79,8 @@ public final class SimulatorCommand {
   /**
    * Parses {@code args} and serves until the process ends.
    *
-   * @return 0 after {@code --help}, 2 for invalid options, 1 if the port cannot be bound; otherwise does not return
+   * @return 0 after {@code --help}, 2 for invalid options, 1 if the port or the KV events port cannot be bound;
+   *     otherwise does not return
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options options = new Options();
@@ -105,6 +106,9 @@ public final class SimulatorCommand {
     try {
       server = SimulatorServer.start(config, Role.parse(options.role.get()), options.podName.get(), mode, seed,
           new InetSocketAddress(port), options.kvEvents());
+    } catch (KvEventPublisher.BindException e) {
+      err.println("simulator: " + e.getMessage());
+      return 1;
     } catch (IOException e) {
       err.println("simulator: cannot listen on port " + port + ": " + e.getMessage());
       return 1;

@@ -40,9 +40,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Backends, as llm-d selects them:
  * <ul>
- *   <li>{@code estimate} (the default, and {@code estimate: {}}): no tokenizer; the prompt's UTF-8 bytes, zero-padded to
- *       a multiple of 4, packed into little-endian 32-bit pseudo-tokens (about 4 bytes per token); {@code exact} is
- *       false. An empty prompt stores nothing.
+ *   <li>{@code estimate} (the default, and {@code estimate: {}}): no tokenizer; the prompt's UTF-8 bytes,
+ *       zero-padded to a multiple of 4, packed into little-endian 32-bit pseudo-tokens (about 4 bytes per token);
+ *       {@code exact} is false. An empty prompt stores nothing.
  *   <li>{@code vllm} (or {@code modelName} alone): POSTs {@code {"model": modelName, "prompt": …}} to
  *       {@code <vllm.url>/v1/completions/render} for a completions request and {@code {"model": modelName,
  *       "messages": …}} to {@code /v1/chat/completions/render} for a chat request, and stores the answer's
@@ -139,7 +139,8 @@ public final class TokenProducer implements AsyncPrepareData {
       throw settings.invalid("url", "is not a URL: " + e.getMessage());
     }
     if (!("http".equals(base.getScheme()) || "https".equals(base.getScheme())) || base.getHost() == null) {
-      throw settings.invalid("url", "must be an http:// or https:// URL such as " + DEFAULT_URL + ", got '" + url + "'");
+      throw settings.invalid("url",
+          "must be an http:// or https:// URL such as " + DEFAULT_URL + ", got '" + url + "'");
     }
     HttpClient client = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(timeout)
         .followRedirects(HttpClient.Redirect.NEVER).build();
@@ -200,7 +201,8 @@ public final class TokenProducer implements AsyncPrepareData {
             Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause()
                 : error;
             boolean timedOut = cause instanceof HttpTimeoutException || cause instanceof TimeoutException;
-            failed(timedOut ? "timeout" : "error", timedOut ? "no answer within " + limit.toMillis() + " ms" : cause.toString());
+            failed(timedOut ? "timeout" : "error",
+                timedOut ? "no answer within " + limit.toMillis() + " ms" : cause.toString());
             return null;
           }
           if (response.statusCode() / 100 != 2) {
@@ -229,7 +231,7 @@ public final class TokenProducer implements AsyncPrepareData {
     return DONE;
   }
 
-  /** The answer's token ids, or {@code null} if it has none: {@code [{"token_ids":…}]} or {@code {"token_ids":…}}. */
+  /** The answer's token ids ({@code [{"token_ids":…}]} or {@code {"token_ids":…}}), or {@code null} if none. */
   private static int[] tokenIds(byte[] answer, boolean chat) {
     JsonNode root;
     try {

@@ -70,6 +70,8 @@ class DemoWalkthroughTest {
       String banner = out.toString(StandardCharsets.UTF_8);
       assertTrue(banner.contains("curl -s localhost:" + ports.metrics() + "/metrics | grep '^inference_'"), banner);
       assertTrue(banner.contains("'localhost:" + ports.gateway() + "/demo/replicas?count=1'"), banner);
+      assertTrue(Pattern.compile("KV events \\(ZeroMQ, topic kv@<pod>@\\S+\\): vllm-0-rank-0 tcp://127\\.0\\.0\\.1:\\d+, "
+          + "vllm-1-rank-0 tcp://127\\.0\\.0\\.1:\\d+, vllm-2-rank-0").matcher(banner).find(), "on by default: " + banner);
       Matcher listed = Pattern.compile("listed in (\\S+)").matcher(banner);
       assertTrue(listed.find(), banner);
       Path endpointsFile = Path.of(listed.group(1));

@@ -10,6 +10,7 @@ module dev.epp.kvcache {
   requires java.net.http;
   requires org.zeromq.jeromq;
   requires msgpack.core;
+  requires com.fasterxml.jackson.databind;
   requires org.slf4j;
 
   exports dev.epp.kvcache;
@@ -18,5 +19,7 @@ module dev.epp.kvcache {
 
   provides dev.epp.api.PluginFactory with
       dev.epp.kvcache.EndpointNotificationSource.Factory,
-      dev.epp.kvcache.PrecisePrefixCacheProducer.Factory;
+      dev.epp.kvcache.PrecisePrefixCacheProducer.Factory,
+      dev.epp.kvcache.TokenProducer.Factory,
+      dev.epp.kvcache.TokenProducer.LegacyFactory;
 }

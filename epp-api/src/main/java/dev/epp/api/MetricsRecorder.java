@@ -94,6 +94,13 @@ public interface MetricsRecorder {
   default void recordDisaggDecision(TypedName plugin, String targetModel, String decisionType) {}
 
   /**
+   * A token producer ({@code plugin}) could not tokenize a request, which goes on without token ids;
+   * {@code reason} is {@code timeout}, {@code error} (unreachable, non-2xx) or {@code bad_response}
+   * ({@code llm_d_epp_tokenization_failures_total}).
+   */
+  default void recordTokenizationFailure(TypedName plugin, String reason) {}
+
+  /**
    * A KV-event message arrived from {@code endpoint}'s publisher, whatever became of it
    * ({@code llm_d_epp_kv_cache_events_messages_received_total}).
    */

@@ -185,7 +185,7 @@ public final class Cli {
    * A boolean flag: {@code --name} sets it (whatever its default), {@code --name=false} clears it; a separate
    * {@code true} or {@code false} is not its value but an unexpected argument.
    */
-  Flag<Boolean> bool(String name, boolean defaultValue, String help) {
+  public Flag<Boolean> bool(String name, boolean defaultValue, String help) {
     return add(name, "", Boolean.toString(defaultValue), boolean.class, s -> switch (s) {
       case "true" -> true;
       case "false" -> false;

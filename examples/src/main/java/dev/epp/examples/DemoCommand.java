@@ -82,6 +82,10 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   private final Cli.Flag<Integer> firstPodPort = flags.integer("first-pod-port", 8001, 0, 65535,
       "pod i listens on this port + i (loopback); 0: free ports");
   private final Cli.Flag<Integer> replicas = flags.integer("replicas", 3, 0, 1024, "pods at start");
+  private final Cli.Flag<Boolean> kvEvents = flags.bool("kv-events", true,
+      "pods publish their KV-cache events over ZeroMQ as vLLM does (--kv-events=false: not)");
+  private final Cli.Flag<Integer> kvEventsPort = flags.integer("kv-events-port", 5557, 0, 65535,
+      "pod i publishes its KV events on 127.0.0.1, this port + i; 0: free ports");
   private final Cli.Flag<Boolean> disaggregated = flags.bool("pd", false,
       "prefill/decode disaggregation: even pods prefill, odd pods decode (label llm-d.ai/role), 4 pods unless "
           + "--replicas; the EPP runs examples/configs/pd.yaml (decode pod first, then a prefill pod for prompts of "
@@ -126,6 +130,10 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
         throw new Cli.UsageException("--first-pod-port " + firstPodPort.get() + " leaves no room for "
             + maxReplicas.get() + " pods");
       }
+      if (kvEvents.get() && kvEventsPort.get() > 0 && kvEventsPort.get() + maxReplicas.get() - 1 > 65535) {
+        throw new Cli.UsageException("--kv-events-port " + kvEventsPort.get() + " leaves no room for "
+            + maxReplicas.get() + " pods");
+      }
     } catch (Cli.UsageException e) {
       err.println("demo: " + e.getMessage() + " (see --help)");
       return 2;
@@ -163,7 +171,7 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       return 1;
     }
     SimulatedPods pods = new SimulatedPods(endpointsFile, firstPodPort.get(), maxReplicas.get(),
-        disaggregated.get());
+        disaggregated.get(), kvEvents.get() ? kvEventsPort.get() : -1);
     EppServer epp = null;
     Gateway gateway = null;
     try {
@@ -275,6 +283,10 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     out.println("  " + running.size() + " simulated vLLM pods serving " + model + ": "
         + String.join(", ", running.stream().map(p -> p.name() + " " + p.hostPort()).toList()));
     out.println("    listed in " + endpointsFile + " (watched by the EPP)");
+    if (kvEvents.get()) {
+      out.println("    KV events (ZeroMQ, topic kv@<pod>@" + model + "): " + String.join(", ",
+          running.stream().map(p -> p.name() + " tcp://127.0.0.1:" + p.kvEventsPort()).toList()));
+    }
     if (disaggregated.get()) {
       out.println("    prefill/decode disaggregation: even pods prefill, odd pods decode (label llm-d.ai/role)");
     }

@@ -63,13 +63,15 @@ class DemoWalkthroughTest {
         new PrintStream(err, true, StandardCharsets.UTF_8));
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
         "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
-        "--first-pod-port", "0", "--max-request-body-bytes", Integer.toString(MAX_BODY)}));
+        "--first-pod-port", "0", "--kv-events-port", "0", "--max-request-body-bytes", Integer.toString(MAX_BODY)}));
     try {
       ports = command.started().get(20, TimeUnit.SECONDS);
       assertNotNull(ports, err.toString(StandardCharsets.UTF_8));
       String banner = out.toString(StandardCharsets.UTF_8);
       assertTrue(banner.contains("curl -s localhost:" + ports.metrics() + "/metrics | grep '^inference_'"), banner);
       assertTrue(banner.contains("'localhost:" + ports.gateway() + "/demo/replicas?count=1'"), banner);
+      assertTrue(Pattern.compile("KV events \\(ZeroMQ, topic kv@<pod>@\\S+\\): vllm-0-rank-0 tcp://127\\.0\\.0\\.1:\\d+, "
+          + "vllm-1-rank-0 tcp://127\\.0\\.0\\.1:\\d+, vllm-2-rank-0").matcher(banner).find(), "on by default: " + banner);
       Matcher listed = Pattern.compile("listed in (\\S+)").matcher(banner);
       assertTrue(listed.find(), banner);
       Path endpointsFile = Path.of(listed.group(1));
@@ -97,7 +99,7 @@ class DemoWalkthroughTest {
         new PrintStream(err, true, StandardCharsets.UTF_8));
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
         "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
-        "--first-pod-port", "0", "--config-file", OptimizedBaselineConfigTest.FILE.toString()}));
+        "--first-pod-port", "0", "--kv-events-port", "0", "--config-file", OptimizedBaselineConfigTest.FILE.toString()}));
     try {
       ports = command.started().get(20, TimeUnit.SECONDS);
       assertNotNull(ports, err.toString(StandardCharsets.UTF_8));
@@ -135,7 +137,7 @@ class DemoWalkthroughTest {
         new PrintStream(err, true, StandardCharsets.UTF_8));
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
         "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
-        "--first-pod-port", "0", "--pd"}));
+        "--first-pod-port", "0", "--kv-events-port", "0", "--pd"}));
     try {
       ports = command.started().get(20, TimeUnit.SECONDS);
       assertNotNull(ports, err.toString(StandardCharsets.UTF_8));
@@ -207,7 +209,7 @@ class DemoWalkthroughTest {
     DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
         "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
-        "--first-pod-port", "0", "--pd", "--config-file", OptimizedBaselineConfigTest.FILE.toString()}));
+        "--first-pod-port", "0", "--kv-events-port", "0", "--pd", "--config-file", OptimizedBaselineConfigTest.FILE.toString()}));
     try {
       assertEquals(1, exit.get(20, TimeUnit.SECONDS));
     } finally {
@@ -228,7 +230,7 @@ class DemoWalkthroughTest {
       err.reset();
       DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
       assertEquals(1, command.run(new String[] {"--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port",
-          "0", "--metrics-port", "0", "--first-pod-port", "0", "--config-file", file.getKey().toString()}));
+          "0", "--metrics-port", "0", "--first-pod-port", "0", "--kv-events-port", "0", "--config-file", file.getKey().toString()}));
       List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
       assertEquals(1, lines.size(), lines.toString());
       assertTrue(lines.get(0).startsWith(file.getValue()), lines.get(0));
@@ -240,7 +242,7 @@ class DemoWalkthroughTest {
     Path config = Files.writeString(dir.resolve("alpha.yaml"), "apiVersion: llm-d.ai/v1alpha1\n"
         + "kind: EndpointPickerConfig\nplugins:\n- type: session-affinity-filter\n");
     List<String> args = List.of("--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0",
-        "--metrics-port", "0", "--first-pod-port", "0", "--config-file", config.toString());
+        "--metrics-port", "0", "--first-pod-port", "0", "--kv-events-port", "0", "--config-file", config.toString());
     DemoCommand refused = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
     assertEquals(1, refused.run(args.toArray(String[]::new)));
     assertEquals("demo: invalid configuration: " + config + ":4:3: plugins[0].type: plugin "
@@ -282,7 +284,7 @@ class DemoWalkthroughTest {
       for (String flag : List.of("--gateway-port", "--metrics-port", "--first-pod-port")) {
         err.reset();
         List<String> args = new ArrayList<>(List.of("--gateway-port", "0", "--grpc-port", "0",
-            "--grpc-health-port", "0", "--metrics-port", "0", "--first-pod-port", "0"));
+            "--grpc-health-port", "0", "--metrics-port", "0", "--first-pod-port", "0", "--kv-events-port", "0"));
         args.set(args.indexOf(flag) + 1, port);
         DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
         assertEquals(1, command.run(args.toArray(String[]::new)), flag);

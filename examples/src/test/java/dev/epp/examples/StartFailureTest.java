@@ -84,7 +84,7 @@ class StartFailureTest {
         "--metrics-port", busyPort());
     assertFails(1, "gateway: --port " + busyPort() + inUse, "gateway", "--port", busyPort());
     assertFails(1, "demo: --gateway-port " + busyPort() + inUse, "demo", "--gateway-port", busyPort(),
-        "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0", "--first-pod-port", "0");
+        "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0", "--first-pod-port", "0", "--kv-events-port", "0");
   }
 
   @Test

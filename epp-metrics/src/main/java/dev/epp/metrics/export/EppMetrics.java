@@ -127,6 +127,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Gauge gieFlowControlSaturation;
   private final Gauge flowControlCapacityRequests;
   private final Gauge flowControlCapacityBytes;
+  private final Counter tokenizationFailures;
 
   private volatile Pool pool;
   private volatile LongSupplier malformedGrpcInput = () -> 0;
@@ -233,6 +234,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     flowControlCapacityBytes = gauge("llm_d_epp_flow_control_capacity_utilization_bytes",
         "Fraction of a priority band's effective byte-size capacity currently occupied (0.0-1.0).",
         "inference_pool", "priority");
+    tokenizationFailures = counter("llm_d_epp_tokenization_failures_total",
+        "Total number of requests a token producer could not tokenize", "plugin_name", "plugin_type", "reason");
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -433,6 +436,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private String poolName() {
     Pool monitored = pool;
     return monitored == null ? "" : monitored.name;
+  }
+
+  @Override
+  public void recordTokenizationFailure(TypedName plugin, String reason) {
+    tokenizationFailures.labels(plugin.name(), plugin.type(), reason).inc();
   }
 
   @Override

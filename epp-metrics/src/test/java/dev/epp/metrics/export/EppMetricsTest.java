@@ -240,6 +240,17 @@ class EppMetricsTest {
     assertEquals(List.of("llm_d_epp_kv_cache_events_sequence_gaps_total{pod_identifier=\"pod-b-rank-1\"} 1"),
         grep("llm_d_epp_kv_cache_events_sequence_gaps_total{"));
 
+    TypedName tokenizer = new TypedName("token-producer", "tok");
+    metrics.recordTokenizationFailure(tokenizer, "timeout");
+    metrics.recordTokenizationFailure(tokenizer, "timeout");
+    metrics.recordTokenizationFailure(tokenizer, "bad_response");
+    assertEquals("""
+        # HELP llm_d_epp_tokenization_failures_total [ALPHA] Total number of requests a token producer could not tokenize
+        # TYPE llm_d_epp_tokenization_failures_total counter
+        llm_d_epp_tokenization_failures_total{plugin_name="tok",plugin_type="token-producer",reason="bad_response"} 1
+        llm_d_epp_tokenization_failures_total{plugin_name="tok",plugin_type="token-producer",reason="timeout"} 2
+        """, family("llm_d_epp_tokenization_failures_total"));
+
     metrics.recordRequestError("m", "t", "");
     metrics.recordRequestError("m", "t", "ResourceExhausted");
     assertEquals(List.of("inference_objective_request_error_total{error_code=\"ResourceExhausted\",model_name=\"m\","

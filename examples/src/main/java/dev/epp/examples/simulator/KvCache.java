@@ -17,23 +17,55 @@ import java.util.Map;
  * cached prefix shrinks from the end. Usage counts the blocks in
  * use by sequences, as vLLM's {@code kv_cache_usage_perc} does; resident but unused blocks count as free.
  *
+ * <p>A {@link Listener} hears every block that becomes resident, with its tokens, and every eviction, as vLLM's KV
+ * events report them.
+ *
  * <p><b>Threading:</b> not thread-safe; confined to its engine's clock thread.
  */
 final class KvCache {
 
+  /**
+   * Hears the cache's changes, on the cache's thread, as they happen; must not call back into the cache.
+   */
+  interface Listener {
+
+    /** Listens to nothing. */
+    Listener NONE = new Listener() {
+      @Override
+      public void stored(long hash, long parentHash, boolean hasParent, int[] tokenIds, String loraName) {}
+
+      @Override
+      public void removed(long hash) {}
+    };
+
+    /**
+     * A block became resident.
+     *
+     * @param parentHash the hash of the block before it in its sequence, if {@code hasParent}
+     * @param tokenIds the block's tokens, owned by the listener
+     * @param loraName the adapter the block belongs to, or {@code null} for the base model
+     */
+    void stored(long hash, long parentHash, boolean hasParent, int[] tokenIds, String loraName);
+
+    /** A block was evicted. */
+    void removed(long hash);
+  }
+
   private final int capacity;
+  private final Listener listener;
   /** Resident prompt blocks by hash, with their reference counts. */
   private final Map<Long, int[]> resident = new HashMap<>();
   /** Resident prompt blocks no sequence uses, least recently released first: the eviction order. */
   private final LinkedHashMap<Long, Boolean> unused = new LinkedHashMap<>();
   private int privateBlocks;
 
-  /** A cache of {@code capacity} blocks. */
-  KvCache(int capacity) {
+  /** A cache of {@code capacity} blocks that reports its changes to {@code listener}. */
+  KvCache(int capacity, Listener listener) {
     if (capacity <= 0) {
       throw new IllegalArgumentException("KV cache blocks must be positive, got " + capacity);
     }
     this.capacity = capacity;
+    this.listener = listener;
   }
 
   int capacity() {
@@ -53,12 +85,13 @@ final class KvCache {
   /**
    * Allocates a sequence's blocks, reusing resident prompt blocks and evicting unused ones as needed.
    *
-   * @param hashes the chained hashes of the prompt's full blocks, in order
+   * @param prompt the prompt's full blocks
    * @param privateCount blocks only this sequence uses
    * @return how many leading prompt blocks were already resident (the cached prefix), or -1 if the blocks do not fit
    *     now, in which case nothing changed
    */
-  int allocate(long[] hashes, int privateCount) {
+  int allocate(TokenBlocks prompt, int privateCount) {
+    long[] hashes = prompt.hashes();
     int cachedPrefix = 0;
     while (cachedPrefix < hashes.length && resident.containsKey(hashes[cachedPrefix])) {
       cachedPrefix++;
@@ -86,12 +119,13 @@ final class KvCache {
         }
       }
     }
-    for (long hash : hashes) {
-      if (!resident.containsKey(hash)) {
+    for (int i = 0; i < hashes.length; i++) {
+      if (!resident.containsKey(hashes[i])) {
         if (resident.size() + privateBlocks == capacity) {
           evictOne();
         }
-        resident.put(hash, new int[] {1});
+        resident.put(hashes[i], new int[] {1});
+        stored(prompt, i);
       }
     }
     for (int i = 0; i < privateCount; i++) {
@@ -107,18 +141,24 @@ final class KvCache {
    * Releases what {@link #allocate} took. Prompt blocks stay resident until evicted, and so do the full blocks the
    * sequence wrote.
    *
-   * @param written the chained hashes of the full blocks after the prompt's (prompt tail plus output), at most
-   *     {@code privateCount} of them
+   * @param prompt what {@link #allocate} took
+   * @param written the full blocks of prompt plus output: those after the prompt's, at most {@code privateCount} of
+   *     them, become cached
    */
-  void release(long[] hashes, int privateCount, long[] written) {
+  void release(TokenBlocks prompt, int privateCount, TokenBlocks written) {
+    long[] hashes = prompt.hashes();
+    long[] all = written.hashes();
     privateBlocks -= privateCount;
-    for (int i = written.length - 1; i >= 0; i--) { // tail first, so the tail is evicted first
-      if (!resident.containsKey(written[i])) {
-        resident.put(written[i], new int[] {0});
+    for (int i = hashes.length; i < all.length; i++) {
+      if (!resident.containsKey(all[i])) {
+        resident.put(all[i], new int[] {0});
+        stored(written, i);
       }
-      if (resident.get(written[i])[0] == 0) {
-        unused.remove(written[i]);
-        unused.put(written[i], Boolean.TRUE);
+    }
+    for (int i = all.length - 1; i >= hashes.length; i--) { // tail first, so the tail is evicted first
+      if (resident.get(all[i])[0] == 0) {
+        unused.remove(all[i]);
+        unused.put(all[i], Boolean.TRUE);
       }
     }
     for (int i = hashes.length - 1; i >= 0; i--) {
@@ -134,5 +174,14 @@ final class KvCache {
     long hash = eldest.next();
     eldest.remove();
     resident.remove(hash);
+    listener.removed(hash);
+  }
+
+  private void stored(TokenBlocks blocks, int block) {
+    if (listener == Listener.NONE) {
+      return;
+    }
+    listener.stored(blocks.hashes()[block], block == 0 ? 0 : blocks.hashes()[block - 1], block > 0,
+        blocks.blockTokens(block), blocks.loraName());
   }
 }

@@ -1,9 +1,7 @@
 package dev.epp.examples.simulator;
 
 import dev.epp.api.EndpointMetrics;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.PriorityQueue;
 import java.util.Set;
@@ -14,9 +12,10 @@ import java.util.TreeMap;
  * enough that routing decisions show in latency.
  *
  * <p><b>Tokens.</b> There is no tokenizer: a text of {@code c} characters is {@code ceil(c / 4)} tokens (at least 1),
- * the same 4-characters-per-token approximation the EPP's prefix producer hashes with. A prompt's full blocks of
- * {@code blockSize} tokens ({@code 4 × blockSize} characters) get chained 64-bit hashes seeded by the model name, so
- * equal prefixes of the same model share blocks and nothing else does.
+ * the same 4-characters-per-token approximation the EPP's prefix producer hashes with; {@link TokenBlocks} gives each
+ * piece a token id and each full block of {@code blockSize} tokens ({@code 4 × blockSize} characters) a chained 64-bit
+ * hash over its token ids seeded by the model name, so equal prefixes of the same model share blocks and nothing else
+ * does.
  *
  * <p><b>Admission and prefill.</b> Prefill is compute-bound, so the engine prefills one sequence at a time. A
  * request waits in one FIFO queue until no prefill is in progress, fewer than {@code maxNumSeqs} sequences run, its
@@ -134,9 +133,14 @@ final class SimulatedEngine {
   private final TreeMap<String, Long> successes = new TreeMap<>();
 
   SimulatedEngine(EngineConfig config, SimClock clock) {
+    this(config, clock, KvCache.Listener.NONE);
+  }
+
+  /** An engine whose KV cache reports its changes to {@code cacheListener} (see {@link KvCache.Listener}). */
+  SimulatedEngine(EngineConfig config, SimClock clock, KvCache.Listener cacheListener) {
     this.config = config;
     this.clock = clock;
-    this.cache = new KvCache(config.kvBlocks());
+    this.cache = new KvCache(config.kvBlocks(), cacheListener);
   }
 
   EngineConfig config() {
@@ -159,15 +163,15 @@ final class SimulatedEngine {
       throw new IllegalArgumentException("The model `" + request.model() + "` does not exist.");
     }
     int promptTokens = tokens(request.prompt());
-    long[] hashes = blockHashes(request.model(), request.prompt(), config.blockSize());
+    TokenBlocks blocks = blocks(request.model(), request.prompt());
     long totalBlocks = ((long) promptTokens + request.outputTokens() + config.blockSize() - 1) / config.blockSize();
     if (totalBlocks > config.kvBlocks()) {
       throw new IllegalArgumentException("This model's KV cache holds " + (long) config.kvBlocks() * config.blockSize()
           + " tokens; the request needs " + ((long) promptTokens + request.outputTokens()) + " (" + promptTokens
           + " in the prompt, " + request.outputTokens() + " to generate).");
     }
-    Sequence sequence = new Sequence(request, listener, promptTokens, hashes,
-        (int) totalBlocks - hashes.length, clock.nanos());
+    Sequence sequence = new Sequence(request, listener, promptTokens, blocks,
+        (int) totalBlocks - blocks.count(), clock.nanos());
     waiting.addLast(sequence);
     adjust(waitingAdapters, sequence, 1);
     admit();
@@ -197,7 +201,7 @@ final class SimulatedEngine {
     if (adapter != null && !runningAdapters.containsKey(adapter) && runningAdapters.size() >= config.maxLoras()) {
       return false;
     }
-    int cachedBlocks = cache.allocate(next.hashes, next.privateBlocks);
+    int cachedBlocks = cache.allocate(next.blocks, next.privateBlocks);
     if (cachedBlocks < 0) {
       return false;
     }
@@ -321,9 +325,8 @@ final class SimulatedEngine {
   private void complete(Sequence sequence) {
     long now = clock.nanos();
     int outputTokens = sequence.request.outputTokens();
-    long[] all = blockHashes(sequence.request.model(), sequence.request.prompt() + sequence.request.output(),
-        config.blockSize());
-    cache.release(sequence.hashes, sequence.privateBlocks, Arrays.copyOfRange(all, sequence.hashes.length, all.length));
+    cache.release(sequence.blocks, sequence.privateBlocks,
+        blocks(sequence.request.model(), sequence.request.prompt() + sequence.request.output()));
     adjust(runningAdapters, sequence, -1);
     running--;
     interToken.observe((outputTokens > 1 ? (now - sequence.firstTokenAt) / (outputTokens - 1)
@@ -435,36 +438,9 @@ final class SimulatedEngine {
     return successes;
   }
 
-  /**
-   * The chained hashes of the full blocks of {@code blockSize × 4} characters of {@code prompt}: FNV-1a over the
-   * block's UTF-8 bytes and the previous hash, finished with a 64-bit mixer; the chain is seeded by {@code model}.
-   */
-  static long[] blockHashes(String model, String prompt, int blockSize) {
-    int blockChars = blockSize * CHARS_PER_TOKEN;
-    long[] hashes = new long[prompt.length() / blockChars];
-    long previous = fnv(0xcbf29ce484222325L, model.getBytes(StandardCharsets.UTF_8));
-    for (int i = 0; i < hashes.length; i++) {
-      byte[] block = prompt.substring(i * blockChars, (i + 1) * blockChars).getBytes(StandardCharsets.UTF_8);
-      previous = mix(fnv(previous, block));
-      hashes[i] = previous;
-    }
-    return hashes;
-  }
-
-  private static long fnv(long hash, byte[] bytes) {
-    for (byte b : bytes) {
-      hash = (hash ^ (b & 0xff)) * 0x100000001b3L;
-    }
-    return hash;
-  }
-
-  /** MurmurHash3's 64-bit finaliser. */
-  private static long mix(long h) {
-    h ^= h >>> 33;
-    h *= 0xff51afd7ed558ccdL;
-    h ^= h >>> 33;
-    h *= 0xc4ceb9fe1a85ec53L;
-    return h ^ (h >>> 33);
+  /** The tokens and full blocks of {@code text} for {@code model}. */
+  private TokenBlocks blocks(String model, String text) {
+    return TokenBlocks.of(model, model.equals(config.model()) ? null : model, text, config.blockSize());
   }
 
   private String adapter(Sequence sequence) {
@@ -484,7 +460,7 @@ final class SimulatedEngine {
     final Request request;
     final Listener listener;
     final int promptTokens;
-    final long[] hashes;
+    final TokenBlocks blocks;
     final int privateBlocks;
     final long submittedAt;
     long admittedAt;
@@ -497,12 +473,12 @@ final class SimulatedEngine {
     long order;
     int transferredTokens;
 
-    Sequence(Request request, Listener listener, int promptTokens, long[] hashes, int privateBlocks,
+    Sequence(Request request, Listener listener, int promptTokens, TokenBlocks blocks, int privateBlocks,
         long submittedAt) {
       this.request = request;
       this.listener = listener;
       this.promptTokens = promptTokens;
-      this.hashes = hashes;
+      this.blocks = blocks;
       this.privateBlocks = privateBlocks;
       this.submittedAt = submittedAt;
     }

@@ -23,6 +23,10 @@ import java.util.Objects;
  * {@link Role#BOTH}, or, for prefill/decode disaggregation, even pods {@link Role#PREFILL} and odd ones
  * {@link Role#DECODE}.
  *
+ * <p>With KV events, pod {@code i} also publishes its KV-cache events over ZeroMQ on
+ * {@code tcp://127.0.0.1:<firstKvEventsPort + i>} (or a free port when {@code firstKvEventsPort} is 0), topic
+ * {@code kv@vllm-<i>-rank-0@<model>}: the pods share one address, so each has its own port.
+ *
  * <p>Every pod runs {@link #ENGINE}, sized so that load from a shell loop shows in queues and KV-cache use.
  *
  * <p><b>Threading:</b> thread-safe.
@@ -37,8 +41,8 @@ public final class SimulatedPods implements AutoCloseable {
       EngineConfig.defaults().prefillNanosPerToken(), EngineConfig.defaults().decodeNanosPerToken(),
       EngineConfig.defaults().kvTransferNanosPerToken());
 
-  /** A running pod. */
-  public record Pod(String name, int port) {
+  /** A running pod and its KV events port (-1 without KV events). */
+  public record Pod(String name, int port, int kvEventsPort) {
     /** {@code 127.0.0.1:<port>}, the pod's address in the endpoints file. */
     public String hostPort() {
       return LOOPBACK.getHostAddress() + ":" + port;
@@ -52,6 +56,7 @@ public final class SimulatedPods implements AutoCloseable {
   private final int firstPort;
   private final int maxReplicas;
   private final boolean disaggregated;
+  private final int firstKvEventsPort;
   private final List<SimulatorServer> servers = new ArrayList<>(); // pod i at index i
 
   /**
@@ -63,14 +68,31 @@ public final class SimulatedPods implements AutoCloseable {
    * @throws IllegalArgumentException if the ports of {@code maxReplicas} pods do not fit in 1..65535
    */
   public SimulatedPods(Path endpointsFile, int firstPort, int maxReplicas, boolean disaggregated) {
+    this(endpointsFile, firstPort, maxReplicas, disaggregated, -1);
+  }
+
+  /**
+   * As {@link #SimulatedPods(Path, int, int, boolean)}, with pods that publish their KV-cache events.
+   *
+   * @param firstKvEventsPort pod 0's KV events port, pod {@code i} on {@code firstKvEventsPort + i}; 0 for free
+   *     ports; negative for no KV events
+   * @throws IllegalArgumentException if the ports of {@code maxReplicas} pods do not fit in 1..65535
+   */
+  public SimulatedPods(Path endpointsFile, int firstPort, int maxReplicas, boolean disaggregated,
+      int firstKvEventsPort) {
     this.endpointsFile = Objects.requireNonNull(endpointsFile, "endpointsFile");
     if (maxReplicas < 1 || firstPort < 0 || (firstPort > 0 && firstPort + maxReplicas - 1 > 65535)) {
       throw new IllegalArgumentException(
           "cannot place " + maxReplicas + " pods on consecutive ports from " + firstPort);
     }
+    if (firstKvEventsPort > 0 && firstKvEventsPort + maxReplicas - 1 > 65535) {
+      throw new IllegalArgumentException(
+          "cannot place " + maxReplicas + " KV events publishers on consecutive ports from " + firstKvEventsPort);
+    }
     this.firstPort = firstPort;
     this.maxReplicas = maxReplicas;
     this.disaggregated = disaggregated;
+    this.firstKvEventsPort = firstKvEventsPort;
   }
 
   /** The model every pod serves. */
@@ -87,7 +109,7 @@ public final class SimulatedPods implements AutoCloseable {
   public synchronized List<Pod> pods() {
     List<Pod> pods = new ArrayList<>(servers.size());
     for (int i = 0; i < servers.size(); i++) {
-      pods.add(new Pod(name(i), servers.get(i).port()));
+      pods.add(new Pod(name(i), servers.get(i).port(), servers.get(i).kvEventsPort()));
     }
     return List.copyOf(pods);
   }
@@ -111,9 +133,11 @@ public final class SimulatedPods implements AutoCloseable {
     while (servers.size() < count && failure == null) {
       int index = servers.size();
       int port = firstPort == 0 ? 0 : firstPort + index;
+      SimulatorServer.KvEvents kvEvents = firstKvEventsPort < 0 ? null : new SimulatorServer.KvEvents(
+          firstKvEventsPort == 0 ? 0 : firstKvEventsPort + index, KvEventPublisher.Encoding.ARRAY);
       try {
         servers.add(SimulatorServer.start(ENGINE, role(index), name(index), SimulatorServer.TextMode.RANDOM, index,
-            new InetSocketAddress(LOOPBACK, port)));
+            new InetSocketAddress(LOOPBACK, port), kvEvents));
       } catch (IOException e) {
         failure = new IOException("cannot start pod " + name(index) + " on port " + port + ": " + e.getMessage(), e);
       }

@@ -42,6 +42,18 @@ public final class SimulatorCommand {
     final Cli.Flag<String> text = flags.switches(List.of("echo", "random-text"), "random-text",
         "reply with the prompt echoed or with random text");
     final Cli.Flag<Long> seed = flags.int64("seed", 0, "seeds the random text");
+    final Cli.Flag<Boolean> kvEvents = flags.bool("kv-events", false,
+        "publish KV-cache events over ZeroMQ as vLLM does (topic kv@<pod-name>@<model>)");
+    final Cli.Flag<Integer> kvEventsPort = flags.integer("kv-events-port", KV_EVENTS_PORT, 0, 65535,
+        "port of the KV-cache events publisher (rank 0), bound on every interface; 0 picks a free port");
+    final Cli.Flag<String> kvEventsEncoding = flags.choice("kv-events-encoding", "array", List.of("array", "map"),
+        "KV event encoding: msgspec positional arrays (vLLM's default) or maps tagged under type");
+
+    /** Where the KV-cache events go, or {@code null} without {@code --kv-events}. */
+    SimulatorServer.KvEvents kvEvents() {
+      return kvEvents.get() ? new SimulatorServer.KvEvents(kvEventsPort.get(),
+          KvEventPublisher.Encoding.parse(kvEventsEncoding.get())) : null;
+    }
 
     /** The engine the flags describe. */
     EngineConfig engineConfig() {
@@ -51,6 +63,9 @@ public final class SimulatorCommand {
           Math.round(prefillUs.get() * 1000), Math.round(decodeMs.get() * 1e6), Math.round(kvTransferUs.get() * 1000));
     }
   }
+
+  /** The KV events port unless {@code --kv-events-port} says otherwise: vLLM's. */
+  static final int KV_EVENTS_PORT = 5557;
 
   private SimulatorCommand() {}
 
@@ -64,7 +79,8 @@ public final class SimulatorCommand {
   /**
    * Parses {@code args} and serves until the process ends.
    *
-   * @return 0 after {@code --help}, 2 for invalid options, 1 if the port cannot be bound; otherwise does not return
+   * @return 0 after {@code --help}, 2 for invalid options, 1 if the port or the KV events port cannot be bound;
+   *     otherwise does not return
    */
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options options = new Options();
@@ -89,7 +105,10 @@ public final class SimulatorCommand {
     SimulatorServer server;
     try {
       server = SimulatorServer.start(config, Role.parse(options.role.get()), options.podName.get(), mode, seed,
-          new InetSocketAddress(port));
+          new InetSocketAddress(port), options.kvEvents());
+    } catch (KvEventPublisher.BindException e) {
+      err.println("simulator: " + e.getMessage());
+      return 1;
     } catch (IOException e) {
       err.println("simulator: cannot listen on port " + port + ": " + e.getMessage());
       return 1;
@@ -100,6 +119,10 @@ public final class SimulatorCommand {
         options.podName.get(), options.role.get(), config.model(), config.loras().isEmpty() ? "" : " + LoRA " + config.loras(), server.port(),
         config.maxNumSeqs(), config.kvBlocks(), config.blockSize(), config.prefillNanosPerToken() / 1000.0,
         config.decodeNanosPerToken() / 1e6, mode.name().toLowerCase(java.util.Locale.ROOT));
+    if (server.kvEventsPort() >= 0) {
+      out.printf("simulator %s publishing KV events on tcp://*:%d, topic kv@%s@%s%n", options.podName.get(),
+          server.kvEventsPort(), options.podName.get(), config.model());
+    }
     try {
       new CountDownLatch(1).await();
     } catch (InterruptedException e) {

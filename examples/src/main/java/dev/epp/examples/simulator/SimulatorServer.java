@@ -30,7 +30,12 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A vLLM-compatible model server over a {@link SimulatedEngine} running in real time: {@code POST /v1/completions}
  * and {@code /v1/chat/completions} (JSON or server-sent events, with {@code stream_options.include_usage}),
- * {@code GET /v1/models}, {@code /health} and {@code /metrics}.
+ * {@code GET /v1/models}, {@code /health} and {@code /metrics}; and vLLM's render API, {@code POST /v1/completions/render}
+ * and {@code /v1/chat/completions/render}, which answer the prompt's token ids as the engine tokenizes it
+ * ({@link TokenBlocks}) without generating: {@code [{"model":…,"token_ids":[…]}]} for completions (an array prompt is
+ * one prompt, as for generation) and {@code {"model":…,"token_ids":[…]}} for chat.
+ *
+ * <p>With a {@link KvEventPublisher} the engine's KV-cache changes are published over ZeroMQ as vLLM publishes them.
  *
  * <p>Responses complete after the engine's simulated delays and streams send each token when the engine emits it.
  * Usage reports the engine's token counts, including {@code prompt_tokens_details.cached_tokens}, and the header
@@ -92,14 +97,24 @@ final class SimulatorServer implements AutoCloseable {
   private final ExecutorService handlers;
   private final HttpClient prefillClient;
   private final AtomicLong ids = new AtomicLong();
+  private final KvEventPublisher kvEvents;
 
-  private SimulatorServer(EngineConfig config, Role role, String name, TextMode mode, long seed, HttpServer http) {
+  private SimulatorServer(EngineConfig config, Role role, String name, TextMode mode, long seed, HttpServer http,
+      KvEvents kvEventsOptions) throws IOException {
     this.config = config;
     this.role = role;
     this.name = name;
     this.mode = mode;
     this.random = new Random(seed);
-    this.engine = new SimulatedEngine(config, clock);
+    try {
+      this.kvEvents = kvEventsOptions == null ? null : KvEventPublisher.bind(clock,
+          http.getAddress().getAddress().isAnyLocalAddress() ? "*" : http.getAddress().getAddress().getHostAddress(),
+          kvEventsOptions.port(), name, config.model(), kvEventsOptions.encoding());
+    } catch (IOException e) {
+      clock.close();
+      throw e;
+    }
+    this.engine = new SimulatedEngine(config, clock, kvEvents == null ? KvCache.Listener.NONE : kvEvents);
     this.http = http;
     this.handlers = Executors.newCachedThreadPool(r -> {
       Thread t = new Thread(r, "simulator-http");
@@ -121,14 +136,46 @@ final class SimulatorServer implements AutoCloseable {
    */
   static SimulatorServer start(EngineConfig config, Role role, String name, TextMode mode, long seed,
       InetSocketAddress address) throws IOException {
-    SimulatorServer server = new SimulatorServer(config, role, name, mode, seed, HttpServer.create(address, 0));
+    return start(config, role, name, mode, seed, address, null);
+  }
+
+  /**
+   * Starts a simulator listening on {@code address} that publishes its KV-cache events as {@code kvEvents} says, on
+   * the same host.
+   *
+   * @param kvEvents where and how to publish, or {@code null} for no events
+   * @throws IOException if the address or the events port cannot be bound
+   */
+  static SimulatorServer start(EngineConfig config, Role role, String name, TextMode mode, long seed,
+      InetSocketAddress address, KvEvents kvEvents) throws IOException {
+    HttpServer http = HttpServer.create(address, 0);
+    SimulatorServer server;
+    try {
+      server = new SimulatorServer(config, role, name, mode, seed, http, kvEvents);
+    } catch (IOException e) {
+      http.stop(0);
+      throw e;
+    }
     server.http.start();
     return server;
   }
 
+  /**
+   * Where the KV-cache events are published.
+   *
+   * @param port the publisher's port; 0 picks a free one
+   * @param encoding how events are encoded
+   */
+  record KvEvents(int port, KvEventPublisher.Encoding encoding) {}
+
   /** The bound port. */
   int port() {
     return http.getAddress().getPort();
+  }
+
+  /** The KV events publisher's port, or -1 without one. */
+  int kvEventsPort() {
+    return kvEvents == null ? -1 : kvEvents.port();
   }
 
   /** Stops serving at once; requests in flight are abandoned. */
@@ -137,6 +184,9 @@ final class SimulatorServer implements AutoCloseable {
     http.stop(0);
     handlers.shutdownNow();
     clock.close();
+    if (kvEvents != null) {
+      kvEvents.close();
+    }
   }
 
   private void handle(HttpExchange exchange) throws IOException {
@@ -149,6 +199,13 @@ final class SimulatorServer implements AutoCloseable {
             error(exchange, 405, "MethodNotAllowed", "use POST");
           } else {
             generate(exchange, path);
+          }
+        }
+        case "/v1/completions/render", "/v1/chat/completions/render" -> {
+          if (!post) {
+            error(exchange, 405, "MethodNotAllowed", "use POST");
+          } else {
+            render(exchange, path.equals("/v1/chat/completions/render"));
           }
         }
         case "/v1/models" -> send(exchange, 200, "application/json", models());
@@ -251,6 +308,28 @@ final class SimulatorServer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
+  }
+
+  /** Answers the token ids of the request's prompt, as vLLM's render API does. */
+  private void render(HttpExchange exchange, boolean chat) throws IOException {
+    OpenAiRequest request;
+    try {
+      request = OpenAiRequest.parse(chat, exchange.getRequestBody().readAllBytes());
+    } catch (IllegalArgumentException e) {
+      error(exchange, 400, "BadRequestError", e.getMessage());
+      return;
+    }
+    if (!config.serves(request.model())) {
+      error(exchange, 404, "NotFoundError", "The model `" + request.model() + "` does not exist.");
+      return;
+    }
+    ObjectNode rendered = OpenAiRequest.JSON.createObjectNode().put("model", request.model());
+    ArrayNode ids = rendered.putArray("token_ids");
+    for (int id : TokenBlocks.tokenIds(request.prompt())) {
+      ids.add(id);
+    }
+    Object body = chat ? rendered : OpenAiRequest.JSON.createArrayNode().add(rendered);
+    send(exchange, 200, "application/json", OpenAiRequest.JSON.writeValueAsBytes(body));
   }
 
   /**

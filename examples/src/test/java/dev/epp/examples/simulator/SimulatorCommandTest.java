@@ -23,6 +23,34 @@ class SimulatorCommandTest {
   }
 
   @Test
+  void kvEventsAreOffByDefaultAndTheFlagsSayWhere() throws Exception {
+    SimulatorCommand.Options defaults = new SimulatorCommand.Options();
+    assertTrue(defaults.flags.parse(new String[0]));
+    assertEquals(null, defaults.kvEvents());
+    SimulatorCommand.Options on = new SimulatorCommand.Options();
+    assertTrue(on.flags.parse(new String[] {"--kv-events"}));
+    assertEquals(new SimulatorServer.KvEvents(5557, KvEventPublisher.Encoding.ARRAY), on.kvEvents());
+    SimulatorCommand.Options map = new SimulatorCommand.Options();
+    assertTrue(map.flags.parse(new String[] {"--kv-events", "--kv-events-port", "6000", "--kv-events-encoding",
+        "map"}));
+    assertEquals(new SimulatorServer.KvEvents(6000, KvEventPublisher.Encoding.MAP), map.kvEvents());
+  }
+
+  @Test
+  void aBusyKvEventsPortExitsOneWithOneLine() throws Exception {
+    try (java.net.ServerSocket busy = new java.net.ServerSocket(0)) {
+      ByteArrayOutputStream err = new ByteArrayOutputStream();
+      int exit = SimulatorCommand.run(new String[] {"--port", "0", "--kv-events", "--kv-events-port",
+          Integer.toString(busy.getLocalPort())}, System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
+      assertEquals(1, exit);
+      List<String> lines = err.toString(StandardCharsets.UTF_8).lines().toList();
+      assertEquals(1, lines.size(), lines.toString());
+      assertTrue(lines.get(0).startsWith("simulator: cannot bind the KV events publisher on *:" + busy.getLocalPort()
+          + ": "), lines.get(0));
+    }
+  }
+
+  @Test
   void defaultsAreTheEngineDefaults() throws Exception {
     SimulatorCommand.Options options = new SimulatorCommand.Options();
     assertTrue(options.flags.parse(new String[0]));

@@ -4,12 +4,11 @@ import dev.epp.kvcache.events.KvEvent;
 import dev.epp.kvcache.events.KvEventSink;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
+import java.util.BitSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -37,9 +36,9 @@ import org.slf4j.LoggerFactory;
 public final class KvBlockIndex implements KvEventSink {
 
   /**
-   * The default most keys: 1,000,000 rather than llm-d's 1e8. Each key costs about 150 bytes here (a boxed map
-   * entry and its holders), so 1e8 could take ~15 GB; one million (~150 MB at most) covers 16 M tokens of distinct
-   * prefixes at 16 tokens per block.
+   * The default most keys: 1,000,000 rather than llm-d's 1e8. Each key costs about 40 bytes here (more for keys held
+   * by several endpoints or tiers), so one million (~40 MB) covers 16 M tokens of distinct prefixes at 16 tokens per
+   * block; 1e8 would take several GB.
    */
   public static final int DEFAULT_SIZE = 1_000_000;
 
@@ -52,17 +51,23 @@ public final class KvBlockIndex implements KvEventSink {
   private static final Logger log = LoggerFactory.getLogger(KvBlockIndex.class);
   private static final int STRIPES = 64;
   private static final int MAX_TIERS = 255;
+  /** Endpoint ids stay below 2^23 so that packed entries are never negative. */
+  private static final int MAX_ENDPOINTS = 1 << 23;
+  private static final int[] EMPTY = {};
 
   private final BlockKeys blockKeys;
   private final int size;
   private final int podCacheSize;
-  private final Stripe[] stripes = new Stripe[STRIPES];
-  private final Map<String, Integer> endpointIds = new ConcurrentHashMap<>();
-  private final AtomicInteger nextEndpointId = new AtomicInteger();
-  private final Map<String, EngineKeys> engineKeys = new ConcurrentHashMap<>();
+  private final BlockTable[] stripes = new BlockTable[STRIPES];
+  private final Map<String, EndpointState> endpoints = new ConcurrentHashMap<>();
+  private final EndpointIds endpointIds = new EndpointIds();
   private final Map<String, Integer> tierIds = new ConcurrentHashMap<>();
   private volatile double[] tierWeights = new double[0];
   private final LongAdder skippedStores = new LongAdder();
+  private final LongAdder admissions = new LongAdder();
+  private final LongAdder evictions = new LongAdder();
+  private final LongAdder lookups = new LongAdder();
+  private final LongAdder lookupHits = new LongAdder();
 
   /**
    * @param blockKeys how keys are derived from tokens
@@ -79,7 +84,7 @@ public final class KvBlockIndex implements KvEventSink {
     this.podCacheSize = podCacheSize;
     int perStripe = Math.max(1, (size + STRIPES - 1) / STRIPES);
     for (int i = 0; i < STRIPES; i++) {
-      stripes[i] = new Stripe(perStripe);
+      stripes[i] = new BlockTable(perStripe);
     }
     weights.forEach((tier, weight) -> {
       int id = tierId(tier);
@@ -104,17 +109,45 @@ public final class KvBlockIndex implements KvEventSink {
   /** The number of keys held. */
   public long size() {
     long total = 0;
-    for (Stripe stripe : stripes) {
+    for (BlockTable stripe : stripes) {
       synchronized (stripe) {
-        total += stripe.map.size();
+        total += stripe.size();
       }
     }
     return total;
   }
 
+  /** The number of endpoints holding blocks or engine hashes; an endpoint cleared is forgotten. */
+  public int endpointCount() {
+    return endpoints.size();
+  }
+
   /** The number of stores skipped: unknown parent or extra keys. */
   public long skippedStores() {
     return skippedStores.sum();
+  }
+
+  /** The number of (key, endpoint, tier) entries stored since the start (llm-d's admissions). */
+  public long admissions() {
+    return admissions.sum();
+  }
+
+  /** The number of keys evicted as least recently used since the start. */
+  public long evictions() {
+    return evictions.sum();
+  }
+
+  /** The number of {@link #match} calls since the start. */
+  public long lookups() {
+    return lookups.sum();
+  }
+
+  /**
+   * The sum, over every {@link #match} since the start, of the longest run of leading blocks one candidate holds
+   * (llm-d's lookup hits).
+   */
+  public long lookupHits() {
+    return lookupHits.sum();
   }
 
   @Override
@@ -135,96 +168,138 @@ public final class KvBlockIndex implements KvEventSink {
    * engine reports them; {@link #removeSpeculative} takes them back.
    */
   public void addSpeculative(String endpoint, long[] keys) {
-    int entry = entry(endpointId(endpoint), tierId(SPECULATIVE_TIER));
-    for (long key : keys) {
-      Stripe stripe = stripe(key);
-      synchronized (stripe) {
-        stripe.map.computeIfAbsent(key, k -> new Holders()).add(entry, podCacheSize);
+    int tier = tierId(SPECULATIVE_TIER);
+    while (true) {
+      EndpointState state = endpoints.computeIfAbsent(endpoint, e -> new EndpointState(endpointIds.acquire(), size));
+      synchronized (state) {
+        if (!state.cleared) {
+          add(keys, entry(state.id, tier));
+          return;
+        }
       }
     }
   }
 
   /** Removes what {@link #addSpeculative} recorded; blocks the engine reported meanwhile stay. */
   public void removeSpeculative(String endpoint, long[] keys) {
-    Integer id = endpointIds.get(endpoint);
-    if (id == null) {
+    EndpointState state = endpoints.get(endpoint);
+    if (state == null) {
       return;
     }
-    int entry = entry(id, tierId(SPECULATIVE_TIER));
-    for (long key : keys) {
-      Stripe stripe = stripe(key);
-      synchronized (stripe) {
-        Holders holders = stripe.map.get(key);
-        if (holders != null) {
-          holders.remove(entry);
-          if (holders.count == 0) {
-            stripe.map.remove(key);
-          }
+    int entry = entry(state.id, tierId(SPECULATIVE_TIER));
+    synchronized (state) {
+      if (state.cleared) {
+        return;
+      }
+      for (long key : keys) {
+        BlockTable stripe = stripe(key);
+        synchronized (stripe) {
+          stripe.remove(key, entry);
         }
       }
     }
   }
 
+  /** Drops every block and engine hash of {@code endpoint} and frees its id for another endpoint. */
   @Override
   public void clear(String endpoint) {
-    engineKeys.remove(endpoint);
-    Integer id = endpointIds.get(endpoint);
-    if (id == null) {
+    EndpointState state = endpoints.get(endpoint);
+    if (state == null) {
       return;
     }
-    for (Stripe stripe : stripes) {
-      synchronized (stripe) {
-        Iterator<Holders> it = stripe.map.values().iterator();
-        while (it.hasNext()) {
-          Holders holders = it.next();
-          holders.removeEndpoint(id);
-          if (holders.count == 0) {
-            it.remove();
-          }
+    synchronized (state) {
+      if (state.cleared) {
+        return;
+      }
+      for (BlockTable stripe : stripes) {
+        synchronized (stripe) {
+          stripe.removeEndpoint(state.id);
         }
       }
+      state.cleared = true;
+      endpoints.remove(endpoint, state);
+      endpointIds.release(state.id);
     }
   }
 
   /**
    * For each candidate, llm-d's longest-prefix score of {@code keys}: over the leading blocks the candidate holds
-   * in a row, the sum of the highest weight of the tiers it holds each on.
+   * in a row, the sum of the highest weight of the tiers it holds each on. Allocates only the result and a few
+   * words: at most {@code podCacheSize} endpoints hold the first key, so only they are followed.
    *
    * @param keys the request's block keys, in order
    * @param endpoints the candidates' names
    * @return the scores, indexed like {@code endpoints}
    */
   public double[] match(long[] keys, String[] endpoints) {
-    int n = endpoints.length;
-    double[] scores = new double[n];
-    int[] ids = new int[n];
-    int[] active = new int[n];
+    lookups.increment();
+    double[] scores = new double[endpoints.length];
+    if (keys.length == 0 || endpoints.length == 0) {
+      return scores;
+    }
+    int[] firstHolders = firstHolders(keys[0]);
+    if (firstHolders.length == 0) {
+      return scores;
+    }
+    // The candidates holding the first key: (candidate index << 32 | endpoint id).
+    long[] active = new long[Math.min(endpoints.length, firstHolders.length)];
     int activeCount = 0;
-    for (int j = 0; j < n; j++) {
-      Integer id = endpointIds.get(endpoints[j]);
-      if (id != null) {
-        ids[j] = id;
-        active[activeCount++] = j;
+    for (int j = 0; j < endpoints.length; j++) {
+      EndpointState state = this.endpoints.get(endpoints[j]);
+      if (state != null && contains(firstHolders, state.id)) {
+        if (activeCount == active.length) {
+          active = Arrays.copyOf(active, Math.min(endpoints.length, active.length * 2));
+        }
+        active[activeCount++] = (long) j << 32 | state.id;
       }
     }
     double[] weights = tierWeights;
+    int run = 0;
     for (int i = 0; i < keys.length && activeCount > 0; i++) {
-      Stripe stripe = stripe(keys[i]);
+      BlockTable stripe = stripe(keys[i]);
       synchronized (stripe) {
-        Holders holders = stripe.map.get(keys[i]);
+        int node = stripe.get(keys[i]);
         int kept = 0;
-        for (int a = 0; a < activeCount && holders != null; a++) {
-          int j = active[a];
-          double weight = holders.bestWeight(ids[j], weights);
+        for (int a = 0; a < activeCount && node != BlockTable.NIL; a++) {
+          double weight = stripe.bestWeight(node, (int) active[a], weights);
           if (weight > 0) {
-            scores[j] += weight;
-            active[kept++] = j;
+            scores[(int) (active[a] >>> 32)] += weight;
+            active[kept++] = active[a];
           }
         }
         activeCount = kept;
       }
+      if (activeCount > 0) {
+        run++;
+      }
     }
+    lookupHits.add(run);
     return scores;
+  }
+
+  /** The endpoint ids holding {@code key}, without making it the newest. */
+  private int[] firstHolders(long key) {
+    BlockTable stripe = stripe(key);
+    synchronized (stripe) {
+      int node = stripe.find(key);
+      if (node == BlockTable.NIL) {
+        return EMPTY;
+      }
+      int[] ids = new int[stripe.count(node)];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = stripe.entryAt(node, i) >>> 8;
+      }
+      return ids;
+    }
+  }
+
+  private static boolean contains(int[] values, int value) {
+    for (int v : values) {
+      if (v == value) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void store(String endpoint, String model, KvEvent.BlockStored event) {
@@ -234,37 +309,55 @@ public final class KvBlockIndex implements KvEventSink {
           event.engineBlockHashes().length, endpoint);
       return;
     }
-    EngineKeys engine = engineKeys.computeIfAbsent(endpoint, e -> new EngineKeys(size));
-    int entry = entry(endpointId(endpoint), tierId(event.medium()));
-    long[] requestKeys;
-    synchronized (engine) {
-      long parent;
-      if (event.hasParent()) {
-        long[] parentKeys = engine.map.get(event.parentEngineBlockHash());
-        if (parentKeys == null) {
-          skippedStores.increment();
-          log.debug("Skipping a store of {} blocks on {}: parent block {} is unknown",
-              event.engineBlockHashes().length, endpoint, event.parentEngineBlockHash());
+    int tier = tierId(event.medium());
+    while (true) {
+      EndpointState state = endpoints.computeIfAbsent(endpoint, e -> new EndpointState(endpointIds.acquire(), size));
+      synchronized (state) {
+        if (!state.cleared) {
+          store(state, endpoint, model, tier, event);
           return;
         }
-        parent = parentKeys[parentKeys.length - 1];
-      } else {
-        String effectiveModel = event.loraName() != null && !event.loraName().isEmpty() ? event.loraName() : model;
-        parent = blockKeys.rootKey(effectiveModel);
-      }
-      int[] tokens = event.tokenIds();
-      requestKeys = blockKeys.keys(parent, tokens, 0, tokens.length);
-      long[] engineHashes = event.engineBlockHashes();
-      if (requestKeys.length == 0) {
-        requestKeys = resolve(engine, engineHashes);
-      } else {
-        mapEngineKeys(engine, engineHashes, requestKeys);
       }
     }
-    for (long key : requestKeys) {
-      Stripe stripe = stripe(key);
+  }
+
+  private void store(EndpointState state, String endpoint, String model, int tier, KvEvent.BlockStored event) {
+    EngineKeys engine = state.engine;
+    long parent;
+    if (event.hasParent()) {
+      long[] parentKeys = engine.map.get(event.parentEngineBlockHash());
+      if (parentKeys == null) {
+        skippedStores.increment();
+        log.debug("Skipping a store of {} blocks on {}: parent block {} is unknown",
+            event.engineBlockHashes().length, endpoint, event.parentEngineBlockHash());
+        return;
+      }
+      parent = parentKeys[parentKeys.length - 1];
+    } else {
+      String effectiveModel = event.loraName() != null && !event.loraName().isEmpty() ? event.loraName() : model;
+      parent = blockKeys.rootKey(effectiveModel);
+    }
+    int[] tokens = event.tokenIds();
+    long[] requestKeys = blockKeys.keys(parent, tokens, 0, tokens.length);
+    long[] engineHashes = event.engineBlockHashes();
+    if (requestKeys.length == 0) {
+      requestKeys = resolve(engine, engineHashes);
+    } else {
+      mapEngineKeys(engine, engineHashes, requestKeys);
+    }
+    add(requestKeys, entry(state.id, tier));
+  }
+
+  private void add(long[] keys, int entry) {
+    for (long key : keys) {
+      BlockTable stripe = stripe(key);
+      boolean evicted;
       synchronized (stripe) {
-        stripe.map.computeIfAbsent(key, k -> new Holders()).add(entry, podCacheSize);
+        evicted = stripe.add(key, entry, podCacheSize);
+      }
+      admissions.increment();
+      if (evicted) {
+        evictions.increment();
       }
     }
   }
@@ -303,35 +396,30 @@ public final class KvBlockIndex implements KvEventSink {
   }
 
   private void remove(String endpoint, KvEvent.BlockRemoved event) {
-    EngineKeys engine = engineKeys.get(endpoint);
-    Integer id = endpointIds.get(endpoint);
-    if (engine == null || id == null) {
+    EndpointState state = endpoints.get(endpoint);
+    if (state == null) {
       return;
     }
-    int entry = entry(id, tierId(event.medium()));
-    synchronized (engine) {
+    int entry = entry(state.id, tierId(event.medium()));
+    synchronized (state) {
+      if (state.cleared) {
+        return;
+      }
       for (long hash : event.engineBlockHashes()) {
-        long[] keys = engine.map.get(hash);
+        long[] keys = state.engine.map.get(hash);
         if (keys == null) {
           continue;
         }
         boolean stillHeld = false;
         for (long key : keys) {
-          Stripe stripe = stripe(key);
+          BlockTable stripe = stripe(key);
           synchronized (stripe) {
-            Holders holders = stripe.map.get(key);
-            if (holders != null) {
-              holders.remove(entry);
-              if (holders.count == 0) {
-                stripe.map.remove(key);
-              } else if (holders.holdsEndpoint(id)) {
-                stillHeld = true;
-              }
-            }
+            stripe.remove(key, entry);
+            stillHeld |= stripe.holdsEndpoint(key, state.id);
           }
         }
         if (!stillHeld) {
-          engine.map.remove(hash);
+          state.engine.map.remove(hash);
         }
       }
     }
@@ -346,12 +434,8 @@ public final class KvBlockIndex implements KvEventSink {
     return false;
   }
 
-  private Stripe stripe(long key) {
+  private BlockTable stripe(long key) {
     return stripes[(int) ((key ^ (key >>> 32)) & (STRIPES - 1))];
-  }
-
-  private int endpointId(String endpoint) {
-    return endpointIds.computeIfAbsent(endpoint, e -> nextEndpointId.getAndIncrement());
   }
 
   /** The id of {@code tier} (the default tier when empty), registering it with weight 1.0 when new. */
@@ -378,17 +462,37 @@ public final class KvBlockIndex implements KvEventSink {
     return (endpointId << 8) | tierId;
   }
 
-  /** One stripe of keys, least recently used first. */
-  private static final class Stripe {
-    final LinkedHashMap<Long, Holders> map;
+  /**
+   * What the index keeps of one endpoint: its id in packed entries and its engine map, both guarded by this
+   * object's monitor (taken before a stripe's); once {@code cleared} the state is gone from the index and a writer
+   * takes a fresh one, so entries with a freed id never outlive the clear.
+   */
+  private static final class EndpointState {
+    final int id;
+    final EngineKeys engine;
+    boolean cleared;
 
-    Stripe(int capacity) {
-      map = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Holders> eldest) {
-          return size() > capacity;
-        }
-      };
+    EndpointState(int id, int size) {
+      this.id = id;
+      this.engine = new EngineKeys(size);
+    }
+  }
+
+  /** Endpoint ids in use; the lowest free one is handed out first, so ids stay below the most endpoints at once. */
+  private static final class EndpointIds {
+    private final BitSet used = new BitSet();
+
+    synchronized int acquire() {
+      int id = used.nextClearBit(0);
+      if (id >= MAX_ENDPOINTS) {
+        throw new IllegalStateException("more than " + MAX_ENDPOINTS + " endpoints at once");
+      }
+      used.set(id);
+      return id;
+    }
+
+    synchronized void release(int id) {
+      used.clear(id);
     }
   }
 
@@ -411,62 +515,6 @@ public final class KvBlockIndex implements KvEventSink {
         array[i] = keys.get(i);
       }
       map.put(hash, array);
-    }
-  }
-
-  /** The (endpoint, tier) entries holding one key, packed as {@code endpointId << 8 | tierId}, oldest first. */
-  private static final class Holders {
-    int[] entries = new int[2];
-    int count;
-
-    void add(int entry, int limit) {
-      remove(entry);
-      if (count == limit) {
-        System.arraycopy(entries, 1, entries, 0, --count);
-      }
-      if (count == entries.length) {
-        entries = Arrays.copyOf(entries, Math.min(limit, count * 2));
-      }
-      entries[count++] = entry;
-    }
-
-    void remove(int entry) {
-      for (int i = 0; i < count; i++) {
-        if (entries[i] == entry) {
-          System.arraycopy(entries, i + 1, entries, i, --count - i);
-          return;
-        }
-      }
-    }
-
-    void removeEndpoint(int endpointId) {
-      int kept = 0;
-      for (int i = 0; i < count; i++) {
-        if (entries[i] >>> 8 != endpointId) {
-          entries[kept++] = entries[i];
-        }
-      }
-      count = kept;
-    }
-
-    boolean holdsEndpoint(int endpointId) {
-      for (int i = 0; i < count; i++) {
-        if (entries[i] >>> 8 == endpointId) {
-          return true;
-        }
-      }
-      return false;
-    }
-
-    double bestWeight(int endpointId, double[] weights) {
-      double best = 0;
-      for (int i = 0; i < count; i++) {
-        if (entries[i] >>> 8 == endpointId) {
-          int tier = entries[i] & 0xff;
-          best = Math.max(best, tier < weights.length ? weights[tier] : 1.0);
-        }
-      }
-      return best;
     }
   }
 }

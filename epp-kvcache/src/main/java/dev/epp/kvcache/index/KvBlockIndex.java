@@ -2,10 +2,8 @@ package dev.epp.kvcache.index;
 
 import dev.epp.kvcache.events.KvEvent;
 import dev.epp.kvcache.events.KvEventSink;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -322,17 +320,17 @@ public final class KvBlockIndex implements KvEventSink {
   }
 
   private void store(EndpointState state, String endpoint, String model, int tier, KvEvent.BlockStored event) {
-    EngineKeys engine = state.engine;
+    EngineTable engine = state.engine;
     long parent;
     if (event.hasParent()) {
-      long[] parentKeys = engine.map.get(event.parentEngineBlockHash());
-      if (parentKeys == null) {
+      int parentNode = engine.find(event.parentEngineBlockHash());
+      if (parentNode == EngineTable.NIL) {
         skippedStores.increment();
         log.debug("Skipping a store of {} blocks on {}: parent block {} is unknown",
             event.engineBlockHashes().length, endpoint, event.parentEngineBlockHash());
         return;
       }
-      parent = parentKeys[parentKeys.length - 1];
+      parent = engine.lastKey(parentNode);
     } else {
       String effectiveModel = event.loraName() != null && !event.loraName().isEmpty() ? event.loraName() : model;
       parent = blockKeys.rootKey(effectiveModel);
@@ -363,36 +361,40 @@ public final class KvBlockIndex implements KvEventSink {
   }
 
   /** The last request key of each engine hash known, for a tier-only store. */
-  private static long[] resolve(EngineKeys engine, long[] engineHashes) {
+  private static long[] resolve(EngineTable engine, long[] engineHashes) {
     long[] resolved = new long[engineHashes.length];
     int count = 0;
     for (long hash : engineHashes) {
-      long[] keys = engine.map.get(hash);
-      if (keys != null) {
-        resolved[count++] = keys[keys.length - 1];
+      int node = engine.find(hash);
+      if (node != EngineTable.NIL) {
+        resolved[count++] = engine.lastKey(node);
       }
     }
     return Arrays.copyOf(resolved, count);
   }
 
-  /** Maps engine blocks onto request blocks proportionally, as llm-d: the block sizes may differ. */
-  private static void mapEngineKeys(EngineKeys engine, long[] engineHashes, long[] requestKeys) {
+  /**
+   * Maps engine blocks onto request blocks proportionally, as llm-d (the block sizes may differ): over
+   * {@code n = max(engine, request)} steps, step {@code i} maps engine block {@code i * engine / n} to request block
+   * {@code i * request / n}, so each engine block gets a run of consecutive request blocks.
+   */
+  private static void mapEngineKeys(EngineTable engine, long[] engineHashes, long[] requestKeys) {
     if (engineHashes.length == 0) {
       return;
     }
     int n = Math.max(engineHashes.length, requestKeys.length);
-    List<Long> run = new ArrayList<>();
     int current = 0;
-    for (int i = 0; i < n; i++) {
-      int e = (int) ((long) i * engineHashes.length / n);
+    int runStart = 0;
+    for (int i = 1; i <= n; i++) {
+      int e = i == n ? -1 : (int) ((long) i * engineHashes.length / n);
       if (e != current) {
-        engine.put(engineHashes[current], run);
-        run.clear();
+        int from = (int) ((long) runStart * requestKeys.length / n);
+        int to = (int) ((long) (i - 1) * requestKeys.length / n) + 1;
+        engine.put(engineHashes[current], requestKeys, from, to);
         current = e;
+        runStart = i;
       }
-      run.add(requestKeys[(int) ((long) i * requestKeys.length / n)]);
     }
-    engine.put(engineHashes[current], run);
   }
 
   private void remove(String endpoint, KvEvent.BlockRemoved event) {
@@ -406,12 +408,13 @@ public final class KvBlockIndex implements KvEventSink {
         return;
       }
       for (long hash : event.engineBlockHashes()) {
-        long[] keys = state.engine.map.get(hash);
-        if (keys == null) {
+        int node = state.engine.find(hash);
+        if (node == EngineTable.NIL) {
           continue;
         }
         boolean stillHeld = false;
-        for (long key : keys) {
+        for (int k = 0; k < state.engine.keyCount(node); k++) {
+          long key = state.engine.keyAt(node, k);
           BlockTable stripe = stripe(key);
           synchronized (stripe) {
             stripe.remove(key, entry);
@@ -419,7 +422,7 @@ public final class KvBlockIndex implements KvEventSink {
           }
         }
         if (!stillHeld) {
-          state.engine.map.remove(hash);
+          state.engine.remove(hash);
         }
       }
     }
@@ -469,12 +472,12 @@ public final class KvBlockIndex implements KvEventSink {
    */
   private static final class EndpointState {
     final int id;
-    final EngineKeys engine;
+    final EngineTable engine;
     boolean cleared;
 
     EndpointState(int id, int size) {
       this.id = id;
-      this.engine = new EngineKeys(size);
+      this.engine = new EngineTable(size);
     }
   }
 
@@ -493,28 +496,6 @@ public final class KvBlockIndex implements KvEventSink {
 
     synchronized void release(int id) {
       used.clear(id);
-    }
-  }
-
-  /** One endpoint's engine hashes and the request keys each maps to, least recently stored first. */
-  private static final class EngineKeys {
-    final LinkedHashMap<Long, long[]> map;
-
-    EngineKeys(int capacity) {
-      map = new LinkedHashMap<>(16, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, long[]> eldest) {
-          return size() > capacity;
-        }
-      };
-    }
-
-    void put(long hash, List<Long> keys) {
-      long[] array = new long[keys.size()];
-      for (int i = 0; i < array.length; i++) {
-        array[i] = keys.get(i);
-      }
-      map.put(hash, array);
     }
   }
 }

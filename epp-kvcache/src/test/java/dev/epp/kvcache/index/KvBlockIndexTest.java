@@ -159,6 +159,21 @@ class KvBlockIndexTest {
   }
 
   @Test
+  void engineBlocksMapOntoRequestBlocksProportionally() {
+    apply("a", stored(new long[] {101}, null, tokens(0, 8), "gpu"));
+    apply("a", stored(new long[] {102}, 101L, tokens(8, 12), "gpu"));
+    assertArrayEquals(new double[] {3, 0}, index.match(keys, AB), "a child chains from the last of its parent's keys");
+    apply("a", new KvEvent.BlockRemoved(new long[] {101}, "gpu"));
+    assertEquals(1, index.size(), "one engine block, two request blocks");
+
+    apply("b", stored(new long[] {201, 202, 203, 204}, null, tokens(0, 8), "gpu"));
+    apply("b", stored(new long[] {205}, 204L, tokens(8, 12), "gpu"));
+    assertArrayEquals(new double[] {0, 3}, index.match(keys, AB));
+    apply("b", new KvEvent.BlockRemoved(new long[] {203}, "gpu"));
+    assertArrayEquals(new double[] {0, 1}, index.match(keys, AB), "two engine blocks share one request block");
+  }
+
+  @Test
   void endpointsThatLeaveAreForgottenAndTheirIdsDoNotCarryBlocksToNewcomers() {
     for (int i = 0; i < 10_000; i++) {
       String endpoint = "pod-" + i;

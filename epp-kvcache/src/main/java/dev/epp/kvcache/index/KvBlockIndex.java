@@ -27,16 +27,22 @@ import org.slf4j.LoggerFactory;
  * (endpoint, tier) entries per key (least recently stored first out), and per endpoint at most {@code size} engine
  * hashes.
  *
- * <p><b>Threading:</b> thread-safe. Keys live in 64 stripes, each a map guarded by its own monitor held only for one
- * key's lookup or update, so a reader waits at most for one key's update; each endpoint's engine map is guarded by
- * its own monitor.
+ * <p>Storage is primitive: each of 64 stripes keeps its keys in a {@code BlockTable} (open addressing over parallel
+ * arrays with an intrusive LRU list, entries packed as {@code endpointId << 8 | tierId}), each endpoint its engine
+ * hashes in an {@code EngineTable}; lookups box nothing and {@link #match} allocates only its result and a few words.
+ * Endpoint ids are freed by {@link #clear}, so endpoints joining and leaving do not grow the index.
+ *
+ * <p><b>Threading:</b> thread-safe. Each stripe is guarded by its own monitor held only for one key's lookup or
+ * update, so a reader waits at most for one key's update. Each endpoint's engine table and writes of its entries are
+ * guarded by the endpoint's monitor (taken before a stripe's). A {@link #match} running while an endpoint is cleared
+ * and its id handed to a newcomer may score that one request with the newcomer's blocks.
  */
 public final class KvBlockIndex implements KvEventSink {
 
   /**
-   * The default most keys: 1,000,000 rather than llm-d's 1e8. Each key costs about 40 bytes here (more for keys held
-   * by several endpoints or tiers), so one million (~40 MB) covers 16 M tokens of distinct prefixes at 16 tokens per
-   * block; 1e8 would take several GB.
+   * The default most keys: 1,000,000 rather than llm-d's 1e8. A block costs about 95 bytes here, its key (about 35)
+   * and its endpoint's engine hash (about 60, growth slack included; see {@code KvBlockIndexHeap} in epp-bench), so
+   * one million (~95 MB) covers 16 M tokens of distinct prefixes at 16 tokens per block; 1e8 would take ~10 GB.
    */
   public static final int DEFAULT_SIZE = 1_000_000;
 

@@ -75,6 +75,11 @@ abstract class LinkedLongTable {
     return next[node];
   }
 
+  /** The key of {@code node}. */
+  final long keyAt(int node) {
+    return keys[node];
+  }
+
   /** The node of {@code key} without changing the order, or {@link #NIL}. */
   final int find(long key) {
     int mask = table.length - 1;

@@ -145,4 +145,30 @@ public interface MetricsRecorder {
 
   /** The pool saturation a flow-control dispatch cycle read ({@code flow_control_pool_saturation}). */
   default void recordFlowControlSaturation(double saturation) {}
+
+  /**
+   * Adds a precise prefix-cache index, read whenever the metrics are collected, to llm-d's KV-cache index families
+   * {@code llm_d_epp_kv_cache_index_{admissions,evictions,lookup_requests,lookup_hits,max_pod_hit_count}_total} and
+   * the gauge {@code llm_d_epp_kv_cache_index_size}; each reports the sum over every index added, and none is exported
+   * before the first index is.
+   */
+  default void addKvCacheIndex(KvCacheIndexStats index) {}
+
+  /** What a precise prefix-cache index has counted since it started; read at every collection. */
+  interface KvCacheIndexStats {
+    /** The block keys held now. */
+    long keys();
+
+    /** The (block, endpoint, tier) entries stored. */
+    long admissions();
+
+    /** The block keys evicted as least recently used. */
+    long evictions();
+
+    /** The lookups (one per request matched). */
+    long lookups();
+
+    /** Over every lookup, the sum of the longest run of leading blocks one candidate held. */
+    long lookupHits();
+  }
 }

@@ -47,7 +47,8 @@ import java.util.function.Function;
  *       {@code hashSeed} (""), {@code hashAlgorithm} ({@code cbor-fnv}, the only one supported).
  *   <li>{@code indexerConfig}: {@code kvBlockIndexConfig.inMemoryConfig.size} (most block keys, default
  *       {@value KvBlockIndex#DEFAULT_SIZE}, see there why not llm-d's 1e8), {@code ...podCacheSize} (10),
- *       {@code kvBlockIndexConfig.enableMetrics} (accepted; the index size is not exported yet),
+ *       {@code kvBlockIndexConfig.enableMetrics} (false; when true the index's size, admissions, evictions and
+ *       lookups are exported as llm-d's {@code llm_d_epp_kv_cache_index_*} families),
  *       {@code kvCacheBackendConfigs} (list of {@code name}/{@code weight}; default gpu 1.0, cpu 0.8).
  *   <li>{@code kvEventsConfig}: {@code socketPort} (5557), {@code topicFilter} ({@code kv@}), {@code concurrency}
  *       (4), {@code discoverPods} (true; the only mode supported), {@code replaySocketPort} (0 = none),
@@ -231,6 +232,9 @@ public final class PrecisePrefixCacheProducer
     public PrecisePrefixCacheProducer create(PluginSpec spec, PluginHandle handle) {
       PrecisePrefixConfig config = PrecisePrefixConfig.parse(spec.parameters());
       MetricsRecorder metrics = handle.metrics();
+      if (config.enableMetrics()) {
+        metrics.addKvCacheIndex(new IndexStats(config.index()));
+      }
       Speculation speculation = config.speculativeIndexing()
           ? new Speculation(config.speculativeTtl(), handle.scheduler()) : null;
       return new PrecisePrefixCacheProducer(spec.name(), config.index(),
@@ -241,6 +245,34 @@ public final class PrecisePrefixCacheProducer
               .replaySocketPort(config.replaySocketPort())
               .metrics(metrics)
               .build()), speculation);
+    }
+  }
+
+  /** What {@link KvBlockIndex} counts, for the metrics. */
+  private record IndexStats(KvBlockIndex index) implements MetricsRecorder.KvCacheIndexStats {
+    @Override
+    public long keys() {
+      return index.size();
+    }
+
+    @Override
+    public long admissions() {
+      return index.admissions();
+    }
+
+    @Override
+    public long evictions() {
+      return index.evictions();
+    }
+
+    @Override
+    public long lookups() {
+      return index.lookups();
+    }
+
+    @Override
+    public long lookupHits() {
+      return index.lookupHits();
     }
   }
 

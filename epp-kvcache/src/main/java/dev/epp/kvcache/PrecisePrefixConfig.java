@@ -13,8 +13,9 @@ import java.util.Map;
  * The parameters of {@link PrecisePrefixCacheProducer}, validated; names, nesting and defaults are llm-d's.
  *
  * @param index the index, sized and weighted as configured
+ * @param enableMetrics whether the index's counters are exported
  */
-record PrecisePrefixConfig(KvBlockIndex index, int socketPort, String topicFilter, int concurrency,
+record PrecisePrefixConfig(KvBlockIndex index, boolean enableMetrics, int socketPort, String topicFilter, int concurrency,
     int replaySocketPort, boolean speculativeIndexing, Duration speculativeTtl) {
 
   static final int DEFAULT_BLOCK_SIZE = 16;
@@ -53,7 +54,7 @@ record PrecisePrefixConfig(KvBlockIndex index, int socketPort, String topicFilte
         throw kvBlockIndex.invalid(unsupported, "is not supported: only inMemoryConfig is");
       }
     }
-    kvBlockIndex.getBoolean("enableMetrics", false);
+    boolean enableMetrics = kvBlockIndex.getBoolean("enableMetrics", false);
     Parameters inMemory = kvBlockIndex.getParameters("inMemoryConfig");
     int size = positive(inMemory, "size", KvBlockIndex.DEFAULT_SIZE);
     int podCacheSize = positive(inMemory, "podCacheSize", KvBlockIndex.DEFAULT_POD_CACHE_SIZE);
@@ -92,7 +93,7 @@ record PrecisePrefixConfig(KvBlockIndex index, int socketPort, String topicFilte
     if (ttl.isNegative() || ttl.isZero()) {
       throw parameters.invalid("speculativeTTL", "must be above 0, got " + ttl);
     }
-    return new PrecisePrefixConfig(new KvBlockIndex(blockKeys, size, podCacheSize, weights), socketPort,
+    return new PrecisePrefixConfig(new KvBlockIndex(blockKeys, size, podCacheSize, weights), enableMetrics, socketPort,
         topicFilter, concurrency, replaySocketPort, speculative, ttl);
   }
 

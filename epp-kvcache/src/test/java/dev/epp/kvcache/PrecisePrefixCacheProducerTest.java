@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.kvcache.events.KvEvent;
 import dev.epp.scheduler.ConfigException;
 import dev.epp.scheduler.Director;
@@ -19,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import org.awaitility.Awaitility;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -219,6 +221,39 @@ class PrecisePrefixCacheProducerTest {
         .parse(HEADER + "plugins:\n- type: precise-prefix-cache-producer\n"
             + "- type: endpoint-notification-source\n", "test.yaml");
     assertTrue(config.plugin("precise-prefix-cache-producer").orElseThrow() instanceof PrecisePrefixCacheProducer);
+    config.close();
+  }
+
+  @ParameterizedTest
+  @CsvSource({"true, 1", "false, 0"})
+  void enableMetricsExportsTheIndexCountersThroughTheRealFactory(boolean enabled, int indexesAdded) {
+    List<MetricsRecorder.KvCacheIndexStats> added = new CopyOnWriteArrayList<>();
+    MetricsRecorder recorder = new MetricsRecorder() {
+      @Override
+      public void addKvCacheIndex(KvCacheIndexStats index) {
+        added.add(index);
+      }
+    };
+    EndpointPickerConfig config = EndpointPickerConfig.loader()
+        .registry(dev.epp.scheduler.PluginRegistry.load(getClass().getClassLoader()))
+        .metrics(recorder)
+        .parse(HEADER + "plugins:\n- type: precise-prefix-cache-producer\n  parameters: {tokenProcessorConfig: "
+            + "{blockSizeTokens: 4}, indexerConfig: {kvBlockIndexConfig: {enableMetrics: " + enabled + "}}}\n"
+            + "- type: endpoint-notification-source\n", "test.yaml");
+    assertEquals(indexesAdded, added.size());
+    if (enabled) {
+      PrecisePrefixCacheProducer producer = config.plugin("precise-prefix-cache-producer")
+          .map(PrecisePrefixCacheProducer.class::cast).orElseThrow();
+      int[] tokens = TestPlugins.tokens(PROMPT);
+      producer.index().apply("a", "m", List.of(stored(1, tokens, 0, 8, "gpu")));
+      producer.index().match(producer.index().blockKeys().keys("m", tokens), new String[] {"a"});
+      MetricsRecorder.KvCacheIndexStats stats = added.get(0);
+      assertEquals(2, stats.keys());
+      assertEquals(2, stats.admissions());
+      assertEquals(0, stats.evictions());
+      assertEquals(1, stats.lookups());
+      assertEquals(2, stats.lookupHits());
+    }
     config.close();
   }
 }

@@ -2,14 +2,11 @@ package dev.epp.kvcache.index;
 
 import dev.epp.kvcache.events.KvEvent;
 import dev.epp.kvcache.events.KvEventSink;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Iterator;
-import java.util.LinkedHashMap;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -30,16 +27,22 @@ import org.slf4j.LoggerFactory;
  * (endpoint, tier) entries per key (least recently stored first out), and per endpoint at most {@code size} engine
  * hashes.
  *
- * <p><b>Threading:</b> thread-safe. Keys live in 64 stripes, each a map guarded by its own monitor held only for one
- * key's lookup or update, so a reader waits at most for one key's update; each endpoint's engine map is guarded by
- * its own monitor.
+ * <p>Storage is primitive: each of 64 stripes keeps its keys in a {@code BlockTable} (open addressing over parallel
+ * arrays with an intrusive LRU list, entries packed as {@code endpointId << 8 | tierId}), each endpoint its engine
+ * hashes in an {@code EngineTable}; lookups box nothing and {@link #match} allocates only its result and a few words.
+ * Endpoint ids are freed by {@link #clear}, so endpoints joining and leaving do not grow the index.
+ *
+ * <p><b>Threading:</b> thread-safe. Each stripe is guarded by its own monitor held only for one key's lookup or
+ * update, so a reader waits at most for one key's update. Each endpoint's engine table and writes of its entries are
+ * guarded by the endpoint's monitor (taken before a stripe's). A {@link #match} running while an endpoint is cleared
+ * and its id handed to a newcomer may score that one request with the newcomer's blocks.
  */
 public final class KvBlockIndex implements KvEventSink {
 
   /**
-   * The default most keys: 1,000,000 rather than llm-d's 1e8. Each key costs about 150 bytes here (a boxed map
-   * entry and its holders), so 1e8 could take ~15 GB; one million (~150 MB at most) covers 16 M tokens of distinct
-   * prefixes at 16 tokens per block.
+   * The default most keys: 1,000,000 rather than llm-d's 1e8. A block costs about 95 bytes here, its key (about 35)
+   * and its endpoint's engine hash (about 60, growth slack included; see {@code KvBlockIndexHeap} in epp-bench), so
+   * one million (~95 MB) covers 16 M tokens of distinct prefixes at 16 tokens per block; 1e8 would take ~10 GB.
    */
   public static final int DEFAULT_SIZE = 1_000_000;
 
@@ -52,17 +55,23 @@ public final class KvBlockIndex implements KvEventSink {
   private static final Logger log = LoggerFactory.getLogger(KvBlockIndex.class);
   private static final int STRIPES = 64;
   private static final int MAX_TIERS = 255;
+  /** Endpoint ids stay below 2^23 so that packed entries are never negative. */
+  private static final int MAX_ENDPOINTS = 1 << 23;
+  private static final int[] EMPTY = {};
 
   private final BlockKeys blockKeys;
   private final int size;
   private final int podCacheSize;
-  private final Stripe[] stripes = new Stripe[STRIPES];
-  private final Map<String, Integer> endpointIds = new ConcurrentHashMap<>();
-  private final AtomicInteger nextEndpointId = new AtomicInteger();
-  private final Map<String, EngineKeys> engineKeys = new ConcurrentHashMap<>();
+  private final BlockTable[] stripes = new BlockTable[STRIPES];
+  private final Map<String, EndpointState> endpoints = new ConcurrentHashMap<>();
+  private final EndpointIds endpointIds = new EndpointIds();
   private final Map<String, Integer> tierIds = new ConcurrentHashMap<>();
   private volatile double[] tierWeights = new double[0];
   private final LongAdder skippedStores = new LongAdder();
+  private final LongAdder admissions = new LongAdder();
+  private final LongAdder evictions = new LongAdder();
+  private final LongAdder lookups = new LongAdder();
+  private final LongAdder lookupHits = new LongAdder();
 
   /**
    * @param blockKeys how keys are derived from tokens
@@ -79,7 +88,7 @@ public final class KvBlockIndex implements KvEventSink {
     this.podCacheSize = podCacheSize;
     int perStripe = Math.max(1, (size + STRIPES - 1) / STRIPES);
     for (int i = 0; i < STRIPES; i++) {
-      stripes[i] = new Stripe(perStripe);
+      stripes[i] = new BlockTable(perStripe);
     }
     weights.forEach((tier, weight) -> {
       int id = tierId(tier);
@@ -104,17 +113,45 @@ public final class KvBlockIndex implements KvEventSink {
   /** The number of keys held. */
   public long size() {
     long total = 0;
-    for (Stripe stripe : stripes) {
+    for (BlockTable stripe : stripes) {
       synchronized (stripe) {
-        total += stripe.map.size();
+        total += stripe.size();
       }
     }
     return total;
   }
 
+  /** The number of endpoints holding blocks or engine hashes; an endpoint cleared is forgotten. */
+  public int endpointCount() {
+    return endpoints.size();
+  }
+
   /** The number of stores skipped: unknown parent or extra keys. */
   public long skippedStores() {
     return skippedStores.sum();
+  }
+
+  /** The number of (key, endpoint, tier) entries stored since the start (llm-d's admissions). */
+  public long admissions() {
+    return admissions.sum();
+  }
+
+  /** The number of keys evicted as least recently used since the start. */
+  public long evictions() {
+    return evictions.sum();
+  }
+
+  /** The number of {@link #match} calls since the start. */
+  public long lookups() {
+    return lookups.sum();
+  }
+
+  /**
+   * The sum, over every {@link #match} since the start, of the longest run of leading blocks one candidate holds
+   * (llm-d's lookup hits).
+   */
+  public long lookupHits() {
+    return lookupHits.sum();
   }
 
   @Override
@@ -135,96 +172,138 @@ public final class KvBlockIndex implements KvEventSink {
    * engine reports them; {@link #removeSpeculative} takes them back.
    */
   public void addSpeculative(String endpoint, long[] keys) {
-    int entry = entry(endpointId(endpoint), tierId(SPECULATIVE_TIER));
-    for (long key : keys) {
-      Stripe stripe = stripe(key);
-      synchronized (stripe) {
-        stripe.map.computeIfAbsent(key, k -> new Holders()).add(entry, podCacheSize);
+    int tier = tierId(SPECULATIVE_TIER);
+    while (true) {
+      EndpointState state = endpoints.computeIfAbsent(endpoint, e -> new EndpointState(endpointIds.acquire(), size));
+      synchronized (state) {
+        if (!state.cleared) {
+          add(keys, entry(state.id, tier));
+          return;
+        }
       }
     }
   }
 
   /** Removes what {@link #addSpeculative} recorded; blocks the engine reported meanwhile stay. */
   public void removeSpeculative(String endpoint, long[] keys) {
-    Integer id = endpointIds.get(endpoint);
-    if (id == null) {
+    EndpointState state = endpoints.get(endpoint);
+    if (state == null) {
       return;
     }
-    int entry = entry(id, tierId(SPECULATIVE_TIER));
-    for (long key : keys) {
-      Stripe stripe = stripe(key);
-      synchronized (stripe) {
-        Holders holders = stripe.map.get(key);
-        if (holders != null) {
-          holders.remove(entry);
-          if (holders.count == 0) {
-            stripe.map.remove(key);
-          }
+    int entry = entry(state.id, tierId(SPECULATIVE_TIER));
+    synchronized (state) {
+      if (state.cleared) {
+        return;
+      }
+      for (long key : keys) {
+        BlockTable stripe = stripe(key);
+        synchronized (stripe) {
+          stripe.remove(key, entry);
         }
       }
     }
   }
 
+  /** Drops every block and engine hash of {@code endpoint} and frees its id for another endpoint. */
   @Override
   public void clear(String endpoint) {
-    engineKeys.remove(endpoint);
-    Integer id = endpointIds.get(endpoint);
-    if (id == null) {
+    EndpointState state = endpoints.get(endpoint);
+    if (state == null) {
       return;
     }
-    for (Stripe stripe : stripes) {
-      synchronized (stripe) {
-        Iterator<Holders> it = stripe.map.values().iterator();
-        while (it.hasNext()) {
-          Holders holders = it.next();
-          holders.removeEndpoint(id);
-          if (holders.count == 0) {
-            it.remove();
-          }
+    synchronized (state) {
+      if (state.cleared) {
+        return;
+      }
+      for (BlockTable stripe : stripes) {
+        synchronized (stripe) {
+          stripe.removeEndpoint(state.id);
         }
       }
+      state.cleared = true;
+      endpoints.remove(endpoint, state);
+      endpointIds.release(state.id);
     }
   }
 
   /**
    * For each candidate, llm-d's longest-prefix score of {@code keys}: over the leading blocks the candidate holds
-   * in a row, the sum of the highest weight of the tiers it holds each on.
+   * in a row, the sum of the highest weight of the tiers it holds each on. Allocates only the result and a few
+   * words: at most {@code podCacheSize} endpoints hold the first key, so only they are followed.
    *
    * @param keys the request's block keys, in order
    * @param endpoints the candidates' names
    * @return the scores, indexed like {@code endpoints}
    */
   public double[] match(long[] keys, String[] endpoints) {
-    int n = endpoints.length;
-    double[] scores = new double[n];
-    int[] ids = new int[n];
-    int[] active = new int[n];
+    lookups.increment();
+    double[] scores = new double[endpoints.length];
+    if (keys.length == 0 || endpoints.length == 0) {
+      return scores;
+    }
+    int[] firstHolders = firstHolders(keys[0]);
+    if (firstHolders.length == 0) {
+      return scores;
+    }
+    // The candidates holding the first key: (candidate index << 32 | endpoint id).
+    long[] active = new long[Math.min(endpoints.length, firstHolders.length)];
     int activeCount = 0;
-    for (int j = 0; j < n; j++) {
-      Integer id = endpointIds.get(endpoints[j]);
-      if (id != null) {
-        ids[j] = id;
-        active[activeCount++] = j;
+    for (int j = 0; j < endpoints.length; j++) {
+      EndpointState state = this.endpoints.get(endpoints[j]);
+      if (state != null && contains(firstHolders, state.id)) {
+        if (activeCount == active.length) {
+          active = Arrays.copyOf(active, Math.min(endpoints.length, active.length * 2));
+        }
+        active[activeCount++] = (long) j << 32 | state.id;
       }
     }
     double[] weights = tierWeights;
+    int run = 0;
     for (int i = 0; i < keys.length && activeCount > 0; i++) {
-      Stripe stripe = stripe(keys[i]);
+      BlockTable stripe = stripe(keys[i]);
       synchronized (stripe) {
-        Holders holders = stripe.map.get(keys[i]);
+        int node = stripe.get(keys[i]);
         int kept = 0;
-        for (int a = 0; a < activeCount && holders != null; a++) {
-          int j = active[a];
-          double weight = holders.bestWeight(ids[j], weights);
+        for (int a = 0; a < activeCount && node != BlockTable.NIL; a++) {
+          double weight = stripe.bestWeight(node, (int) active[a], weights);
           if (weight > 0) {
-            scores[j] += weight;
-            active[kept++] = j;
+            scores[(int) (active[a] >>> 32)] += weight;
+            active[kept++] = active[a];
           }
         }
         activeCount = kept;
       }
+      if (activeCount > 0) {
+        run++;
+      }
     }
+    lookupHits.add(run);
     return scores;
+  }
+
+  /** The endpoint ids holding {@code key}, without making it the newest. */
+  private int[] firstHolders(long key) {
+    BlockTable stripe = stripe(key);
+    synchronized (stripe) {
+      int node = stripe.find(key);
+      if (node == BlockTable.NIL) {
+        return EMPTY;
+      }
+      int[] ids = new int[stripe.count(node)];
+      for (int i = 0; i < ids.length; i++) {
+        ids[i] = stripe.entryAt(node, i) >>> 8;
+      }
+      return ids;
+    }
+  }
+
+  private static boolean contains(int[] values, int value) {
+    for (int v : values) {
+      if (v == value) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void store(String endpoint, String model, KvEvent.BlockStored event) {
@@ -234,104 +313,122 @@ public final class KvBlockIndex implements KvEventSink {
           event.engineBlockHashes().length, endpoint);
       return;
     }
-    EngineKeys engine = engineKeys.computeIfAbsent(endpoint, e -> new EngineKeys(size));
-    int entry = entry(endpointId(endpoint), tierId(event.medium()));
-    long[] requestKeys;
-    synchronized (engine) {
-      long parent;
-      if (event.hasParent()) {
-        long[] parentKeys = engine.map.get(event.parentEngineBlockHash());
-        if (parentKeys == null) {
-          skippedStores.increment();
-          log.debug("Skipping a store of {} blocks on {}: parent block {} is unknown",
-              event.engineBlockHashes().length, endpoint, event.parentEngineBlockHash());
+    int tier = tierId(event.medium());
+    while (true) {
+      EndpointState state = endpoints.computeIfAbsent(endpoint, e -> new EndpointState(endpointIds.acquire(), size));
+      synchronized (state) {
+        if (!state.cleared) {
+          store(state, endpoint, model, tier, event);
           return;
         }
-        parent = parentKeys[parentKeys.length - 1];
-      } else {
-        String effectiveModel = event.loraName() != null && !event.loraName().isEmpty() ? event.loraName() : model;
-        parent = blockKeys.rootKey(effectiveModel);
-      }
-      int[] tokens = event.tokenIds();
-      requestKeys = blockKeys.keys(parent, tokens, 0, tokens.length);
-      long[] engineHashes = event.engineBlockHashes();
-      if (requestKeys.length == 0) {
-        requestKeys = resolve(engine, engineHashes);
-      } else {
-        mapEngineKeys(engine, engineHashes, requestKeys);
       }
     }
-    for (long key : requestKeys) {
-      Stripe stripe = stripe(key);
+  }
+
+  private void store(EndpointState state, String endpoint, String model, int tier, KvEvent.BlockStored event) {
+    EngineTable engine = state.engine;
+    long parent;
+    if (event.hasParent()) {
+      int parentNode = engine.find(event.parentEngineBlockHash());
+      if (parentNode == EngineTable.NIL) {
+        skippedStores.increment();
+        log.debug("Skipping a store of {} blocks on {}: parent block {} is unknown",
+            event.engineBlockHashes().length, endpoint, event.parentEngineBlockHash());
+        return;
+      }
+      parent = engine.lastKey(parentNode);
+    } else {
+      String effectiveModel = event.loraName() != null && !event.loraName().isEmpty() ? event.loraName() : model;
+      parent = blockKeys.rootKey(effectiveModel);
+    }
+    int[] tokens = event.tokenIds();
+    long[] requestKeys = blockKeys.keys(parent, tokens, 0, tokens.length);
+    long[] engineHashes = event.engineBlockHashes();
+    if (requestKeys.length == 0) {
+      requestKeys = resolve(engine, engineHashes);
+    } else {
+      mapEngineKeys(engine, engineHashes, requestKeys);
+    }
+    add(requestKeys, entry(state.id, tier));
+  }
+
+  private void add(long[] keys, int entry) {
+    for (long key : keys) {
+      BlockTable stripe = stripe(key);
+      boolean evicted;
       synchronized (stripe) {
-        stripe.map.computeIfAbsent(key, k -> new Holders()).add(entry, podCacheSize);
+        evicted = stripe.add(key, entry, podCacheSize);
+      }
+      admissions.increment();
+      if (evicted) {
+        evictions.increment();
       }
     }
   }
 
   /** The last request key of each engine hash known, for a tier-only store. */
-  private static long[] resolve(EngineKeys engine, long[] engineHashes) {
+  private static long[] resolve(EngineTable engine, long[] engineHashes) {
     long[] resolved = new long[engineHashes.length];
     int count = 0;
     for (long hash : engineHashes) {
-      long[] keys = engine.map.get(hash);
-      if (keys != null) {
-        resolved[count++] = keys[keys.length - 1];
+      int node = engine.find(hash);
+      if (node != EngineTable.NIL) {
+        resolved[count++] = engine.lastKey(node);
       }
     }
     return Arrays.copyOf(resolved, count);
   }
 
-  /** Maps engine blocks onto request blocks proportionally, as llm-d: the block sizes may differ. */
-  private static void mapEngineKeys(EngineKeys engine, long[] engineHashes, long[] requestKeys) {
+  /**
+   * Maps engine blocks onto request blocks proportionally, as llm-d (the block sizes may differ): over
+   * {@code n = max(engine, request)} steps, step {@code i} maps engine block {@code i * engine / n} to request block
+   * {@code i * request / n}, so each engine block gets a run of consecutive request blocks.
+   */
+  private static void mapEngineKeys(EngineTable engine, long[] engineHashes, long[] requestKeys) {
     if (engineHashes.length == 0) {
       return;
     }
     int n = Math.max(engineHashes.length, requestKeys.length);
-    List<Long> run = new ArrayList<>();
     int current = 0;
-    for (int i = 0; i < n; i++) {
-      int e = (int) ((long) i * engineHashes.length / n);
+    int runStart = 0;
+    for (int i = 1; i <= n; i++) {
+      int e = i == n ? -1 : (int) ((long) i * engineHashes.length / n);
       if (e != current) {
-        engine.put(engineHashes[current], run);
-        run.clear();
+        int from = (int) ((long) runStart * requestKeys.length / n);
+        int to = (int) ((long) (i - 1) * requestKeys.length / n) + 1;
+        engine.put(engineHashes[current], requestKeys, from, to);
         current = e;
+        runStart = i;
       }
-      run.add(requestKeys[(int) ((long) i * requestKeys.length / n)]);
     }
-    engine.put(engineHashes[current], run);
   }
 
   private void remove(String endpoint, KvEvent.BlockRemoved event) {
-    EngineKeys engine = engineKeys.get(endpoint);
-    Integer id = endpointIds.get(endpoint);
-    if (engine == null || id == null) {
+    EndpointState state = endpoints.get(endpoint);
+    if (state == null) {
       return;
     }
-    int entry = entry(id, tierId(event.medium()));
-    synchronized (engine) {
+    int entry = entry(state.id, tierId(event.medium()));
+    synchronized (state) {
+      if (state.cleared) {
+        return;
+      }
       for (long hash : event.engineBlockHashes()) {
-        long[] keys = engine.map.get(hash);
-        if (keys == null) {
+        int node = state.engine.find(hash);
+        if (node == EngineTable.NIL) {
           continue;
         }
         boolean stillHeld = false;
-        for (long key : keys) {
-          Stripe stripe = stripe(key);
+        for (int k = 0; k < state.engine.keyCount(node); k++) {
+          long key = state.engine.keyAt(node, k);
+          BlockTable stripe = stripe(key);
           synchronized (stripe) {
-            Holders holders = stripe.map.get(key);
-            if (holders != null) {
-              holders.remove(entry);
-              if (holders.count == 0) {
-                stripe.map.remove(key);
-              } else if (holders.holdsEndpoint(id)) {
-                stillHeld = true;
-              }
-            }
+            stripe.remove(key, entry);
+            stillHeld |= stripe.holdsEndpoint(key, state.id);
           }
         }
         if (!stillHeld) {
-          engine.map.remove(hash);
+          state.engine.remove(hash);
         }
       }
     }
@@ -346,12 +443,8 @@ public final class KvBlockIndex implements KvEventSink {
     return false;
   }
 
-  private Stripe stripe(long key) {
+  private BlockTable stripe(long key) {
     return stripes[(int) ((key ^ (key >>> 32)) & (STRIPES - 1))];
-  }
-
-  private int endpointId(String endpoint) {
-    return endpointIds.computeIfAbsent(endpoint, e -> nextEndpointId.getAndIncrement());
   }
 
   /** The id of {@code tier} (the default tier when empty), registering it with weight 1.0 when new. */
@@ -378,95 +471,37 @@ public final class KvBlockIndex implements KvEventSink {
     return (endpointId << 8) | tierId;
   }
 
-  /** One stripe of keys, least recently used first. */
-  private static final class Stripe {
-    final LinkedHashMap<Long, Holders> map;
+  /**
+   * What the index keeps of one endpoint: its id in packed entries and its engine map, both guarded by this
+   * object's monitor (taken before a stripe's); once {@code cleared} the state is gone from the index and a writer
+   * takes a fresh one, so entries with a freed id never outlive the clear.
+   */
+  private static final class EndpointState {
+    final int id;
+    final EngineTable engine;
+    boolean cleared;
 
-    Stripe(int capacity) {
-      map = new LinkedHashMap<>(16, 0.75f, true) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, Holders> eldest) {
-          return size() > capacity;
-        }
-      };
+    EndpointState(int id, int size) {
+      this.id = id;
+      this.engine = new EngineTable(size);
     }
   }
 
-  /** One endpoint's engine hashes and the request keys each maps to, least recently stored first. */
-  private static final class EngineKeys {
-    final LinkedHashMap<Long, long[]> map;
+  /** Endpoint ids in use; the lowest free one is handed out first, so ids stay below the most endpoints at once. */
+  private static final class EndpointIds {
+    private final BitSet used = new BitSet();
 
-    EngineKeys(int capacity) {
-      map = new LinkedHashMap<>(16, 0.75f, false) {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<Long, long[]> eldest) {
-          return size() > capacity;
-        }
-      };
+    synchronized int acquire() {
+      int id = used.nextClearBit(0);
+      if (id >= MAX_ENDPOINTS) {
+        throw new IllegalStateException("more than " + MAX_ENDPOINTS + " endpoints at once");
+      }
+      used.set(id);
+      return id;
     }
 
-    void put(long hash, List<Long> keys) {
-      long[] array = new long[keys.size()];
-      for (int i = 0; i < array.length; i++) {
-        array[i] = keys.get(i);
-      }
-      map.put(hash, array);
-    }
-  }
-
-  /** The (endpoint, tier) entries holding one key, packed as {@code endpointId << 8 | tierId}, oldest first. */
-  private static final class Holders {
-    int[] entries = new int[2];
-    int count;
-
-    void add(int entry, int limit) {
-      remove(entry);
-      if (count == limit) {
-        System.arraycopy(entries, 1, entries, 0, --count);
-      }
-      if (count == entries.length) {
-        entries = Arrays.copyOf(entries, Math.min(limit, count * 2));
-      }
-      entries[count++] = entry;
-    }
-
-    void remove(int entry) {
-      for (int i = 0; i < count; i++) {
-        if (entries[i] == entry) {
-          System.arraycopy(entries, i + 1, entries, i, --count - i);
-          return;
-        }
-      }
-    }
-
-    void removeEndpoint(int endpointId) {
-      int kept = 0;
-      for (int i = 0; i < count; i++) {
-        if (entries[i] >>> 8 != endpointId) {
-          entries[kept++] = entries[i];
-        }
-      }
-      count = kept;
-    }
-
-    boolean holdsEndpoint(int endpointId) {
-      for (int i = 0; i < count; i++) {
-        if (entries[i] >>> 8 == endpointId) {
-          return true;
-        }
-      }
-      return false;
-    }
-
-    double bestWeight(int endpointId, double[] weights) {
-      double best = 0;
-      for (int i = 0; i < count; i++) {
-        if (entries[i] >>> 8 == endpointId) {
-          int tier = entries[i] & 0xff;
-          best = Math.max(best, tier < weights.length ? weights[tier] : 1.0);
-        }
-      }
-      return best;
+    synchronized void release(int id) {
+      used.clear(id);
     }
   }
 }

@@ -159,6 +159,56 @@ class KvBlockIndexTest {
   }
 
   @Test
+  void engineBlocksMapOntoRequestBlocksProportionally() {
+    apply("a", stored(new long[] {101}, null, tokens(0, 8), "gpu"));
+    apply("a", stored(new long[] {102}, 101L, tokens(8, 12), "gpu"));
+    assertArrayEquals(new double[] {3, 0}, index.match(keys, AB), "a child chains from the last of its parent's keys");
+    apply("a", new KvEvent.BlockRemoved(new long[] {101}, "gpu"));
+    assertEquals(1, index.size(), "one engine block, two request blocks");
+
+    apply("b", stored(new long[] {201, 202, 203, 204}, null, tokens(0, 8), "gpu"));
+    apply("b", stored(new long[] {205}, 204L, tokens(8, 12), "gpu"));
+    assertArrayEquals(new double[] {0, 3}, index.match(keys, AB));
+    apply("b", new KvEvent.BlockRemoved(new long[] {203}, "gpu"));
+    assertArrayEquals(new double[] {0, 1}, index.match(keys, AB), "two engine blocks share one request block");
+  }
+
+  @Test
+  void endpointsThatLeaveAreForgottenAndTheirIdsDoNotCarryBlocksToNewcomers() {
+    for (int i = 0; i < 10_000; i++) {
+      String endpoint = "pod-" + i;
+      apply(endpoint, stored(new long[] {101}, null, tokens(0, 4), "gpu"));
+      index.addSpeculative(endpoint, keys);
+      assertArrayEquals(new double[] {3}, index.match(keys, new String[] {endpoint}));
+      index.clear(endpoint);
+      assertArrayEquals(new double[] {0}, index.match(keys, new String[] {endpoint}));
+    }
+    assertEquals(0, index.endpointCount());
+    assertEquals(0, index.size());
+    apply("a", stored(new long[] {101}, null, tokens(0, 4), "gpu"));
+    index.addSpeculative("b", new long[] {keys[1]});
+    assertEquals(2, index.endpointCount());
+    assertArrayEquals(new double[] {1, 0, 0}, index.match(keys, new String[] {"a", "b", "pod-1"}));
+  }
+
+  @Test
+  void countersFollowAdmissionsEvictionsAndLookups() {
+    KvBlockIndex small = new KvBlockIndex(blockKeys, 64, 10, Map.of());
+    for (int i = 0; i < 100; i++) {
+      int[] block = {i, i + 1, i + 2, i + 3};
+      small.apply("a", MODEL, List.of(stored(new long[] {i}, null, block, "gpu")));
+    }
+    assertEquals(100, small.admissions());
+    assertEquals(100 - small.size(), small.evictions());
+    apply("a", stored(new long[] {101, 102}, null, tokens(0, 8), "gpu"));
+    apply("b", stored(new long[] {201}, null, tokens(0, 4), "gpu"));
+    index.match(keys, AB);
+    index.match(blockKeys.keys("other", PROMPT), AB);
+    assertEquals(2, index.lookups());
+    assertEquals(2, index.lookupHits(), "the longest run, a's two blocks, then nothing");
+  }
+
+  @Test
   void concurrentWritersAndReadersLeaveConsistentCounts() throws Exception {
     KvBlockIndex index = new KvBlockIndex(blockKeys, 100_000, 10, Map.of());
     int writers = 4;

@@ -109,6 +109,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final List<LongSupplier> prefixIndexSizes = new CopyOnWriteArrayList<>();
   private final Lazy<Histogram> prefixHitRatio;
   private final Lazy<Histogram> prefixHitBytes;
+  private final List<KvCacheIndexStats> kvCacheIndexes = new CopyOnWriteArrayList<>();
 
   // llm_d_* (llm-d's router)
   private final Counter disaggDecisions;
@@ -250,6 +251,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       }
     });
     new MalformedGrpcInput().register(collectors);
+    new KvCacheIndex().register(collectors);
     prefixHitRatio = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_ratio",
         "Ratio of prefix length matched to total prefix length in the cache lookup.", RATIO, List.of()));
     prefixHitBytes = new Lazy<>(() -> histogram("inference_extension_prefix_indexer_hit_bytes",
@@ -484,6 +486,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     prefixIndexSizes.add(Objects.requireNonNull(size, "size"));
   }
 
+  @Override
+  public void addKvCacheIndex(KvCacheIndexStats index) {
+    kvCacheIndexes.add(Objects.requireNonNull(index, "index"));
+  }
+
   /**
    * Reports {@code inference_extension_grpc_malformed_input_total} as {@code total}, read at every scrape; the family
    * is left out while it is 0, so an EPP that sees no malformed input serves the Go EPP's page.
@@ -649,6 +656,42 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     public List<MetricFamilySamples> collect() {
       long total = malformedGrpcInput.getAsLong();
       return total == 0 ? List.of() : List.of(new CounterMetricFamily(NAME, HELP, total));
+    }
+  }
+
+  /**
+   * llm-d's {@code llm_d_epp_kv_cache_index_*} families (with llm-d's HELP texts) and this EPP's
+   * {@code llm_d_epp_kv_cache_index_size}, summed over the indexes added at every scrape; absent before the first.
+   */
+  private final class KvCacheIndex extends Collector {
+    private static final String PREFIX = "llm_d_epp_kv_cache_index_";
+
+    @Override
+    public List<MetricFamilySamples> collect() {
+      if (kvCacheIndexes.isEmpty()) {
+        return List.of();
+      }
+      long keys = 0;
+      long admissions = 0;
+      long evictions = 0;
+      long lookups = 0;
+      long hits = 0;
+      for (KvCacheIndexStats index : kvCacheIndexes) {
+        keys += index.keys();
+        admissions += index.admissions();
+        evictions += index.evictions();
+        lookups += index.lookups();
+        hits += index.lookupHits();
+      }
+      return List.of(
+          new CounterMetricFamily(PREFIX + "admissions_total", "Total number of KV-block admissions", admissions),
+          new CounterMetricFamily(PREFIX + "evictions_total", "Total number of KV-block evictions", evictions),
+          new CounterMetricFamily(PREFIX + "lookup_hits_total",
+              "Contiguous prefix blocks matched by the best pod per lookup", hits),
+          new CounterMetricFamily(PREFIX + "lookup_requests_total", "Total number of lookup calls", lookups),
+          new CounterMetricFamily(PREFIX + "max_pod_hit_count_total",
+              "Longest contiguous per-pod prefix chain observed per lookup", hits),
+          new GaugeMetricFamily(PREFIX + "size", "Number of block keys the KV-cache index holds.", keys));
     }
   }
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.TypedName;
 import dev.epp.metrics.export.internal.BuildInfo;
 import dev.epp.scheduler.EndpointPool;
@@ -91,6 +92,55 @@ class EppMetricsTest {
         "inference_pool_ready_pods{name=\"gaie-sim\"} 3");
     assertEquals(expected, grep("inference_"));
     assertTrue(build.buildRef().startsWith("0."), "build_ref is the project version: " + build.buildRef());
+  }
+
+  @Test
+  void kvCacheIndexFamiliesSumTheIndexesAddedAndAreAbsentBefore() throws Exception {
+    assertEquals(List.of(), grep("llm_d_epp_kv_cache_index"));
+    metrics.addKvCacheIndex(stats(10, 12, 2, 3, 40));
+    metrics.addKvCacheIndex(stats(5, 5, 0, 1, 2));
+    assertEquals(List.of(
+        "llm_d_epp_kv_cache_index_admissions_total 17",
+        "llm_d_epp_kv_cache_index_evictions_total 2",
+        "llm_d_epp_kv_cache_index_lookup_hits_total 42",
+        "llm_d_epp_kv_cache_index_lookup_requests_total 4",
+        "llm_d_epp_kv_cache_index_max_pod_hit_count_total 42",
+        "llm_d_epp_kv_cache_index_size 15"), grep("llm_d_epp_kv_cache_index"));
+    assertEquals("""
+        # HELP llm_d_epp_kv_cache_index_lookup_hits_total Contiguous prefix blocks matched by the best pod per lookup
+        # TYPE llm_d_epp_kv_cache_index_lookup_hits_total counter
+        llm_d_epp_kv_cache_index_lookup_hits_total 42
+        """, family("llm_d_epp_kv_cache_index_lookup_hits_total"));
+  }
+
+  private static MetricsRecorder.KvCacheIndexStats stats(long keys, long admissions, long evictions, long lookups,
+      long hits) {
+    return new MetricsRecorder.KvCacheIndexStats() {
+      @Override
+      public long keys() {
+        return keys;
+      }
+
+      @Override
+      public long admissions() {
+        return admissions;
+      }
+
+      @Override
+      public long evictions() {
+        return evictions;
+      }
+
+      @Override
+      public long lookups() {
+        return lookups;
+      }
+
+      @Override
+      public long lookupHits() {
+        return hits;
+      }
+    };
   }
 
   @Test

@@ -29,7 +29,8 @@ import org.zeromq.ZMQ;
  *
  * <p>The rank is the data-parallel rank whose publisher the endpoint is: {@code i} for an endpoint named
  * {@code <pod>-rank-<i>} (Kubernetes discovery's name for a pod's {@code i}-th target port, which llm-d maps to the
- * engine's rank), otherwise 0.
+ * engine's rank), otherwise 0. An endpoint labelled {@value #PORT_LABEL}{@code =<port>} is subscribed on that port
+ * instead: for model servers that share an address, such as the demo's pods on one host (Kubernetes pods never do).
  *
  * <p>Messages are decoded by {@link KvEventDecoder}. Each endpoint's sequence numbers are checked: a message whose
  * number is not the previous one plus 1 (events lost, or the publisher restarted) is counted as a gap, and the
@@ -59,6 +60,9 @@ public final class KvEventSubscribers implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(KvEventSubscribers.class);
   private static final Pattern RANK = Pattern.compile("-rank-(\\d{1,5})$");
+
+  /** The endpoint label naming its publisher's port, overriding {@code socketPort + rank}. */
+  public static final String PORT_LABEL = "kv-events-port";
   private static final int MAX_FRAMES = 3;
   private static final int MAX_MESSAGES_PER_POLL = 256;
 
@@ -116,7 +120,8 @@ public final class KvEventSubscribers implements AutoCloseable {
    */
   public void subscribe(Endpoint endpoint) {
     int rank = rank(endpoint);
-    String url = url(endpoint, socketPort, rank);
+    int labelled = labelledPort(endpoint);
+    String url = labelled > 0 ? url(endpoint, labelled, 0) : url(endpoint, socketPort, rank);
     String replayUrl = replaySocketPort == 0 ? null : url(endpoint, replaySocketPort, rank);
     command(() -> open(endpoint.name(), url, replayUrl));
   }
@@ -155,6 +160,25 @@ public final class KvEventSubscribers implements AutoCloseable {
     }
     String host = endpoint.address().indexOf(':') >= 0 ? "[" + endpoint.address() + "]" : endpoint.address();
     return "tcp://" + host + ":" + port;
+  }
+
+  /** The port of the endpoint's {@value #PORT_LABEL} label, or 0 without one; a bad value is logged and ignored. */
+  private static int labelledPort(Endpoint endpoint) {
+    String value = endpoint.labels().get(PORT_LABEL);
+    if (value == null) {
+      return 0;
+    }
+    try {
+      int port = Integer.parseInt(value.trim());
+      if (port >= 1 && port <= 65535) {
+        return port;
+      }
+    } catch (NumberFormatException e) {
+      // logged below
+    }
+    log.warn("endpoint {}: ignoring label {}={}: not a port; subscribing on the configured socketPort",
+        endpoint.name(), PORT_LABEL, value);
+    return 0;
   }
 
   /** {@code i} for an endpoint named {@code <pod>-rank-<i>}, otherwise 0. */

@@ -16,6 +16,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -308,6 +309,18 @@ class KvEventSubscribersTest {
     assertThrows(IllegalArgumentException.class, () -> KvEventSubscribers.builder(sink).socketPort(0));
     assertThrows(IllegalArgumentException.class, () -> KvEventSubscribers.builder(sink).replaySocketPort(70000));
     assertThrows(IllegalArgumentException.class, () -> KvEventSubscribers.builder(sink).concurrency(0));
+  }
+
+  @Test
+  void aPortLabelOverridesSocketPortForServersSharingAnAddress() {
+    Publisher pub = publisher("pod-a");
+    KvEventSubscribers subs = subscribers(5557, 1, 16); // nothing listens there
+    subs.subscribe(new Endpoint("a", "127.0.0.1", 8000,
+        Map.of(KvEventSubscribers.PORT_LABEL, Integer.toString(pub.port()))));
+    pub.handshake(sink, "a");
+    pub.publish(MODEL, batch(list("AllBlocksCleared")));
+    eventually().until(() -> sink.applies("a", MODEL).stream().anyMatch(
+        call -> call.events().stream().anyMatch(KvEvent.AllBlocksCleared.class::isInstance)));
   }
 
   /** Names of the live threads, sorted, without JUnit's and Awaitility's own. */

@@ -72,7 +72,7 @@ class SimulatedPodsTest {
       HttpClient client = HttpClient.newHttpClient();
       AtomicInteger prompts = new AtomicInteger();
       byte[][] topic = new byte[1][];
-      Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> { // until the subscription is in place
+      Awaitility.await().atMost(Duration.ofSeconds(60)).pollInSameThread().until(() -> { // until subscribed
         String prompt = prompts.incrementAndGet() + " " + "x".repeat(200);
         client.send(HttpRequest.newBuilder(URI.create("http://" + running.get(1).hostPort() + "/v1/completions"))
             .POST(HttpRequest.BodyPublishers.ofString("{\"model\":\"" + SimulatedPods.model() + "\",\"prompt\":\""

@@ -60,8 +60,9 @@ class SimulatorKvEventsTest {
     subscriber.subscribe("kv@".getBytes(StandardCharsets.UTF_8));
     subscriber.setReceiveTimeOut(200);
     subscriber.connect("tcp://127.0.0.1:" + server.kvEventsPort());
-    // a subscription takes effect asynchronously: send fresh prompts until their events arrive
-    Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> {
+    // a subscription takes effect asynchronously: send fresh prompts until their events arrive (polling on this
+    // thread: a ZeroMQ socket belongs to one thread)
+    Awaitility.await().atMost(Duration.ofSeconds(60)).pollInSameThread().until(() -> {
       complete(MODEL, freshPrompt(), 1);
       return receive(200) != null;
     });

@@ -34,8 +34,10 @@ import java.util.regex.Pattern;
  * pods ({@link SimulatedPods}) listed in a temporary endpoints file, an {@link EppServer} that watches that file
  * (plaintext ext_proc, health, {@code /metrics}) and a {@link Gateway} routing through the EPP over ext_proc. The EPP
  * runs {@code --config-file}'s configuration, else with {@code --pd} the shipped {@code examples/configs/pd.yaml}
- * (packaged beside this class as {@value #PD_CONFIG}), else the default one; with {@code --pd} the configuration must
- * have a {@code disagg-profile-handler}. The gateway also serves {@code /demo/replicas}: {@code GET} lists the pods,
+ * (packaged beside this class as {@value #PD_CONFIG}), else with {@code --precise} the shipped
+ * {@code examples/configs/precise-prefix.yaml} ({@value #PRECISE_CONFIG}) with its token producer pointed at the first
+ * pod's render endpoints, else the default one; with {@code --pd} the configuration must have a
+ * {@code disagg-profile-handler}. The gateway also serves {@code /demo/replicas}: {@code GET} lists the pods,
  * {@code POST ?count=N} scales them and the EPP finds the change through the file; both answer
  * {@code {"replicas":N,"pods":[{"name":...,"endpoint":"127.0.0.1:port"},...]}}. The gateway and the pods listen on the
  * loopback address only.
@@ -50,7 +52,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
 
   private static final String DESCRIPTION = """
       Runs the EPP observability walkthrough on one machine: simulated vLLM pods, the EPP (plaintext ext_proc; the
-      default configuration, examples/configs/pd.yaml with --pd, or --config-file's) discovering them through a
+      default configuration, examples/configs/pd.yaml with --pd, examples/configs/precise-prefix.yaml with --precise,
+      or --config-file's) discovering them through a
       watched endpoints file, and a gateway routing /v1/* through it.
       POST /demo/replicas?count=N on the gateway starts or stops pods; GET /demo/replicas lists them.""";
   private static final String PATH = "/demo/";
@@ -60,6 +63,12 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
   static final String PD_CONFIG = "pd.yaml";
   /** Where {@link #PD_CONFIG} is in the source tree, as the banner and messages name it. */
   static final String PD_CONFIG_SOURCE = "examples/configs/pd.yaml";
+  /** The precise prefix-cache configuration {@code --precise} runs: a resource beside this class. */
+  static final String PRECISE_CONFIG = "precise-prefix.yaml";
+  /** Where {@link #PRECISE_CONFIG} is in the source tree. */
+  static final String PRECISE_CONFIG_SOURCE = "examples/configs/precise-prefix.yaml";
+  /** The render address in {@link #PRECISE_CONFIG}, replaced by the first pod's. */
+  private static final String PRECISE_RENDER_URL = "http://127.0.0.1:8001";
   /** A prompt of 102 bytes (25 tokens as the EPP estimates them), long enough for {@link #PD_CONFIG}'s decider to prefill it on a prefill pod. */
   static final String PD_PROMPT =
       "Explain prefill/decode disaggregation: why run the prompt pass and token generation on different pods?";
@@ -90,6 +99,9 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       "prefill/decode disaggregation: even pods prefill, odd pods decode (label llm-d.ai/role), 4 pods unless "
           + "--replicas; the EPP runs examples/configs/pd.yaml (decode pod first, then a prefill pod for prompts of "
           + "16+ uncached tokens) unless --config-file, which must then have a disagg-profile-handler");
+  private final Cli.Flag<Boolean> precise = flags.bool("precise", false,
+      "precise prefix-cache routing: the EPP runs examples/configs/precise-prefix.yaml (llm-d's sample), indexing "
+          + "the pods' KV-cache events and tokenizing prompts with the first pod's /render; needs --kv-events");
   private final Cli.Flag<Integer> maxReplicas = flags.integer("max-replicas", 8, 1, 1024,
       "the most pods /demo/replicas starts");
   private final Cli.Flag<String> poolName = flags.string("pool-name", "demo-pool",
@@ -130,6 +142,11 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
         throw new Cli.UsageException("--first-pod-port " + firstPodPort.get() + " leaves no room for "
             + maxReplicas.get() + " pods");
       }
+      if (precise.get() && (disaggregated.get() || configFile.isSet() || !kvEvents.get()
+          || startReplicas() == 0)) {
+        throw new Cli.UsageException("--precise runs its own configuration over the pods' KV events: it needs"
+            + " --kv-events and at least one replica, and excludes --pd and --config-file");
+      }
       if (kvEvents.get() && kvEventsPort.get() > 0 && kvEventsPort.get() + maxReplicas.get() - 1 > 65535) {
         throw new Cli.UsageException("--kv-events-port " + kvEventsPort.get() + " leaves no room for "
             + maxReplicas.get() + " pods");
@@ -152,7 +169,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(EppMetrics.create())
           .allowExperimentalPlugins(allowExperimental.get());
       config = configFile.isSet() ? loader.load(configFile.get())
-          : disaggregated.get() ? loader.parse(pdConfig(), PD_CONFIG_SOURCE)
+          : disaggregated.get() ? loader.parse(resource(PD_CONFIG), PD_CONFIG_SOURCE)
+          : precise.get() ? null // once the first pod's port is known
           : loader.defaults();
     } catch (ConfigException e) {
       err.println("demo: invalid configuration: " + ServerCommand.oneLine(e.getMessage()));
@@ -176,6 +194,12 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     Gateway gateway = null;
     try {
       pods.scale(startReplicas());
+      if (precise.get()) {
+        config = EndpointPickerConfig.loader().metrics(EppMetrics.create())
+            .allowExperimentalPlugins(allowExperimental.get())
+            .parse(resource(PRECISE_CONFIG).replace(PRECISE_RENDER_URL,
+                "http://" + pods.pods().get(0).hostPort()), PRECISE_CONFIG_SOURCE);
+      }
       epp = EppServer.builder(config, new FileDiscovery(endpointsFile))
           .poolName(poolName.get())
           .grpcPort(grpcPort.get())
@@ -201,8 +225,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
       printWhatToTry(ports, endpointsFile, pods);
       awaitStop(ports);
       return 0;
-    } catch (IOException | EppServer.StartException e) {
-      err.println("demo: cannot start: " + e.getMessage());
+    } catch (IOException | EppServer.StartException | ConfigException e) {
+      err.println("demo: cannot start: " + ServerCommand.oneLine(e.getMessage()));
       return 1;
     } finally {
       if (gateway != null) {
@@ -219,11 +243,11 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     }
   }
 
-  /** The text of {@link #PD_CONFIG}, packaged from {@value #PD_CONFIG_SOURCE}. */
-  private static String pdConfig() {
-    try (InputStream in = DemoCommand.class.getResourceAsStream(PD_CONFIG)) {
+  /** The text of a configuration packaged beside this class from {@code examples/configs}. */
+  private static String resource(String name) {
+    try (InputStream in = DemoCommand.class.getResourceAsStream(name)) {
       if (in == null) {
-        throw new IllegalStateException("no resource " + PD_CONFIG + " beside " + DemoCommand.class.getName());
+        throw new IllegalStateException("no resource " + name + " beside " + DemoCommand.class.getName());
       }
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
@@ -293,7 +317,8 @@ final class DemoCommand extends LongRunningCommand<DemoCommand.Ports> {
     out.println("  EPP pool " + poolName.get() + ": ext_proc :" + ports.grpc() + " (plaintext), gRPC health :"
         + ports.grpcHealth() + ", metrics :" + ports.metrics() + " (pool gauges refreshed every "
         + refreshPrometheus.get().toMillis() + " ms), configuration "
-        + (configFile.isSet() ? configFile.get() : disaggregated.get() ? PD_CONFIG_SOURCE : "default"));
+        + (configFile.isSet() ? configFile.get() : disaggregated.get() ? PD_CONFIG_SOURCE
+            : precise.get() ? PRECISE_CONFIG_SOURCE : "default"));
     out.println("  gateway :" + ports.gateway() + " routing /v1/* through the EPP; " + PATH
         + "replicas scales the pods");
     out.println();

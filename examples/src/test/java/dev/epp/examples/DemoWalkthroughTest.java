@@ -205,6 +205,57 @@ class DemoWalkthroughTest {
   }
 
   @Test
+  void preciseRoutesByTheTokensAndTheKvEventsOfThePods() throws Exception {
+    DemoCommand command = new DemoCommand(new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8));
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+        "--gateway-port", "0", "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
+        "--first-pod-port", "0", "--kv-events-port", "0", "--precise"}));
+    try {
+      ports = command.started().get(20, TimeUnit.SECONDS);
+      assertNotNull(ports, err.toString(StandardCharsets.UTF_8));
+      assertTrue(out.toString(StandardCharsets.UTF_8).contains("configuration " + DemoCommand.PRECISE_CONFIG_SOURCE));
+      awaitMetrics(m -> m.contains(readyPods(3)));
+
+      // The first request is cached by the pod that serves it, which tells the EPP over its KV events; from then on
+      // the precise index knows the prompt's blocks are there and the later requests follow them.
+      String prompt = "Summarise the history of prefix caching in inference servers. ".repeat(12);
+      List<String> served = new ArrayList<>();
+      for (int i = 0; i < 4; i++) {
+        HttpResponse<String> completion = send(HttpRequest.newBuilder(gateway("/v1/completions"))
+            .header("content-type", "application/json")
+            .POST(BodyPublishers.ofString("{\"model\":\"" + MODEL + "\",\"prompt\":\"" + prompt
+                + "\",\"max_tokens\":4}")));
+        assertEquals(200, completion.statusCode(), completion.body());
+        served.add(served(completion));
+        if (i == 0) {
+          Awaitility.await("the EPP indexed the first pod's KV events").atMost(SCALE_DEADLINE)
+              .pollInterval(Duration.ofMillis(50)).until(() -> eppMetric("llm_d_epp_kv_cache_index_admissions_total")
+                  > 0);
+        }
+      }
+      assertEquals(List.of(served.get(0), served.get(0), served.get(0), served.get(0)), served);
+      assertTrue(eppMetric("llm_d_epp_kv_cache_index_lookup_hits_total") > 0, "precise matches were found");
+      assertEquals(0, eppMetric("llm_d_epp_tokenization_failures_total"), "tokenized by the pod's /render");
+
+      command.stop();
+      assertEquals(0, exit.get(15, TimeUnit.SECONDS));
+      assertEquals("", err.toString(StandardCharsets.UTF_8));
+    } finally {
+      command.stop();
+      exit.get(15, TimeUnit.SECONDS);
+    }
+  }
+
+  /** The sum of every sample of {@code family} on the EPP's {@code /metrics}. */
+  private double eppMetric(String family) throws Exception {
+    String page = send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + ports.metrics() + "/metrics"))
+        .GET()).body();
+    return page.lines().filter(l -> l.startsWith(family + "{") || l.startsWith(family + " "))
+        .mapToDouble(DemoWalkthroughTest::value).sum();
+  }
+
+  @Test
   void pdWithAConfigFileWithoutADisaggProfileHandlerExitsWithOneAndOneLine() throws Exception {
     DemoCommand command = new DemoCommand(System.out, new PrintStream(err, true, StandardCharsets.UTF_8));
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {

@@ -1,5 +1,6 @@
 package dev.epp.examples.simulator;
 
+import dev.epp.kvcache.events.KvEventSubscribers;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -25,7 +26,8 @@ import java.util.Objects;
  *
  * <p>With KV events, pod {@code i} also publishes its KV-cache events over ZeroMQ on
  * {@code tcp://127.0.0.1:<firstKvEventsPort + i>} (or a free port when {@code firstKvEventsPort} is 0), topic
- * {@code kv@vllm-<i>-rank-0@<model>}: the pods share one address, so each has its own port.
+ * {@code kv@vllm-<i>-rank-0@<model>}: the pods share one address, so each has its own port, which its line names with
+ * the label {@code kv-events-port=<port>} for the EPP's KV-event subscribers.
  *
  * <p>Every pod runs {@link #ENGINE}, sized so that load from a shell loop shows in queues and KV-cache use.
  *
@@ -173,7 +175,11 @@ public final class SimulatedPods implements AutoCloseable {
     List<Pod> pods = pods();
     for (int i = 0; i < pods.size(); i++) {
       text.append(pods.get(i).name()).append(' ').append(pods.get(i).hostPort()).append(' ').append(ENGINE_LABEL)
-          .append(' ').append(role(i).label()).append('\n');
+          .append(' ').append(role(i).label());
+      if (pods.get(i).kvEventsPort() > 0) {
+        text.append(' ').append(KvEventSubscribers.PORT_LABEL).append('=').append(pods.get(i).kvEventsPort());
+      }
+      text.append('\n');
     }
     Path dir = endpointsFile.toAbsolutePath().getParent();
     Path temp = Files.createTempFile(dir, endpointsFile.getFileName() + ".", ".tmp");

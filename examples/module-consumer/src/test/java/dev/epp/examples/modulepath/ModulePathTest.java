@@ -42,7 +42,8 @@ class ModulePathTest {
 
   /** The modules with a descriptor of their own; {@code dev.epp.kubernetes} is automatic. */
   private static final List<String> DESCRIBED = List.of(
-      "dev.epp.api", "dev.epp.scheduler", "dev.epp.discovery", "dev.epp.metrics", "dev.epp.extproc", "dev.epp.server");
+      "dev.epp.api", "dev.epp.scheduler", "dev.epp.discovery", "dev.epp.metrics", "dev.epp.extproc", "dev.epp.server",
+      "dev.epp.kvcache");
 
   private static final String PLUGIN_FACTORY = "dev.epp.api.PluginFactory";
 
@@ -99,6 +100,7 @@ class ModulePathTest {
         "registry module: dev.epp.scheduler",
         "queue-scorer module: dev.epp.scheduler",
         "prefer-label-scorer module: dev.epp.examples.plugin",
+        "precise-prefix-cache-producer module: dev.epp.kvcache",
         "chosen: 10.0.0.2:8000"), run.stdout());
   }
 

@@ -11,7 +11,8 @@ import java.util.Map;
 
 /**
  * Loads a configuration whose plugins {@code ServiceLoader} finds in their modules (a built-in scorer and the
- * {@code prefer-label-scorer} of {@code dev.epp.examples.plugin}), schedules one request over three endpoints and
+ * {@code prefer-label-scorer} of {@code dev.epp.examples.plugin}; the precise prefix-cache plugins of
+ * {@code dev.epp.kvcache} are found too), schedules one request over three endpoints and
  * prints the chosen one.
  */
 public final class Main {
@@ -35,7 +36,7 @@ public final class Main {
   public static void main(String[] args) {
     PluginRegistry registry = PluginRegistry.defaultRegistry();
     System.out.println("registry module: " + PluginRegistry.class.getModule().getName());
-    for (String type : new String[] {"queue-scorer", "prefer-label-scorer"}) {
+    for (String type : new String[] {"queue-scorer", "prefer-label-scorer", "precise-prefix-cache-producer"}) {
       System.out.println(type + " module: " + registry.factory(type)
           .map(factory -> factory.getClass().getModule().getName()).orElse("none"));
     }

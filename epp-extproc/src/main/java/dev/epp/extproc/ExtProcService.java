@@ -79,8 +79,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Buffered bodies are bounded twice: a request body by {@link Builder#maxRequestBodyBytes} (else 413), and the
  * request and response bodies buffered by all streams together by {@link Builder#maxBufferedBodyBytes} (else 429).
- * A stream returns what it holds to that budget when the body is routed or flushed, and when the stream ends however
- * it ends. A stream that receives no message for the idle timeout (default 15 minutes) is cancelled with
+ * A stream returns what it holds to that budget when the body is routed (a body waiting in flow control stays counted)
+ * or flushed, and when the stream ends however it ends. A stream that receives no message for the idle timeout (default 15 minutes) is cancelled with
  * {@code DEADLINE_EXCEEDED}, so an abandoned stream cannot hold its buffers forever. Bytes that are not an ext_proc
  * message end the stream with {@code INVALID_ARGUMENT} and are counted by {@link MalformedInput}.
  *
@@ -396,12 +396,13 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       phase = RequestPhase.ROUTED;
       byte[] body = requestBody.toByteArray();
       requestBody = ByteString.EMPTY;
-      releaseReserved();
       CompletableFuture<Routing> routed = director.routeAsync(headers, body, subsetHint, startNanos);
       if (routed.isDone()) {
+        releaseReserved();
         forward(result(routed), endOfStream);
         return;
       }
+      // the body stays counted against the shared budget while it waits in flow control
       queued = routed;
       queuedEndOfStream = endOfStream;
       routed.whenCompleteAsync((ignored, error) -> dispatched(routed), DELIVERY);
@@ -410,6 +411,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     /** Answers a request that waited in flow control, unless the stream ended meanwhile. */
     private synchronized void dispatched(CompletableFuture<Routing> routed) {
       queued = null;
+      releaseReserved();
       if (closed) {
         if (!routed.isCompletedExceptionally()) {
           director.finish(routed.join()); // routed as the client left

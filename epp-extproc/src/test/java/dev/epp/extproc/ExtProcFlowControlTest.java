@@ -227,6 +227,29 @@ class ExtProcFlowControlTest {
   }
 
   @Test
+  void aWaitingBodyStaysCountedAgainstTheBufferBudget() {
+    // bodies of 90 bytes; the budget holds two waiting ones, not three
+    String pad = "x".repeat(90 - ExtProcHarness.completion("my-model", "w1").length());
+    epp = new ExtProcHarness(CONFIG, service -> service.maxRequestBodyBytes(100).maxBufferedBodyBytes(250));
+    Exchange busy = busyPod("tenant");
+    Exchange first = send("tenant", "my-model", "w1" + pad);
+    Exchange second = send("tenant", "my-model", "w2" + pad);
+    awaitQueued(2);
+
+    ImmediateResponse refused = dropped(send("tenant", "my-model", "w3" + pad));
+    assertEquals(429, refused.getStatus().getCodeValue());
+    assertTrue(refused.getBody().toStringUtf8().contains("buffering its limit"), refused.getBody().toStringUtf8());
+    finish(busy);
+    first.awaitResponses(2);
+    finish(first);
+    second.awaitResponses(2);
+    finish(second);
+    Exchange fourth = send("tenant", "my-model", "w4" + pad); // the dispatched bodies left the budget
+    fourth.awaitResponses(2);
+    finish(fourth);
+  }
+
+  @Test
   void theSloDeadlineOrdersABandWhenConfigured() {
     epp = new ExtProcHarness(CONFIG.replace("- name: rr\n", "- type: slo-deadline-ordering-policy\n- name: rr\n")
         .replace("    fairnessPolicyRef: rr\n", "    fairnessPolicyRef: rr\n    orderingPolicyRef: slo-deadline-ordering-policy\n"));

@@ -301,17 +301,21 @@ public final class Director {
         request.targetModel()));
     CompletableFuture<Routing> result = new CompletableFuture<>();
     ticket.outcome().thenAccept(outcome -> {
-      if (outcome.kind() != Outcome.Kind.DISPATCHED) {
-        failed(request, dropped(outcome.kind())).whenComplete((ignored, e) -> result.completeExceptionally(e));
-        return;
-      }
-      admitted(context, parser, body, subsetHint, receivedNanos, false).whenComplete((routing, e) -> {
-        if (e != null) {
-          result.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
-        } else if (!result.complete(routing)) {
-          finish(routing); // cancelled while it was being routed
+      try {
+        if (outcome.kind() != Outcome.Kind.DISPATCHED) {
+          failed(request, dropped(outcome.kind())).whenComplete((ignored, e) -> result.completeExceptionally(e));
+          return;
         }
-      });
+        admitted(context, parser, body, subsetHint, receivedNanos, false).whenComplete((routing, e) -> {
+          if (e != null) {
+            result.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
+          } else if (!result.complete(routing)) {
+            finish(routing); // cancelled while it was being routed
+          }
+        });
+      } catch (RuntimeException e) {
+        result.completeExceptionally(e); // a failing plugin must not leave the caller waiting
+      }
     });
     result.whenComplete((routing, e) -> {
       if (e instanceof CancellationException) {

@@ -568,7 +568,7 @@ public final class RoutingBench {
    * {@code token-producer}; the sample's data-layer plugins are left out (metrics are published into the pool
    * directly, and every pool listener hears pool changes).
    */
-  private static String kvAware(boolean precise) {
+  static String kvAware(boolean precise) {
     String producer = precise ? """
         - type: simulator-tokenizer
         - type: precise-prefix-cache-producer

@@ -39,8 +39,8 @@ final class TestPlugins {
   /**
    * The built-in registry plus: {@code test-token-producer} (stores each prompt character as a token id),
    * {@code precise-prefix-cache-producer} replaced by the real producer and parameters with subscriptions that record
-   * their calls in {@link #CALLS}), and stand-ins of the types other modules provide ({@code token-producer},
-   * {@code metrics-data-source}, {@code core-metrics-extractor}).
+   * their calls in {@link #CALLS}), and stand-ins of the types other modules provide ({@code metrics-data-source},
+   * {@code core-metrics-extractor}; {@code token-producer} when it is not registered).
    */
   static PluginRegistry registry() {
     PluginRegistry registry = new PluginRegistry();
@@ -59,6 +59,9 @@ final class TestPlugins {
       return producer;
     }));
     for (String type : List.of("token-producer", "metrics-data-source", "core-metrics-extractor")) {
+      if (registry.factory(type).isPresent()) {
+        continue; // provided by this module
+      }
       registry.register(factory(type, spec -> {
         spec.parameters().markAllRead();
         return spec::typedName;

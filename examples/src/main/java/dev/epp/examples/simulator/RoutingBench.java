@@ -101,10 +101,19 @@ public final class RoutingBench {
    * sample precise configuration), with one EPP replica and with two; see {@link #kvAware}.
    */
   static final List<Config> PRECISE_CONFIGS = List.of(
-      new Config("approximate (same weights)", loader -> loader.parse(kvAware(false), "approximate"), false, 1),
-      new Config("precise", loader -> loader.parse(kvAware(true), "precise"), false, 1),
-      new Config("approximate, 2 EPPs", loader -> loader.parse(kvAware(false), "approximate"), false, 2),
-      new Config("precise, 2 EPPs", loader -> loader.parse(kvAware(true), "precise"), false, 2));
+      new Config("approximate (same weights)", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"),
+          false, 1),
+      new Config("precise", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 1),
+      new Config("precise, speculative", loader -> loader.parse(kvAware(Index.SPECULATIVE), "precise, speculative"),
+          false, 1),
+      new Config("approximate, 2 EPPs", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"), false, 2),
+      new Config("precise, 2 EPPs", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 2));
+
+  /**
+   * Where {@link #kvAware}'s prefix match comes from: {@code approx-prefix-cache-producer} (defaults), or
+   * {@code precise-prefix-cache-producer} without or with {@code speculativeIndexing} (TTL 2 s, its default).
+   */
+  enum Index { APPROXIMATE, PRECISE, SPECULATIVE }
 
   /** {@link #CONFIGS} then {@link #PRECISE_CONFIGS}. */
   static final List<Config> ALL_CONFIGS = Stream.concat(CONFIGS.stream(), PRECISE_CONFIGS.stream()).toList();
@@ -126,7 +135,7 @@ public final class RoutingBench {
           true));
 
   /** KV blocks per pod in {@code multi-turn-evict}. */
-  static final int EVICT_KV_BLOCKS = 256;
+  static final int EVICT_KV_BLOCKS = 192;
 
   /** The arrival rate of {@code multi-turn-evict}. */
   static final double EVICT_RATE = 60;
@@ -364,10 +373,11 @@ public final class RoutingBench {
       roles.add(role);
     }
     PluginRegistry registry = registry(kvEvents);
+    VirtualScheduler scheduler = new VirtualScheduler(clock);
     List<Director> directors = new ArrayList<>();
     for (int replica = 0; replica < config.eppReplicas(); replica++) {
       EndpointPickerConfig schedulerConfig = config.load().apply(EndpointPickerConfig.loader().registry(registry)
-          .ticker(clock::nanos).random(new Random(options.seed() + replica)));
+          .ticker(clock::nanos).scheduler(scheduler).random(new Random(options.seed() + replica)));
       directors.add(Director.builder(schedulerConfig, pool).ticker(clock::nanos).build());
     }
     Results results = new Results(workload.size());
@@ -560,22 +570,23 @@ public final class RoutingBench {
 
   /**
    * llm-d's sample precise prefix-cache configuration ({@code epp-precise-prefix-cache-config.yaml}:
-   * {@code prefix-cache-scorer} 2, {@code kv-cache-utilization-scorer} 1, {@code queue-scorer} 1, {@code max-score-picker})
-   * with the prefix match from {@code precise-prefix-cache-producer} ({@code precise}) or from
-   * {@code approx-prefix-cache-producer} with its defaults (otherwise). The precise producer's block size is the
+   * {@code prefix-cache-scorer} 2, {@code kv-cache-utilization-scorer} 1, {@code queue-scorer} 1,
+   * {@code max-score-picker}) with the prefix match from {@code index}. The precise producer's block size is the
    * engines' (16 tokens), as a deployment must set it: the index keys the blocks of each stored event by its tokens,
    * and an event of fewer tokens than a block indexes nothing. {@value SimulatorTokenizer#TYPE} stands in for
    * {@code token-producer}; the sample's data-layer plugins are left out (metrics are published into the pool
    * directly, and every pool listener hears pool changes).
    */
-  static String kvAware(boolean precise) {
+  static String kvAware(Index index) {
+    boolean precise = index != Index.APPROXIMATE;
     String producer = precise ? """
         - type: simulator-tokenizer
         - type: precise-prefix-cache-producer
           parameters:
+            speculativeIndexing: %s
             tokenProcessorConfig:
               blockSize: 16
-        """ : "- type: approx-prefix-cache-producer\n";
+        """.formatted(index == Index.SPECULATIVE) : "- type: approx-prefix-cache-producer\n";
     return """
         apiVersion: llm-d.ai/v1alpha1
         kind: EndpointPickerConfig

@@ -38,13 +38,17 @@ class RoutingBenchPreciseTest {
     final PrecisePrefixCacheProducer producer;
 
     TwoPods(int kvBlocks) {
+      this(kvBlocks, RoutingBench.Index.PRECISE);
+    }
+
+    TwoPods(int kvBlocks, RoutingBench.Index index) {
       for (int i = 0; i < PODS.length; i++) {
         pool.upsert(new Endpoint(PODS[i], "10.0.0." + (i + 1), 8000, Map.of(Role.LABEL, Role.BOTH.labelValue())));
         engines.add(new SimulatedEngine(EngineConfig.defaults().withKvBlocks(kvBlocks), clock,
             events.listener(PODS[i])));
       }
       config = EndpointPickerConfig.loader().registry(RoutingBench.registry(events)).ticker(clock::nanos)
-          .random(new Random(1)).parse(RoutingBench.kvAware(true), "precise");
+          .scheduler(new VirtualScheduler(clock)).random(new Random(1)).parse(RoutingBench.kvAware(index), "precise");
       director = Director.builder(config, pool).ticker(clock::nanos).build();
       producer = config.plugins(PrecisePrefixCacheProducer.class).get(0);
     }
@@ -101,6 +105,19 @@ class RoutingBenchPreciseTest {
   }
 
   @Test
+  void speculativeIndexingRecordsThePickUntilItsTtlEndsInVirtualTime() {
+    TwoPods pods = new TwoPods(64, RoutingBench.Index.SPECULATIVE);
+    String prompt = Workload.text(new Random(1), "Prompt: ", 16 * 4);
+    Routing routing = pods.route(prompt);
+    int target = routing.targets().get(0).name().equals(PODS[0]) ? 0 : 1;
+    assertEquals(4.0, pods.matches(prompt).get(target)); // before the pod has even seen the request
+    pods.clock.runUntil(Duration.ofSeconds(2).toNanos() - 1);
+    assertEquals(4.0, pods.matches(prompt).get(target));
+    pods.clock.runUntil(Duration.ofSeconds(2).toNanos());
+    assertEquals(List.of(0.0, 0.0), pods.matches(prompt));
+  }
+
+  @Test
   void requestsAlternateBetweenEppReplicasEachWithItsOwnConfiguration() {
     List<List<Long>> bodySizes = List.of(new ArrayList<>(), new ArrayList<>());
     List<EndpointPickerConfig> loaded = new ArrayList<>();
@@ -111,7 +128,7 @@ class RoutingBenchPreciseTest {
         public void recordRequestSize(String model, String targetModel, long bytes) {
           sizes.add(bytes);
         }
-      }).parse(RoutingBench.kvAware(true), "two");
+      }).parse(RoutingBench.kvAware(RoutingBench.Index.PRECISE), "two");
       loaded.add(config);
       return config;
     }, false, 2);

@@ -246,8 +246,9 @@ public final class RoutingBench {
   public static void usage(PrintStream out) {
     out.println("  routing-bench [--workload W] [--pods N] [--requests N] [--rate R] [--seed N] [--out DIR] ...");
     out.println("      replay a shared-prefix workload, a bursty multi-turn chat workload and a prefill-heavy workload over");
-    out.println("      simulated pods with several scheduler configurations (aggregated or prefill/decode disaggregated)");
-    out.println("      and compare time to first token, time per output token and prefix-cache hit rate");
+    out.println("      simulated pods with several scheduler configurations (aggregated or prefill/decode disaggregated,");
+    out.println("      approximate or precise prefix-cache routing, one or two EPP replicas) and compare time to first");
+    out.println("      token, time per output token and prefix-cache hit rate");
     out.println("      (routing-bench --help lists flags)");
   }
 
@@ -260,10 +261,12 @@ public final class RoutingBench {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options d = Options.DEFAULTS;
     Cli flags = new Cli("java -jar epp-examples.jar routing-bench [flags]", """
-        Replays a shared-prefix chat workload, a bursty multi-turn chat workload and a prefill-heavy workload (pd)
-        over simulated pods with several scheduler configurations and compares time to first token, throughput and
-        prefix-cache hit rate; pd compares aggregated with prefill/decode disaggregated serving (half the pods
-        prefill, half decode), with time per output token, and its pods' decode stalls while they prefill.""");
+        Replays a shared-prefix chat workload, a bursty multi-turn chat workload (also on small KV caches:
+        multi-turn-evict) and a prefill-heavy workload (pd) over simulated pods with several scheduler
+        configurations, precise prefix-cache routing from the pods' KV events among them, with one EPP replica or
+        two, and compares time to first token, throughput and prefix-cache hit rate; pd compares aggregated with
+        prefill/decode disaggregated serving (half the pods prefill, half decode), with time per output token, and
+        its pods' decode stalls while they prefill.""");
     List<String> names = new ArrayList<>(WORKLOADS.stream().map(Scenario::name).toList());
     names.add("all");
     Cli.Flag<String> workload = flags.choice("workload", "all", names, "the workload to run, or all");

@@ -39,13 +39,13 @@ final class TestPlugins {
   /**
    * The built-in registry plus: {@code test-token-producer} (stores each prompt character as a token id),
    * {@code precise-prefix-cache-producer} replaced by the real producer and parameters with subscriptions that record
-   * their calls in {@link #CALLS}), and stand-ins of the types other modules provide ({@code metrics-data-source},
-   * {@code core-metrics-extractor}; {@code token-producer} when it is not registered).
+   * their calls in {@link #CALLS}), and stand-ins of {@code token-producer} (no HTTP client) and of the types other
+   * modules provide ({@code metrics-data-source}, {@code core-metrics-extractor}).
    */
   static PluginRegistry registry() {
     PluginRegistry registry = new PluginRegistry();
     for (PluginFactory factory : ServiceLoader.load(PluginFactory.class, TestPlugins.class.getClassLoader())) {
-      if (!factory.type().equals(PrecisePrefixCacheProducer.TYPE)) {
+      if (!factory.type().equals(PrecisePrefixCacheProducer.TYPE) && !factory.type().equals(TokenProducer.TYPE)) {
         registry.register(factory);
       }
     }
@@ -59,9 +59,6 @@ final class TestPlugins {
       return producer;
     }));
     for (String type : List.of("token-producer", "metrics-data-source", "core-metrics-extractor")) {
-      if (registry.factory(type).isPresent()) {
-        continue; // provided by this module
-      }
       registry.register(factory(type, spec -> {
         spec.parameters().markAllRead();
         return spec::typedName;

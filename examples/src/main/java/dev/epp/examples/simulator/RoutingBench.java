@@ -43,6 +43,10 @@ import java.util.stream.Stream;
  * prefix producer run as in production), served by the chosen pod's {@link SimulatedEngine}, and
  * {@link Director#finish finished} when its last token is out (which is when in-flight load is released).
  *
+ * <p>The precise prefix-cache rows get each engine's KV-cache events through {@link SimulatedKvEvents}, in virtual
+ * time, and tokenize prompts with {@link SimulatorTokenizer}; a configuration may run behind several EPP replicas
+ * ({@link Config#eppReplicas}), each a {@link Director} over the same pool and engines.
+ *
  * <p>The {@code pd} workload compares aggregated serving with prefill/decode disaggregation over the same pods, on
  * engines whose decode stalls while they prefill ({@link EngineConfig#prefillStallsDecode}); a request the EPP gives a
  * prefill pod is served as llm-d's sidecar serves it: prefilled there, then decoded on its decode pod.
@@ -314,7 +318,10 @@ public final class RoutingBench {
       List<Row> workloadRows;
       try {
         workloadRows = bench(scenario, options);
-      } catch (IllegalArgumentException e) { // a request larger than --kv-blocks
+      } catch (IllegalArgumentException e) {
+        if (options.kvBlocks() == 0) {
+          throw e;
+        }
         err.println("routing-bench: " + scenario.name() + ": " + e.getMessage() + " Raise --kv-blocks.");
         return 2;
       }

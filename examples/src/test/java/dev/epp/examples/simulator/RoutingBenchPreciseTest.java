@@ -10,6 +10,10 @@ import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
 import dev.epp.scheduler.Routing;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,6 +21,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * {@code routing-bench}'s precise prefix-cache rows: engines' KV events reach the precise producer's index in virtual
@@ -26,6 +31,9 @@ class RoutingBenchPreciseTest {
 
   private static final String MODEL = EngineConfig.DEFAULT_MODEL;
   private static final String[] PODS = {"sim-0-rank-0", "sim-1-rank-0"};
+
+  @TempDir
+  Path dir;
 
   /** Two pods of {@code kvBlocks} blocks behind one EPP with the bench's precise configuration. */
   private static final class TwoPods {
@@ -149,6 +157,23 @@ class RoutingBenchPreciseTest {
       }
       assertEquals(expected, bodySizes.get(replica), "replica " + replica);
     }
+  }
+
+  @Test
+  void kvBlocksSizesEveryPodAndRejectsASizeNoRequestFits() {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    assertEquals(0, RoutingBench.run(new String[] {"--workload", "multi-turn", "--requests", "20", "--kv-blocks", "512",
+        "--out", dir.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8)));
+    assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("multi-turn: 8 pods of 512 KV blocks, 20 requests"));
+
+    assertEquals(2, RoutingBench.run(new String[] {"--workload", "multi-turn", "--requests", "20", "--kv-blocks", "8",
+        "--out", dir.toString()}, new PrintStream(out, true, StandardCharsets.UTF_8),
+        new PrintStream(err, true, StandardCharsets.UTF_8)));
+    String message = err.toString(StandardCharsets.UTF_8);
+    assertTrue(message.startsWith("routing-bench: multi-turn: This model's KV cache holds 128 tokens; the request needs ")
+        && message.endsWith(" Raise --kv-blocks.\n"), message);
   }
 
   @Test

@@ -108,10 +108,10 @@ public final class RoutingBench {
       new Config("approximate (same weights)", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"),
           false, 1),
       new Config("precise", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 1),
-      new Config("precise, speculative", loader -> loader.parse(kvAware(Index.SPECULATIVE), "precise, speculative"),
+      new Config("precise (speculative)", loader -> loader.parse(kvAware(Index.SPECULATIVE), "precise (speculative)"),
           false, 1),
-      new Config("approximate, 2 EPPs", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"), false, 2),
-      new Config("precise, 2 EPPs", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 2));
+      new Config("approximate (2 EPPs)", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"), false, 2),
+      new Config("precise (2 EPPs)", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 2));
 
   /**
    * Where {@link #kvAware}'s prefix match comes from: {@code approx-prefix-cache-producer} (defaults), or

@@ -118,13 +118,9 @@ final class TtftChart {
       g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 13));
       FontMetrics bold = g.getFontMetrics();
       int center = LEFT + r * groupWidth + groupWidth / 2;
-      // "default (queue+kv+prefix)" is drawn as two lines, "default" and "(queue+kv+prefix)"; "precise, 2 EPPs" as
-      // "precise" and "2 EPPs"
+      // "default (queue+kv+prefix)" is drawn as two lines, "default" and "(queue+kv+prefix)"
       int open = row.config().indexOf(" (");
-      if (open < 0 && row.config().contains(", ")) {
-        open = row.config().indexOf(", ") + 1;
-      }
-      String name = open < 0 ? row.config() : row.config().substring(0, open).replaceAll(",$", "");
+      String name = open < 0 ? row.config() : row.config().substring(0, open);
       g.drawString(name, center - bold.stringWidth(name) / 2, TOP + plotHeight + 20);
       g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
       if (open >= 0) {

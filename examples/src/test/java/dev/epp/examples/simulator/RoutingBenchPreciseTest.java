@@ -183,9 +183,9 @@ class RoutingBenchPreciseTest {
     RoutingBench.Options options = new RoutingBench.Options(8, 800, 0, 42, List.of(scenario), Duration.ofMillis(50));
     List<RoutingBench.Row> rows = RoutingBench.bench(new RoutingBench.Scenario(scenario.name(),
         scenario.defaultRate(), scenario.generator(), RoutingBench.PRECISE_CONFIGS, scenario.engine()), options);
-    RoutingBench.Row approximate = rows.stream().filter(r -> r.config().equals("approximate, 2 EPPs")).findFirst()
+    RoutingBench.Row approximate = rows.stream().filter(r -> r.config().equals("approximate (2 EPPs)")).findFirst()
         .orElseThrow();
-    RoutingBench.Row precise = rows.stream().filter(r -> r.config().equals("precise, 2 EPPs")).findFirst()
+    RoutingBench.Row precise = rows.stream().filter(r -> r.config().equals("precise (2 EPPs)")).findFirst()
         .orElseThrow();
     assertTrue(precise.hitRate() > approximate.hitRate(), rows.toString());
     assertTrue(precise.ttftP90Ms() < approximate.ttftP90Ms(), rows.toString());

@@ -131,7 +131,7 @@ class RoutingBenchTest {
         "routing-bench: unknown flag --bogus",
         "routing-bench: invalid value \"0\" for --pods: not in 1..2147483647",
         "routing-bench: invalid value \"-1\" for --rate: must not be negative",
-        "routing-bench: invalid value \"chat\" for --workload: expected one of shared-prefix, multi-turn, pd, all",
+        "routing-bench: invalid value \"chat\" for --workload: expected one of shared-prefix, multi-turn, multi-turn-evict, pd, all",
         "routing-bench: --pods must be at least 2 for the pd workload (a prefill and a decode pod)"),
         err.toString(StandardCharsets.UTF_8).lines().toList());
     ByteArrayOutputStream help = new ByteArrayOutputStream();

@@ -217,11 +217,27 @@ public final class PrecisePrefixCacheProducer
     }
   }
 
-  /** Creates {@link PrecisePrefixCacheProducer}s subscribing through {@link KvEventSubscribers}. */
+  /**
+   * Creates {@link PrecisePrefixCacheProducer}s subscribing through {@link KvEventSubscribers}, or through the
+   * subscriptions a caller supplies.
+   */
   public static final class Factory implements PluginFactory {
 
-    /** For {@link java.util.ServiceLoader}. */
-    public Factory() {}
+    private final Function<KvEventSink, Subscriptions> subscriptions;
+
+    /** For {@link java.util.ServiceLoader}: producers subscribe over ZeroMQ as {@code kvEventsConfig} says. */
+    public Factory() {
+      this(null);
+    }
+
+    /**
+     * Producers whose events come from the subscriptions {@code subscriptions} makes from their index (see the
+     * producer's constructor) instead of ZeroMQ, for an in-process event source such as a simulation;
+     * {@code kvEventsConfig} is still validated. {@code null} means ZeroMQ.
+     */
+    public Factory(Function<KvEventSink, Subscriptions> subscriptions) {
+      this.subscriptions = subscriptions;
+    }
 
     @Override
     public String type() {
@@ -237,8 +253,8 @@ public final class PrecisePrefixCacheProducer
       }
       Speculation speculation = config.speculativeIndexing()
           ? new Speculation(config.speculativeTtl(), handle.scheduler()) : null;
-      return new PrecisePrefixCacheProducer(spec.name(), config.index(),
-          sink -> new KvSubscriptions(KvEventSubscribers.builder(sink)
+      return new PrecisePrefixCacheProducer(spec.name(), config.index(), subscriptions != null ? subscriptions
+          : sink -> new KvSubscriptions(KvEventSubscribers.builder(sink)
               .socketPort(config.socketPort())
               .topicFilter(config.topicFilter())
               .concurrency(config.concurrency())

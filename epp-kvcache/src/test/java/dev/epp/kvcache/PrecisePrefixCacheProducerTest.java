@@ -256,4 +256,44 @@ class PrecisePrefixCacheProducerTest {
     }
     config.close();
   }
+
+  @Test
+  void aFactoryGivenSubscriptionsSubscribesThroughThemAndTheirEventsReachTheIndex() {
+    List<String> calls = new java.util.ArrayList<>();
+    List<dev.epp.kvcache.events.KvEventSink> sinks = new java.util.ArrayList<>();
+    dev.epp.scheduler.PluginRegistry defaults = dev.epp.scheduler.PluginRegistry.load(getClass().getClassLoader());
+    dev.epp.scheduler.PluginRegistry registry = new dev.epp.scheduler.PluginRegistry();
+    defaults.types().stream().filter(type -> !type.equals(PrecisePrefixCacheProducer.TYPE))
+        .forEach(type -> registry.register(defaults.factory(type).orElseThrow()));
+    registry.register(new PrecisePrefixCacheProducer.Factory(sink -> {
+      sinks.add(sink);
+      return new PrecisePrefixCacheProducer.Subscriptions() {
+        @Override
+        public void subscribe(Endpoint endpoint) {
+          calls.add("subscribe " + endpoint.name());
+        }
+
+        @Override
+        public void unsubscribe(String name) {
+          calls.add("unsubscribe " + name);
+        }
+
+        @Override
+        public void close() {
+          calls.add("close");
+        }
+      };
+    }));
+    EndpointPickerConfig config = EndpointPickerConfig.loader().registry(registry).parse(HEADER
+        + "plugins:\n- type: precise-prefix-cache-producer\n  parameters: {tokenProcessorConfig: {blockSizeTokens: 4}}\n",
+        "test.yaml");
+    PrecisePrefixCacheProducer producer = config.plugins(PrecisePrefixCacheProducer.class).get(0);
+    config.listenTo(pool);
+    pod("a", 1);
+    pool.remove("a");
+    config.close();
+
+    assertEquals(List.of("subscribe a", "unsubscribe a", "close"), calls);
+    assertEquals(List.of(producer.index()), sinks);
+  }
 }

@@ -39,13 +39,13 @@ final class TestPlugins {
   /**
    * The built-in registry plus: {@code test-token-producer} (stores each prompt character as a token id),
    * {@code precise-prefix-cache-producer} replaced by the real producer and parameters with subscriptions that record
-   * their calls in {@link #CALLS}), and stand-ins of the types another module provides ({@code metrics-data-source},
-   * {@code core-metrics-extractor}).
+   * their calls in {@link #CALLS}), and stand-ins of {@code token-producer} (no HTTP client) and of the types other
+   * modules provide ({@code metrics-data-source}, {@code core-metrics-extractor}).
    */
   static PluginRegistry registry() {
     PluginRegistry registry = new PluginRegistry();
     for (PluginFactory factory : ServiceLoader.load(PluginFactory.class, TestPlugins.class.getClassLoader())) {
-      if (!factory.type().equals(PrecisePrefixCacheProducer.TYPE)) {
+      if (!factory.type().equals(PrecisePrefixCacheProducer.TYPE) && !factory.type().equals(TokenProducer.TYPE)) {
         registry.register(factory);
       }
     }
@@ -58,7 +58,7 @@ final class TestPlugins {
       lastProducer = producer;
       return producer;
     }));
-    for (String type : List.of("metrics-data-source", "core-metrics-extractor")) {
+    for (String type : List.of(TokenProducer.TYPE, "metrics-data-source", "core-metrics-extractor")) {
       registry.register(factory(type, spec -> {
         spec.parameters().markAllRead();
         return spec::typedName;

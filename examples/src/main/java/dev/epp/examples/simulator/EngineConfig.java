@@ -56,6 +56,12 @@ record EngineConfig(
         decodeNanosPerToken, kvTransferNanosPerToken, true);
   }
 
+  /** This configuration with {@code blocks} KV-cache blocks. */
+  EngineConfig withKvBlocks(int blocks) {
+    return new EngineConfig(model, loras, maxLoras, maxNumSeqs, blocks, blockSize, prefillNanosPerToken,
+        decodeNanosPerToken, kvTransferNanosPerToken, prefillStallsDecode);
+  }
+
   /** Validates and copies the components. */
   EngineConfig {
     loras = List.copyOf(loras);

@@ -61,17 +61,13 @@ record OpenAiRequest(boolean chat, String model, String prompt, String lastUserT
       if (!messages.isArray() || messages.isEmpty()) {
         throw new IllegalArgumentException("'messages' must be a non-empty array");
       }
-      StringBuilder rendered = new StringBuilder();
       lastUser = "";
       for (JsonNode message : messages) {
-        String role = message.path("role").asText("user");
-        String content = content(message.path("content"));
-        rendered.append("<|im_start|>").append(role).append('\n').append(content).append("<|im_end|>\n");
-        if (role.equals("user")) {
-          lastUser = content;
+        if (message.path("role").asText("user").equals("user")) {
+          lastUser = content(message.path("content"));
         }
       }
-      prompt = rendered.append("<|im_start|>assistant\n").toString();
+      prompt = chatPrompt(messages);
     } else {
       JsonNode value = root.path("prompt");
       if (value.isTextual()) {
@@ -87,6 +83,16 @@ record OpenAiRequest(boolean chat, String model, String prompt, String lastUserT
     }
     return new OpenAiRequest(chat, model.asText(), prompt, lastUser, maxTokens.asInt(0), stream, includeUsage,
         root.path("kv_transfer_params").path("do_remote_decode").asBoolean(false));
+  }
+
+  /** The prompt of a chat's {@code messages} (an array), with the ChatML template of the class comment applied. */
+  static String chatPrompt(JsonNode messages) {
+    StringBuilder rendered = new StringBuilder();
+    for (JsonNode message : messages) {
+      rendered.append("<|im_start|>").append(message.path("role").asText("user")).append('\n')
+          .append(content(message.path("content"))).append("<|im_end|>\n");
+    }
+    return rendered.append("<|im_start|>assistant\n").toString();
   }
 
   private static String content(JsonNode content) {

@@ -2,9 +2,11 @@ package dev.epp.examples.simulator;
 
 import dev.epp.api.Endpoint;
 import dev.epp.examples.Cli;
+import dev.epp.kvcache.PrecisePrefixCacheProducer;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
+import dev.epp.scheduler.PluginRegistry;
 import dev.epp.scheduler.Routing;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,6 +26,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.function.Function;
+import java.util.stream.Stream;
 
 /**
  * The {@code routing-bench} command: replays each {@link Scenario workload} through the real scheduler with several
@@ -39,6 +42,10 @@ import java.util.function.Function;
  * arriving request is routed by a {@link Director} from its real OpenAI body (so the {@code openai-parser} and the
  * prefix producer run as in production), served by the chosen pod's {@link SimulatedEngine}, and
  * {@link Director#finish finished} when its last token is out (which is when in-flight load is released).
+ *
+ * <p>The precise prefix-cache rows get each engine's KV-cache events through {@link SimulatedKvEvents}, in virtual
+ * time, and tokenize prompts with {@link SimulatorTokenizer}; a configuration may run behind several EPP replicas
+ * ({@link Config#eppReplicas}), each a {@link Director} over the same pool and engines.
  *
  * <p>The {@code pd} workload compares aggregated serving with prefill/decode disaggregation over the same pods, on
  * engines whose decode stalls while they prefill ({@link EngineConfig#prefillStallsDecode}); a request the EPP gives a
@@ -94,6 +101,28 @@ public final class RoutingBench {
       new Config("optimized baseline", loader -> loader.parse(resource(OPTIMIZED_BASELINE), OPTIMIZED_BASELINE)));
 
   /**
+   * llm-d's precise prefix-cache routing against the approximate one with the same scorers and weights (llm-d's
+   * sample precise configuration), with one EPP replica and with two; see {@link #kvAware}.
+   */
+  static final List<Config> PRECISE_CONFIGS = List.of(
+      new Config("approximate (same weights)", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"),
+          false, 1),
+      new Config("precise", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 1),
+      new Config("precise (speculative)", loader -> loader.parse(kvAware(Index.SPECULATIVE), "precise (speculative)"),
+          false, 1),
+      new Config("approximate (2 EPPs)", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"), false, 2),
+      new Config("precise (2 EPPs)", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 2));
+
+  /**
+   * Where {@link #kvAware}'s prefix match comes from: {@code approx-prefix-cache-producer} (defaults), or
+   * {@code precise-prefix-cache-producer} without or with {@code speculativeIndexing} (TTL 2 s, its default).
+   */
+  enum Index { APPROXIMATE, PRECISE, SPECULATIVE }
+
+  /** {@link #CONFIGS} then {@link #PRECISE_CONFIGS}. */
+  static final List<Config> ALL_CONFIGS = Stream.concat(CONFIGS.stream(), PRECISE_CONFIGS.stream()).toList();
+
+  /**
    * The {@code nonCachedTokens} threshold of the prefix-based P/D row: a decode pod prefills locally when fewer prompt
    * tokens than this are not in its cache (51 ms of prefill, five decode steps of stall for its running requests).
    */
@@ -109,10 +138,18 @@ public final class RoutingBench {
           "prefix-based-pd-decider", "\n  parameters:\n    nonCachedTokens: " + NON_CACHED_TOKENS), "P/D prefix-based"),
           true));
 
+  /** KV blocks per pod in {@code multi-turn-evict}. */
+  static final int EVICT_KV_BLOCKS = 192;
+
+  /** The arrival rate of {@code multi-turn-evict}. */
+  static final double EVICT_RATE = 60;
+
   /** The workloads, in run order. */
   static final List<Scenario> WORKLOADS = List.of(
-      new Scenario("shared-prefix", 255, Workload::generate, CONFIGS, EngineConfig.defaults()),
-      new Scenario("multi-turn", 200, MultiTurnWorkload::generate, CONFIGS, EngineConfig.defaults()),
+      new Scenario("shared-prefix", 255, Workload::generate, ALL_CONFIGS, EngineConfig.defaults()),
+      new Scenario("multi-turn", 200, MultiTurnWorkload::generate, ALL_CONFIGS, EngineConfig.defaults()),
+      new Scenario("multi-turn-evict", EVICT_RATE, MultiTurnWorkload::generate, PRECISE_CONFIGS,
+          EngineConfig.defaults().withKvBlocks(EVICT_KV_BLOCKS)),
       new Scenario("pd", 35, PdWorkload::generate, PD_CONFIGS, EngineConfig.defaults().withPrefillStallingDecode()));
 
   /**
@@ -121,12 +158,20 @@ public final class RoutingBench {
    * @param load builds it with a loader that carries the run's ticker and seeded random source
    * @param disaggregated whether the first half of the pods (rounded down) prefill and the others decode; otherwise
    *     every pod does both
+   * @param eppReplicas EPP replicas, each a {@link Director} with its own instance of the configuration over the same
+   *     pool; requests alternate between them
    */
-  record Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load, boolean disaggregated) {
+  record Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load, boolean disaggregated,
+      int eppReplicas) {
 
-    /** A configuration of pods that prefill and decode. */
+    /** A configuration of pods that prefill and decode, behind one EPP. */
     Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load) {
-      this(name, load, false);
+      this(name, load, false, 1);
+    }
+
+    /** A configuration behind one EPP. */
+    Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load, boolean disaggregated) {
+      this(name, load, disaggregated, 1);
     }
 
     /** The role of pod {@code index} of {@code pods}. */
@@ -144,14 +189,26 @@ public final class RoutingBench {
    * @param seed seeds the workload and the pickers
    * @param workloads the workloads to run
    * @param refreshMetricsInterval how often pod metrics reach the EPP, as its scraper would deliver them
+   * @param kvBlocks KV-cache blocks per pod; 0 for each workload's {@link Scenario#engine}'s
    */
   record Options(int pods, int requests, double rate, long seed, List<Scenario> workloads,
-      Duration refreshMetricsInterval) {
+      Duration refreshMetricsInterval, int kvBlocks) {
     static final Options DEFAULTS = new Options(8, 3000, 0, 42, WORKLOADS, Duration.ofMillis(50));
+
+    /** Options with each workload's own KV-cache size. */
+    Options(int pods, int requests, double rate, long seed, List<Scenario> workloads,
+        Duration refreshMetricsInterval) {
+      this(pods, requests, rate, seed, workloads, refreshMetricsInterval, 0);
+    }
 
     /** The arrival rate for {@code workload}. */
     double rate(Scenario workload) {
       return rate > 0 ? rate : workload.defaultRate();
+    }
+
+    /** The pods' engine for {@code workload}. */
+    EngineConfig engine(Scenario workload) {
+      return kvBlocks > 0 ? workload.engine().withKvBlocks(kvBlocks) : workload.engine();
     }
   }
 
@@ -193,8 +250,9 @@ public final class RoutingBench {
   public static void usage(PrintStream out) {
     out.println("  routing-bench [--workload W] [--pods N] [--requests N] [--rate R] [--seed N] [--out DIR] ...");
     out.println("      replay a shared-prefix workload, a bursty multi-turn chat workload and a prefill-heavy workload over");
-    out.println("      simulated pods with several scheduler configurations (aggregated or prefill/decode disaggregated)");
-    out.println("      and compare time to first token, time per output token and prefix-cache hit rate");
+    out.println("      simulated pods with several scheduler configurations (aggregated or prefill/decode disaggregated,");
+    out.println("      approximate or precise prefix-cache routing, one or two EPP replicas) and compare time to first");
+    out.println("      token, time per output token and prefix-cache hit rate");
     out.println("      (routing-bench --help lists flags)");
   }
 
@@ -207,10 +265,12 @@ public final class RoutingBench {
   public static int run(String[] args, PrintStream out, PrintStream err) {
     Options d = Options.DEFAULTS;
     Cli flags = new Cli("java -jar epp-examples.jar routing-bench [flags]", """
-        Replays a shared-prefix chat workload, a bursty multi-turn chat workload and a prefill-heavy workload (pd)
-        over simulated pods with several scheduler configurations and compares time to first token, throughput and
-        prefix-cache hit rate; pd compares aggregated with prefill/decode disaggregated serving (half the pods
-        prefill, half decode), with time per output token, and its pods' decode stalls while they prefill.""");
+        Replays a shared-prefix chat workload, a bursty multi-turn chat workload (also on small KV caches:
+        multi-turn-evict) and a prefill-heavy workload (pd) over simulated pods with several scheduler
+        configurations, precise prefix-cache routing from the pods' KV events among them, with one EPP replica or
+        two, and compares time to first token, throughput and prefix-cache hit rate; pd compares aggregated with
+        prefill/decode disaggregated serving (half the pods prefill, half decode), with time per output token, and
+        its pods' decode stalls while they prefill.""");
     List<String> names = new ArrayList<>(WORKLOADS.stream().map(Scenario::name).toList());
     names.add("all");
     Cli.Flag<String> workload = flags.choice("workload", "all", names, "the workload to run, or all");
@@ -221,6 +281,9 @@ public final class RoutingBench {
         + "each workload's own: " + String.join(", ",
             WORKLOADS.stream().map(w -> number(w.defaultRate()) + " for " + w.name()).toList()));
     Cli.Flag<Long> seed = flags.int64("seed", d.seed(), "seeds the workloads and the pickers");
+    Cli.Flag<Integer> kvBlocks = flags.integer("kv-blocks", 0, 0, Integer.MAX_VALUE, "KV-cache blocks of 16 tokens "
+        + "per pod; 0 for each workload's own: " + EngineConfig.defaults().kvBlocks() + ", " + EVICT_KV_BLOCKS
+        + " for multi-turn-evict");
     Cli.Flag<Duration> refresh = flags.duration("refresh-metrics-interval", "50ms",
         "how often pod metrics reach the EPP (its scrape interval), in virtual time");
     Cli.Flag<String> outDir = flags.string("out", ".",
@@ -239,7 +302,8 @@ public final class RoutingBench {
         err.println("routing-bench: --pods must be at least 2 for the pd workload (a prefill and a decode pod)");
         return 2;
       }
-      options = new Options(pods.get(), requests.get(), rate.get(), seed.get(), selected, refresh.get());
+      options = new Options(pods.get(), requests.get(), rate.get(), seed.get(), selected, refresh.get(),
+          kvBlocks.get());
       dir = Path.of(outDir.get());
     } catch (Cli.UsageException | InvalidPathException e) {
       err.println("routing-bench: " + e.getMessage());
@@ -247,9 +311,20 @@ public final class RoutingBench {
     }
     List<Row> rows = new ArrayList<>();
     for (Scenario scenario : options.workloads()) {
-      out.printf(Locale.ROOT, "%s: %d pods, %d requests at %s/s, seed %d%n%n", scenario.name(), options.pods(),
-          options.requests(), number(options.rate(scenario)), options.seed());
-      List<Row> workloadRows = bench(scenario, options);
+      int blocks = options.engine(scenario).kvBlocks();
+      out.printf(Locale.ROOT, "%s: %d pods%s, %d requests at %s/s, seed %d%n%n", scenario.name(), options.pods(),
+          blocks == EngineConfig.defaults().kvBlocks() ? "" : " of " + blocks + " KV blocks", options.requests(),
+          number(options.rate(scenario)), options.seed());
+      List<Row> workloadRows;
+      try {
+        workloadRows = bench(scenario, options);
+      } catch (IllegalArgumentException e) {
+        if (options.kvBlocks() == 0) {
+          throw e;
+        }
+        err.println("routing-bench: " + scenario.name() + ": " + e.getMessage() + " Raise --kv-blocks.");
+        return 2;
+      }
       out.print(table(scenario, workloadRows));
       out.println();
       rows.addAll(workloadRows);
@@ -293,6 +368,7 @@ public final class RoutingBench {
   private static Row run(Scenario scenario, Config config, List<Workload.Item> workload, Options options) {
     VirtualClock clock = new VirtualClock();
     EndpointPool pool = new EndpointPool();
+    SimulatedKvEvents kvEvents = new SimulatedKvEvents(clock, scenario.engine().model());
     Map<String, SimulatedEngine> engines = new LinkedHashMap<>();
     Map<String, SimulatedEngine> byHostPort = new HashMap<>();
     List<Role> roles = new ArrayList<>();
@@ -301,17 +377,24 @@ public final class RoutingBench {
       Endpoint pod = new Endpoint("sim-" + i + "-rank-0", "10.0." + i / 250 + "." + (i % 250 + 1), 8000,
           Map.of(Role.LABEL, role.labelValue()));
       pool.upsert(pod);
-      SimulatedEngine engine = new SimulatedEngine(scenario.engine(), clock);
+      SimulatedEngine engine = new SimulatedEngine(options.engine(scenario), clock, kvEvents.listener(pod.name()));
       engines.put(pod.name(), engine);
       byHostPort.put(pod.hostPort(), engine);
       roles.add(role);
     }
-    EndpointPickerConfig schedulerConfig = config.load().apply(
-        EndpointPickerConfig.loader().ticker(clock::nanos).random(new Random(options.seed())));
-    Director director = Director.builder(schedulerConfig, pool).ticker(clock::nanos).build();
+    PluginRegistry registry = registry(kvEvents);
+    VirtualScheduler scheduler = new VirtualScheduler(clock);
+    List<Director> directors = new ArrayList<>();
+    for (int replica = 0; replica < config.eppReplicas(); replica++) {
+      EndpointPickerConfig schedulerConfig = config.load().apply(EndpointPickerConfig.loader().registry(registry)
+          .ticker(clock::nanos).scheduler(scheduler).random(new Random(options.seed() + replica)));
+      directors.add(Director.builder(schedulerConfig, pool).ticker(clock::nanos).build());
+    }
     Results results = new Results(workload.size());
     publish(clock, pool, engines, results, options.refreshMetricsInterval());
-    for (Workload.Item item : workload) {
+    for (int i = 0; i < workload.size(); i++) {
+      Workload.Item item = workload.get(i);
+      Director director = directors.get(i % directors.size());
       clock.schedule(item.arrivalNanos(), () -> {
         Routing routing = director.route(Map.of(":path", item.path(), "x-request-id", item.id(),
             "content-type", "application/json"), item.body(), null);
@@ -352,6 +435,23 @@ public final class RoutingBench {
           engine.promptTokensComputed(), engine.generationTokensTotal()));
     }
     return results.row(scenario.name(), config.name(), workload.get(0).arrivalNanos(), maxQueue, pods);
+  }
+
+  /**
+   * The default plugin registry plus {@value SimulatorTokenizer#TYPE}, with {@code precise-prefix-cache-producer}
+   * subscribing to {@code kvEvents} rather than over ZeroMQ.
+   */
+  static PluginRegistry registry(SimulatedKvEvents kvEvents) {
+    PluginRegistry defaults = PluginRegistry.defaultRegistry();
+    PluginRegistry registry = new PluginRegistry();
+    for (String type : defaults.types()) {
+      if (!type.equals(PrecisePrefixCacheProducer.TYPE)) {
+        registry.register(defaults.factory(type).orElseThrow());
+      }
+    }
+    registry.register(new PrecisePrefixCacheProducer.Factory(kvEvents::subscriptions));
+    registry.register(new SimulatorTokenizer.Factory());
+    return registry;
   }
 
   /** Publishes every engine's metrics now and every {@code interval} until all requests completed. */
@@ -476,6 +576,50 @@ public final class RoutingBench {
           - pluginRef: kv-cache-utilization-scorer
             weight: 2
         """.formatted(decider, parameters, decider);
+  }
+
+  /**
+   * llm-d's sample precise prefix-cache configuration ({@code epp-precise-prefix-cache-config.yaml}:
+   * {@code prefix-cache-scorer} 2, {@code kv-cache-utilization-scorer} 1, {@code queue-scorer} 1,
+   * {@code max-score-picker}) with the prefix match from {@code index}. The precise producer's block size is the
+   * engines' (16 tokens), as a deployment must set it: the index keys the blocks of each stored event by its tokens,
+   * and an event of fewer tokens than a block indexes nothing. {@value SimulatorTokenizer#TYPE} stands in for
+   * {@code token-producer}; the sample's data-layer plugins are left out (metrics are published into the pool
+   * directly, and every pool listener hears pool changes).
+   */
+  static String kvAware(Index index) {
+    boolean precise = index != Index.APPROXIMATE;
+    String producer = precise ? """
+        - type: simulator-tokenizer
+        - type: precise-prefix-cache-producer
+          parameters:
+            speculativeIndexing: %s
+            tokenProcessorConfig:
+              blockSize: 16
+        """.formatted(index == Index.SPECULATIVE) : "- type: approx-prefix-cache-producer\n";
+    return """
+        apiVersion: llm-d.ai/v1alpha1
+        kind: EndpointPickerConfig
+        plugins:
+        %s- type: decode-filter
+        - type: prefix-cache-scorer
+          parameters:
+            prefixMatchInfoProducerName: %s
+        - type: kv-cache-utilization-scorer
+        - type: queue-scorer
+        - type: max-score-picker
+        schedulingProfiles:
+        - name: default
+          plugins:
+          - pluginRef: decode-filter
+          - pluginRef: prefix-cache-scorer
+            weight: 2.0
+          - pluginRef: kv-cache-utilization-scorer
+            weight: 1.0
+          - pluginRef: queue-scorer
+            weight: 1.0
+          - pluginRef: max-score-picker
+        """.formatted(producer, precise ? PrecisePrefixCacheProducer.TYPE : "approx-prefix-cache-producer");
   }
 
   private static String resource(String name) {

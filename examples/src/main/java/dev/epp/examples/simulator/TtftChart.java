@@ -22,7 +22,9 @@ import javax.imageio.ImageIO;
  */
 final class TtftChart {
 
+  /** The narrowest chart; a wider one gives each configuration {@value #MIN_GROUP_WIDTH} pixels. */
   private static final int WIDTH = 1280;
+  private static final int MIN_GROUP_WIDTH = 160;
   private static final int HEIGHT = 540;
   private static final int LEFT = 80;
   private static final int RIGHT = 30;
@@ -54,10 +56,11 @@ final class TtftChart {
   private static void write(Metric metric, String workload, List<RoutingBench.Row> rows, Path file)
       throws IOException {
     System.setProperty("java.awt.headless", "true");
-    BufferedImage image = new BufferedImage(WIDTH, HEIGHT, BufferedImage.TYPE_INT_RGB);
+    int width = Math.max(WIDTH, LEFT + RIGHT + rows.size() * MIN_GROUP_WIDTH);
+    BufferedImage image = new BufferedImage(width, HEIGHT, BufferedImage.TYPE_INT_RGB);
     Graphics2D g = image.createGraphics();
     try {
-      draw(g, metric, workload, rows);
+      draw(g, width, metric, workload, rows);
     } finally {
       g.dispose();
     }
@@ -66,11 +69,11 @@ final class TtftChart {
     }
   }
 
-  private static void draw(Graphics2D g, Metric metric, String workload, List<RoutingBench.Row> rows) {
+  private static void draw(Graphics2D g, int width, Metric metric, String workload, List<RoutingBench.Row> rows) {
     g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
     g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
     g.setColor(Color.WHITE);
-    g.fillRect(0, 0, WIDTH, HEIGHT);
+    g.fillRect(0, 0, width, HEIGHT);
     g.setColor(Color.BLACK);
     g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 18));
     g.drawString(String.format(Locale.ROOT, metric.title(), workload), LEFT, 32);
@@ -84,14 +87,14 @@ final class TtftChart {
     }
     Axis axis = metric.log() ? Axis.log(min, max) : Axis.linear(max);
     int plotHeight = HEIGHT - TOP - BOTTOM;
-    int plotWidth = WIDTH - LEFT - RIGHT;
+    int plotWidth = width - LEFT - RIGHT;
 
     g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 12));
     FontMetrics metrics = g.getFontMetrics();
     for (double tick : axis.ticks()) {
       int y = axis.y(tick, plotHeight);
       g.setColor(new Color(0xdddddd));
-      g.drawLine(LEFT, y, WIDTH - RIGHT, y);
+      g.drawLine(LEFT, y, width - RIGHT, y);
       g.setColor(Color.DARK_GRAY);
       String label = String.format(Locale.ROOT, "%,d", (long) tick);
       g.drawString(label, LEFT - 8 - metrics.stringWidth(label), y + 4);
@@ -130,7 +133,7 @@ final class TtftChart {
 
     g.setColor(Color.BLACK);
     g.setStroke(new BasicStroke(1));
-    g.drawLine(LEFT, TOP + plotHeight, WIDTH - RIGHT, TOP + plotHeight);
+    g.drawLine(LEFT, TOP + plotHeight, width - RIGHT, TOP + plotHeight);
     int legendX = LEFT;
     int legendY = HEIGHT - 22;
     for (int s = 0; s < metric.series().length; s++) {

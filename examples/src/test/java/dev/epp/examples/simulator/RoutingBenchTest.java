@@ -68,7 +68,7 @@ class RoutingBenchTest {
     assertEquals(0, run(out, "--workload", "multi-turn", "--requests", "200", "--rate", "50", "--out",
         dir.resolve("c").toString()));
     String csv = Files.readString(dir.resolve("c/routing-bench.csv"));
-    assertEquals(1 + RoutingBench.CONFIGS.size(), csv.lines().count(), csv);
+    assertEquals(1 + RoutingBench.ALL_CONFIGS.size(), csv.lines().count(), csv);
     assertTrue(csv.lines().skip(1).allMatch(line -> line.startsWith("multi-turn,")), csv);
     assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("multi-turn: 8 pods, 200 requests at 50/s, seed 42"));
     assertTrue(Files.exists(dir.resolve("c/routing-bench-multi-turn.png")));
@@ -88,7 +88,7 @@ class RoutingBenchTest {
 
   /** The workloads that compare {@link RoutingBench#CONFIGS}. */
   private static List<RoutingBench.Scenario> aggregatedWorkloads() {
-    return RoutingBench.WORKLOADS.stream().filter(w -> w.configs() == RoutingBench.CONFIGS).toList();
+    return RoutingBench.WORKLOADS.stream().filter(w -> w.configs().containsAll(RoutingBench.CONFIGS)).toList();
   }
 
   @Test
@@ -131,7 +131,7 @@ class RoutingBenchTest {
         "routing-bench: unknown flag --bogus",
         "routing-bench: invalid value \"0\" for --pods: not in 1..2147483647",
         "routing-bench: invalid value \"-1\" for --rate: must not be negative",
-        "routing-bench: invalid value \"chat\" for --workload: expected one of shared-prefix, multi-turn, pd, all",
+        "routing-bench: invalid value \"chat\" for --workload: expected one of shared-prefix, multi-turn, multi-turn-evict, pd, all",
         "routing-bench: --pods must be at least 2 for the pd workload (a prefill and a decode pod)"),
         err.toString(StandardCharsets.UTF_8).lines().toList());
     ByteArrayOutputStream help = new ByteArrayOutputStream();

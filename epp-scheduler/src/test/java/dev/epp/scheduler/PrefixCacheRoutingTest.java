@@ -209,6 +209,8 @@ class PrefixCacheRoutingTest {
         plugins:
         - type: inflight-load-producer
         - type: prefix-cache-affinity-filter
+          parameters:
+            explorationProbability: 0   # GIE's default explores 1% of requests at random
         - type: random-picker
         schedulingProfiles:
         - name: default

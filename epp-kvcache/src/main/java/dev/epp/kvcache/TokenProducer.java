@@ -22,11 +22,14 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpTimeoutException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.Flow;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
@@ -194,7 +197,8 @@ public final class TokenProducer implements AsyncPrepareData {
       return failed("error", e.toString());
     }
     Duration limit = timeout;
-    return vllm.client.sendAsync(http, HttpResponse.BodyHandlers.ofByteArray())
+    long cap = answerCap(body.prompt().length());
+    return vllm.client.sendAsync(http, capped(cap))
         .orTimeout(limit.toNanos(), TimeUnit.NANOSECONDS)
         .handle((response, error) -> {
           if (error != null) {
@@ -217,6 +221,66 @@ public final class TokenProducer implements AsyncPrepareData {
           }
           return null;
         });
+  }
+
+  /**
+   * The most bytes a render answer may have: its token ids are at most one per prompt character, each a few digits and
+   * a comma, plus the model name and the JSON around them.
+   */
+  static long answerCap(int promptChars) {
+    return 16L * promptChars + 64 * 1024;
+  }
+
+  /** The answer's bytes; the exchange is cancelled and fails once more than {@code cap} bytes arrive. */
+  private static HttpResponse.BodyHandler<byte[]> capped(long cap) {
+    return info -> new HttpResponse.BodySubscriber<>() {
+      private final HttpResponse.BodySubscriber<byte[]> bytes = HttpResponse.BodySubscribers.ofByteArray();
+      private Flow.Subscription subscription;
+      private long received;
+      private boolean over;
+
+      @Override
+      public CompletionStage<byte[]> getBody() {
+        return bytes.getBody();
+      }
+
+      @Override
+      public void onSubscribe(Flow.Subscription value) {
+        subscription = value;
+        bytes.onSubscribe(value);
+      }
+
+      @Override
+      public void onNext(List<ByteBuffer> items) {
+        if (over) {
+          return;
+        }
+        for (ByteBuffer item : items) {
+          received += item.remaining();
+        }
+        if (received > cap) {
+          over = true;
+          subscription.cancel();
+          bytes.onError(new IOException("the answer exceeds " + cap + " bytes"));
+          return;
+        }
+        bytes.onNext(items);
+      }
+
+      @Override
+      public void onError(Throwable error) {
+        if (!over) {
+          bytes.onError(error);
+        }
+      }
+
+      @Override
+      public void onComplete() {
+        if (!over) {
+          bytes.onComplete();
+        }
+      }
+    };
   }
 
   /** Counts and (rate-limited) logs a failure; the request goes on without token ids. */

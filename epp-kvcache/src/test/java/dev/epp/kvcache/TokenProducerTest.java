@@ -242,6 +242,16 @@ class TokenProducerTest {
   }
 
   @Test
+  void anAnswerFarLargerThanAPromptCanNeedIsCutOffAndCounted() {
+    TokenProducer producer = vllm("5s", "30s");
+    answer = "[{\"token_ids\":[" + "1,".repeat((int) TokenProducer.answerCap(1)) + "1]}]";
+    RequestContext huge = completion("x");
+    await(producer, huge);
+    assertNull(huge.get(TokenizedPrompt.KEY));
+    assertEquals(List.of("tok:error"), failures);
+  }
+
+  @Test
   void anUnreachableServerIsAnError() {
     String unreachable = url();
     server.stop(0);

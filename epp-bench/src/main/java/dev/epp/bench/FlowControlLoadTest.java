@@ -34,8 +34,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * Flow control under overload, over real ext_proc streams on loopback: a pool of {@code --pods} endpoints that each
  * serve {@code --slots} requests at a time, each request holding its slot for {@code --service-ms} on average
  * (uniformly from half to one and a half times that; the client answers the response phase that much later, as a
- * model server would), so the pool serves {@code pods × slots / service} requests per second. Sheddable traffic (priority -1) arrives at
- * {@code --overload} times that capacity and critical traffic (priority 2) at {@code --critical} of it, both at even
+ * model server would), so the pool serves {@code pods × slots / service} requests per second. Sheddable traffic
+ * (priority -1) arrives at {@code --overload} times that capacity and critical traffic (priority 2) at {@code --critical} of it, both at even
  * intervals, for {@code --seconds}. After a warm-up phase of both (not reported), a phase sends the critical
  * traffic alone: its times are the baseline for the same traffic under overload.
  *

@@ -79,9 +79,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Buffered bodies are bounded twice: a request body by {@link Builder#maxRequestBodyBytes} (else 413), and the
  * request and response bodies buffered by all streams together by {@link Builder#maxBufferedBodyBytes} (else 429).
- * A stream returns what it holds to that budget when the body is routed (a body waiting in flow control stays counted)
- * or flushed, and when the stream ends however it ends. A stream that receives no message for the idle timeout (default 15 minutes) is cancelled with
- * {@code DEADLINE_EXCEEDED}, so an abandoned stream cannot hold its buffers forever. Bytes that are not an ext_proc
+ * A stream returns what it holds to that budget when the body is routed (a body waiting in flow control stays
+ * counted) or flushed, and when the stream ends however it ends. A stream that receives no message for the idle
+ * timeout (default 15 minutes) is cancelled with {@code DEADLINE_EXCEEDED}, so an abandoned stream cannot hold its
+ * buffers forever. Bytes that are not an ext_proc
  * message end the stream with {@code INVALID_ARGUMENT} and are counted by {@link MalformedInput}.
  *
  * <p><b>Threading:</b> gRPC serialises each stream's callbacks; streams run concurrently.

@@ -252,7 +252,8 @@ class ExtProcFlowControlTest {
   @Test
   void theSloDeadlineOrdersABandWhenConfigured() {
     epp = new ExtProcHarness(CONFIG.replace("- name: rr\n", "- type: slo-deadline-ordering-policy\n- name: rr\n")
-        .replace("    fairnessPolicyRef: rr\n", "    fairnessPolicyRef: rr\n    orderingPolicyRef: slo-deadline-ordering-policy\n"));
+        .replace("    fairnessPolicyRef: rr\n",
+            "    fairnessPolicyRef: rr\n    orderingPolicyRef: slo-deadline-ordering-policy\n"));
     Exchange busy = busyPod("tenant");
     Exchange relaxed = sendWithSlo("relaxed", "x-llm-d-slo-ttft-ms", "60000");
     awaitQueued(1);
@@ -334,7 +335,8 @@ class ExtProcFlowControlTest {
   @Test
   void tenThousandQueuedStreamsHoldNoThreadsAndAllGetAnAnswer() throws InterruptedException {
     // the band's default limit is llm-d's 5,000 requests
-    epp = new ExtProcHarness(CONFIG.replace("    fairnessPolicyRef: rr\n", "    fairnessPolicyRef: rr\n    maxRequests: 20k\n"));
+    epp = new ExtProcHarness(
+        CONFIG.replace("    fairnessPolicyRef: rr\n", "    fairnessPolicyRef: rr\n    maxRequests: 20k\n"));
     Exchange busy = busyPod("tenant");
     int threadsBefore = ManagementFactory.getThreadMXBean().getThreadCount();
     ManagedChannel connection = epp.connect();

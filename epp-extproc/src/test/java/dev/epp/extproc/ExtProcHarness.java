@@ -43,7 +43,8 @@ import org.awaitility.Awaitility;
 
 /**
  * A real ext_proc server (gRPC over Netty on 127.0.0.1, port 0, on the event loop as the EPP server runs it) with a
- * pool of fake pods, and a generated client acting as Envoy. Pods follow the Go hermetic tests: {@code pod-<i>-rank-0} at {@code 192.168.1.<i+1>:8000}.
+ * pool of fake pods, and a generated client acting as Envoy. Pods follow the Go hermetic tests:
+ * {@code pod-<i>-rank-0} at {@code 192.168.1.<i+1>:8000}.
  */
 final class ExtProcHarness implements AutoCloseable {
 

@@ -35,9 +35,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * serve {@code --slots} requests at a time, each request holding its slot for {@code --service-ms} on average
  * (uniformly from half to one and a half times that; the client answers the response phase that much later, as a
  * model server would), so the pool serves {@code pods × slots / service} requests per second. Sheddable traffic
- * (priority -1) arrives at {@code --overload} times that capacity and critical traffic (priority 2) at {@code --critical} of it, both at even
- * intervals, for {@code --seconds}. After a warm-up phase of both (not reported), a phase sends the critical
- * traffic alone: its times are the baseline for the same traffic under overload.
+ * (priority -1) arrives at {@code --overload} times that capacity and critical traffic (priority 2) at
+ * {@code --critical} of it, both at even intervals, for {@code --seconds}. After a warm-up phase of both (not
+ * reported), a phase sends the critical traffic alone: its times are the baseline for the same traffic under
+ * overload.
  *
  * <p>Prints, per phase and class, the requests sent, how each ended (routed, or dropped with its
  * {@code x-llm-d-request-dropped-reason}) and the routed ones' time in the EPP (request sent to headers answered)

@@ -26,6 +26,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Which endpoints hold a request's prompt prefix, from what their engines report in KV-cache events: llm-d's
@@ -65,6 +67,8 @@ public final class PrecisePrefixCacheProducer
 
   /** The plugin type. */
   public static final String TYPE = "precise-prefix-cache-producer";
+
+  private static final Logger log = LoggerFactory.getLogger(PrecisePrefixCacheProducer.class);
 
   /** The profile whose target is recorded speculatively too, as llm-d's. */
   public static final String PREFILL_PROFILE = "prefill";
@@ -186,7 +190,11 @@ public final class PrecisePrefixCacheProducer
         speculation.ttl().toNanos(), TimeUnit.NANOSECONDS);
   }
 
-  /** Subscribes to the endpoint's KV-cache events (starting the subscriptions with the first endpoint). */
+  /**
+   * Subscribes to the endpoint's KV-cache events (starting the subscriptions with the first endpoint). An endpoint that
+   * cannot be subscribed to (its events port out of range) is logged and left unindexed: the pool's other listeners
+   * must still hear of it.
+   */
   @Override
   public synchronized void added(Endpoint endpoint) {
     if (closed) {
@@ -195,7 +203,11 @@ public final class PrecisePrefixCacheProducer
     if (subscriptions == null) {
       subscriptions = subscriptionsFactory.apply(index);
     }
-    subscriptions.subscribe(endpoint);
+    try {
+      subscriptions.subscribe(endpoint);
+    } catch (RuntimeException e) {
+      log.warn("{}: not indexing the KV-cache events of endpoint {}: {}", typedName, endpoint.name(), e.getMessage());
+    }
   }
 
   /** Unsubscribes from the endpoint and forgets its blocks. */

@@ -296,4 +296,37 @@ class PrecisePrefixCacheProducerTest {
     assertEquals(List.of("subscribe a", "unsubscribe a", "close"), calls);
     assertEquals(List.of(producer.index()), sinks);
   }
+
+  @Test
+  void anEndpointThatCannotBeSubscribedToStillJoinsThePoolForTheOtherListeners() {
+    PrecisePrefixCacheProducer producer = new PrecisePrefixCacheProducer("p",
+        new dev.epp.kvcache.index.KvBlockIndex(new dev.epp.kvcache.index.BlockKeys(4, ""), 1000, 10,
+            dev.epp.kvcache.index.KvBlockIndex.defaultWeights()),
+        sink -> new PrecisePrefixCacheProducer.Subscriptions() {
+          @Override
+          public void subscribe(Endpoint endpoint) {
+            throw new IllegalArgumentException("KV-event port 65536 is not in 1..65535");
+          }
+
+          @Override
+          public void unsubscribe(String name) {}
+
+          @Override
+          public void close() {}
+        }, null);
+    List<String> heard = new java.util.ArrayList<>();
+    pool.addListener(producer);
+    pool.addListener(new dev.epp.api.EndpointStore.Listener() {
+      @Override
+      public void added(Endpoint endpoint) {
+        heard.add(endpoint.name());
+      }
+
+      @Override
+      public void removed(Endpoint endpoint) {}
+    });
+    pod("a", 1);
+    assertEquals(List.of("a"), heard);
+    producer.close();
+  }
 }

@@ -34,6 +34,11 @@ class SimulatorKvEventsTest {
   private static final String MODEL = "sim-model";
   private static final int BLOCK_SIZE = 16;
   /** Two full blocks. */
+  /**
+   * KV blocks enough that the warm-up's fresh prompts (two blocks each, as many as the subscription takes to start
+   * on a loaded machine) never make a test's own prompt evict.
+   */
+  private static final int ROOMY = 1024;
   private static final int PROMPT_CHARS = 2 * BLOCK_SIZE * SimulatedEngine.CHARS_PER_TOKEN;
 
   private final HttpClient client = HttpClient.newHttpClient();
@@ -135,7 +140,7 @@ class SimulatorKvEventsTest {
 
   @Test
   void aNewPromptPublishesOneBlockStoredWithItsTokensInVllmsArrayLayout() throws Exception {
-    start(64, KvEventPublisher.Encoding.ARRAY);
+    start(ROOMY, KvEventPublisher.Encoding.ARRAY);
     String prompt = "a fresh prompt ".repeat(10).substring(0, PROMPT_CHARS);
     complete(MODEL, prompt, 1);
 
@@ -158,7 +163,7 @@ class SimulatorKvEventsTest {
 
   @Test
   void aContinuedPromptNamesItsParentAndAnAdapterItsName() throws Exception {
-    start(64, KvEventPublisher.Encoding.ARRAY);
+    start(ROOMY, KvEventPublisher.Encoding.ARRAY);
     String prompt = "b".repeat(PROMPT_CHARS);
     complete("lora-a", prompt, 1);
     receiveAll();
@@ -199,7 +204,7 @@ class SimulatorKvEventsTest {
 
   @Test
   void mapEncodingTagsEventsUnderType() throws Exception {
-    start(64, KvEventPublisher.Encoding.MAP);
+    start(ROOMY, KvEventPublisher.Encoding.MAP);
     String prompt = "f".repeat(PROMPT_CHARS);
     complete(MODEL, prompt, 1);
 

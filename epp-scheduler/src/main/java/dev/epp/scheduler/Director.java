@@ -141,6 +141,7 @@ public final class Director {
   private final MetricsRecorder metrics;
   private final Ticker ticker;
   private final long stalenessNanos;
+  private final boolean explainEveryRequest;
   private final FlowController flowController;
   private final EndpointStore.Listener dispatchOnPoolChange = new EndpointStore.Listener() {
     @Override
@@ -178,6 +179,7 @@ public final class Director {
     this.metrics = config.metrics();
     this.ticker = builder.ticker;
     this.stalenessNanos = builder.stalenessThreshold.toNanos();
+    this.explainEveryRequest = builder.explainEveryRequest;
     config.listenTo(endpoints);
     this.flowController = config.flowControl().map(settings -> FlowController.builder()
         .config(settings)
@@ -510,7 +512,8 @@ public final class Director {
         failures.failed(admission, "Admission", "admitting the request", e);
       }
     }
-    SchedulingResult result = scheduler.schedule(context, candidates);
+    Explanation explanation = explainEveryRequest ? new Explanation() : null;
+    SchedulingResult result = scheduler.schedule(context, candidates, explanation);
     if (conditionalDecode(request.headers()) && !holdsCachedPrefix(context, result.targets().get(0))) {
       throw new InferenceException(Code.PRECONDITION_FAILED, "no decode worker has the requested KV cache");
     }
@@ -525,7 +528,8 @@ public final class Director {
     String target = request.targetModel();
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
-    return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos);
+    return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos,
+        explanation);
   }
 
   /** Whether the request prefers {@code if-available} (RFC 7240): llm-d's conditional decode. */
@@ -566,7 +570,8 @@ public final class Director {
     }
     Endpoint target = pool.endpoint(ThreadLocalRandom.current().nextInt(pool.size()));
     InferenceRequest request = InferenceRequest.builder().requestId(requestId(headers)).headers(headers).build();
-    return new Routing(new RequestContext(request), null, null, List.of(target), new byte[0], false, receivedNanos);
+    return new Routing(new RequestContext(request), null, null, List.of(target), new byte[0], false, receivedNanos,
+        null);
   }
 
   /** {@link #routeHeaderOnly(Map, long)} for a request that arrived now. */
@@ -761,6 +766,7 @@ public final class Director {
     private ModelRewrites modelRewrites = ModelRewrites.none();
     private Ticker ticker = Ticker.system();
     private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
+    private boolean explainEveryRequest;
 
     private Builder(EndpointPickerConfig config, EndpointStore endpoints) {
       this.config = Objects.requireNonNull(config, "config");
@@ -802,6 +808,15 @@ public final class Director {
         throw new IllegalArgumentException("staleness threshold must be positive, got " + value);
       }
       this.stalenessThreshold = value;
+      return this;
+    }
+
+    /**
+     * Whether every scheduled request carries its {@link Routing#explanation()}; default {@code false}. Explaining
+     * allocates a few objects per candidate and scorer.
+     */
+    public Builder explainEveryRequest(boolean value) {
+      this.explainEveryRequest = value;
       return this;
     }
 

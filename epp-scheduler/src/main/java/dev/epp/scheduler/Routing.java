@@ -25,6 +25,7 @@ public final class Routing {
   private final boolean bodyChanged;
   private InferenceResponse response;
   private final long receivedNanos;
+  private final Explanation explanation;
   private boolean streaming;
   private boolean started;
   private boolean completed;
@@ -33,7 +34,7 @@ public final class Routing {
   private long outputTokens;
 
   Routing(RequestContext context, RequestParser parser, SchedulingResult result, List<Endpoint> targets, byte[] body,
-      boolean bodyChanged, long receivedNanos) {
+      boolean bodyChanged, long receivedNanos, Explanation explanation) {
     this.context = context;
     this.parser = parser;
     this.result = result;
@@ -41,6 +42,7 @@ public final class Routing {
     this.body = body;
     this.bodyChanged = bodyChanged;
     this.receivedNanos = receivedNanos;
+    this.explanation = explanation;
   }
 
   /** The request and its per-request state. */
@@ -56,6 +58,11 @@ public final class Routing {
   /** The scheduling result; empty for header-only requests, which go to a random endpoint unscheduled. */
   public Optional<SchedulingResult> result() {
     return Optional.ofNullable(result);
+  }
+
+  /** Why the scheduler chose the targets; empty unless the request was explained. */
+  public Optional<Explanation> explanation() {
+    return Optional.ofNullable(explanation);
   }
 
   /** The endpoints to try in order: the primary, then fallbacks. Never empty. */

@@ -19,6 +19,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 
 /**
@@ -95,10 +96,18 @@ public final class Scheduler {
    *     if no endpoint survives scheduling, {@code INTERNAL} if the profile handler misbehaves
    */
   public SchedulingResult schedule(RequestContext context, Candidates candidates) {
+    return schedule(context, candidates, null);
+  }
+
+  /**
+   * Schedules one request as {@link #schedule(RequestContext, Candidates)} does, and records each profile run in
+   * {@code explanation} unless it is {@code null}.
+   */
+  public SchedulingResult schedule(RequestContext context, Candidates candidates, Explanation explanation) {
     long start = ticker.nanos();
     String targetModel = context.request().targetModel();
     try {
-      SchedulingResult result = run(context, candidates);
+      SchedulingResult result = run(context, candidates, explanation == null ? null : explanation::add);
       Endpoint primary = result.targets().get(0);
       metrics.recordSchedulingAttempt(targetModel, primary);
       return result;
@@ -121,7 +130,8 @@ public final class Scheduler {
     return Collections.unmodifiableMap(more);
   }
 
-  private SchedulingResult run(RequestContext context, Candidates candidates) {
+  private SchedulingResult run(RequestContext context, Candidates candidates,
+      Consumer<Explanation.ProfileRun> explained) {
     if (candidates.size() == 0) {
       throw new InferenceException(Code.SERVICE_UNAVAILABLE, "no candidate endpoints for the request");
     }
@@ -149,7 +159,7 @@ public final class Scheduler {
           throw internal("profile handler " + handler.typedName() + " picked "
               + (runner == null ? "unknown" : "already run") + " profile '" + name + "'");
         }
-        results = withResult(results, name, runner.run(context, candidates));
+        results = withResult(results, name, runner.run(context, candidates, explained));
       }
     }
     if (results.isEmpty()) {

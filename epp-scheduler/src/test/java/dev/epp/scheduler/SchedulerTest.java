@@ -203,6 +203,65 @@ class SchedulerTest {
   }
 
   @Test
+  void explanationRecordsWhatEachFilterRemovedEachScorersScoresAndThePick() {
+    registry.register(TestPlugins.factory("drop-even", spec -> new DropEvenFilter(spec.typedName())));
+    registry.register(TestPlugins.factory("fixed-scores", spec -> new FixedScorer(spec.typedName(),
+        new double[] {0.5, 7.0})));
+    Scheduler scheduler = scheduler(HEADER + """
+        plugins:
+        - type: drop-even
+        - type: fixed-scores
+        - type: kv-cache-utilization-scorer
+        - type: max-score-picker
+        schedulingProfiles:
+        - name: p
+          plugins:
+          - pluginRef: drop-even
+          - pluginRef: fixed-scores
+            weight: 2
+          - pluginRef: kv-cache-utilization-scorer
+            weight: 3
+          - pluginRef: max-score-picker
+        """);
+    EndpointPool pool = new EndpointPool();
+    for (int i = 0; i < 4; i++) {
+      pod(pool, i, 0, 0.5);
+    }
+    Explanation explanation = new Explanation();
+    SchedulingResult result = scheduler.schedule(request("m"), pool.snapshot(), explanation);
+
+    assertEquals("pod-3-rank-0", result.targets().get(0).name());
+    assertEquals(1, explanation.profiles().size());
+    Explanation.ProfileRun run = explanation.profiles().get(0);
+    assertEquals("p", run.profile());
+    assertEquals(List.of("pod-0-rank-0", "pod-1-rank-0", "pod-2-rank-0", "pod-3-rank-0"), run.candidates());
+    assertEquals(1, run.filters().size());
+    assertEquals(TypedName.of("drop-even"), run.filters().get(0).filter());
+    assertEquals(List.of("pod-0-rank-0", "pod-2-rank-0"), run.filters().get(0).removed());
+    assertEquals(2, run.scorers().size());
+    assertEquals(2.0, run.scorers().get(0).weight());
+    // 7.0 is used as 1: the explanation shows scores as the sum used them
+    assertEquals(Map.of("pod-1-rank-0", 0.5, "pod-3-rank-0", 1.0), run.scorers().get(0).scores());
+    assertEquals(Map.of("pod-1-rank-0", 0.5, "pod-3-rank-0", 0.5), run.scorers().get(1).scores());
+    assertEquals(TypedName.of("max-score-picker"), run.pick().picker());
+    assertEquals(Map.of("pod-1-rank-0", 2.5, "pod-3-rank-0", 3.5), run.pick().totals());
+    assertEquals(List.of("pod-3-rank-0"), run.pick().picked());
+  }
+
+  @Test
+  void explanationOfARunWithoutSurvivorsHasNoPick() {
+    Scheduler scheduler = scheduler(HEADER + "plugins:\n- type: header-based-testing-filter\n");
+    EndpointPool pool = new EndpointPool();
+    pod(pool, 0, 0, 0);
+    Explanation explanation = new Explanation();
+    assertThrows(InferenceException.class, () -> scheduler.schedule(request("m"), pool.snapshot(), explanation));
+    Explanation.ProfileRun run = explanation.profiles().get(0);
+    assertEquals(List.of("pod-0-rank-0"), run.filters().get(0).removed());
+    assertEquals(List.of(), run.scorers());
+    assertEquals(null, run.pick());
+  }
+
+  @Test
   void noSurvivorIsResourceExhaustedAndNoCandidateIsServiceUnavailable() {
     Scheduler scheduler = scheduler(HEADER + """
         plugins:

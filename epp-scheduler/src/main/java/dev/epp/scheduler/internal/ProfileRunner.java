@@ -10,9 +10,15 @@ import dev.epp.api.scheduling.Filter;
 import dev.epp.api.scheduling.Picker;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.Scorer;
+import dev.epp.scheduler.Explanation;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
 import java.util.function.LongConsumer;
 
 /**
@@ -76,9 +82,19 @@ public final class ProfileRunner {
 
   /** Runs the profile; {@link ProfileResult#none()} when no candidate survives the filters. */
   public ProfileResult run(RequestContext context, Candidates candidates) {
+    return run(context, candidates, null);
+  }
+
+  /**
+   * Runs the profile, and gives {@code explained} (unless {@code null}) the record of the run before returning.
+   * Recording allocates; without it the run allocates only its result.
+   */
+  public ProfileResult run(RequestContext context, Candidates candidates,
+      Consumer<Explanation.ProfileRun> explained) {
     int n = candidates.size();
+    Recorder recorder = explained == null ? null : new Recorder(candidates);
     if (n == 0) {
-      return ProfileResult.none();
+      return none(recorder, explained);
     }
     Scratch scratch = SCRATCH.get().ensure(n);
     SurvivorView view = scratch.view;
@@ -89,41 +105,56 @@ public final class ProfileRunner {
     view.reset(candidates, index, n);
     int size = n;
     for (int f = 0; f < filters.length; f++) {
-      size = applyFilter(f, context, scratch, size);
+      size = applyFilter(f, context, scratch, size, recorder);
       if (size == 0) {
-        return ProfileResult.none();
+        return none(recorder, explained);
       }
     }
     double[] totals = scratch.totals;
     Arrays.fill(totals, 0, size, 0.0);
     for (int s = 0; s < scorers.length; s++) {
-      addScores(s, context, view, scratch.raw, totals);
+      addScores(s, context, view, scratch.raw, totals, recorder);
     }
-    int picked = pick(context, view, totals, scratch.picked, scratch.bits);
-    if (picked == 1) {
-      return new ProfileResult(List.of(view.endpoint(scratch.picked[0])));
-    }
+    int picked = pick(context, view, totals, scratch.picked, scratch.bits, recorder);
     Endpoint[] targets = new Endpoint[picked];
     for (int i = 0; i < picked; i++) {
       targets[i] = view.endpoint(scratch.picked[i]);
     }
-    return new ProfileResult(List.of(targets));
+    if (recorder != null) {
+      explained.accept(recorder.done(targets));
+    }
+    return new ProfileResult(picked == 1 ? List.of(targets[0]) : List.of(targets));
   }
 
-  private int applyFilter(int f, RequestContext context, Scratch scratch, int size) {
+  private static ProfileResult none(Recorder recorder, Consumer<Explanation.ProfileRun> explained) {
+    if (recorder != null) {
+      explained.accept(recorder.done(null));
+    }
+    return ProfileResult.none();
+  }
+
+  private int applyFilter(int f, RequestContext context, Scratch scratch, int size, Recorder recorder) {
     Filter filter = filters[f];
     SurvivorView view = scratch.view;
     BitSet keep = scratch.bits;
     keep.clear();
     keep.set(0, size);
     long start = ticker.nanos();
+    long nanos;
     try {
       filter.filter(context, view, keep);
     } catch (RuntimeException e) {
       failures.failed(filter, "Filter", "keeping every candidate", e);
-      return size;
+      keep.set(0, size);
     } finally {
-      filterLatency[f].accept(ticker.nanos() - start);
+      nanos = ticker.nanos() - start;
+      filterLatency[f].accept(nanos);
+    }
+    if (recorder != null) {
+      recorder.filtered(filter, view, keep, nanos);
+    }
+    if (keep.nextClearBit(0) >= size) {
+      return size;
     }
     int[] index = scratch.index;
     int kept = 0;
@@ -134,52 +165,70 @@ public final class ProfileRunner {
     return kept;
   }
 
-  private void addScores(int s, RequestContext context, SurvivorView view, double[] raw, double[] totals) {
+  private void addScores(int s, RequestContext context, SurvivorView view, double[] raw, double[] totals,
+      Recorder recorder) {
     Scorer scorer = scorers[s];
     double weight = weights[s];
     int size = view.size();
     Arrays.fill(raw, 0, size, 0.0);
     long start = ticker.nanos();
+    long nanos;
     try {
       scorer.score(context, view, raw);
     } catch (RuntimeException e) {
       failures.failed(scorer, "Scorer", "scoring 0", e);
-      return;
+      Arrays.fill(raw, 0, size, 0.0);
     } finally {
-      scorerLatency[s].accept(ticker.nanos() - start);
+      nanos = ticker.nanos() - start;
+      scorerLatency[s].accept(nanos);
     }
     for (int i = 0; i < size; i++) {
-      double score = raw[i];
-      if (!(score > 0)) {
-        continue; // negative, zero and NaN count as 0
-      }
-      totals[i] += (score > 1 ? 1 : score) * weight;
+      raw[i] = clamp(raw[i]);
+      totals[i] += raw[i] * weight;
+    }
+    if (recorder != null) {
+      recorder.scored(scorer, weight, view, raw, nanos);
     }
   }
 
-  private int pick(RequestContext context, SurvivorView view, double[] totals, int[] picked, BitSet seen) {
+  /** A score as used: negative, zero and NaN count as 0, above 1 as 1. */
+  private static double clamp(double score) {
+    return !(score > 0) ? 0 : score > 1 ? 1 : score;
+  }
+
+  private int pick(RequestContext context, SurvivorView view, double[] totals, int[] picked, BitSet seen,
+      Recorder recorder) {
     int size = view.size();
+    int count = 0;
     long start = ticker.nanos();
     try {
-      int count = picker.pick(context, view, totals, picked);
-      if (validPicks(picked, count, size, seen)) {
-        return count;
+      count = picker.pick(context, view, totals, picked);
+      if (!validPicks(picked, count, size, seen)) {
+        failures.failed(picker, "Picker", "picking the highest score",
+            new IllegalStateException("returned " + count + " picks that are not distinct indexes below " + size));
+        count = 0;
       }
-      failures.failed(picker, "Picker", "picking the highest score",
-          new IllegalStateException("returned " + count + " picks that are not distinct indexes below " + size));
     } catch (RuntimeException e) {
       failures.failed(picker, "Picker", "picking the highest score", e);
+      count = 0;
     } finally {
-      pickerLatency.accept(ticker.nanos() - start);
-    }
-    int best = 0;
-    for (int i = 1; i < size; i++) {
-      if (totals[i] > totals[best]) {
-        best = i;
+      long nanos = ticker.nanos() - start;
+      pickerLatency.accept(nanos);
+      if (recorder != null) {
+        recorder.picked(view, totals, nanos);
       }
     }
-    picked[0] = best;
-    return 1;
+    if (count == 0) {
+      int best = 0;
+      for (int i = 1; i < size; i++) {
+        if (totals[i] > totals[best]) {
+          best = i;
+        }
+      }
+      picked[0] = best;
+      count = 1;
+    }
+    return count;
   }
 
   private static boolean validPicks(int[] picked, int count, int size, BitSet seen) {
@@ -195,6 +244,61 @@ public final class ProfileRunner {
       seen.set(p);
     }
     return true;
+  }
+
+  /** Collects one run's {@link Explanation.ProfileRun} as it goes. */
+  private final class Recorder {
+    private final List<String> candidates;
+    private final List<Explanation.FilterStep> filtered = new ArrayList<>(filters.length);
+    private final List<Explanation.ScorerStep> scored = new ArrayList<>(scorers.length);
+    private Map<String, Double> totals;
+    private long pickNanos;
+
+    Recorder(Candidates candidates) {
+      String[] names = new String[candidates.size()];
+      for (int i = 0; i < names.length; i++) {
+        names[i] = candidates.endpoint(i).name();
+      }
+      this.candidates = List.of(names);
+    }
+
+    void filtered(Filter filter, SurvivorView view, BitSet keep, long nanos) {
+      List<String> removed = new ArrayList<>();
+      for (int i = keep.nextClearBit(0); i < view.size(); i = keep.nextClearBit(i + 1)) {
+        removed.add(view.endpoint(i).name());
+      }
+      filtered.add(new Explanation.FilterStep(filter.typedName(), List.copyOf(removed), nanos));
+    }
+
+    void scored(Scorer scorer, double weight, SurvivorView view, double[] scores, long nanos) {
+      scored.add(new Explanation.ScorerStep(scorer.typedName(), weight, byName(view, scores), nanos));
+    }
+
+    void picked(SurvivorView view, double[] totals, long nanos) {
+      this.totals = byName(view, totals);
+      this.pickNanos = nanos;
+    }
+
+    /** The run's record; {@code targets} is {@code null} when no candidate survived the filters. */
+    Explanation.ProfileRun done(Endpoint[] targets) {
+      Explanation.PickStep pick = null;
+      if (targets != null) {
+        String[] picked = new String[targets.length];
+        for (int i = 0; i < picked.length; i++) {
+          picked[i] = targets[i].name();
+        }
+        pick = new Explanation.PickStep(picker.typedName(), totals, List.of(picked), pickNanos);
+      }
+      return new Explanation.ProfileRun(name, candidates, List.copyOf(filtered), List.copyOf(scored), pick);
+    }
+
+    private static Map<String, Double> byName(SurvivorView view, double[] values) {
+      Map<String, Double> map = new LinkedHashMap<>();
+      for (int i = 0; i < view.size(); i++) {
+        map.put(view.endpoint(i).name(), values[i]);
+      }
+      return Collections.unmodifiableMap(map);
+    }
   }
 
   /** Per-thread working arrays, grown to the largest candidate count seen. */

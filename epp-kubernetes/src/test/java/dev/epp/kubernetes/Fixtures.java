@@ -18,15 +18,15 @@ import java.util.function.Supplier;
 import org.awaitility.Awaitility;
 
 /** Builders of pods and custom resources for the mock API server, and a bounded wait. */
-final class Fixtures {
+public final class Fixtures {
 
-  static final String NS = "llm";
-  static final Duration DEADLINE = Duration.ofSeconds(30);
+  public static final String NS = "llm";
+  public static final Duration DEADLINE = Duration.ofSeconds(30);
 
   private Fixtures() {}
 
   /** Lets the CRUD mock server serve the three custom resources. */
-  static void serveCustomResources(KubernetesMockServer server) {
+  public static void serveCustomResources(KubernetesMockServer server) {
     for (ResourceDefinitionContext c : List.of(
         Resources.INFERENCE_POOL, Resources.INFERENCE_OBJECTIVE, Resources.INFERENCE_MODEL_REWRITE)) {
       server.expectCustomResource(new CustomResourceDefinitionContext.Builder()
@@ -40,7 +40,7 @@ final class Fixtures {
   }
 
   /** A pod with {@code labels} ("k=v" pairs); ready with IP {@code ip} when {@code ready}. */
-  static Pod pod(String name, String ip, boolean ready, String... labels) {
+  public static Pod pod(String name, String ip, boolean ready, String... labels) {
     return new PodBuilder()
         .withMetadata(new ObjectMetaBuilder().withName(name).withNamespace(NS).withLabels(map(labels)).build())
         .withNewSpec().addNewContainer().withName("vllm").withImage("vllm").endContainer().endSpec()
@@ -52,7 +52,7 @@ final class Fixtures {
   }
 
   /** An {@code InferencePool} selecting {@code selector} ("k=v" pairs) on {@code ports}. */
-  static GenericKubernetesResource pool(String name, List<Integer> ports, String... selector) {
+  public static GenericKubernetesResource pool(String name, List<Integer> ports, String... selector) {
     List<Map<String, Object>> targetPorts = new ArrayList<>();
     ports.forEach(p -> targetPorts.add(Map.of("number", p)));
     return resource(Resources.INFERENCE_POOL, name, null, Map.of(
@@ -61,7 +61,7 @@ final class Fixtures {
   }
 
   /** A namespaced custom resource of kind {@code context} with {@code spec}. */
-  static GenericKubernetesResource resource(
+  public static GenericKubernetesResource resource(
       ResourceDefinitionContext context, String name, String created, Map<String, Object> spec) {
     GenericKubernetesResource resource = new GenericKubernetesResource();
     resource.setApiVersion(context.getGroup() + "/" + context.getVersion());
@@ -71,7 +71,7 @@ final class Fixtures {
     return resource;
   }
 
-  static Map<String, String> map(String... pairs) {
+  public static Map<String, String> map(String... pairs) {
     Map<String, String> map = new LinkedHashMap<>();
     for (String pair : pairs) {
       int eq = pair.indexOf('=');
@@ -81,7 +81,7 @@ final class Fixtures {
   }
 
   /** Waits until {@code actual} equals {@code expected}, failing after {@link #DEADLINE}. */
-  static <T> void await(T expected, Supplier<T> actual) {
+  public static <T> void await(T expected, Supplier<T> actual) {
     Awaitility.await().atMost(DEADLINE).pollInterval(Duration.ofMillis(10))
         .untilAsserted(() -> assertEquals(expected, actual.get()));
   }

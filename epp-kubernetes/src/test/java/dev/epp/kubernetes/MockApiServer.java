@@ -22,14 +22,14 @@ import java.util.concurrent.ConcurrentHashMap;
  * which stalls the server when a client closes a watch while an event is being sent. The closing callbacks run on
  * another thread. Watches lost on the server's side are tested against {@link LoopbackApiServer}.
  */
-final class MockApiServer implements AutoCloseable {
+public final class MockApiServer implements AutoCloseable {
 
   private final Set<WebSocket> openWatches = ConcurrentHashMap.newKeySet();
 
-  final KubernetesMockServer server;
-  final KubernetesClient client;
+  public final KubernetesMockServer server;
+  public final KubernetesClient client;
 
-  MockApiServer() {
+  public MockApiServer() {
     server = new KubernetesMockServer(
         new Context(Serialization.jsonMapper()), new MockWebServer(), new HashMap<>(), new Dispatcher(), true);
     server.init();

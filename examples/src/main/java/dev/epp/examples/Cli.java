@@ -70,7 +70,13 @@ public final class Cli {
 
     /** {@code --name}. */
     String option() {
-      return label.split(" ", 2)[0];
+      String[] words = label.split(" ");
+      for (String word : words) {
+        if (word.startsWith("--")) {
+          return word.replace(",", "");
+        }
+      }
+      return words[0];
     }
 
     @SuppressWarnings("unchecked")
@@ -137,7 +143,11 @@ public final class Cli {
 
   /** An integer flag accepting {@code min..max}. */
   public Flag<Integer> integer(String name, int defaultValue, int min, int max, String help) {
-    return add(name, "int", Integer.toString(defaultValue), Integer.class, s -> {
+    return add(name, "int", Integer.toString(defaultValue), Integer.class, integerParser(min, max), help);
+  }
+
+  private static Function<String, Integer> integerParser(int min, int max) {
+    return s -> {
       int value;
       try {
         value = Integer.parseInt(s);
@@ -148,7 +158,13 @@ public final class Cli {
         throw new IllegalArgumentException("not in " + min + ".." + max);
       }
       return value;
-    }, help);
+    };
+  }
+
+  /** An integer flag accepting {@code min..max} that is also written {@code -shortName}, as Go's {@code -v}. */
+  public Flag<Integer> integer(String name, char shortName, int defaultValue, int min, int max, String help) {
+    return add(List.of("--" + name, "-" + shortName), "int", Integer.toString(defaultValue), Integer.class,
+        integerParser(min, max), help);
   }
 
   /** A 64-bit integer flag accepting any value. */
@@ -309,7 +325,13 @@ public final class Cli {
 
   private <T> Flag<T> add(String name, String valueName, String defaultText, Class<?> type, Function<String, T> parser,
       String help) {
-    OptionSpec.Builder builder = OptionSpec.builder("--" + name).type(type).defaultValue(defaultText)
+    return add(List.of("--" + name), valueName, defaultText, type, parser, help);
+  }
+
+  /** A flag written as any of {@code names}, the first shown last in the help ({@code -v, --v int}). */
+  private <T> Flag<T> add(List<String> names, String valueName, String defaultText, Class<?> type,
+      Function<String, T> parser, String help) {
+    OptionSpec.Builder builder = OptionSpec.builder(names.toArray(new String[0])).type(type).defaultValue(defaultText)
         .converters(s -> parser.apply(s));
     if (type == boolean.class) {
       // picocli's arity for booleans: a value only when attached with '='; the fallback makes --name true even when
@@ -317,8 +339,10 @@ public final class Cli {
       builder.fallbackValue("true");
     }
     OptionSpec option = builder.build();
-    Flag<T> flag = new Flag<>(valueName.isEmpty() ? "--" + name : "--" + name + " " + valueName, help, defaultText,
-        option);
+    List<String> shown = new ArrayList<>(names.subList(1, names.size()));
+    shown.add(names.get(0));
+    String label = String.join(", ", shown);
+    Flag<T> flag = new Flag<>(valueName.isEmpty() ? label : label + " " + valueName, help, defaultText, option);
     flag.value = defaultText == null ? null : parser.apply(defaultText);
     commandLine.getCommandSpec().addOption(option);
     flags.add(flag);

@@ -3,6 +3,7 @@ package dev.epp.examples;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointDiscovery;
 import dev.epp.discovery.FileDiscovery;
+import dev.epp.examples.logging.Logs;
 import dev.epp.discovery.IpPort;
 import dev.epp.discovery.StaticDiscovery;
 import dev.epp.extproc.ExtProcService;
@@ -26,6 +27,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -136,6 +138,14 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       "cancel an ext_proc stream that receives no message for this long (frees its buffers)");
   private final Cli.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
       EppServer.DEFAULT_DRAIN_TIMEOUT.toSeconds() + "s", "on SIGTERM, how long streams in flight may finish");
+  private final Cli.Flag<Boolean> leaderElection = flags.bool("ha-enable-leader-election", false,
+      "elect one active replica through a Kubernetes Lease (not supported yet: true is refused)");
+  private final LoggingFlags logging = new LoggingFlags(flags);
+  private final List<Cli.Flag<String>> deprecatedMetricFlags = Stream.of("total-queued-requests-metric",
+          "total-running-requests-metric", "kv-cache-usage-percentage-metric", "lora-info-metric", "cache-info-metric")
+      .map(name -> flags.string(name, "", "deprecated by the Go EPP v1.5 and refused: map engine metrics with "
+          + "engineConfigs in the EndpointPickerConfig"))
+      .toList();
 
   /**
    * @param out where {@code --help} goes
@@ -156,6 +166,16 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       if (!flags.parse(args)) {
         flags.printHelp(out);
         return 0;
+      }
+      Logs.configure(logging.settings());
+      for (Cli.Flag<String> deprecated : deprecatedMetricFlags) {
+        if (deprecated.isSet()) {
+          throw new Cli.UsageException("flag \"" + deprecated.option().substring(2) + "\" is deprecated and cannot be "
+              + "used; configure metrics via engineConfigs in EndpointPickerConfig instead");
+        }
+      }
+      if (leaderElection.get()) {
+        throw new Cli.UsageException("--ha-enable-leader-election is not supported yet: run a single replica");
       }
       EndpointDiscovery discovery = discovery();
       source = endpoints.isSet() ? endpoints.get()

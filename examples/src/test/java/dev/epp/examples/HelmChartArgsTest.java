@@ -1,0 +1,185 @@
+package dev.epp.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.sun.net.httpserver.HttpServer;
+import dev.epp.kubernetes.Fixtures;
+import dev.epp.kubernetes.MockApiServer;
+import dev.epp.server.EppServer;
+import io.grpc.ManagedChannel;
+import io.grpc.health.v1.HealthCheckRequest;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.health.v1.HealthGrpc;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.Awaitility;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The {@code server} command started as the Helm charts start the Go EPP: GIE v1.5's {@code inferencepool} chart with
+ * its default values for a vLLM pool renders the argument list and the {@code default-plugins.yaml} below
+ * ({@code config/charts/epplib/templates/_deployment.yaml} and {@code _config.yaml}).
+ */
+class HelmChartArgsTest {
+
+  private static final long DEADLINE_SECONDS = 30;
+
+  /** GIE v1.5's {@code default-plugins.yaml} for a vLLM pool without the latency predictor. */
+  private static final String DEFAULT_PLUGINS = """
+      apiVersion: inference.networking.x-k8s.io/v1alpha1
+      kind: EndpointPickerConfig
+      plugins:
+      - type: queue-scorer
+      - type: kv-cache-utilization-scorer
+      - type: prefix-cache-scorer
+      - type: metrics-data-source
+        parameters:
+          scheme: "http"
+          path: "/metrics"
+          insecureSkipVerify: true
+      - type: core-metrics-extractor
+      schedulingProfiles:
+      - name: default
+        plugins:
+        - pluginRef: queue-scorer
+          weight: 2
+        - pluginRef: kv-cache-utilization-scorer
+          weight: 2
+        - pluginRef: prefix-cache-scorer
+          weight: 3
+      """;
+
+  @TempDir Path dir;
+
+  @Test
+  void startsWithTheArgumentsOfGieChartForAVllmPoolAndLogsJsonLines() throws Exception {
+    HttpServer model = vllmMetricsServer();
+    Path config = dir.resolve("default-plugins.yaml");
+    Files.writeString(config, DEFAULT_PLUGINS);
+    List<String> args = new ArrayList<>(List.of(
+        "--pool-name", "vllm-llama3-8b-instruct",
+        "--pool-namespace", Fixtures.NS,
+        "--pool-group", "inference.networking.k8s.io",
+        "--zap-encoder", "json",
+        "--config-file", config.toString(),
+        "--v", "1",
+        "--tracing=false"));
+    // the chart's fixed ports, moved so the test can run beside anything else
+    args.addAll(List.of("--grpc-port=0", "--grpc-health-port=0", "--metrics-port=0"));
+
+    ByteArrayOutputStream logs = new ByteArrayOutputStream();
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream err = new ByteArrayOutputStream();
+    try (MockApiServer api = new MockApiServer()) {
+      api.client.resource(Fixtures.pool("vllm-llama3-8b-instruct", List.of(model.getAddress().getPort()),
+          "app=vllm")).create();
+      api.client.resource(Fixtures.pod("vllm-0", "127.0.0.1", true, "app=vllm")).create();
+      System.setProperty("kubernetes.master", api.client.getMasterUrl().toString());
+      System.setProperty("kubernetes.trust.certificates", "true");
+      System.setProperty("kubernetes.auth.tryKubeConfig", "false");
+      System.setProperty("kubernetes.auth.tryServiceAccount", "false");
+      System.setErr(new PrintStream(new Tee(stderr, logs), true, StandardCharsets.UTF_8));
+      ServerCommand command = new ServerCommand(new PrintStream(new ByteArrayOutputStream(), true,
+          StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8), Map.of("POD_NAME", "epp-0"));
+      CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(args.toArray(new String[0])));
+      ManagedChannel health = null;
+      try {
+        EppServer server = command.started().get(DEADLINE_SECONDS, TimeUnit.SECONDS);
+        assertNotNull(server, () -> "the command did not start: " + err);
+        health = NettyChannelBuilder.forAddress("127.0.0.1", server.healthPort()).usePlaintext().build();
+        HealthGrpc.HealthBlockingStub stub = HealthGrpc.newBlockingStub(health);
+        // the chart's probes ask for the service "inference-extension" with one replica
+        Awaitility.await("inference-extension is SERVING").atMost(Duration.ofSeconds(DEADLINE_SECONDS))
+            .pollInterval(Duration.ofMillis(50)).until(() -> stub.withDeadlineAfter(5, TimeUnit.SECONDS)
+                .check(HealthCheckRequest.newBuilder().setService("inference-extension").build()).getStatus()
+                == ServingStatus.SERVING);
+      } finally {
+        command.stop();
+        assertEquals(0, exit.get(DEADLINE_SECONDS, TimeUnit.SECONDS), () -> "exit code; errors: " + err);
+        if (health != null) {
+          health.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
+      }
+    } finally {
+      System.setErr(stderr);
+      for (String property : List.of("kubernetes.master", "kubernetes.trust.certificates",
+          "kubernetes.auth.tryKubeConfig", "kubernetes.auth.tryServiceAccount")) {
+        System.clearProperty(property);
+      }
+      model.stop(0);
+    }
+
+    assertEquals("", err.toString(StandardCharsets.UTF_8));
+    List<String> lines = logs.toString(StandardCharsets.UTF_8).lines().filter(l -> !l.isBlank()).toList();
+    assertFalse(lines.isEmpty(), "the server logged");
+    ObjectMapper json = new ObjectMapper();
+    boolean started = false;
+    for (String line : lines) {
+      JsonNode event = json.readTree(line); // throws unless every line is one JSON object
+      assertTrue(event.isObject(), line);
+      for (String key : List.of("level", "ts", "logger", "msg")) {
+        assertTrue(event.has(key), key + " in " + line);
+      }
+      assertFalse(List.of("debug", "trace").contains(event.get("level").asText()), "-v 1 logs no debug: " + line);
+      started |= event.get("msg").asText().startsWith("EPP started");
+    }
+    assertTrue(started, "the start is logged: " + lines);
+  }
+
+  /** A model server whose {@code /metrics} is a small vLLM page. */
+  private static HttpServer vllmMetricsServer() throws Exception {
+    HttpServer model = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
+    byte[] page = ("# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting 0\n"
+        + "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 1\n"
+        + "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc 0.2\n").getBytes(StandardCharsets.UTF_8);
+    model.createContext("/metrics", exchange -> {
+      try (exchange) {
+        exchange.sendResponseHeaders(200, page.length);
+        exchange.getResponseBody().write(page);
+      }
+    });
+    model.start();
+    return model;
+  }
+
+  /** Writes to two streams. */
+  private static final class Tee extends OutputStream {
+    private final OutputStream first;
+    private final OutputStream second;
+
+    Tee(OutputStream first, OutputStream second) {
+      this.first = first;
+      this.second = second;
+    }
+
+    @Override
+    public synchronized void write(int b) throws java.io.IOException {
+      first.write(b);
+      second.write(b);
+    }
+
+    @Override
+    public synchronized void write(byte[] b, int off, int len) throws java.io.IOException {
+      first.write(b, off, len);
+      second.write(b, off, len);
+    }
+  }
+}

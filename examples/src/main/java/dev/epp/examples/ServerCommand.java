@@ -3,6 +3,7 @@ package dev.epp.examples;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointDiscovery;
 import dev.epp.discovery.FileDiscovery;
+import dev.epp.examples.logging.JavaUtilLogging;
 import dev.epp.examples.logging.Logs;
 import dev.epp.discovery.IpPort;
 import dev.epp.discovery.StaticDiscovery;
@@ -168,6 +169,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
         return 0;
       }
       Logs.configure(logging.settings());
+      JavaUtilLogging.toSlf4j();
       for (Cli.Flag<String> deprecated : deprecatedMetricFlags) {
         if (deprecated.isSet()) {
           throw new Cli.UsageException("flag \"" + deprecated.option().substring(2) + "\" is deprecated and cannot be "

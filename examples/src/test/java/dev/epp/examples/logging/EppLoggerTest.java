@@ -101,6 +101,22 @@ class EppLoggerTest {
   }
 
   @Test
+  void javaUtilLoggingRecordsBecomeTheSameJsonLines() throws IOException {
+    JavaUtilLogging.toSlf4j();
+    java.util.logging.Logger grpc = java.util.logging.Logger.getLogger("io.grpc.netty.Example");
+    List<String> lines = logged(new LogSettings(Level.INFO, true, LogSettings.TimeEncoding.EPOCH, Level.ERROR),
+        () -> {
+          grpc.log(java.util.logging.Level.WARNING, "stream {0} failed", 7);
+          grpc.fine("hidden below INFO");
+        });
+    assertEquals(1, lines.size(), lines.toString());
+    JsonNode warn = JSON.readTree(lines.get(0));
+    assertEquals("warn", warn.get("level").asText());
+    assertEquals("io.grpc.netty.Example", warn.get("logger").asText());
+    assertEquals("stream 7 failed", warn.get("msg").asText());
+  }
+
+  @Test
   void nothingIsWrittenAtPanic() {
     assertEquals(List.of(), logged(new LogSettings(null, true, LogSettings.TimeEncoding.EPOCH, null),
         () -> log.error("x")));

@@ -49,7 +49,8 @@ import org.slf4j.LoggerFactory;
  * {@code envoy.service.ext_proc.v3.ExternalProcessor}) are {@code SERVING} while the server is ready, which by default
  * ({@link Readiness#FRESH_METRICS}) means at least one endpoint's metrics are fresher than the staleness threshold: an
  * EPP that knows no live model server reports not ready. {@link Readiness#DISCOVERY_SYNCED} reports ready as soon as
- * discovery has loaded its source, as the Go EPP without leader election does. Readiness is re-evaluated every second.
+ * discovery has loaded its source, as the Go EPP without leader election does. With a {@link LeaderElection}, only the
+ * leader is ready. Readiness is re-evaluated every second.
  * Other service names are {@code NOT_FOUND}. With {@link Builder#healthChecking(boolean) healthChecking}, the same
  * health service is also served on the ext_proc port. {@link #close()} turns every name but {@code liveness}
  * {@code NOT_SERVING} first.
@@ -135,12 +136,14 @@ public final class EppServer implements AutoCloseable {
   private Server healthServer;
   private MetricsExporter exporter;
   private final ScheduledExecutorService scheduler; // supplied, or null for threads of the server's own
+  private final LeaderElection leaderElection; // null without an election
   private final List<ScheduledFuture<?>> ticks = new ArrayList<>();
   private ScheduledExecutorService readinessTicker; // owned
 
   private EppServer(EndpointPickerConfig config, EndpointDiscovery discovery, EppServerOptions options,
-      ScheduledExecutorService scheduler) {
+      ScheduledExecutorService scheduler, LeaderElection leaderElection) {
     this.config = config;
+    this.leaderElection = leaderElection;
     this.metrics = (EppMetrics) config.metrics();
     this.discovery = discovery;
     this.scheduler = scheduler;
@@ -148,7 +151,7 @@ public final class EppServer implements AutoCloseable {
     // Pool gauges are refreshed between two periodic refreshes when the first endpoint turns fresh or the last one
     // stale, so that inference_pool_ready_pods agrees with readiness from the first scrapes on.
     this.health = new HealthReporter(pool, options.readiness(), options.metricsStalenessThreshold(),
-        metrics::refreshPoolGauges);
+        leaderElection != null, metrics::refreshPoolGauges);
   }
 
   /**
@@ -249,6 +252,9 @@ public final class EppServer implements AutoCloseable {
         });
       }
       ticks.add(ticker.scheduleWithFixedDelay(health::update, 0, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS));
+      if (leaderElection != null) {
+        leaderElection.start(() -> health.leader(true), () -> health.leader(false));
+      }
       if (keyManager != null && o.certReload()) {
         ticks.add(ticker.scheduleWithFixedDelay(keyManager::reloadIfChanged, READINESS_TICK_MILLIS,
             READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS));
@@ -317,6 +323,9 @@ public final class EppServer implements AutoCloseable {
   }
 
   private void stop(Duration drain) {
+    if (leaderElection != null) {
+      leaderElection.close(); // another replica takes over while this one drains
+    }
     for (ScheduledFuture<?> tick : ticks) {
       tick.cancel(false);
     }
@@ -446,6 +455,7 @@ public final class EppServer implements AutoCloseable {
     private Duration keepAliveTimeout = DEFAULTS.keepAliveTimeout();
     private Duration drainTimeout = DEFAULTS.drainTimeout();
     private ScheduledExecutorService scheduler;
+    private LeaderElection leaderElection;
 
     private Builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
       if (!(config.metrics() instanceof EppMetrics)) {
@@ -650,7 +660,17 @@ public final class EppServer implements AutoCloseable {
      * @throws IllegalArgumentException if {@link #maxBufferedBodyBytes} is smaller than {@link #maxRequestBodyBytes}
      */
     public EppServer build() {
-      return new EppServer(config, discovery, options(), scheduler);
+      return new EppServer(config, discovery, options(), scheduler, leaderElection);
+    }
+
+    /**
+     * An election among the pool's replicas; default none (every replica reports ready on its own). With one, only
+     * the leader reports ready; the server starts campaigning once its ports are bound, and gives leadership up first
+     * thing when closed.
+     */
+    public Builder leaderElection(LeaderElection value) {
+      this.leaderElection = Objects.requireNonNull(value, "leaderElection");
+      return this;
     }
 
     /**

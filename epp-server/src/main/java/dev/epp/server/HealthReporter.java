@@ -27,16 +27,21 @@ final class HealthReporter {
   private final Readiness policy;
   private final Duration stalenessThreshold;
   private final Runnable onFreshChange;
+  private final boolean leaderRequired;
+  private boolean leader;
   private Boolean ready;
   private Boolean anyFresh;
   private boolean drained;
 
   /**
-   * A reporter of {@code pool}'s readiness under {@code policy}; {@code onFreshChange} runs whenever the pool goes
-   * from no endpoint with fresh metrics to some, or back (and on the first update).
+   * A reporter of {@code pool}'s readiness under {@code policy}, and only while {@linkplain #leader leading} if
+   * {@code leaderRequired}; {@code onFreshChange} runs whenever the pool goes from no endpoint with fresh metrics to
+   * some, or back (and on the first update).
    */
-  HealthReporter(EndpointPool pool, Readiness policy, Duration stalenessThreshold, Runnable onFreshChange) {
+  HealthReporter(EndpointPool pool, Readiness policy, Duration stalenessThreshold, boolean leaderRequired,
+      Runnable onFreshChange) {
     this.pool = pool;
+    this.leaderRequired = leaderRequired;
     this.policy = policy;
     this.stalenessThreshold = stalenessThreshold;
     this.onFreshChange = onFreshChange;
@@ -70,11 +75,21 @@ final class HealthReporter {
       reason = now ? fresh + " endpoint(s) have fresh metrics"
           : "no endpoint has metrics fresher than " + stalenessThreshold.toMillis() + " ms";
     }
+    if (leaderRequired && !leader) {
+      reason = "this replica is not the leader" + (now ? "" : "; " + reason);
+      now = false;
+    }
     if (ready == null || ready != now) {
       ready = now;
       setReadiness(now ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
       log.info("EPP {}: {}", now ? "ready" : "not ready", reason);
     }
+  }
+
+  /** Records whether this replica leads (with an election) and re-evaluates readiness. */
+  synchronized void leader(boolean value) {
+    leader = value;
+    update();
   }
 
   /** Turns every name but {@link EppServer#LIVENESS} {@code NOT_SERVING}: a draining EPP is alive, not ready. */

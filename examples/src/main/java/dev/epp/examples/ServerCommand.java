@@ -10,6 +10,7 @@ import dev.epp.discovery.StaticDiscovery;
 import dev.epp.extproc.ExtProcService;
 import dev.epp.kubernetes.KubernetesClients;
 import dev.epp.kubernetes.KubernetesDiscovery;
+import dev.epp.kubernetes.KubernetesLeaderElection;
 import dev.epp.kubernetes.KubernetesModelRewrites;
 import dev.epp.kubernetes.KubernetesObjectives;
 import dev.epp.kubernetes.PoolRef;
@@ -18,9 +19,12 @@ import dev.epp.metrics.export.MetricsExporter;
 import dev.epp.scheduler.ConfigException;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.server.EppServer;
+import dev.epp.server.LeaderElection;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -28,6 +32,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.UUID;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -140,7 +145,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   private final Cli.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
       EppServer.DEFAULT_DRAIN_TIMEOUT.toSeconds() + "s", "on SIGTERM, how long streams in flight may finish");
   private final Cli.Flag<Boolean> leaderElection = flags.bool("ha-enable-leader-election", false,
-      "elect one active replica through a Kubernetes Lease (not supported yet: true is refused)");
+      "only the replica holding the Kubernetes Lease epp-<namespace>-<pool>.gateway-api-inference-extension.sigs.k8s.io"
+          + " reports ready (identity $POD_NAME)");
   private final LoggingFlags logging = new LoggingFlags(flags);
   private final List<Cli.Flag<String>> deprecatedMetricFlags = Stream.of("total-queued-requests-metric",
           "total-running-requests-metric", "kv-cache-usage-percentage-metric", "lora-info-metric", "cache-info-metric")
@@ -176,9 +182,6 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
               + "used; configure metrics via engineConfigs in EndpointPickerConfig instead");
         }
       }
-      if (leaderElection.get()) {
-        throw new Cli.UsageException("--ha-enable-leader-election is not supported yet: run a single replica");
-      }
       EndpointDiscovery discovery = discovery();
       source = endpoints.isSet() ? endpoints.get()
           : endpointsFile.isSet() ? "file " + endpointsFile.get()
@@ -208,7 +211,11 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
           ? loader.load(configFile.get())
           : loader.parse(configText.get(), "--config-text");
       StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
-      server = configure(EppServer.builder(config, discovery), token).build();
+      EppServer.Builder builder = configure(EppServer.builder(config, discovery), token);
+      if (leaderElection.get()) {
+        builder.leaderElection(leaderElection());
+      }
+      server = builder.build();
     } catch (Cli.UsageException e) {
       err.println("server: " + e.getMessage() + " (see --help)");
       return 2;
@@ -278,6 +285,39 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   }
 
   /** {@code --pool-namespace}, else {@code $NAMESPACE}, else {@code default}, as the Go EPP. */
+  /** The Go EPP's election: its lease name, with this pod's name (else host name and a random id) as identity. */
+  private LeaderElection leaderElection() {
+    if (kubernetes == null) {
+      kubernetes = KubernetesClients.fromEnvironment();
+    }
+    String pool = poolName.get().isBlank() ? EppServer.DEFAULT_POOL_NAME : poolName.get();
+    String identity = env.getOrDefault("POD_NAME", "");
+    if (identity.isBlank()) {
+      identity = hostName() + "_" + UUID.randomUUID();
+    }
+    KubernetesLeaderElection election = new KubernetesLeaderElection(kubernetes, namespace(),
+        KubernetesLeaderElection.leaseName(namespace(), pool), identity);
+    return new LeaderElection() {
+      @Override
+      public void start(Runnable onLeading, Runnable onLost) {
+        election.start(onLeading, onLost);
+      }
+
+      @Override
+      public void close() {
+        election.close();
+      }
+    };
+  }
+
+  private static String hostName() {
+    try {
+      return InetAddress.getLocalHost().getHostName();
+    } catch (UnknownHostException e) {
+      return "epp";
+    }
+  }
+
   private String namespace() {
     return poolNamespace.get().isBlank() ? env.getOrDefault("NAMESPACE", "default") : poolNamespace.get();
   }

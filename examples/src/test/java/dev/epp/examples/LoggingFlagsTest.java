@@ -87,8 +87,6 @@ class LoggingFlagsTest {
     assertUsage("server: flag \"lora-info-metric\" is deprecated and cannot be used; configure metrics via "
         + "engineConfigs in EndpointPickerConfig instead (see --help)", "--endpoints=10.0.0.1:8000",
         "--lora-info-metric", "");
-    assertUsage("server: --ha-enable-leader-election is not supported yet: run a single replica (see --help)",
-        "--endpoints=10.0.0.1:8000", "--ha-enable-leader-election");
     assertUsage("server: invalid value \"xml\" for --zap-encoder: expected one of , json, console (see --help)",
         "--endpoints=10.0.0.1:8000", "--zap-encoder=xml");
   }

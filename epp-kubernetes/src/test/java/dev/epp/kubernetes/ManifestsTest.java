@@ -21,6 +21,7 @@ import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -39,7 +40,8 @@ class ManifestsTest {
 
   /** The flags of the {@code server} command the manifests may use. */
   private static final Set<String> SERVER_FLAGS = Set.of("--pool-name", "--pool-namespace", "--grpc-port",
-      "--grpc-health-port", "--metrics-port", "--config-file", "--secure-serving", "--health-checking");
+      "--grpc-health-port", "--metrics-port", "--config-file", "--secure-serving", "--health-checking",
+      "--ha-enable-leader-election");
 
   private static final Path DIR = Path.of("..", "examples", "kubernetes");
 
@@ -130,6 +132,40 @@ class ManifestsTest {
         Resources.INFERENCE_POOL.getGroup() + "/" + Resources.INFERENCE_POOL.getPlural(),
         Resources.INFERENCE_OBJECTIVE.getGroup() + "/" + Resources.INFERENCE_OBJECTIVE.getPlural(),
         Resources.INFERENCE_MODEL_REWRITE.getGroup() + "/" + Resources.INFERENCE_MODEL_REWRITE.getPlural()), granted);
+  }
+
+  @Test
+  void theHaOverlayRunsTwoElectingReplicasOnTheBaseAndMayUseTheirLease() throws IOException {
+    JsonNode kustomization = new YAMLMapper().readTree(DIR.resolve("ha/kustomization.yaml").toFile());
+    assertEquals(List.of("..", "lease-rbac.yaml"), kustomization.path("resources").valueStream()
+        .map(JsonNode::asString).toList());
+    assertEquals("deployment.yaml", kustomization.path("patches").get(0).path("path").asString());
+    assertEquals(List.of("epp.yaml"), new YAMLMapper().readTree(DIR.resolve("kustomization.yaml").toFile())
+        .path("resources").valueStream().map(JsonNode::asString).toList());
+
+    Deployment base = only(load("epp.yaml"), Deployment.class);
+    Deployment patch = only(load("ha/deployment.yaml"), Deployment.class);
+    assertEquals(base.getMetadata().getName(), patch.getMetadata().getName());
+    assertTrue(patch.getSpec().getReplicas() > 1, "more than one replica");
+    Container baseContainer = base.getSpec().getTemplate().getSpec().getContainers().get(0);
+    Container container = patch.getSpec().getTemplate().getSpec().getContainers().get(0);
+    assertEquals(baseContainer.getName(), container.getName(), "the patch merges into the base's container");
+    List<String> args = new ArrayList<>(baseContainer.getArgs());
+    args.add("--ha-enable-leader-election");
+    assertEquals(args, container.getArgs(), "the base's arguments and the election flag");
+    assertEquals("liveness", container.getLivenessProbe().getGrpc().getService());
+    assertEquals("readiness", container.getReadinessProbe().getGrpc().getService());
+
+    List<HasMetadata> rbac = load("ha/lease-rbac.yaml");
+    Role role = only(rbac, Role.class);
+    RoleBinding binding = only(rbac, RoleBinding.class);
+    assertEquals(role.getMetadata().getName(), binding.getRoleRef().getName());
+    assertEquals(only(load("epp.yaml"), ServiceAccount.class).getMetadata().getName(),
+        binding.getSubjects().get(0).getName());
+    PolicyRule rule = role.getRules().get(0);
+    assertEquals(List.of("coordination.k8s.io"), rule.getApiGroups());
+    assertEquals(List.of("leases"), rule.getResources());
+    assertTrue(rule.getVerbs().containsAll(List.of("get", "create", "update")), rule.getVerbs().toString());
   }
 
   @Test

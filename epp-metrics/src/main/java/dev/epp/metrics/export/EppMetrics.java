@@ -35,8 +35,15 @@ import java.util.function.LongSupplier;
  * {@code llm_d_epp_kv_cache_events_messages_received_total}, with two KV-event families of this EPP's own
  * ({@code llm_d_epp_kv_cache_events_dropped_total}, {@code llm_d_epp_kv_cache_events_sequence_gaps_total}; labelled
  * by endpoint name, which the pool, not clients, chooses). One more family is this EPP's own,
- * {@code inference_extension_grpc_malformed_input_total}, shown once it is not 0. (Flow-control and latency-predictor
- * families are not registered: nothing in this EPP produces them yet.)
+ * {@code inference_extension_grpc_malformed_input_total}, shown once it is not 0. (Latency-predictor families are not
+ * registered: nothing in this EPP produces them yet.)
+ *
+ * <p>As llm-d v0.10 does, each GIE request, pool, scheduler, plugin, model-rewrite and info family is also written
+ * under its {@code llm_d_epp_} name with llm-d's labels, HELP text and buckets (the request families gain
+ * {@code fairness_id} and {@code priority}); the GIE families' output is unchanged. Only under {@code llm_d_epp_}:
+ * the pool's {@code std_dev_*} gauges, {@code request_ttft_seconds}, {@code request_streaming_itl_seconds},
+ * {@code request_streaming_tpot_seconds}, and, after {@link #enableGrpcStreamMetrics()}, the {@code extproc_stream*}
+ * families. The flow-control families are llm-d's, with GIE's names alongside where GIE has them.
  *
  * <p>Label names are declared in alphabetical order, the order in which Go's client writes them; served by
  * {@link MetricsExporter}, the page matches the Go EPP's line for line.
@@ -44,7 +51,8 @@ import java.util.function.LongSupplier;
  * <p>The model labels that clients choose ({@code model_name}, {@code target_model_name}, {@code target_model}) are
  * bounded: values are cut to {@value ModelLabels#MAX_LENGTH} characters, and once {@value ModelLabels#MAX_PAIRS}
  * distinct (model, target) pairs have been recorded, later pairs are recorded as {@code "other"}, so a client sending
- * endless model names cannot grow the page or the heap without bound.
+ * endless model names cannot grow the page or the heap without bound. {@code fairness_id} is bounded alike, on its
+ * own.
  *
  * <p>Pool gauges follow the Go EPP: after {@link #monitorPool}, every refresh interval (default 5 s)
  * {@code inference_pool_ready_pods} counts endpoints whose metrics are fresher than the staleness threshold (default

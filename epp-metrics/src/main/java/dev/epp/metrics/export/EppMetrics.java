@@ -95,6 +95,14 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       600};
 
   private static final double NANOS_PER_SECOND = 1e9;
+  /** The {@code priority} label of priorities -128 to 127, made once: recording them allocates no string. */
+  private static final String[] BANDS = new String[256];
+
+  static {
+    for (int i = 0; i < BANDS.length; i++) {
+      BANDS[i] = Integer.toString(i - 128);
+    }
+  }
   private static final String LLMD = "llm_d_epp_";
 
   private final MetricsRegistry registry;
@@ -390,7 +398,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordRequest(String model, String targetModel, String fairnessId, int priority) {
     ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-    String band = Integer.toString(priority);
+    String band = band(priority);
     requestTotal.labels(labels.model(), band, labels.target()).inc();
     llmdRequestTotal.labels(fairnessLabels.model(fairnessId), labels.model(), band, labels.target()).inc();
   }
@@ -403,7 +411,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordRequestError(String model, String targetModel, String fairnessId, int priority,
       String errorCode) {
-    recordRequestError(model, targetModel, fairnessId, Integer.toString(priority), errorCode);
+    recordRequestError(model, targetModel, fairnessId, band(priority), errorCode);
   }
 
   private void recordRequestError(String model, String targetModel, String fairnessId, String priority,
@@ -423,7 +431,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordRequestSize(String model, String targetModel, String fairnessId, int priority, long bytes) {
-    observe(requestSizes, llmdRequestSize, model, targetModel, fairnessId, Integer.toString(priority), bytes);
+    observe(requestSizes, llmdRequestSize, model, targetModel, fairnessId, band(priority), bytes);
   }
 
   @Override
@@ -433,7 +441,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordResponseSize(String model, String targetModel, String fairnessId, int priority, long bytes) {
-    observe(responseSizes, llmdResponseSize, model, targetModel, fairnessId, Integer.toString(priority), bytes);
+    observe(responseSizes, llmdResponseSize, model, targetModel, fairnessId, band(priority), bytes);
   }
 
   @Override
@@ -444,7 +452,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordTokens(String model, String targetModel, String fairnessId, int priority, long input,
       long output) {
-    recordTokens(model, targetModel, fairnessId, Integer.toString(priority), input, output);
+    recordTokens(model, targetModel, fairnessId, band(priority), input, output);
   }
 
   private void recordTokens(String model, String targetModel, String fairnessId, String priority, long input,
@@ -465,7 +473,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordPromptCachedTokens(String model, String targetModel, String fairnessId, int priority,
       long cachedTokens) {
-    observe(promptCachedTokens, llmdCachedTokens, model, targetModel, fairnessId, Integer.toString(priority),
+    observe(promptCachedTokens, llmdCachedTokens, model, targetModel, fairnessId, band(priority),
         cachedTokens);
   }
 
@@ -477,7 +485,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordRequestDuration(String model, String targetModel, String fairnessId, int priority, long nanos,
       long outputTokens) {
-    recordRequestDuration(model, targetModel, fairnessId, Integer.toString(priority), nanos, outputTokens);
+    recordRequestDuration(model, targetModel, fairnessId, band(priority), nanos, outputTokens);
   }
 
   private void recordRequestDuration(String model, String targetModel, String fairnessId, String priority,
@@ -493,6 +501,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     }
   }
 
+  /** The {@code priority} label of {@code priority}. */
+  private static String band(int priority) {
+    return priority >= -128 && priority < 128 ? BANDS[priority + 128] : Integer.toString(priority);
+  }
+
   /** Observes {@code value} in the GIE family {@code gie} and its llm-d twin {@code llmd}. */
   private void observe(Histogram gie, Histogram llmd, String model, String targetModel, String fairnessId,
       String priority, double value) {
@@ -506,7 +519,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       boolean streaming, long nanos) {
     if (nanos > 0) {
       ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-      llmdTtft.labels(fairnessLabels.model(fairnessId), labels.model(), Integer.toString(priority),
+      llmdTtft.labels(fairnessLabels.model(fairnessId), labels.model(), band(priority),
           streaming ? "true" : "false", labels.target()).observe(nanos / NANOS_PER_SECOND);
     }
   }
@@ -516,7 +529,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       long nanos) {
     if (nanos >= 0) {
       ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-      llmdStreamingItl.labels(fairnessLabels.model(fairnessId), labels.model(), Integer.toString(priority),
+      llmdStreamingItl.labels(fairnessLabels.model(fairnessId), labels.model(), band(priority),
           labels.target()).observe(nanos / NANOS_PER_SECOND);
     }
   }
@@ -526,7 +539,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       long nanosAfterFirstToken, long outputTokens) {
     if (outputTokens > 1 && nanosAfterFirstToken > 0) {
       ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-      llmdStreamingTpot.labels(fairnessLabels.model(fairnessId), labels.model(), Integer.toString(priority),
+      llmdStreamingTpot.labels(fairnessLabels.model(fairnessId), labels.model(), band(priority),
           labels.target()).observe(nanosAfterFirstToken / NANOS_PER_SECOND / (outputTokens - 1));
     }
   }
@@ -538,7 +551,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void requestStarted(String model, String targetModel, String fairnessId, int priority) {
-    running(model, targetModel, fairnessId, Integer.toString(priority), 1);
+    running(model, targetModel, fairnessId, band(priority), 1);
   }
 
   @Override
@@ -548,7 +561,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void requestFinished(String model, String targetModel, String fairnessId, int priority) {
-    running(model, targetModel, fairnessId, Integer.toString(priority), -1);
+    running(model, targetModel, fairnessId, band(priority), -1);
   }
 
   private void running(String model, String targetModel, String fairnessId, String priority, int delta) {
@@ -643,7 +656,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordFlowControlOutcome(String fairnessId, int priority, String modelName, String targetModelName,
       String outcome, long queueNanos) {
-    String band = Integer.toString(priority);
+    String band = band(priority);
     String pool = poolName();
     flowControlRequests.labels(pool, outcome, band).inc();
     ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
@@ -658,7 +671,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   public void recordFlowControlQueued(String fairnessId, int priority, String modelName, String targetModelName,
       int requests, long bytes) {
     ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
-    String[] labels = {fairnessLabels.model(fairnessId), poolName(), models.model(), Integer.toString(priority),
+    String[] labels = {fairnessLabels.model(fairnessId), poolName(), models.model(), band(priority),
         models.target()};
     for (Gauge family : flowControlQueueSize) {
       family.labels(labels).inc(requests);
@@ -670,7 +683,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordFlowControlCapacity(int priority, double requestUtilization, double byteUtilization) {
-    String band = Integer.toString(priority);
+    String band = band(priority);
     String pool = poolName();
     flowControlCapacityRequests.labels(pool, band).set(requestUtilization);
     flowControlCapacityBytes.labels(pool, band).set(byteUtilization);

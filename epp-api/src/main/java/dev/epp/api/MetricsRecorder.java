@@ -52,6 +52,90 @@ public interface MetricsRecorder {
   default void requestFinished(String model) {}
 
   /**
+   * {@link #recordRequest(String, String, int)} with the request's fairness ID, for llm-d's families that carry it;
+   * by default the call without it.
+   */
+  default void recordRequest(String model, String targetModel, String fairnessId, int priority) {
+    recordRequest(model, targetModel, priority);
+  }
+
+  /** {@link #recordRequestError(String, String, String)} with the request's fairness ID and priority. */
+  default void recordRequestError(String model, String targetModel, String fairnessId, int priority,
+      String errorCode) {
+    recordRequestError(model, targetModel, errorCode);
+  }
+
+  /** {@link #recordRequestSize(String, String, long)} with the request's fairness ID and priority. */
+  default void recordRequestSize(String model, String targetModel, String fairnessId, int priority, long bytes) {
+    recordRequestSize(model, targetModel, bytes);
+  }
+
+  /** {@link #recordResponseSize(String, String, long)} with the request's fairness ID and priority. */
+  default void recordResponseSize(String model, String targetModel, String fairnessId, int priority, long bytes) {
+    recordResponseSize(model, targetModel, bytes);
+  }
+
+  /** {@link #recordTokens(String, String, long, long)} with the request's fairness ID and priority. */
+  default void recordTokens(String model, String targetModel, String fairnessId, int priority, long inputTokens,
+      long outputTokens) {
+    recordTokens(model, targetModel, inputTokens, outputTokens);
+  }
+
+  /** {@link #recordPromptCachedTokens(String, String, long)} with the request's fairness ID and priority. */
+  default void recordPromptCachedTokens(String model, String targetModel, String fairnessId, int priority,
+      long cachedTokens) {
+    recordPromptCachedTokens(model, targetModel, cachedTokens);
+  }
+
+  /** {@link #recordRequestDuration(String, String, long, long)} with the request's fairness ID and priority. */
+  default void recordRequestDuration(String model, String targetModel, String fairnessId, int priority, long nanos,
+      long outputTokens) {
+    recordRequestDuration(model, targetModel, nanos, outputTokens);
+  }
+
+  /** {@link #requestStarted(String)} with the request's target model, fairness ID and priority. */
+  default void requestStarted(String model, String targetModel, String fairnessId, int priority) {
+    requestStarted(model);
+  }
+
+  /** {@link #requestFinished(String)} with the request's target model, fairness ID and priority. */
+  default void requestFinished(String model, String targetModel, String fairnessId, int priority) {
+    requestFinished(model);
+  }
+
+  /**
+   * The response's first token arrived {@code nanos} after the request's headers ({@code request_ttft_seconds}): for a
+   * {@code streaming} (server-sent events) response its first body chunk, otherwise its completion. Ignored when
+   * {@code nanos <= 0}.
+   */
+  default void recordTimeToFirstToken(String model, String targetModel, String fairnessId, int priority,
+      boolean streaming, long nanos) {}
+
+  /**
+   * A streamed response's next body chunk arrived {@code nanos} after the previous one
+   * ({@code request_streaming_itl_seconds}). Ignored when {@code nanos < 0}.
+   */
+  default void recordInterTokenLatency(String model, String targetModel, String fairnessId, int priority,
+      long nanos) {}
+
+  /**
+   * A streamed response produced {@code outputTokens} tokens, {@code nanosAfterFirstToken} of its time after its first
+   * token ({@code request_streaming_tpot_seconds}: that time over {@code outputTokens - 1}). Ignored unless
+   * {@code outputTokens > 1} and {@code nanosAfterFirstToken > 0}.
+   */
+  default void recordTimePerOutputToken(String model, String targetModel, String fairnessId, int priority,
+      long nanosAfterFirstToken, long outputTokens) {}
+
+  /** An ext_proc gRPC stream opened ({@code extproc_streams_inflight}). */
+  default void extProcStreamStarted() {}
+
+  /**
+   * An ext_proc gRPC stream that was open {@code nanos} ended with gRPC status {@code code} (e.g. {@code OK},
+   * {@code Canceled}; {@code extproc_streams_total}, {@code extproc_stream_duration_seconds}).
+   */
+  default void extProcStreamFinished(String code, long nanos) {}
+
+  /**
    * A model rewrite rule named {@code rule} sent a request for {@code model} to {@code targetModel}
    * ({@code inference_extension_model_rewrite_decisions_total}).
    */

@@ -4,6 +4,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import dev.epp.api.InferenceException;
 import dev.epp.api.InferenceException.Code;
+import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.InferenceResponse;
 import dev.epp.scheduler.Director;
@@ -122,6 +123,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   });
 
   private final Director director;
+  private final MetricsRecorder metrics;
   private final Ticker ticker;
   private final int maxRequestBodyBytes;
   private final long maxBufferedBodyBytes;
@@ -132,6 +134,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
 
   private ExtProcService(Builder builder) {
     this.director = builder.director;
+    this.metrics = builder.metrics;
     this.ticker = director.ticker();
     this.maxRequestBodyBytes = builder.maxRequestBodyBytes;
     this.maxBufferedBodyBytes = builder.maxBufferedBodyBytes != 0 ? builder.maxBufferedBodyBytes
@@ -241,6 +244,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private Routing routing;
     private boolean closed;
     private long startNanos;
+    private final long openedNanos = ticker.nanos();
     private boolean failureRecorded; // the Director recorded why the request failed
     private InferenceException failure;
     private CompletableFuture<Routing> queued; // the request while flow control holds it
@@ -252,12 +256,13 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     Stream(StreamObserver<ProcessingResponse> out) {
       this.out = out;
       streams.add(this);
+      metrics.extProcStreamStarted();
     }
 
     synchronized void expireIfIdle(long now) {
       if (!closed && now - lastActivityNanos > idleTimeoutNanos) {
         log.warn("ext_proc stream idle for more than {} ms, cancelling it", idleTimeoutNanos / 1_000_000);
-        close();
+        close(Status.Code.DEADLINE_EXCEEDED);
         out.onError(Status.DEADLINE_EXCEEDED
             .withDescription("no ext_proc message for " + idleTimeoutNanos / 1_000_000 + " ms")
             .asRuntimeException());
@@ -271,7 +276,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       }
       lastActivityNanos = ticker.nanos();
       if (request == MALFORMED) {
-        close();
+        close(Status.Code.INVALID_ARGUMENT);
         out.onError(Status.INVALID_ARGUMENT.withDescription("not an ext_proc ProcessingRequest").asRuntimeException());
         return;
       }
@@ -308,13 +313,13 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
 
     @Override
     public synchronized void onError(Throwable t) {
-      close();
+      close(Status.fromThrowable(t).getCode());
     }
 
     @Override
     public synchronized void onCompleted() {
       if (!closed) {
-        close();
+        close(Status.Code.OK);
         out.onCompleted();
       }
     }
@@ -594,7 +599,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       if (closed) {
         return;
       }
-      close();
+      close(Status.Code.OK); // the error goes to the client as an immediate response on a stream that ends OK
       try {
         out.onNext(EnvoyMessages.error(e));
         out.onCompleted();
@@ -608,17 +613,19 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
         out.onNext(response);
       } catch (RuntimeException e) {
         // the call was cancelled under us; nothing more can be sent
-        close();
+        close(Status.fromThrowable(e).getCode());
         throw new InferenceException(Code.INTERNAL, "stream cancelled: " + Status.fromThrowable(e));
       }
     }
 
-    private void close() {
+    /** Ends the exchange, which ends the stream with {@code code}. */
+    private void close(Status.Code code) {
       if (closed) {
         return;
       }
       closed = true;
       streams.remove(this);
+      metrics.extProcStreamFinished(goName(code), ticker.nanos() - openedNanos);
       if (queued != null) {
         queued.cancel(false); // leaves the flow-control queue at once
       }
@@ -634,6 +641,18 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     }
   }
 
+  /** The name Go's gRPC gives {@code code} ({@code Canceled}, {@code DeadlineExceeded}...), as llm-d labels it. */
+  static String goName(Status.Code code) {
+    if (code == Status.Code.OK || code == Status.Code.CANCELLED) {
+      return code == Status.Code.OK ? "OK" : "Canceled";
+    }
+    StringBuilder name = new StringBuilder();
+    for (String word : code.name().split("_")) {
+      name.append(word.charAt(0)).append(word.substring(1).toLowerCase(java.util.Locale.ROOT));
+    }
+    return name.toString();
+  }
+
   /** Builds {@link ExtProcService}s. Not thread-safe. */
   public static final class Builder {
     private final Director director;
@@ -641,6 +660,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private long maxBufferedBodyBytes;
     private Duration streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
     private ScheduledExecutorService scheduler;
+    private MetricsRecorder metrics = MetricsRecorder.noop();
 
     private Builder(Director director) {
       this.director = Objects.requireNonNull(director, "director");
@@ -689,6 +709,15 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
      */
     public Builder scheduler(ScheduledExecutorService value) {
       this.scheduler = Objects.requireNonNull(value, "scheduler");
+      return this;
+    }
+
+    /**
+     * Where each stream's opening and end (with its gRPC status) are reported
+     * ({@link MetricsRecorder#extProcStreamStarted()}, {@link MetricsRecorder#extProcStreamFinished}); default none.
+     */
+    public Builder metrics(MetricsRecorder value) {
+      this.metrics = Objects.requireNonNull(value, "metrics");
       return this;
     }
 

@@ -329,7 +329,8 @@ public final class Director {
 
   /** The request's failure, recorded. */
   private CompletableFuture<Routing> failed(InferenceRequest request, InferenceException e) {
-    metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
+    metrics.recordRequestError(request.incomingModel(), request.targetModel(), "", request.priority(),
+        e.code().wireName());
     return CompletableFuture.failedFuture(e);
   }
 
@@ -483,12 +484,15 @@ public final class Director {
     try {
       routing = schedule(context, parser, body, candidates, receivedNanos);
     } catch (InferenceException e) {
-      metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
+      metrics.recordRequestError(request.incomingModel(), request.targetModel(), fairness(context),
+          request.priority(), e.code().wireName());
       throw e;
     }
-    metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
-    metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
-    metrics.requestStarted(request.incomingModel());
+    String fairness = fairness(context);
+    metrics.recordRequest(request.incomingModel(), request.targetModel(), fairness, request.priority());
+    metrics.recordRequestSize(request.incomingModel(), request.targetModel(), fairness, request.priority(),
+        routing.body().length);
+    metrics.requestStarted(request.incomingModel(), request.targetModel(), fairness, request.priority());
     routing.start();
     return routing;
   }
@@ -585,9 +589,13 @@ public final class Director {
    * Director throws are recorded already.
    */
   public void recordFailure(Routing routing, InferenceException error) {
-    InferenceRequest request = routing == null ? null : routing.context().request();
-    metrics.recordRequestError(request == null ? "" : request.incomingModel(),
-        request == null ? "" : request.targetModel(), error.code().wireName());
+    if (routing == null) {
+      metrics.recordRequestError("", "", error.code().wireName());
+      return;
+    }
+    InferenceRequest request = routing.context().request();
+    metrics.recordRequestError(request.incomingModel(), request.targetModel(), fairness(routing.context()),
+        request.priority(), error.code().wireName());
   }
 
   /**
@@ -619,6 +627,9 @@ public final class Director {
   public Usage responseBody(Routing routing, byte[] chunk, boolean endOfStream) {
     InferenceResponse response = responseOf(routing);
     routing.responseBytes(chunk.length);
+    if (routing.streaming() && chunk.length > 0) {
+      recordChunkLatency(routing);
+    }
     Usage usage = routing.parser() == null ? null : routing.parser().parseResponse(chunk, routing.streaming());
     if (usage != null) {
       response.usage(merged(response.usage(), usage));
@@ -659,10 +670,12 @@ public final class Director {
 
   private void recordUsage(Routing routing, Usage usage) {
     InferenceRequest request = routing.context().request();
-    metrics.recordTokens(request.incomingModel(), request.targetModel(), usage.promptTokens(),
-        usage.completionTokens());
+    String fairness = fairness(routing.context());
+    metrics.recordTokens(request.incomingModel(), request.targetModel(), fairness, request.priority(),
+        usage.promptTokens(), usage.completionTokens());
     if (usage.cachedTokens() > 0) {
-      metrics.recordPromptCachedTokens(request.incomingModel(), request.targetModel(), usage.cachedTokens());
+      metrics.recordPromptCachedTokens(request.incomingModel(), request.targetModel(), fairness, request.priority(),
+          usage.cachedTokens());
     }
     routing.outputTokens(usage.completionTokens());
   }
@@ -675,9 +688,43 @@ public final class Director {
     routing.complete();
     signalFlowControl();
     InferenceRequest request = routing.context().request();
-    metrics.recordResponseSize(request.incomingModel(), request.targetModel(), routing.responseBytes());
-    metrics.recordRequestDuration(request.incomingModel(), request.targetModel(),
-        ticker.nanos() - routing.receivedNanos(), routing.outputTokens());
+    String fairness = fairness(routing.context());
+    long now = ticker.nanos();
+    long duration = now - routing.receivedNanos();
+    metrics.recordResponseSize(request.incomingModel(), request.targetModel(), fairness, request.priority(),
+        routing.responseBytes());
+    metrics.recordRequestDuration(request.incomingModel(), request.targetModel(), fairness, request.priority(),
+        duration, routing.outputTokens());
+    if (!routing.streaming()) { // llm-d: a buffered response's first token is its whole body
+      metrics.recordTimeToFirstToken(request.incomingModel(), request.targetModel(), fairness, request.priority(),
+          false, duration);
+    } else if (routing.sawChunk()) {
+      metrics.recordTimePerOutputToken(request.incomingModel(), request.targetModel(), fairness, request.priority(),
+          now - routing.firstChunkNanos(), routing.outputTokens());
+    }
+  }
+
+  /**
+   * A streamed response's body chunk arrived: the first one records the time to first token, each later one the
+   * inter-token latency (the time since the previous chunk), as llm-d measures them.
+   */
+  private void recordChunkLatency(Routing routing) {
+    long now = ticker.nanos();
+    InferenceRequest request = routing.context().request();
+    if (!routing.sawChunk()) {
+      metrics.recordTimeToFirstToken(request.incomingModel(), request.targetModel(), fairness(routing.context()),
+          request.priority(), true, now - routing.receivedNanos());
+    } else {
+      metrics.recordInterTokenLatency(request.incomingModel(), request.targetModel(), fairness(routing.context()),
+          request.priority(), now - routing.lastChunkNanos());
+    }
+    routing.chunkArrived(now);
+  }
+
+  /** The request's fairness ID, {@code ""} if it has none (a header-only request). */
+  private static String fairness(RequestContext context) {
+    String id = context.get(Fairness.ID);
+    return id == null ? "" : id;
   }
 
   /**
@@ -738,7 +785,9 @@ public final class Director {
       signalFlowControl();
     }
     if (routing.started()) {
-      metrics.requestFinished(routing.context().request().incomingModel());
+      InferenceRequest request = routing.context().request();
+      metrics.requestFinished(request.incomingModel(), request.targetModel(), fairness(routing.context()),
+          request.priority());
     }
   }
 

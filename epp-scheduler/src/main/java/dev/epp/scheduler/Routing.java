@@ -32,6 +32,9 @@ public final class Routing {
   private boolean finished;
   private long responseBytes;
   private long outputTokens;
+  private boolean sawChunk;
+  private long firstChunkNanos;
+  private long lastChunkNanos;
 
   Routing(RequestContext context, RequestParser parser, SchedulingResult result, List<Endpoint> targets, byte[] body,
       boolean bodyChanged, long receivedNanos, Explanation explanation) {
@@ -120,6 +123,30 @@ public final class Routing {
 
   long receivedNanos() {
     return receivedNanos;
+  }
+
+  /** Notes that a response body chunk arrived at {@code nanos}. */
+  void chunkArrived(long nanos) {
+    if (!sawChunk) {
+      sawChunk = true;
+      firstChunkNanos = nanos;
+    }
+    lastChunkNanos = nanos;
+  }
+
+  /** Whether a response body chunk arrived. */
+  boolean sawChunk() {
+    return sawChunk;
+  }
+
+  /** When the response's first body chunk arrived; meaningful once {@link #sawChunk()}. */
+  long firstChunkNanos() {
+    return firstChunkNanos;
+  }
+
+  /** When the response's last body chunk so far arrived; meaningful once {@link #sawChunk()}. */
+  long lastChunkNanos() {
+    return lastChunkNanos;
   }
 
   /** Counts the request as running, until {@link #finish()}. */

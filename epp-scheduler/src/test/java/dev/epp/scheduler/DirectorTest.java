@@ -521,6 +521,70 @@ class DirectorTest {
     assertEquals(List.of("error   BadRequest", "error m m ServiceUnavailable", "error   PayloadTooLarge"), recorded);
   }
 
+  @Test
+  void recordsTimeToFirstTokenInterTokenLatencyAndTimePerOutputTokenWithFairnessAndPriority() {
+    pod(0, 0, 0);
+    List<String> recorded = new ArrayList<>();
+    MetricsRecorder metrics = new MetricsRecorder() {
+      @Override
+      public void recordTimeToFirstToken(String model, String targetModel, String fairnessId, int priority,
+          boolean streaming, long nanos) {
+        recorded.add("ttft " + model + " " + fairnessId + " " + priority + " " + streaming + " " + nanos);
+      }
+
+      @Override
+      public void recordInterTokenLatency(String model, String targetModel, String fairnessId, int priority,
+          long nanos) {
+        recorded.add("itl " + nanos);
+      }
+
+      @Override
+      public void recordTimePerOutputToken(String model, String targetModel, String fairnessId, int priority,
+          long nanosAfterFirstToken, long outputTokens) {
+        recorded.add("tpot " + nanosAfterFirstToken + " " + outputTokens);
+      }
+
+      @Override
+      public void recordRequestDuration(String model, String targetModel, String fairnessId, int priority,
+          long nanos, long outputTokens) {
+        recorded.add("duration " + fairnessId + " " + priority + " " + nanos);
+      }
+    };
+    long[] now = {1_000};
+    Director director = Director.builder(
+            EndpointPickerConfig.loader().registry(registry).metrics(metrics).parse(HERMETIC_CONFIG, "test.yaml"), pool)
+        .objectives(OBJECTIVES)
+        .ticker(() -> now[0])
+        .build();
+    Map<String, String> headers = headers("my-model", null);
+    headers.put(Director.FAIRNESS_ID_HEADER, "tenant-a");
+    headers.put(":path", "/v1/chat/completions");
+    Routing streamed = director.route(headers, ("{\"model\":\"m\",\"stream\":true,\"messages\":[{\"role\":"
+        + "\"user\",\"content\":\"hi\"}]}").getBytes(StandardCharsets.UTF_8), null, 400);
+    director.responseHeaders(streamed, Map.of("content-type", "text/event-stream"));
+    now[0] = 2_000;
+    director.responseBody(streamed, "data: {\"choices\":[{\"text\":\"a\"}]}\n\n".getBytes(StandardCharsets.UTF_8),
+        false);
+    now[0] = 2_300;
+    director.responseBody(streamed, "data: {\"choices\":[{\"text\":\"b\"}]}\n\n".getBytes(StandardCharsets.UTF_8),
+        false);
+    now[0] = 2_800;
+    director.responseBody(streamed, ("data: {\"object\":\"chat.completion.chunk\",\"usage\":{\"prompt_tokens\":7,"
+        + "\"completion_tokens\":3,\"total_tokens\":10}}\n\ndata: [DONE]\n\n").getBytes(StandardCharsets.UTF_8), true);
+    director.finish(streamed);
+    assertEquals(List.of("ttft m tenant-a 2 true 1600", "itl 300", "itl 500", "duration tenant-a 2 2400",
+        "tpot 800 3"), recorded, "TTFT at the first chunk; TPOT = (e2e - TTFT) over the tokens after the first");
+
+    recorded.clear();
+    Routing buffered = director.route(headers("my-model", null), completion("m", "p"), null, 3_000);
+    director.responseHeaders(buffered, Map.of("content-type", "application/json"));
+    now[0] = 3_500;
+    director.responseBody(buffered, "{\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":3}}"
+        .getBytes(StandardCharsets.UTF_8), true);
+    assertEquals(List.of("duration default-flow 2 500", "ttft m default-flow 2 false 500"), recorded,
+        "a buffered response's first token is its whole body");
+  }
+
   /** Records every hook call; its PrepareData throws once to prove containment. */
   record Hooks(TypedName typedName, List<String> calls)
       implements PrepareData, dev.epp.api.requestcontrol.PreRequest, ResponseHeader, ResponseBody {

@@ -207,7 +207,11 @@ public final class EppServer implements AutoCloseable {
       MalformedInput.install();
       metrics.malformedGrpcInput(MalformedInput::total);
 
+      if (o.grpcStreamMetrics()) {
+        metrics.enableGrpcStreamMetrics();
+      }
       ExtProcService.Builder extProcBuilder = ExtProcService.builder(director)
+          .metrics(metrics)
           .maxRequestBodyBytes(o.maxRequestBodyBytes())
           .maxBufferedBodyBytes(o.maxBufferedBodyBytes())
           .streamIdleTimeout(o.streamIdleTimeout());
@@ -454,6 +458,7 @@ public final class EppServer implements AutoCloseable {
     private Duration keepAliveTime = DEFAULTS.keepAliveTime();
     private Duration keepAliveTimeout = DEFAULTS.keepAliveTimeout();
     private Duration drainTimeout = DEFAULTS.drainTimeout();
+    private boolean grpcStreamMetrics = DEFAULTS.grpcStreamMetrics();
     private ScheduledExecutorService scheduler;
     private LeaderElection leaderElection;
 
@@ -655,6 +660,16 @@ public final class EppServer implements AutoCloseable {
     }
 
     /**
+     * Whether {@code /metrics} shows llm-d's ext_proc stream families ({@code llm_d_epp_extproc_streams_inflight},
+     * {@code _streams_total{code}}, {@code _stream_duration_seconds}; llm-d's {@code --enable-grpc-stream-metrics});
+     * default false, and then they are absent.
+     */
+    public Builder grpcStreamMetrics(boolean value) {
+      this.grpcStreamMetrics = value;
+      return this;
+    }
+
+    /**
      * The server, not yet started.
      *
      * @throws IllegalArgumentException if {@link #maxBufferedBodyBytes} is smaller than {@link #maxRequestBodyBytes}
@@ -688,7 +703,7 @@ public final class EppServer implements AutoCloseable {
           secureServing, certPath, certReload, healthChecking, readiness, refreshMetricsInterval, poolMetricsInterval,
           stalenessThreshold, modelServerMetricsScheme, modelServerMetricsPath, modelServerMetricsPort,
           modelServerMetricsInsecureSkipVerify, maxRequestBodyBytes, maxBufferedBodyBytes, streamIdleTimeout,
-          maxConcurrentStreams, maxConnectionIdle, keepAliveTime, keepAliveTimeout, drainTimeout);
+          maxConcurrentStreams, maxConnectionIdle, keepAliveTime, keepAliveTimeout, drainTimeout, grpcStreamMetrics);
     }
   }
 }

@@ -213,6 +213,28 @@ class EppServerTest {
   }
 
   @Test
+  void grpcStreamMetricsCountRealStreamsOnlyWhenEnabled() throws Exception {
+    ModelServer model = modelServer(0, 0.1);
+    EppServer off = start(plaintext(new StaticDiscovery(List.of(
+        Endpoint.of("vllm-a-rank-0", "127.0.0.1", model.port())))));
+    route(plaintextChannel(off.grpcPort()));
+    assertFalse(metricsPage(off.metricsPort()).contains("extproc_stream"), "absent by default");
+
+    EppServer on = start(plaintext(new StaticDiscovery(List.of(
+            Endpoint.of("vllm-a-rank-0", "127.0.0.1", model.port()))))
+        .grpcStreamMetrics(true));
+    ManagedChannel channel = plaintextChannel(on.grpcPort());
+    route(channel);
+    route(channel);
+    // the client half-closes each stream after its answer: both end OK
+    await(() -> grep(metricsPage(on.metricsPort()), "llm_d_epp_extproc_streams_total")
+        .equals(List.of("llm_d_epp_extproc_streams_total{code=\"OK\"} 2")), "two streams ended OK");
+    String page = metricsPage(on.metricsPort());
+    assertEquals(List.of("llm_d_epp_extproc_streams_inflight 0"), grep(page, "llm_d_epp_extproc_streams_inflight"));
+    assertTrue(page.contains("\nllm_d_epp_extproc_stream_duration_seconds_count 2\n"), page);
+  }
+
+  @Test
   void idleMetricsPageShowsThePoolAndNoUnusedPluginSeries() throws Exception {
     ModelServer model = modelServer(0, 0.1);
     EppServer server = start(plaintext(new StaticDiscovery(List.of(

@@ -93,6 +93,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       0, 65535, "Prometheus /metrics port");
   private final Cli.Flag<Boolean> metricsAuth = flags.bool("metrics-endpoint-auth", false,
       "require 'Authorization: Bearer <token>' on /metrics, the token taken from $" + METRICS_TOKEN_ENV);
+  private final Cli.Flag<Boolean> grpcStreamMetrics = flags.bool("enable-grpc-stream-metrics", false,
+      "export ext_proc stream metrics (llm_d_epp_extproc_streams_inflight, _streams_total, _stream_duration_seconds)");
   private final Cli.Flag<Boolean> secureServing = flags.bool("secure-serving", true,
       "serve ext_proc with TLS");
   private final Cli.Flag<Path> certPath = flags.path("cert-path",
@@ -364,6 +366,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
         .grpcPort(grpcPort.get())
         .healthPort(healthPort.get())
         .metricsPort(metricsPort.get())
+        .grpcStreamMetrics(grpcStreamMetrics.get())
         .secureServing(secureServing.get())
         .certPath(certPath.get())
         .certReload(certReload.get())

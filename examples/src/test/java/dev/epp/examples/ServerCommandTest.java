@@ -77,13 +77,14 @@ class ServerCommandTest {
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
         "--grpc-max-concurrent-streams int", "--drain-timeout duration", "--max-buffered-body-bytes int",
         "--grpc-max-connection-idle duration", "--grpc-keepalive-time duration", "--grpc-keepalive-timeout duration",
-        "--allow-experimental-plugins", "-h, --help")) {
+        "--allow-experimental-plugins", "--enable-grpc-stream-metrics", "-h, --help")) {
       assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
     }
     for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
         "--grpc-health-port int +.*\\(default 9003\\)", "--metrics-port int +.*\\(default 9090\\)",
         "--secure-serving +.*\\(default true\\)", "--health-checking +.*\\(default false\\)",
-        "--metrics-endpoint-auth +.*\\(default false\\)", "--pool-name string +.*\\(default \"\"\\)",
+        "--metrics-endpoint-auth +.*\\(default false\\)", "--enable-grpc-stream-metrics +.*\\(default false\\)",
+        "--pool-name string +.*\\(default \"\"\\)",
         "--refresh-metrics-interval duration +.*\\(default 50ms\\)",
         "--refresh-prometheus-metrics-interval duration +.*\\(default 5s\\)",
         "--metrics-staleness-threshold duration +.*\\(default 2s\\)",

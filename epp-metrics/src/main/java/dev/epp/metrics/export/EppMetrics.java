@@ -35,8 +35,15 @@ import java.util.function.LongSupplier;
  * {@code llm_d_epp_kv_cache_events_messages_received_total}, with two KV-event families of this EPP's own
  * ({@code llm_d_epp_kv_cache_events_dropped_total}, {@code llm_d_epp_kv_cache_events_sequence_gaps_total}; labelled
  * by endpoint name, which the pool, not clients, chooses). One more family is this EPP's own,
- * {@code inference_extension_grpc_malformed_input_total}, shown once it is not 0. (Flow-control and latency-predictor
- * families are not registered: nothing in this EPP produces them yet.)
+ * {@code inference_extension_grpc_malformed_input_total}, shown once it is not 0. (Latency-predictor families are not
+ * registered: nothing in this EPP produces them yet.)
+ *
+ * <p>As llm-d v0.10 does, each GIE request, pool, scheduler, plugin, model-rewrite and info family is also written
+ * under its {@code llm_d_epp_} name with llm-d's labels, HELP text and buckets (the request families gain
+ * {@code fairness_id} and {@code priority}); the GIE families' output is unchanged. Only under {@code llm_d_epp_}:
+ * the pool's {@code std_dev_*} gauges, {@code request_ttft_seconds}, {@code request_streaming_itl_seconds},
+ * {@code request_streaming_tpot_seconds}, and, after {@link #enableGrpcStreamMetrics()}, the {@code extproc_stream*}
+ * families. The flow-control families are llm-d's, with GIE's names alongside where GIE has them.
  *
  * <p>Label names are declared in alphabetical order, the order in which Go's client writes them; served by
  * {@link MetricsExporter}, the page matches the Go EPP's line for line.
@@ -44,7 +51,8 @@ import java.util.function.LongSupplier;
  * <p>The model labels that clients choose ({@code model_name}, {@code target_model_name}, {@code target_model}) are
  * bounded: values are cut to {@value ModelLabels#MAX_LENGTH} characters, and once {@value ModelLabels#MAX_PAIRS}
  * distinct (model, target) pairs have been recorded, later pairs are recorded as {@code "other"}, so a client sending
- * endless model names cannot grow the page or the heap without bound.
+ * endless model names cannot grow the page or the heap without bound. {@code fairness_id} is bounded alike, on its
+ * own.
  *
  * <p>Pool gauges follow the Go EPP: after {@link #monitorPool}, every refresh interval (default 5 s)
  * {@code inference_pool_ready_pods} counts endpoints whose metrics are fresher than the staleness threshold (default
@@ -77,7 +85,25 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private static final double[] QUEUE_DURATION = {0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
       1.0, 2.5, 5.0, 10.0, 30.0, 60.0};
 
+  private static final double[] TTFT = {0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8,
+      10, 15, 20, 30, 45, 60, 120};
+  private static final double[] TPOT = {0.0005, 0.00205, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.125, 0.15, 0.2,
+      0.3, 0.4, 0.5, 0.6, 0.8, 1, 2};
+  private static final double[] ITL = {0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 0.75, 1,
+      2};
+  private static final double[] STREAM_DURATION = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300,
+      600};
+
   private static final double NANOS_PER_SECOND = 1e9;
+  /** The {@code priority} label of priorities -128 to 127, made once: recording them allocates no string. */
+  private static final String[] BANDS = new String[256];
+
+  static {
+    for (int i = 0; i < BANDS.length; i++) {
+      BANDS[i] = Integer.toString(i - 128);
+    }
+  }
+  private static final String LLMD = "llm_d_epp_";
 
   private final MetricsRegistry registry;
   private final CollectorRegistry collectors;
@@ -95,17 +121,43 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Gauge runningRequests;
   private final Histogram normalizedTimePerOutputToken;
 
+  // llm_d_epp_request_*: label order in calls is (fairness_id, model_name, priority[, streaming], target_model_name)
+  private final Counter llmdRequestTotal;
+  private final Counter llmdRequestErrorTotal;
+  private final Histogram llmdRequestDuration;
+  private final Histogram llmdRequestSize;
+  private final Histogram llmdResponseSize;
+  private final Histogram llmdInputTokens;
+  private final Histogram llmdOutputTokens;
+  private final Histogram llmdCachedTokens;
+  private final Gauge llmdRunningRequests;
+  private final Histogram llmdNtpot;
+  private final Histogram llmdTtft;
+  private final Histogram llmdStreamingTpot;
+  private final Histogram llmdStreamingItl;
+
   // inference_pool_*
   private final Gauge poolAverageKvCache;
   private final Gauge poolAverageQueueSize;
   private final Gauge poolAverageRunningRequests;
   private final Gauge poolReadyPods;
+  private final Gauge llmdPoolAverageKvCache;
+  private final Gauge llmdPoolAverageQueueSize;
+  private final Gauge llmdPoolAverageRunningRequests;
+  private final Gauge llmdPoolStdDevKvCache;
+  private final Gauge llmdPoolStdDevQueueSize;
+  private final Gauge llmdPoolStdDevRunningRequests;
+  private final Gauge llmdPoolReadyEndpoints;
 
   // inference_extension_*
   private final Lazy<Histogram> schedulerE2e;
+  private final Lazy<Histogram> llmdSchedulerE2e;
   private final Counter schedulerAttempts;
+  private final Counter llmdSchedulerAttempts;
   private final Counter modelRewriteDecisions;
+  private final Counter llmdModelRewriteDecisions;
   private final Histogram pluginDuration;
+  private final Histogram llmdPluginDuration;
   private final List<LongSupplier> prefixIndexSizes = new CopyOnWriteArrayList<>();
   private final Lazy<Histogram> prefixHitRatio;
   private final Lazy<Histogram> prefixHitBytes;
@@ -130,6 +182,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Gauge flowControlCapacityBytes;
   private final Counter tokenizationFailures;
 
+  private volatile StreamMetrics streams;
   private volatile Pool pool;
   private volatile LongSupplier malformedGrpcInput = () -> 0;
   private ScheduledFuture<?> poolRefresh;
@@ -167,6 +220,35 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "Inference objective latency divided by number of output tokens in seconds for each model and target model.",
         NTPOT, model);
 
+    List<String> llmd = List.of("fairness_id", "model_name", "priority", "target_model_name");
+    llmdRequestTotal = counter(LLMD + "request_total", "Total number of processed requests.",
+        llmd.toArray(new String[0]));
+    llmdRequestErrorTotal = counter(LLMD + "request_error_total", "Total number of request errors.",
+        "error_code", "fairness_id", "model_name", "priority", "target_model_name");
+    llmdRequestDuration = histogram(LLMD + "request_duration_seconds",
+        "End-to-end request latency distribution in seconds.", GENERAL, llmd);
+    llmdRequestSize = histogram(LLMD + "request_size_bytes", "Incoming request body size distribution in bytes.",
+        REQUEST_SIZE, llmd);
+    llmdResponseSize = histogram(LLMD + "response_size_bytes", "Outgoing response body size distribution in bytes.",
+        RESPONSE_SIZE, llmd);
+    llmdInputTokens = histogram(LLMD + "request_input_tokens", "Input token count distribution per request.",
+        INPUT_TOKENS, llmd);
+    llmdOutputTokens = histogram(LLMD + "request_output_tokens", "Output token count distribution per request.",
+        OUTPUT_TOKENS, llmd);
+    llmdCachedTokens = histogram(LLMD + "request_cached_tokens", "Distribution of prompt tokens read from cache per"
+        + " request, as reported by the model server in the response.", INPUT_TOKENS, llmd);
+    llmdRunningRequests = gauge(LLMD + "request_running", "Current number of active running requests.",
+        llmd.toArray(new String[0]));
+    llmdNtpot = histogram(LLMD + "request_ntpot_seconds", "Normalized time per output token in seconds (end-to-end"
+        + " latency divided by output token count).", NTPOT, llmd);
+    llmdTtft = histogram(LLMD + "request_ttft_seconds", "Time to first token in seconds, measured from request"
+        + " received to first response byte. For non-streaming requests, this equals total request duration.", TTFT,
+        List.of("fairness_id", "model_name", "priority", "streaming", "target_model_name"));
+    llmdStreamingTpot = histogram(LLMD + "request_streaming_tpot_seconds", "Average time per output token in"
+        + " seconds for streaming requests, computed as (e2e - TTFT) / (output_tokens - 1).", TPOT, llmd);
+    llmdStreamingItl = histogram(LLMD + "request_streaming_itl_seconds", "Inter-token latency in seconds for"
+        + " streaming requests, measured as the time between consecutive response body chunks.", ITL, llmd);
+
     poolAverageKvCache = gauge("inference_pool_average_kv_cache_utilization",
         "The average kv cache utilization for an inference server pool.", "name");
     poolAverageQueueSize = gauge("inference_pool_average_queue_size",
@@ -175,13 +257,33 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "The average number of running requests across model servers in the pool.", "name");
     poolReadyPods = gauge("inference_pool_ready_pods",
         "The number of ready pods in the inference server pool.", "name");
-    new PerPodQueueSize().register(collectors);
+    llmdPoolAverageKvCache = gauge(LLMD + "average_kv_cache_utilization",
+        "The average kv cache utilization for an inference server pool.", "name");
+    llmdPoolAverageQueueSize = gauge(LLMD + "average_queue_size",
+        "The average number of requests pending in the model server queue.", "name");
+    llmdPoolAverageRunningRequests = gauge(LLMD + "average_running_requests",
+        "The average number of running requests across model servers in the pool.", "name");
+    llmdPoolStdDevKvCache = gauge(LLMD + "std_dev_kv_cache_utilization",
+        "The standard deviation kv cache utilization for an inference server pool.", "name");
+    llmdPoolStdDevQueueSize = gauge(LLMD + "std_dev_queue_size",
+        "The standard deviation number of requests pending in the model server queue.", "name");
+    llmdPoolStdDevRunningRequests = gauge(LLMD + "std_dev_running_requests",
+        "The standard deviation number of running requests across model servers in the pool.", "name");
+    llmdPoolReadyEndpoints = gauge(LLMD + "ready_endpoints",
+        "The number of ready endpoints in the inference server pool.", "name");
+    new PerEndpointQueueSize().register(collectors);
 
     schedulerE2e = new Lazy<>(() -> histogram("inference_extension_scheduler_e2e_duration_seconds",
         "End-to-end scheduling latency distribution in seconds.", FAST, List.of()));
+    llmdSchedulerE2e = new Lazy<>(() -> histogram(LLMD + "scheduler_e2e_duration_seconds",
+        "End-to-end scheduling latency distribution in seconds.", FAST, List.of()));
     schedulerAttempts = counter("inference_extension_scheduler_attempts_total",
         "Total number of scheduling attempts.", "namespace", "pod_name", "port", "status", "target_model_name");
+    llmdSchedulerAttempts = counter(LLMD + "scheduler_attempts_total", "Total number of scheduling attempts.",
+        "endpoint_name", "namespace", "port", "status", "target_model_name");
     modelRewriteDecisions = counter("inference_extension_model_rewrite_decisions_total",
+        "Total number of inference model rewrite decisions.", "model_name", "model_rewrite_name", "target_model");
+    llmdModelRewriteDecisions = counter(LLMD + "model_rewrite_decisions_total",
         "Total number of inference model rewrite decisions.", "model_name", "model_rewrite_name", "target_model");
     disaggDecisions = counter("llm_d_epp_disagg_decision_total",
         "Total number of disaggregation routing decisions made", "plugin_name", "plugin_type", "model_name",
@@ -240,6 +342,9 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
+    llmdPluginDuration = histogram(LLMD + "plugin_duration_seconds",
+        "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
+        FAST, List.of("extension_point", "plugin_name", "plugin_type"));
     gauge("inference_extension_prefix_indexer_size", "Size of the prefix indexer.").setChild(new Gauge.Child() {
       @Override
       public double get() {
@@ -259,6 +364,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
     BuildInfo build = BuildInfo.load();
     gauge("inference_extension_info", "General information of the current build of Inference Extension.",
+        "build_ref", "commit").labels(build.buildRef(), build.commit()).set(1);
+    gauge(LLMD + "info", "General information of the current build of Inference Extension.",
         "build_ref", "commit").labels(build.buildRef(), build.commit()).set(1);
   }
 
@@ -285,87 +392,242 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordRequest(String model, String targetModel, int priority) {
+    recordRequest(model, targetModel, "", priority);
+  }
+
+  @Override
+  public void recordRequest(String model, String targetModel, String fairnessId, int priority) {
     ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-    requestTotal.labels(labels.model(), Integer.toString(priority), labels.target()).inc();
+    String band = band(priority);
+    requestTotal.labels(labels.model(), band, labels.target()).inc();
+    llmdRequestTotal.labels(fairnessLabels.model(fairnessId), labels.model(), band, labels.target()).inc();
   }
 
   @Override
   public void recordRequestError(String model, String targetModel, String errorCode) {
+    recordRequestError(model, targetModel, "", "", errorCode);
+  }
+
+  @Override
+  public void recordRequestError(String model, String targetModel, String fairnessId, int priority,
+      String errorCode) {
+    recordRequestError(model, targetModel, fairnessId, band(priority), errorCode);
+  }
+
+  private void recordRequestError(String model, String targetModel, String fairnessId, String priority,
+      String errorCode) {
     if (!errorCode.isEmpty()) {
       ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
       requestErrorTotal.labels(errorCode, labels.model(), labels.target()).inc();
+      llmdRequestErrorTotal.labels(errorCode, fairnessLabels.model(fairnessId), labels.model(), priority,
+          labels.target()).inc();
     }
   }
 
   @Override
   public void recordRequestSize(String model, String targetModel, long bytes) {
-    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-    requestSizes.labels(labels.model(), labels.target()).observe(bytes);
+    observe(requestSizes, llmdRequestSize, model, targetModel, "", "", bytes);
+  }
+
+  @Override
+  public void recordRequestSize(String model, String targetModel, String fairnessId, int priority, long bytes) {
+    observe(requestSizes, llmdRequestSize, model, targetModel, fairnessId, band(priority), bytes);
   }
 
   @Override
   public void recordResponseSize(String model, String targetModel, long bytes) {
-    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-    responseSizes.labels(labels.model(), labels.target()).observe(bytes);
+    observe(responseSizes, llmdResponseSize, model, targetModel, "", "", bytes);
+  }
+
+  @Override
+  public void recordResponseSize(String model, String targetModel, String fairnessId, int priority, long bytes) {
+    observe(responseSizes, llmdResponseSize, model, targetModel, fairnessId, band(priority), bytes);
   }
 
   @Override
   public void recordTokens(String model, String targetModel, long input, long output) {
-    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    recordTokens(model, targetModel, "", "", input, output);
+  }
+
+  @Override
+  public void recordTokens(String model, String targetModel, String fairnessId, int priority, long input,
+      long output) {
+    recordTokens(model, targetModel, fairnessId, band(priority), input, output);
+  }
+
+  private void recordTokens(String model, String targetModel, String fairnessId, String priority, long input,
+      long output) {
     if (input > 0) {
-      inputTokens.labels(labels.model(), labels.target()).observe(input);
+      observe(inputTokens, llmdInputTokens, model, targetModel, fairnessId, priority, input);
     }
     if (output > 0) {
-      outputTokens.labels(labels.model(), labels.target()).observe(output);
+      observe(outputTokens, llmdOutputTokens, model, targetModel, fairnessId, priority, output);
     }
   }
 
   @Override
   public void recordPromptCachedTokens(String model, String targetModel, long cachedTokens) {
-    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
-    promptCachedTokens.labels(labels.model(), labels.target()).observe(cachedTokens);
+    observe(promptCachedTokens, llmdCachedTokens, model, targetModel, "", "", cachedTokens);
+  }
+
+  @Override
+  public void recordPromptCachedTokens(String model, String targetModel, String fairnessId, int priority,
+      long cachedTokens) {
+    observe(promptCachedTokens, llmdCachedTokens, model, targetModel, fairnessId, band(priority),
+        cachedTokens);
   }
 
   @Override
   public void recordRequestDuration(String model, String targetModel, long nanos, long outputTokens) {
+    recordRequestDuration(model, targetModel, "", "", nanos, outputTokens);
+  }
+
+  @Override
+  public void recordRequestDuration(String model, String targetModel, String fairnessId, int priority, long nanos,
+      long outputTokens) {
+    recordRequestDuration(model, targetModel, fairnessId, band(priority), nanos, outputTokens);
+  }
+
+  private void recordRequestDuration(String model, String targetModel, String fairnessId, String priority,
+      long nanos, long outputTokens) {
     if (nanos <= 0) {
       return;
     }
-    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
     double seconds = nanos / NANOS_PER_SECOND;
-    requestDuration.labels(labels.model(), labels.target()).observe(seconds);
+    observe(requestDuration, llmdRequestDuration, model, targetModel, fairnessId, priority, seconds);
     if (outputTokens > 0) {
-      normalizedTimePerOutputToken.labels(labels.model(), labels.target()).observe(seconds / outputTokens);
+      observe(normalizedTimePerOutputToken, llmdNtpot, model, targetModel, fairnessId, priority,
+          seconds / outputTokens);
+    }
+  }
+
+  /** The {@code priority} label of {@code priority}. */
+  private static String band(int priority) {
+    return priority >= -128 && priority < 128 ? BANDS[priority + 128] : Integer.toString(priority);
+  }
+
+  /** Observes {@code value} in the GIE family {@code gie} and its llm-d twin {@code llmd}. */
+  private void observe(Histogram gie, Histogram llmd, String model, String targetModel, String fairnessId,
+      String priority, double value) {
+    ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+    gie.labels(labels.model(), labels.target()).observe(value);
+    llmd.labels(fairnessLabels.model(fairnessId), labels.model(), priority, labels.target()).observe(value);
+  }
+
+  @Override
+  public void recordTimeToFirstToken(String model, String targetModel, String fairnessId, int priority,
+      boolean streaming, long nanos) {
+    if (nanos > 0) {
+      ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+      llmdTtft.labels(fairnessLabels.model(fairnessId), labels.model(), band(priority),
+          streaming ? "true" : "false", labels.target()).observe(nanos / NANOS_PER_SECOND);
+    }
+  }
+
+  @Override
+  public void recordInterTokenLatency(String model, String targetModel, String fairnessId, int priority,
+      long nanos) {
+    if (nanos >= 0) {
+      ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+      llmdStreamingItl.labels(fairnessLabels.model(fairnessId), labels.model(), band(priority),
+          labels.target()).observe(nanos / NANOS_PER_SECOND);
+    }
+  }
+
+  @Override
+  public void recordTimePerOutputToken(String model, String targetModel, String fairnessId, int priority,
+      long nanosAfterFirstToken, long outputTokens) {
+    if (outputTokens > 1 && nanosAfterFirstToken > 0) {
+      ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+      llmdStreamingTpot.labels(fairnessLabels.model(fairnessId), labels.model(), band(priority),
+          labels.target()).observe(nanosAfterFirstToken / NANOS_PER_SECOND / (outputTokens - 1));
     }
   }
 
   @Override
   public void requestStarted(String model) {
-    if (!model.isEmpty()) {
-      runningRequests.labels(modelLabels.model(model)).inc();
-    }
+    running(model, model, "", "", 1);
+  }
+
+  @Override
+  public void requestStarted(String model, String targetModel, String fairnessId, int priority) {
+    running(model, targetModel, fairnessId, band(priority), 1);
   }
 
   @Override
   public void requestFinished(String model) {
+    running(model, model, "", "", -1);
+  }
+
+  @Override
+  public void requestFinished(String model, String targetModel, String fairnessId, int priority) {
+    running(model, targetModel, fairnessId, band(priority), -1);
+  }
+
+  private void running(String model, String targetModel, String fairnessId, String priority, int delta) {
     if (!model.isEmpty()) {
-      runningRequests.labels(modelLabels.model(model)).dec();
+      runningRequests.labels(modelLabels.model(model)).inc(delta);
+      ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
+      llmdRunningRequests.labels(fairnessLabels.model(fairnessId), labels.model(), priority, labels.target())
+          .inc(delta);
+    }
+  }
+
+  /**
+   * Registers llm-d's ext_proc stream families ({@code llm_d_epp_extproc_streams_inflight},
+   * {@code _streams_total}, {@code _stream_duration_seconds}; its {@code --enable-grpc-stream-metrics}); until then
+   * {@link #extProcStreamStarted()} and {@link #extProcStreamFinished} record nothing and the families are absent.
+   * Idempotent.
+   */
+  public synchronized void enableGrpcStreamMetrics() {
+    if (streams == null) {
+      streams = new StreamMetrics(
+          Gauge.build(LLMD + "extproc_streams_inflight", "[ALPHA] Number of ext_proc gRPC streams currently open.")
+              .register(collectors),
+          counter(LLMD + "extproc_streams_total", "Total ext_proc gRPC streams completed, by gRPC status code.",
+              "code"),
+          Histogram.build(LLMD + "extproc_stream_duration_seconds",
+              "[ALPHA] Duration an ext_proc gRPC stream stays open, in seconds.")
+              .buckets(STREAM_DURATION).register(collectors));
+    }
+  }
+
+  @Override
+  public void extProcStreamStarted() {
+    StreamMetrics s = streams;
+    if (s != null) {
+      s.inflight.inc();
+    }
+  }
+
+  @Override
+  public void extProcStreamFinished(String code, long nanos) {
+    StreamMetrics s = streams;
+    if (s != null) {
+      s.inflight.dec();
+      s.total.labels(code).inc();
+      s.duration.observe(nanos / NANOS_PER_SECOND);
     }
   }
 
   @Override
   public void recordSchedulerLatency(long nanos) {
     schedulerE2e.get().observe(nanos / NANOS_PER_SECOND);
+    llmdSchedulerE2e.get().observe(nanos / NANOS_PER_SECOND);
   }
 
   @Override
   public void recordSchedulingAttempt(String targetModel, Endpoint primary) {
     if (primary != null) {
       // The pool has no namespace of its own here; Go's label is the pod's namespace.
-      schedulerAttempts.labels("", primary.name(), Integer.toString(primary.port()), "success",
-          modelLabels.target(targetModel)).inc();
+      String port = Integer.toString(primary.port());
+      String target = modelLabels.target(targetModel);
+      schedulerAttempts.labels("", primary.name(), port, "success", target).inc();
+      llmdSchedulerAttempts.labels(primary.name(), "", port, "success", target).inc();
     } else {
-      schedulerAttempts.labels("", "", "", "failure", modelLabels.target(targetModel)).inc();
+      String target = modelLabels.target(targetModel);
+      schedulerAttempts.labels("", "", "", "failure", target).inc();
+      llmdSchedulerAttempts.labels("", "", "", "failure", target).inc();
     }
   }
 
@@ -394,7 +656,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordFlowControlOutcome(String fairnessId, int priority, String modelName, String targetModelName,
       String outcome, long queueNanos) {
-    String band = Integer.toString(priority);
+    String band = band(priority);
     String pool = poolName();
     flowControlRequests.labels(pool, outcome, band).inc();
     ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
@@ -409,7 +671,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   public void recordFlowControlQueued(String fairnessId, int priority, String modelName, String targetModelName,
       int requests, long bytes) {
     ModelLabels.Pair models = modelLabels.pair(modelName, targetModelName);
-    String[] labels = {fairnessLabels.model(fairnessId), poolName(), models.model(), Integer.toString(priority),
+    String[] labels = {fairnessLabels.model(fairnessId), poolName(), models.model(), band(priority),
         models.target()};
     for (Gauge family : flowControlQueueSize) {
       family.labels(labels).inc(requests);
@@ -421,7 +683,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
 
   @Override
   public void recordFlowControlCapacity(int priority, double requestUtilization, double byteUtilization) {
-    String band = Integer.toString(priority);
+    String band = band(priority);
     String pool = poolName();
     flowControlCapacityRequests.labels(pool, band).set(requestUtilization);
     flowControlCapacityBytes.labels(pool, band).set(byteUtilization);
@@ -449,6 +711,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   public void recordModelRewrite(String rule, String model, String targetModel) {
     ModelLabels.Pair labels = modelLabels.pair(model, targetModel);
     modelRewriteDecisions.labels(labels.model(), rule, labels.target()).inc();
+    llmdModelRewriteDecisions.labels(labels.model(), rule, labels.target()).inc();
   }
 
   /**
@@ -460,15 +723,21 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public LongConsumer pluginLatency(String extensionPoint, TypedName plugin) {
     return new LongConsumer() {
-      private Histogram.Child child; // benign race: labels() returns the same child to every thread
+      // benign races: labels() returns the same children to every thread
+      private Histogram.Child child;
+      private Histogram.Child llmdChild;
 
       @Override
       public void accept(long nanos) {
         Histogram.Child c = child;
-        if (c == null) {
+        Histogram.Child l = llmdChild;
+        if (c == null || l == null) {
           child = c = pluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
+          llmdChild = l = llmdPluginDuration.labels(extensionPoint, plugin.name(), plugin.type());
         }
-        c.observe(nanos / NANOS_PER_SECOND);
+        double seconds = nanos / NANOS_PER_SECOND;
+        c.observe(seconds);
+        l.observe(seconds);
       }
     };
   }
@@ -570,11 +839,42 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       }
     }
     poolReadyPods.labels(p.name).set(ready);
-    if (ready > 0) { // as Go: with no fresh endpoint the averages keep their last values
-      poolAverageKvCache.labels(p.name).set(kv / ready);
-      poolAverageQueueSize.labels(p.name).set(queue / ready);
-      poolAverageRunningRequests.labels(p.name).set(running / ready);
+    llmdPoolReadyEndpoints.labels(p.name).set(ready);
+    if (ready == 0) { // as Go: with no fresh endpoint the averages keep their last values
+      return;
     }
+    double kvMean = kv / ready;
+    double queueMean = queue / ready;
+    double runningMean = running / ready;
+    double kvSquares = 0;
+    double queueSquares = 0;
+    double runningSquares = 0;
+    for (int i = 0; i < snapshot.size(); i++) {
+      EndpointMetrics m = snapshot.metrics(i);
+      if (m.isFresh(now, p.stalenessNanos)) {
+        kvSquares += square(m.kvCacheUsage() - kvMean);
+        queueSquares += square(m.waitingQueueSize() - queueMean);
+        runningSquares += square(m.runningRequests() - runningMean);
+      }
+    }
+    poolAverageKvCache.labels(p.name).set(kvMean);
+    poolAverageQueueSize.labels(p.name).set(queueMean);
+    poolAverageRunningRequests.labels(p.name).set(runningMean);
+    llmdPoolAverageKvCache.labels(p.name).set(kvMean);
+    llmdPoolAverageQueueSize.labels(p.name).set(queueMean);
+    llmdPoolAverageRunningRequests.labels(p.name).set(runningMean);
+    double samples = Math.max(1, ready - 1); // llm-d: the sample standard deviation, rounded to two decimals
+    llmdPoolStdDevKvCache.labels(p.name).set(round2(Math.sqrt(kvSquares / samples)));
+    llmdPoolStdDevQueueSize.labels(p.name).set(round2(Math.sqrt(queueSquares / samples)));
+    llmdPoolStdDevRunningRequests.labels(p.name).set(round2(Math.sqrt(runningSquares / samples)));
+  }
+
+  private static double square(double x) {
+    return x * x;
+  }
+
+  private static double round2(double x) {
+    return Math.round(x * 100) / 100.0;
   }
 
   /** Stops the pool-gauge refresh. The registry keeps serving the last values. Idempotent. */
@@ -695,11 +995,15 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     }
   }
 
-  /** {@code inference_pool_per_pod_queue_size}, computed from the store at every scrape. */
-  private final class PerPodQueueSize extends Collector {
-    private static final String NAME = "inference_pool_per_pod_queue_size";
+  /**
+   * {@code inference_pool_per_pod_queue_size} and llm-d's {@code llm_d_epp_per_endpoint_queue_size}, computed from the
+   * store at every scrape.
+   */
+  private final class PerEndpointQueueSize extends Collector {
     private static final String HELP =
         "[ALPHA] The total number of requests pending in the model server queue for each underlying pod.";
+    private static final String LLMD_HELP =
+        "[ALPHA] The total number of requests pending in the model server queue for each underlying endpoint.";
 
     @Override
     public List<MetricFamilySamples> collect() {
@@ -717,11 +1021,19 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
       }
       // As Go's registry: series sorted by label values.
       java.util.Arrays.sort(order, java.util.Comparator.comparing(i -> snapshot.endpoint(i).name()));
-      GaugeMetricFamily family = new GaugeMetricFamily(NAME, HELP, List.of("model_server_pod", "name"));
+      GaugeMetricFamily pods = new GaugeMetricFamily("inference_pool_per_pod_queue_size", HELP,
+          List.of("model_server_pod", "name"));
+      GaugeMetricFamily endpoints = new GaugeMetricFamily(LLMD + "per_endpoint_queue_size", LLMD_HELP,
+          List.of("model_server_endpoint", "name"));
       for (int i : order) {
-        family.addMetric(List.of(snapshot.endpoint(i).name(), p.name), snapshot.metrics(i).waitingQueueSize());
+        List<String> labels = List.of(snapshot.endpoint(i).name(), p.name);
+        pods.addMetric(labels, snapshot.metrics(i).waitingQueueSize());
+        endpoints.addMetric(labels, snapshot.metrics(i).waitingQueueSize());
       }
-      return List.of(family);
+      return List.of(pods, endpoints);
     }
   }
+
+  /** llm-d's ext_proc stream families, once enabled. */
+  private record StreamMetrics(Gauge inflight, Counter total, Histogram duration) {}
 }

@@ -35,8 +35,8 @@ import org.junit.jupiter.api.io.TempDir;
 class PromtoolLintTest {
 
   /**
-   * The one complaint accepted: llm-d's {@code llm_d_*} names keep their upstream abbreviated units (none is
-   * registered yet). Everything else promtool reports fails the test.
+   * The one complaint accepted: llm-d's {@code llm_d_*} names keep their upstream abbreviated units (e.g.
+   * {@code llm_d_epp_request_ntpot_seconds}). Everything else promtool reports fails the test.
    */
   private static final Pattern ACCEPTED =
       Pattern.compile("llm_d_\\S+ metric names should not contain abbreviated units");
@@ -80,6 +80,15 @@ class PromtoolLintTest {
       metrics.recordPromptCachedTokens("m", "t", 4);
       metrics.recordRequestDuration("m", "t", 1_000_000, 5);
       metrics.requestStarted("m");
+      metrics.recordRequest("m", "t", "tenant", 1);
+      metrics.requestStarted("m", "t", "tenant", 1);
+      metrics.recordTimeToFirstToken("m", "t", "tenant", 1, true, 2_000_000);
+      metrics.recordInterTokenLatency("m", "t", "tenant", 1, 20_000_000);
+      metrics.recordTimePerOutputToken("m", "t", "tenant", 1, 80_000_000, 5);
+      metrics.enableGrpcStreamMetrics();
+      metrics.extProcStreamStarted();
+      metrics.extProcStreamStarted();
+      metrics.extProcStreamFinished("OK", 3_000_000_000L);
       metrics.recordSchedulerLatency(50_000);
       metrics.recordSchedulingAttempt("t", pool.snapshot().endpoint(0));
       metrics.recordModelRewrite("rule", "m", "t");

@@ -8,6 +8,8 @@ module dev.epp.extproc {
   requires transitive io.grpc;
   requires transitive io.grpc.stub;
   requires io.grpc.protobuf;
+  requires io.opentelemetry.api;
+  requires io.opentelemetry.context;
   requires java.logging;
   requires org.slf4j;
 

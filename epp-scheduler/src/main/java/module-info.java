@@ -14,6 +14,8 @@ module dev.epp.scheduler {
   requires com.fasterxml.jackson.dataformat.yaml;
   requires org.slf4j;
   requires org.yaml.snakeyaml;
+  requires transitive io.opentelemetry.api;
+  requires transitive io.opentelemetry.context;
 
   exports dev.epp.scheduler;
   exports dev.epp.scheduler.plugins.disagg;

@@ -1,6 +1,6 @@
 /**
  * The complete Endpoint Picker process, {@code EppServer}: discovery, scraping, the {@code Director}, the ext_proc and
- * health gRPC services and the {@code /metrics} endpoint.
+ * health gRPC services, the {@code /metrics} endpoint and OpenTelemetry tracing ({@code Tracing}).
  */
 module dev.epp.server {
   requires transitive dev.epp.scheduler;
@@ -11,6 +11,14 @@ module dev.epp.server {
   requires io.grpc.services;
   requires io.grpc.stub;
   requires org.slf4j;
+  requires transitive io.opentelemetry.sdk;
+  requires transitive io.opentelemetry.sdk.trace;
+  requires io.opentelemetry.api;
+  requires io.opentelemetry.common;
+  requires io.opentelemetry.context;
+  requires io.opentelemetry.sdk.common;
+  requires io.opentelemetry.exporter.logging;
+  requires io.opentelemetry.exporter.otlp;
 
   exports dev.epp.server;
 }

@@ -6,6 +6,11 @@ import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsRegistry;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.Routing;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
+import io.opentelemetry.sdk.trace.SdkTracerProvider;
+import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
+import io.opentelemetry.sdk.trace.export.SpanExporter;
+import io.opentelemetry.sdk.trace.samplers.Sampler;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -18,6 +23,7 @@ import org.openjdk.jmh.annotations.Param;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
@@ -26,7 +32,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * response body with usage, and the end of the request, with Prometheus metrics recorded. {@code optimized} is llm-d's
  * optimized baseline (the request sticks to the pod that served it first, its prefix being known there). The
  * {@code random} configuration (only {@code random-picker}) is the baseline: parsing, metrics and bookkeeping without
- * scoring.
+ * scoring. {@code tracing=on} traces every request (sampler {@code always_on}, batch span processor, an exporter that
+ * drops the spans): the cost of the {@code gateway.request_orchestration} span, its plugin events and the
+ * {@code traceparent} header; {@code off} is the default, untraced Director.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar DirectorBenchmark -prof gc}
  */
@@ -46,6 +54,12 @@ public class DirectorBenchmark {
   @Param({"default", "optimized", "random"})
   public String config;
 
+  /** Whether the Director traces. */
+  @Param({"off", "on"})
+  public String tracing;
+
+  private OpenTelemetrySdk openTelemetry;
+
   private Director director;
   private byte[] request;
   private byte[] response;
@@ -54,9 +68,25 @@ public class DirectorBenchmark {
   @Setup
   public void setUp() {
     MetricsRecorder metrics = EppMetrics.create(MetricsRegistry.create());
-    director = Director.builder(Workloads.config(config, metrics), Workloads.pool(100)).build();
+    Director.Builder builder = Director.builder(Workloads.config(config, metrics), Workloads.pool(100));
+    if (tracing.equals("on")) {
+      openTelemetry = OpenTelemetrySdk.builder().setTracerProvider(SdkTracerProvider.builder()
+          .setSampler(Sampler.alwaysOn())
+          .addSpanProcessor(BatchSpanProcessor.builder(SpanExporter.composite()).build())
+          .build()).build();
+      builder.openTelemetry(openTelemetry);
+    }
+    director = builder.build();
     request = Workloads.chatRequest();
     response = Workloads.chatResponse();
+  }
+
+  /** Stops the SDK's export thread. */
+  @TearDown
+  public void tearDown() {
+    if (openTelemetry != null) {
+      openTelemetry.close();
+    }
   }
 
   /** Routes one request and handles its response. */

@@ -8,6 +8,15 @@ import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.InferenceResponse;
 import dev.epp.scheduler.Director;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.SpanKind;
+import io.opentelemetry.api.trace.StatusCode;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
+import io.opentelemetry.context.Context;
+import io.opentelemetry.context.Scope;
+import io.opentelemetry.context.propagation.TextMapGetter;
 import dev.epp.scheduler.Routing;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
@@ -102,6 +111,10 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
 
   /** Stands for bytes that are not an ext_proc message (compared by identity). */
   private static final ProcessingRequest MALFORMED = ProcessingRequest.newBuilder().build();
+  /** The span of a stream's HTTP request, GIE's name. */
+  public static final String SPAN_NAME = "gateway.request";
+  private static final TextMapGetter<Map<String, String>> HEADERS =
+      (carrier, key) -> carrier == null ? null : carrier.get(key);
 
   /** The default idle-stream sweeper: one daemon thread shared by every service of the process, never shut down. */
   private static final class SharedSweeper {
@@ -124,6 +137,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
 
   private final Director director;
   private final MetricsRecorder metrics;
+  private final Tracer tracer; // null: tracing off
   private final Ticker ticker;
   private final int maxRequestBodyBytes;
   private final long maxBufferedBodyBytes;
@@ -135,6 +149,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   private ExtProcService(Builder builder) {
     this.director = builder.director;
     this.metrics = builder.metrics;
+    this.tracer = builder.openTelemetry == null ? null : builder.openTelemetry.getTracer("dev.epp.extproc");
     this.ticker = director.ticker();
     this.maxRequestBodyBytes = builder.maxRequestBodyBytes;
     this.maxBufferedBodyBytes = builder.maxBufferedBodyBytes != 0 ? builder.maxBufferedBodyBytes
@@ -247,6 +262,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private final long openedNanos = ticker.nanos();
     private boolean failureRecorded; // the Director recorded why the request failed
     private InferenceException failure;
+    private Span span; // the request's span; null with tracing off
     private CompletableFuture<Routing> queued; // the request while flow control holds it
     private boolean queuedEndOfStream;
     private boolean trailersQueued; // request trailers arrived while queued
@@ -332,7 +348,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       begin(EnvoyMessages.headers(message.getHeaders()));
       if (message.getEndOfStream()) {
         phase = RequestPhase.ROUTED;
-        routing = routed(() -> director.routeHeaderOnly(headers, startNanos));
+        routing = routed(() -> inSpan(() -> director.routeHeaderOnly(headers, startNanos)));
         Map<String, String> set = new LinkedHashMap<>();
         set.put(EnvoyMessages.DESTINATION, routing.destination());
         if (!headers.containsKey(Director.REQUEST_ID_HEADER)) {
@@ -352,6 +368,23 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       startNanos = ticker.nanos();
       headers = requestHeaders;
       phase = RequestPhase.RECEIVING_BODY;
+      if (tracer != null) {
+        Context parent = W3CTraceContextPropagator.getInstance().extract(Context.root(), headers, HEADERS);
+        span = tracer.spanBuilder(SPAN_NAME).setSpanKind(SpanKind.SERVER).setParent(parent).startSpan();
+      }
+    }
+
+    /** Calls the Director with the request's span current, so the Director's span is its child. */
+    private <T> T inSpan(Supplier<T> call) {
+      if (span == null) {
+        return call.get();
+      }
+      Scope scope = span.makeCurrent();
+      try {
+        return call.get();
+      } finally {
+        scope.close();
+      }
     }
 
     private void requestBody(HttpBody message) {
@@ -402,7 +435,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       phase = RequestPhase.ROUTED;
       byte[] body = requestBody.toByteArray();
       requestBody = ByteString.EMPTY;
-      CompletableFuture<Routing> routed = director.routeAsync(headers, body, subsetHint, startNanos);
+      CompletableFuture<Routing> routed = inSpan(() -> director.routeAsync(headers, body, subsetHint, startNanos));
       if (routed.isDone()) {
         releaseReserved();
         forward(result(routed), endOfStream);
@@ -599,6 +632,9 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       if (closed) {
         return;
       }
+      if (span != null) {
+        span.setStatus(StatusCode.ERROR, e.getMessage());
+      }
       close(Status.Code.OK); // the error goes to the client as an immediate response on a stream that ends OK
       try {
         out.onNext(EnvoyMessages.error(e));
@@ -638,6 +674,9 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
       if (failure != null && !failureRecorded) {
         director.recordFailure(routing, failure);
       }
+      if (span != null) {
+        span.end();
+      }
     }
   }
 
@@ -661,6 +700,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private Duration streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
     private ScheduledExecutorService scheduler;
     private MetricsRecorder metrics = MetricsRecorder.noop();
+    private OpenTelemetry openTelemetry;
 
     private Builder(Director director) {
       this.director = Objects.requireNonNull(director, "director");
@@ -718,6 +758,17 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
      */
     public Builder metrics(MetricsRecorder value) {
       this.metrics = Objects.requireNonNull(value, "metrics");
+      return this;
+    }
+
+    /**
+     * Traces each stream's HTTP request with {@code value}'s tracer provider: a {@value #SPAN_NAME} span (kind
+     * server), a child of the request's {@code traceparent}/{@code tracestate} headers, from the request headers to
+     * the stream's end, with status error when the request is answered with an error; it is current while the
+     * Director routes, so the Director's spans are its children. Default: no tracing, at no cost per stream.
+     */
+    public Builder openTelemetry(OpenTelemetry value) {
+      this.openTelemetry = Objects.requireNonNull(value, "openTelemetry");
       return this;
     }
 

@@ -34,6 +34,10 @@ import dev.epp.scheduler.flowcontrol.Outcome;
 import dev.epp.scheduler.flowcontrol.Ticket;
 import dev.epp.scheduler.internal.FailureLog;
 import dev.epp.scheduler.plugins.prefix.PrefixMatch;
+import io.opentelemetry.api.OpenTelemetry;
+import io.opentelemetry.api.trace.Span;
+import io.opentelemetry.api.trace.Tracer;
+import io.opentelemetry.context.Scope;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -80,6 +84,10 @@ import java.util.concurrent.ThreadLocalRandom;
  * requests when it is routed (or its error when it cannot be), the tokens of the usage in its response, the response's
  * size and the request's duration when the response completes; {@link #finish} ends it. Errors raised by the gateway
  * itself are recorded with {@link #recordFailure}.
+ *
+ * <p><b>Tracing</b> (off by default, {@link Builder#openTelemetry}): a {@code gateway.request_orchestration} span per
+ * routed request, naming the request, its models, priority, chosen endpoints and profiles, with one event per
+ * filter, scorer and picker call and its duration; its {@code traceparent} is forwarded upstream.
  *
  * <p>Errors are {@link InferenceException}s whose code is the HTTP status to return. Plugin failures in hooks are
  * contained and logged at most once a minute per plugin; an admission plugin denies by throwing
@@ -142,6 +150,7 @@ public final class Director {
   private final Ticker ticker;
   private final long stalenessNanos;
   private final boolean explainEveryRequest;
+  private final Tracer tracer; // null: tracing off
   private final FlowController flowController;
   private final EndpointStore.Listener dispatchOnPoolChange = new EndpointStore.Listener() {
     @Override
@@ -180,6 +189,7 @@ public final class Director {
     this.ticker = builder.ticker;
     this.stalenessNanos = builder.stalenessThreshold.toNanos();
     this.explainEveryRequest = builder.explainEveryRequest;
+    this.tracer = builder.openTelemetry == null ? null : builder.openTelemetry.getTracer("dev.epp.scheduler");
     config.listenTo(endpoints);
     this.flowController = config.flowControl().map(settings -> FlowController.builder()
         .config(settings)
@@ -277,9 +287,34 @@ public final class Director {
    *
    * <p>The future completes on the thread that dispatched or prepared the request, which may be another request's:
    * continuations that block or do much belong on an executor.
+   *
+   * <p>With {@link Builder#openTelemetry tracing} on, the request's {@code gateway.request_orchestration} span, a child
+   * of the current span (else of the request's {@code traceparent} header), lasts until the future completes, and its
+   * {@code traceparent} is an {@linkplain Routing#upstreamHeaders() upstream header} of the routing.
    */
   public CompletableFuture<Routing> routeAsync(Map<String, String> headers, byte[] body, List<String> subsetHint,
       long receivedNanos) {
+    if (tracer == null) {
+      return routeAsync(headers, body, subsetHint, receivedNanos, null);
+    }
+    Span span = OrchestrationSpan.start(tracer, headers);
+    CompletableFuture<Routing> routed;
+    Scope scope = span.makeCurrent();
+    try {
+      routed = routeAsync(headers, body, subsetHint, receivedNanos, span);
+    } catch (RuntimeException e) {
+      OrchestrationSpan.end(span, e);
+      throw e;
+    } finally {
+      scope.close();
+    }
+    routed.whenComplete((routing, e) -> OrchestrationSpan.end(span, e));
+    return routed;
+  }
+
+  /** {@link #routeAsync(Map, byte[], List, long)} within {@code span}, {@code null} when tracing is off. */
+  private CompletableFuture<Routing> routeAsync(Map<String, String> headers, byte[] body, List<String> subsetHint,
+      long receivedNanos, Span span) {
     RequestParser parser;
     InferenceRequest request;
     try {
@@ -296,7 +331,7 @@ public final class Director {
       return failed(request, e);
     }
     if (flowController == null) {
-      return admitted(context, parser, body, subsetHint, receivedNanos, true);
+      return admitted(context, parser, body, subsetHint, receivedNanos, true, span);
     }
     Ticket ticket = flowController.enqueue(new FlowRequest(new FlowKey(context.get(Fairness.ID), request.priority()),
         body.length, receivedNanos, null, sloDeadline(headers, receivedNanos), null, request.incomingModel(),
@@ -308,7 +343,7 @@ public final class Director {
           failed(request, dropped(outcome.kind())).whenComplete((ignored, e) -> result.completeExceptionally(e));
           return;
         }
-        admitted(context, parser, body, subsetHint, receivedNanos, false).whenComplete((routing, e) -> {
+        admitted(context, parser, body, subsetHint, receivedNanos, false, span).whenComplete((routing, e) -> {
           if (e != null) {
             result.completeExceptionally(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
           } else if (!result.complete(routing)) {
@@ -431,7 +466,7 @@ public final class Director {
    * control ({@code shedSheddable}) a sheddable request is dropped while the candidates are saturated, as in GIE.
    */
   private CompletableFuture<Routing> admitted(RequestContext context, RequestParser parser, byte[] body,
-      List<String> subsetHint, long receivedNanos, boolean shedSheddable) {
+      List<String> subsetHint, long receivedNanos, boolean shedSheddable, Span span) {
     InferenceRequest request = context.request();
     Candidates candidates = candidates(subsetHint);
     if (candidates.size() == 0) {
@@ -445,13 +480,13 @@ public final class Director {
     }
     if (asyncDataProducers.isEmpty()) {
       try {
-        return CompletableFuture.completedFuture(scheduled(context, parser, body, candidates, receivedNanos));
+        return CompletableFuture.completedFuture(scheduled(context, parser, body, candidates, receivedNanos, span));
       } catch (RuntimeException e) {
         return CompletableFuture.failedFuture(e);
       }
     }
     return asyncData(context, candidates)
-        .thenApply(ignored -> scheduled(context, parser, body, candidates, receivedNanos));
+        .thenApply(ignored -> scheduled(context, parser, body, candidates, receivedNanos, span));
   }
 
   /** Runs the {@link AsyncPrepareData} plugins concurrently; completes, never exceptionally, when all have. */
@@ -478,11 +513,11 @@ public final class Director {
 
   /** Prepares data, admits, schedules and records the request; records its error if it cannot be routed. */
   private Routing scheduled(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
-      long receivedNanos) {
+      long receivedNanos, Span span) {
     InferenceRequest request = context.request();
     Routing routing;
     try {
-      routing = schedule(context, parser, body, candidates, receivedNanos);
+      routing = schedule(context, parser, body, candidates, receivedNanos, span);
     } catch (InferenceException e) {
       metrics.recordRequestError(request.incomingModel(), request.targetModel(), fairness(context),
           request.priority(), e.code().wireName());
@@ -497,8 +532,9 @@ public final class Director {
     return routing;
   }
 
+  /** Schedules the request; records it on {@code span} unless that is {@code null} (tracing off). */
   private Routing schedule(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
-      long receivedNanos) {
+      long receivedNanos, Span span) {
     InferenceRequest request = context.request();
     for (PrepareData producer : dataProducers) {
       try {
@@ -516,7 +552,8 @@ public final class Director {
         failures.failed(admission, "Admission", "admitting the request", e);
       }
     }
-    Explanation explanation = explainEveryRequest ? new Explanation() : null;
+    Explanation explanation =
+        explainEveryRequest || span != null && span.isRecording() ? new Explanation() : null;
     SchedulingResult result = scheduler.schedule(context, candidates, explanation);
     if (conditionalDecode(request.headers()) && !holdsCachedPrefix(context, result.targets().get(0))) {
       throw new InferenceException(Code.PRECONDITION_FAILED, "no decode worker has the requested KV cache");
@@ -528,12 +565,15 @@ public final class Director {
         failures.failed(hook, "PreRequest", "skipping it", e);
       }
     }
+    if (span != null) {
+      OrchestrationSpan.scheduled(span, context, result, explanation);
+    }
     String incoming = request.incomingModel();
     String target = request.targetModel();
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
     return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos,
-        explanation);
+        explainEveryRequest ? explanation : null);
   }
 
   /** Whether the request prefers {@code if-available} (RFC 7240): llm-d's conditional decode. */
@@ -816,6 +856,7 @@ public final class Director {
     private Ticker ticker = Ticker.system();
     private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
     private boolean explainEveryRequest;
+    private OpenTelemetry openTelemetry;
 
     private Builder(EndpointPickerConfig config, EndpointStore endpoints) {
       this.config = Objects.requireNonNull(config, "config");
@@ -866,6 +907,16 @@ public final class Director {
      */
     public Builder explainEveryRequest(boolean value) {
       this.explainEveryRequest = value;
+      return this;
+    }
+
+    /**
+     * Traces requests with {@code value}'s tracer provider: each routed request gets a
+     * {@code gateway.request_orchestration} span (see {@link Director#routeAsync}) and its {@code traceparent} is
+     * forwarded upstream. Default: no tracing, at no cost per request.
+     */
+    public Builder openTelemetry(OpenTelemetry value) {
+      this.openTelemetry = Objects.requireNonNull(value, "openTelemetry");
       return this;
     }
 

@@ -17,6 +17,7 @@ import io.grpc.InsecureServerCredentials;
 import io.grpc.Server;
 import io.grpc.ServerCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.opentelemetry.sdk.OpenTelemetrySdk;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -139,11 +140,13 @@ public final class EppServer implements AutoCloseable {
   private final LeaderElection leaderElection; // null without an election
   private final List<ScheduledFuture<?>> ticks = new ArrayList<>();
   private ScheduledExecutorService readinessTicker; // owned
+  private final OpenTelemetrySdk openTelemetry; // owned; null: tracing off
 
   private EppServer(EndpointPickerConfig config, EndpointDiscovery discovery, EppServerOptions options,
-      ScheduledExecutorService scheduler, LeaderElection leaderElection) {
+      ScheduledExecutorService scheduler, LeaderElection leaderElection, OpenTelemetrySdk openTelemetry) {
     this.config = config;
     this.leaderElection = leaderElection;
+    this.openTelemetry = openTelemetry;
     this.metrics = (EppMetrics) config.metrics();
     this.discovery = discovery;
     this.scheduler = scheduler;
@@ -184,11 +187,14 @@ public final class EppServer implements AutoCloseable {
           ? ServerTls.keyManager(o.certPath()) : null;
       ServerCredentials credentials = !o.secureServing() ? InsecureServerCredentials.create()
           : keyManager != null ? ServerTls.credentials(keyManager) : ServerTls.selfSigned();
-      director = Director.builder(config, pool)
+      Director.Builder directorBuilder = Director.builder(config, pool)
           .objectives(o.objectives())
           .modelRewrites(o.modelRewrites())
-          .stalenessThreshold(o.metricsStalenessThreshold())
-          .build();
+          .stalenessThreshold(o.metricsStalenessThreshold());
+      if (openTelemetry != null) {
+        directorBuilder.openTelemetry(openTelemetry);
+      }
+      director = directorBuilder.build();
       scraper = scraper();
       try {
         discovery.start(pool);
@@ -217,6 +223,9 @@ public final class EppServer implements AutoCloseable {
           .streamIdleTimeout(o.streamIdleTimeout());
       if (scheduler != null) {
         extProcBuilder.scheduler(scheduler);
+      }
+      if (openTelemetry != null) {
+        extProcBuilder.openTelemetry(openTelemetry);
       }
       extProc = extProcBuilder.build();
       NettyServerBuilder grpc = NettyServerBuilder.forPort(o.grpcPort(), credentials)
@@ -373,6 +382,9 @@ public final class EppServer implements AutoCloseable {
     }
     config.close();
     metrics.close();
+    if (openTelemetry != null) {
+      openTelemetry.close(); // exports the spans still batched
+    }
   }
 
   /** The scraper, with the configuration's data-layer plugins taking precedence over the scraping settings. */
@@ -461,6 +473,7 @@ public final class EppServer implements AutoCloseable {
     private boolean grpcStreamMetrics = DEFAULTS.grpcStreamMetrics();
     private ScheduledExecutorService scheduler;
     private LeaderElection leaderElection;
+    private OpenTelemetrySdk openTelemetry;
 
     private Builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
       if (!(config.metrics() instanceof EppMetrics)) {
@@ -675,7 +688,7 @@ public final class EppServer implements AutoCloseable {
      * @throws IllegalArgumentException if {@link #maxBufferedBodyBytes} is smaller than {@link #maxRequestBodyBytes}
      */
     public EppServer build() {
-      return new EppServer(config, discovery, options(), scheduler, leaderElection);
+      return new EppServer(config, discovery, options(), scheduler, leaderElection, openTelemetry);
     }
 
     /**
@@ -695,6 +708,17 @@ public final class EppServer implements AutoCloseable {
      */
     public Builder scheduler(ScheduledExecutorService value) {
       this.scheduler = Objects.requireNonNull(value, "scheduler");
+      return this;
+    }
+
+    /**
+     * Traces requests with {@code value} (e.g. {@link Tracing#openTelemetry}): the ext_proc service's
+     * {@code gateway.request} and the Director's {@code gateway.request_orchestration} spans, with the trace context
+     * forwarded to the model server. The server owns it: {@link EppServer#close()} closes it, which exports the spans
+     * still batched. Default: no tracing.
+     */
+    public Builder openTelemetry(OpenTelemetrySdk value) {
+      this.openTelemetry = Objects.requireNonNull(value, "openTelemetry");
       return this;
     }
 

@@ -20,6 +20,7 @@ import dev.epp.scheduler.ConfigException;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.server.EppServer;
 import dev.epp.server.LeaderElection;
+import dev.epp.server.Tracing;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.io.PrintStream;
@@ -144,6 +145,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       EppServer.DEFAULT_KEEPALIVE_TIMEOUT.toSeconds() + "s", "close a connection whose ping is unanswered this long");
   private final Cli.Flag<Duration> streamIdleTimeout = flags.duration("stream-idle-timeout", "15m",
       "cancel an ext_proc stream that receives no message for this long (frees its buffers)");
+  private final Cli.Flag<Boolean> tracing = flags.bool("tracing", true,
+      "trace requests with OpenTelemetry, set up by the OTEL_* environment variables (console exporter by default)");
   private final Cli.Flag<Duration> drainTimeout = flags.duration("drain-timeout",
       EppServer.DEFAULT_DRAIN_TIMEOUT.toSeconds() + "s", "on SIGTERM, how long streams in flight may finish");
   private final Cli.Flag<Boolean> leaderElection = flags.bool("ha-enable-leader-election", false,
@@ -159,7 +162,8 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
   /**
    * @param out where {@code --help} goes
    * @param err where command-line and start errors go, one line each
-   * @param env the environment ({@code NAMESPACE}, {@value #METRICS_TOKEN_ENV})
+   * @param env the environment ({@code NAMESPACE}, {@value #METRICS_TOKEN_ENV}, the {@code OTEL_*} variables of
+   *     {@link Tracing})
    */
   ServerCommand(PrintStream out, PrintStream err, Map<String, String> env) {
     this.out = out;
@@ -212,10 +216,14 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       EndpointPickerConfig config = configFile.isSet()
           ? loader.load(configFile.get())
           : loader.parse(configText.get(), "--config-text");
+      Tracing.Settings traced = tracing.get() ? tracingSettings() : null;
       StartCheck.portsFree(null, List.of(grpcPort, healthPort, metricsPort));
       EppServer.Builder builder = configure(EppServer.builder(config, discovery), token);
       if (leaderElection.get()) {
         builder.leaderElection(leaderElection());
+      }
+      if (traced != null) {
+        builder.openTelemetry(Tracing.openTelemetry(traced));
       }
       server = builder.build();
     } catch (Cli.UsageException e) {
@@ -250,6 +258,15 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       closeKubernetes();
     }
     return 0;
+  }
+
+  /** The tracing settings of the {@code OTEL_*} variables. */
+  private Tracing.Settings tracingSettings() throws StartCheck.Failure {
+    try {
+      return Tracing.Settings.fromEnvironment(env);
+    } catch (IllegalArgumentException e) {
+      throw new StartCheck.Failure(oneLine(e.getMessage()));
+    }
   }
 
   private EndpointDiscovery discovery() throws Cli.UsageException {

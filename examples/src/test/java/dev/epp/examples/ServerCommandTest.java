@@ -77,7 +77,7 @@ class ServerCommandTest {
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
         "--grpc-max-concurrent-streams int", "--drain-timeout duration", "--max-buffered-body-bytes int",
         "--grpc-max-connection-idle duration", "--grpc-keepalive-time duration", "--grpc-keepalive-timeout duration",
-        "--allow-experimental-plugins", "--enable-grpc-stream-metrics", "-h, --help")) {
+        "--allow-experimental-plugins", "--enable-grpc-stream-metrics", "--tracing", "-h, --help")) {
       assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
     }
     for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
@@ -99,7 +99,7 @@ class ServerCommandTest {
         "--grpc-max-connection-idle duration +.*\\(default 5m\\)",
         "--grpc-keepalive-time duration +.*\\(default 1m\\)",
         "--grpc-keepalive-timeout duration +.*\\(default 20s\\)",
-        "--allow-experimental-plugins +.*\\(default false\\)")) {
+        "--allow-experimental-plugins +.*\\(default false\\)", "--tracing +.*\\(default true\\)")) {
       assertTrue(help.lines().anyMatch(l -> l.matches("  " + line)), line + " in\n" + help);
     }
     assertEquals("", err.toString(StandardCharsets.UTF_8));
@@ -253,6 +253,29 @@ class ServerCommandTest {
       }
       model.stop(0);
     }
+  }
+
+  @Test
+  void aBadOtelVariableExitsOneWithOneLine() {
+    assertEquals(1, command(Map.of("OTEL_TRACES_SAMPLER_ARG", "half")).run(new String[] {
+        "--endpoints=127.0.0.1:8000", "--secure-serving=false", "--grpc-port=0", "--grpc-health-port=0",
+        "--metrics-port=0"}));
+    assertEquals("server: OTEL_TRACES_SAMPLER_ARG must be a number in [0, 1], got 'half'", errorLine());
+  }
+
+  @Test
+  void withTracingOffTheOtelVariablesAreNotRead() throws Exception {
+    ServerCommand command = command(Map.of("OTEL_TRACES_EXPORTER", "jaeger"));
+    CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
+        "--tracing=false", "--secure-serving=false", "--grpc-port=0", "--grpc-health-port=0", "--metrics-port=0",
+        "--endpoints=127.0.0.1:1"}));
+    try {
+      assertNotNull(command.started().get(DEADLINE_SECONDS, TimeUnit.SECONDS), () -> "did not start: " + err);
+    } finally {
+      command.stop();
+      assertEquals(0, exit.get(DEADLINE_SECONDS, TimeUnit.SECONDS));
+    }
+    assertEquals("", err.toString(StandardCharsets.UTF_8));
   }
 
   private void assertUsage(String expected, String... args) {

@@ -112,7 +112,7 @@ public final class RoutingBench {
       new Config("precise (speculative)", loader -> loader.parse(kvAware(Index.SPECULATIVE), "precise (speculative)"),
           false, 1),
       new Config("approximate (2 EPPs)", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"), false, 2),
-      new Config("approximate (2 EPPs, shared index)", loader -> loader.parse(kvAware(Index.APPROXIMATE),
+      new Config("shared approximate (2 EPPs)", loader -> loader.parse(kvAware(Index.APPROXIMATE),
           "approximate"), false, 2, true),
       new Config("precise (2 EPPs)", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 2));
 

@@ -42,6 +42,7 @@ import redis.clients.jedis.resps.StreamEntry;
  * oldest retained entry, so a replica started later warms up from the recent history, and applies the entries of
  * the other replicas (each replica tags its entries with a random id) with
  * {@link ApproxPrefixCacheProducer#applyRemoteInsert}. Removing an endpoint stays local. When Redis is unreachable
+ * (or stops answering for {@value #TIMEOUT_MILLIS} ms beyond a blocking read's {@value #BLOCK_MILLIS} ms)
  * the writer drops and counts, both threads retry with a backoff capped at {@value #MAX_BACKOFF_MILLIS} ms, one WARN
  * is logged per outage and one INFO on recovery; the reader then continues after the last entry it applied.
  *
@@ -70,8 +71,8 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
   static final long MAX_BACKOFF_MILLIS = 5_000;
   private static final long MIN_BACKOFF_MILLIS = 100;
   private static final int BATCH = 256;
-  private static final int BLOCK_MILLIS = 1_000;
-  private static final int TIMEOUT_MILLIS = 2_000;
+  static final int BLOCK_MILLIS = 1_000;
+  static final int TIMEOUT_MILLIS = 2_000;
   private static final String REPLICA = "r";
   private static final String ENDPOINT = "e";
   private static final String CAPACITY = "c";
@@ -233,7 +234,7 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
   private Jedis connect() {
     Jedis jedis = new Jedis(address, DefaultJedisClientConfig.builder()
         .connectionTimeoutMillis(TIMEOUT_MILLIS).socketTimeoutMillis(TIMEOUT_MILLIS)
-        .protocol(RedisProtocol.RESP2).build());
+        .blockingSocketTimeoutMillis(BLOCK_MILLIS + TIMEOUT_MILLIS).protocol(RedisProtocol.RESP2).build());
     jedis.connect();
     return jedis;
   }

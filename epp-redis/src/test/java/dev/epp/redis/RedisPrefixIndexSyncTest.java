@@ -213,6 +213,35 @@ class RedisPrefixIndexSyncTest {
   }
 
   @Test
+  void aHangingRedisDoesNotStallRoutingAndSharingResumesWhenItAnswersAgain() throws Exception {
+    RedisServer redis = redis();
+    Replica a = replicaAt(redis.address());
+    Replica b = replicaAt(redis.address());
+    a.route("before the hang", 0);
+    await().atMost(WAIT).until(() -> b.matched("before the hang", 0) > 0);
+
+    redis.signal("STOP");
+    try {
+      CompletableFuture<Void> routed = CompletableFuture.runAsync(() -> {
+        for (int i = 0; i < 20; i++) {
+          a.route("during the hang " + i, 1);
+        }
+      });
+      await().atMost(WAIT).until(routed::isDone);
+      routed.join();
+      // The writer's pipeline times out and drops its batch.
+      await().atMost(WAIT).until(() -> a.sync().dropped() > 0);
+    } finally {
+      redis.signal("CONT");
+    }
+
+    await().atMost(WAIT).until(() -> {
+      a.route("after the hang", 2);
+      return b.matched("after the hang", 2) == blocks("after the hang");
+    });
+  }
+
+  @Test
   void aFullQueueDropsAndCounts() throws Exception {
     Replica a = replica("address: redis://127.0.0.1:" + RedisServer.freePort() + "\nqueueSize: 1");
     for (int i = 0; i < 50; i++) {

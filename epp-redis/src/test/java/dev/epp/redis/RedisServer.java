@@ -75,6 +75,14 @@ final class RedisServer implements AutoCloseable {
     process.waitFor();
   }
 
+  /** Stops ({@code SIGSTOP}) or continues ({@code SIGCONT}) the server: a server that hangs, then recovers. */
+  void signal(String signal) throws IOException, InterruptedException {
+    Process kill = new ProcessBuilder("kill", "-" + signal, Long.toString(process.pid())).inheritIO().start();
+    if (kill.waitFor() != 0) {
+      throw new IllegalStateException("kill -" + signal + " failed");
+    }
+  }
+
   /** The number of entries in stream {@code key}. */
   long streamLength(String key) {
     try (Jedis jedis = new Jedis(new HostAndPort("127.0.0.1", port))) {

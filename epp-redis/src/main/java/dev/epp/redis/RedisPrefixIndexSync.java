@@ -1,5 +1,7 @@
 package dev.epp.redis;
 
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.MetricsRecorder.PrefixIndexSync;
 import dev.epp.api.Parameters;
 import dev.epp.api.Plugin;
 import dev.epp.api.PluginFactory;
@@ -44,7 +46,8 @@ import redis.clients.jedis.resps.StreamEntry;
  * {@link ApproxPrefixCacheProducer#applyRemoteInsert}. Removing an endpoint stays local. When Redis is unreachable
  * (or stops answering for {@value #TIMEOUT_MILLIS} ms beyond a blocking read's {@value #BLOCK_MILLIS} ms)
  * the writer drops and counts, both threads retry with a backoff capped at {@value #MAX_BACKOFF_MILLIS} ms, one WARN
- * is logged per outage and one INFO on recovery; the reader then continues after the last entry it applied.
+ * is logged per outage and one INFO on recovery; the reader then continues after the last entry it applied. The
+ * counts are also {@linkplain MetricsRecorder#recordPrefixIndexSync recorded}.
  *
  * <p>Parameters:
  *
@@ -81,6 +84,7 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
 
   private final TypedName typedName;
   private final ApproxPrefixCacheProducer producer;
+  private final MetricsRecorder metrics;
   private final HostAndPort address;
   private final String streamKey;
   private final long maxLen;
@@ -97,15 +101,17 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
   private volatile Jedis readerConnection;
 
   /**
-   * Starts sharing {@code producer}'s inserts through the stream {@code streamKey} at {@code address}.
+   * Starts sharing {@code producer}'s inserts through the stream {@code streamKey} at {@code address}, counting them
+   * in {@code metrics} too.
    *
    * @param maxLen entries the stream keeps, approximately; at least 1
    * @param queueSize inserts waiting for the writer; at least 1
    */
-  RedisPrefixIndexSync(String name, ApproxPrefixCacheProducer producer, HostAndPort address, String streamKey,
-      long maxLen, int queueSize) {
+  RedisPrefixIndexSync(String name, ApproxPrefixCacheProducer producer, MetricsRecorder metrics, HostAndPort address,
+      String streamKey, long maxLen, int queueSize) {
     this.typedName = new TypedName(TYPE, name);
     this.producer = producer;
+    this.metrics = metrics;
     this.address = address;
     this.streamKey = streamKey;
     this.maxLen = maxLen;
@@ -145,7 +151,7 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
 
   private void inserted(String endpoint, int capacity, long[] hashes) {
     if (closed || !queue.offer(new Insert(endpoint, capacity, hashes.clone()))) {
-      dropped.increment();
+      drop(1);
     }
   }
 
@@ -172,10 +178,11 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
           }
           pipeline.sync();
           published.add(batch.size());
+          metrics.recordPrefixIndexSync(typedName, PrefixIndexSync.PUBLISHED, batch.size());
           recovered();
           backoff = MIN_BACKOFF_MILLIS;
         } catch (JedisException e) {
-          dropped.add(batch.size());
+          drop(batch.size());
           jedis = disconnect(jedis);
           failed(e);
           Thread.sleep(backoff);
@@ -187,8 +194,15 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
       Thread.currentThread().interrupt();
     } finally {
       disconnect(jedis);
-      dropped.add(batch.size() + queue.size());
+      drop(batch.size() + queue.size());
       queue.clear();
+    }
+  }
+
+  private void drop(int entries) {
+    if (entries > 0) {
+      dropped.add(entries);
+      metrics.recordPrefixIndexSync(typedName, PrefixIndexSync.DROPPED, entries);
     }
   }
 
@@ -290,6 +304,7 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
       bytes.asLongBuffer().get(decoded);
       producer.applyRemoteInsert(endpoint, Integer.parseInt(capacity), decoded);
       applied.increment();
+      metrics.recordPrefixIndexSync(typedName, PrefixIndexSync.APPLIED, 1);
     } catch (IllegalArgumentException e) {
       log.debug("Skipping a malformed entry of prefix index stream '{}': {}", streamKey, e.getMessage());
     }
@@ -351,7 +366,7 @@ public final class RedisPrefixIndexSync implements Plugin, AutoCloseable {
       ApproxPrefixCacheProducer producer = handle.plugin(producerName, ApproxPrefixCacheProducer.class)
           .orElseThrow(() -> parameters.invalid("producerName", "names no " + ApproxPrefixCacheProducer.TYPE
               + " plugin '" + producerName + "' under plugins; declare the producer whose index is shared there"));
-      return new RedisPrefixIndexSync(spec.name(), producer, address, streamKey, maxLen, queueSize);
+      return new RedisPrefixIndexSync(spec.name(), producer, handle.metrics(), address, streamKey, maxLen, queueSize);
     }
 
     private static HostAndPort address(Parameters parameters) {

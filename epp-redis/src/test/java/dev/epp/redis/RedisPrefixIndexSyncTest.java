@@ -7,8 +7,11 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.InferenceRequest;
+import dev.epp.api.MetricsRecorder;
+import dev.epp.api.MetricsRecorder.PrefixIndexSync;
 import dev.epp.api.RequestBody;
 import dev.epp.api.RequestContext;
+import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
@@ -20,9 +23,11 @@ import dev.epp.testkit.Fixtures;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -81,12 +86,28 @@ class RedisPrefixIndexSyncTest {
 
   /** A replica with the {@value RedisPrefixIndexSync#TYPE} parameters {@code syncParameters}; closed after the test. */
   private Replica replica(String syncParameters) {
-    EndpointPickerConfig config = EndpointPickerConfig.loader().parse(yaml(syncParameters), "replica");
+    Map<PrefixIndexSync, LongAdder> recorded = new EnumMap<>(PrefixIndexSync.class);
+    for (PrefixIndexSync outcome : PrefixIndexSync.values()) {
+      recorded.put(outcome, new LongAdder());
+    }
+    MetricsRecorder metrics = new MetricsRecorder() {
+      @Override
+      public void recordPrefixIndexSync(TypedName plugin, PrefixIndexSync outcome, long entries) {
+        assertEquals(new TypedName(RedisPrefixIndexSync.TYPE, RedisPrefixIndexSync.TYPE), plugin);
+        recorded.get(outcome).add(entries);
+      }
+    };
+    EndpointPickerConfig config = EndpointPickerConfig.loader().metrics(metrics).parse(yaml(syncParameters), "replica");
     toClose.add(config::close);
-    return new Replica(config);
+    return new Replica(config, recorded);
   }
 
-  private record Replica(EndpointPickerConfig config) {
+  /** A replica's configuration and the prefix index sync counts it recorded as metrics. */
+  private record Replica(EndpointPickerConfig config, Map<PrefixIndexSync, LongAdder> recorded) {
+
+    long recorded(PrefixIndexSync outcome) {
+      return recorded.get(outcome).sum();
+    }
 
     ApproxPrefixCacheProducer producer() {
       return (ApproxPrefixCacheProducer) config.plugin(ApproxPrefixCacheProducer.TYPE).orElseThrow();
@@ -142,6 +163,8 @@ class RedisPrefixIndexSyncTest {
     await().atMost(WAIT).until(() -> a.sync().applied() == 1 && b.sync().applied() == 1);
     assertEquals(2, redis.streamLength(RedisPrefixIndexSync.DEFAULT_STREAM_KEY));
     assertEquals(0, a.sync().dropped() + b.sync().dropped());
+    assertEquals(List.of(1L, 1L, 0L), List.of(a.recorded(PrefixIndexSync.PUBLISHED),
+        a.recorded(PrefixIndexSync.APPLIED), a.recorded(PrefixIndexSync.DROPPED)));
   }
 
   @Test
@@ -249,6 +272,7 @@ class RedisPrefixIndexSyncTest {
     }
     await().atMost(WAIT).until(() -> a.sync().dropped() == 50);
     assertEquals(0, a.sync().published());
+    assertEquals(50, a.recorded(PrefixIndexSync.DROPPED));
   }
 
   @Test

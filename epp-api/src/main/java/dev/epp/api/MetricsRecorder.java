@@ -185,6 +185,24 @@ public interface MetricsRecorder {
   default void recordTokenizationFailure(TypedName plugin, String reason) {}
 
   /**
+   * A prefix index sync plugin ({@code plugin}) published {@code entries} of its replica's index inserts to the other
+   * replicas, applied {@code entries} of theirs to its index, or dropped {@code entries} of its own
+   * ({@code llm_d_epp_prefix_index_sync_published_total}, {@code ..._applied_total}, {@code ..._dropped_total}; names
+   * of this EPP's own, not llm-d's).
+   */
+  default void recordPrefixIndexSync(TypedName plugin, PrefixIndexSync outcome, long entries) {}
+
+  /** What became of prefix index inserts shared between replicas; see {@link #recordPrefixIndexSync}. */
+  enum PrefixIndexSync {
+    /** Local inserts sent to the other replicas. */
+    PUBLISHED,
+    /** Other replicas' inserts applied to the local index. */
+    APPLIED,
+    /** Local inserts not sent: the queue was full or the shared store failed. */
+    DROPPED
+  }
+
+  /**
    * A KV-event message arrived from {@code endpoint}'s publisher, whatever became of it
    * ({@code llm_d_epp_kv_cache_events_messages_received_total}).
    */

@@ -102,7 +102,29 @@ final class ConfigBinder {
     this.source = source;
   }
 
+  /**
+   * Binds {@code yaml}; if that fails, closes the {@link AutoCloseable} plugins created so far (such as one that
+   * started threads), in reverse order, before rethrowing.
+   */
   EndpointPickerConfig bind(String yaml) {
+    try {
+      return bindAll(yaml);
+    } catch (RuntimeException e) {
+      List<Plugin> created = new ArrayList<>(plugins.values());
+      for (int i = created.size() - 1; i >= 0; i--) {
+        if (created.get(i) instanceof AutoCloseable closeable) {
+          try {
+            closeable.close();
+          } catch (Exception suppressed) {
+            e.addSuppressed(suppressed);
+          }
+        }
+      }
+      throw e;
+    }
+  }
+
+  private EndpointPickerConfig bindAll(String yaml) {
     try {
       tree = YamlTree.parse(yaml);
     } catch (YamlTree.InvalidYamlException e) {

@@ -91,7 +91,8 @@ public final class PluginRegistry {
 
   /**
    * Creates a plugin, enforcing the factory contract: the type must be registered, every parameter must be read by
-   * the factory, and the plugin must carry the spec's type and name.
+   * the factory, and the plugin must carry the spec's type and name. A plugin refused for an unknown parameter is
+   * closed if it is {@link AutoCloseable}.
    *
    * @throws PluginConfigException if the type is unknown, a parameter is invalid or unknown, or the factory fails
    */
@@ -116,7 +117,15 @@ public final class PluginRegistry {
     }
     List<String> unread = spec.parameters().unreadKeys();
     if (!unread.isEmpty()) {
-      throw new PluginConfigException("unknown parameter '" + unread.get(0) + "'", unread.get(0));
+      PluginConfigException e = new PluginConfigException("unknown parameter '" + unread.get(0) + "'", unread.get(0));
+      if (plugin instanceof AutoCloseable closeable) {
+        try {
+          closeable.close();
+        } catch (Exception suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      throw e;
     }
     return plugin;
   }

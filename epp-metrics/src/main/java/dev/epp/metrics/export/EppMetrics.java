@@ -4,6 +4,7 @@ import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.MetricsRecorder;
+import dev.epp.api.MetricsRecorder.PrefixIndexSync;
 import dev.epp.api.Ticker;
 import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
@@ -17,7 +18,10 @@ import io.prometheus.client.Gauge;
 import io.prometheus.client.GaugeMetricFamily;
 import io.prometheus.client.Histogram;
 import java.time.Duration;
+import java.util.EnumMap;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
@@ -181,6 +185,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Gauge flowControlCapacityRequests;
   private final Gauge flowControlCapacityBytes;
   private final Counter tokenizationFailures;
+  private final Map<PrefixIndexSync, Counter> prefixIndexSync = new EnumMap<>(PrefixIndexSync.class);
 
   private volatile StreamMetrics streams;
   private volatile Pool pool;
@@ -339,6 +344,12 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "inference_pool", "priority");
     tokenizationFailures = counter("llm_d_epp_tokenization_failures_total",
         "Total number of requests a token producer could not tokenize", "plugin_name", "plugin_type", "reason");
+    for (PrefixIndexSync sync : PrefixIndexSync.values()) {
+      String name = sync.name().toLowerCase(Locale.ROOT);
+      prefixIndexSync.put(sync, counter("llm_d_epp_prefix_index_sync_" + name + "_total",
+          "Prefix index inserts shared between EPP replicas, " + name + " (this EPP's own metric)",
+          "plugin_name", "plugin_type"));
+    }
     pluginDuration = histogram("inference_extension_plugin_duration_seconds",
         "Plugin processing latency distribution in seconds for each extension point, plugin type and plugin name.",
         FAST, List.of("extension_point", "plugin_name", "plugin_type"));
@@ -705,6 +716,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   @Override
   public void recordTokenizationFailure(TypedName plugin, String reason) {
     tokenizationFailures.labels(plugin.name(), plugin.type(), reason).inc();
+  }
+
+  @Override
+  public void recordPrefixIndexSync(TypedName plugin, PrefixIndexSync outcome, long entries) {
+    prefixIndexSync.get(outcome).labels(plugin.name(), plugin.type()).inc(entries);
   }
 
   @Override

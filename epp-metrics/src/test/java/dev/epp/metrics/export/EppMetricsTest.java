@@ -301,6 +301,22 @@ class EppMetricsTest {
         llm_d_epp_tokenization_failures_total{plugin_name="tok",plugin_type="token-producer",reason="timeout"} 2
         """, family("llm_d_epp_tokenization_failures_total"));
 
+    TypedName sync = new TypedName("redis-prefix-index-sync", "sync");
+    metrics.recordPrefixIndexSync(sync, MetricsRecorder.PrefixIndexSync.PUBLISHED, 3);
+    metrics.recordPrefixIndexSync(sync, MetricsRecorder.PrefixIndexSync.APPLIED, 1);
+    metrics.recordPrefixIndexSync(sync, MetricsRecorder.PrefixIndexSync.DROPPED, 2);
+    metrics.recordPrefixIndexSync(sync, MetricsRecorder.PrefixIndexSync.DROPPED, 1);
+    assertEquals("""
+        # HELP llm_d_epp_prefix_index_sync_dropped_total [ALPHA] Prefix index inserts shared between EPP replicas, dropped (this EPP's own metric)
+        # TYPE llm_d_epp_prefix_index_sync_dropped_total counter
+        llm_d_epp_prefix_index_sync_dropped_total{plugin_name="sync",plugin_type="redis-prefix-index-sync"} 3
+        """, family("llm_d_epp_prefix_index_sync_dropped_total"));
+    assertEquals(List.of(
+        "llm_d_epp_prefix_index_sync_published_total{plugin_name=\"sync\",plugin_type=\"redis-prefix-index-sync\"} 3",
+        "llm_d_epp_prefix_index_sync_applied_total{plugin_name=\"sync\",plugin_type=\"redis-prefix-index-sync\"} 1"),
+        List.of(grep("llm_d_epp_prefix_index_sync_published_total{").get(0),
+            grep("llm_d_epp_prefix_index_sync_applied_total{").get(0)));
+
     metrics.recordRequestError("m", "t", "");
     metrics.recordRequestError("m", "t", "ResourceExhausted");
     assertEquals(List.of("inference_objective_request_error_total{error_code=\"ResourceExhausted\",model_name=\"m\","

@@ -8,6 +8,7 @@ import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
 import dev.epp.scheduler.PluginRegistry;
 import dev.epp.scheduler.Routing;
+import dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -111,6 +112,8 @@ public final class RoutingBench {
       new Config("precise (speculative)", loader -> loader.parse(kvAware(Index.SPECULATIVE), "precise (speculative)"),
           false, 1),
       new Config("approximate (2 EPPs)", loader -> loader.parse(kvAware(Index.APPROXIMATE), "approximate"), false, 2),
+      new Config("shared approximate (2 EPPs)", loader -> loader.parse(kvAware(Index.APPROXIMATE),
+          "approximate"), false, 2, true),
       new Config("precise (2 EPPs)", loader -> loader.parse(kvAware(Index.PRECISE), "precise"), false, 2));
 
   /**
@@ -160,9 +163,20 @@ public final class RoutingBench {
    *     every pod does both
    * @param eppReplicas EPP replicas, each a {@link Director} with its own instance of the configuration over the same
    *     pool; requests alternate between them
+   * @param sharedIndex whether each replica's {@code approx-prefix-cache-producer} applies the others' index inserts
+   *     {@link #SHARE_DELAY} later, as {@code redis-prefix-index-sync} shares them through a Redis stream
    */
   record Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load, boolean disaggregated,
-      int eppReplicas) {
+      int eppReplicas, boolean sharedIndex) {
+
+    /** How long a shared index insert takes to reach the other replicas. */
+    static final Duration SHARE_DELAY = Duration.ofMillis(1);
+
+    /** A configuration whose replicas keep their own index. */
+    Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load, boolean disaggregated,
+        int eppReplicas) {
+      this(name, load, disaggregated, eppReplicas, false);
+    }
 
     /** A configuration of pods that prefill and decode, behind one EPP. */
     Config(String name, Function<EndpointPickerConfig.Loader, EndpointPickerConfig> load) {
@@ -385,11 +399,17 @@ public final class RoutingBench {
     PluginRegistry registry = registry(kvEvents);
     VirtualScheduler scheduler = new VirtualScheduler(clock);
     List<Director> directors = new ArrayList<>();
+    List<ApproxPrefixCacheProducer> producers = new ArrayList<>();
     for (int replica = 0; replica < config.eppReplicas(); replica++) {
       EndpointPickerConfig schedulerConfig = config.load().apply(EndpointPickerConfig.loader().registry(registry)
           .ticker(clock::nanos).scheduler(scheduler).random(new Random(options.seed() + replica)));
       directors.add(Director.builder(schedulerConfig, pool).ticker(clock::nanos).build());
+      if (config.sharedIndex()) {
+        producers.add((ApproxPrefixCacheProducer) schedulerConfig.plugin(ApproxPrefixCacheProducer.TYPE)
+            .orElseThrow());
+      }
     }
+    shareInserts(clock, producers);
     Results results = new Results(workload.size());
     publish(clock, pool, engines, results, options.refreshMetricsInterval());
     for (int i = 0; i < workload.size(); i++) {
@@ -435,6 +455,23 @@ public final class RoutingBench {
           engine.promptTokensComputed(), engine.generationTokensTotal()));
     }
     return results.row(scenario.name(), config.name(), workload.get(0).arrivalNanos(), maxQueue, pods);
+  }
+
+  /**
+   * Makes each producer's index inserts reach every other producer {@link Config#SHARE_DELAY} later: an in-process
+   * stand-in for the Redis stream of {@code redis-prefix-index-sync}.
+   */
+  private static void shareInserts(VirtualClock clock, List<ApproxPrefixCacheProducer> producers) {
+    for (ApproxPrefixCacheProducer producer : producers) {
+      producer.addInsertListener((endpoint, capacity, hashes) -> {
+        long[] copy = hashes.clone();
+        for (ApproxPrefixCacheProducer other : producers) {
+          if (other != producer) {
+            clock.schedule(Config.SHARE_DELAY.toNanos(), () -> other.applyRemoteInsert(endpoint, capacity, copy));
+          }
+        }
+      });
+    }
   }
 
   /**

@@ -190,4 +190,24 @@ class RoutingBenchPreciseTest {
     assertTrue(precise.hitRate() > approximate.hitRate(), rows.toString());
     assertTrue(precise.ttftP90Ms() < approximate.ttftP90Ms(), rows.toString());
   }
+
+  @Test
+  void twoEppReplicasSharingTheirApproximateIndexHitAsOftenAsOne() {
+    RoutingBench.Scenario scenario = RoutingBench.WORKLOADS.stream().filter(w -> w.name().equals("multi-turn"))
+        .findFirst().orElseThrow();
+    List<RoutingBench.Config> configs = RoutingBench.PRECISE_CONFIGS.stream()
+        .filter(c -> c.name().contains("approximate")).toList();
+    RoutingBench.Options options = new RoutingBench.Options(8, 800, 0, 42, List.of(scenario), Duration.ofMillis(50));
+    List<RoutingBench.Row> rows = RoutingBench.bench(new RoutingBench.Scenario(scenario.name(),
+        scenario.defaultRate(), scenario.generator(), configs, scenario.engine()), options);
+    double one = hitRate(rows, "approximate (same weights)");
+    double two = hitRate(rows, "approximate (2 EPPs)");
+    double shared = hitRate(rows, "shared approximate (2 EPPs)");
+    assertTrue(shared > two + 0.05, rows.toString());
+    assertTrue(shared > one - 0.03, rows.toString());
+  }
+
+  private static double hitRate(List<RoutingBench.Row> rows, String config) {
+    return rows.stream().filter(r -> r.config().equals(config)).findFirst().orElseThrow().hitRate();
+  }
 }

@@ -19,6 +19,8 @@ import dev.epp.api.requestcontrol.PrepareData;
 import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * Approximates which endpoints hold a request's prompt prefix in their KV cache, from the requests it has routed
@@ -51,6 +53,9 @@ import dev.epp.api.scheduling.SchedulingResult;
  * lock; endpoints are forgotten when they leave the pool rather than by a sweep every two minutes; and the
  * {@link PrefixCacheHit} uses the block size the request was hashed with.
  *
+ * <p>Replicas of an EPP can share what they index: an {@link InsertListener} hears each insert {@link #preRequest}
+ * makes, and {@link #applyRemoteInsert} applies another replica's insert without telling the listeners.
+ *
  * <p><b>Threading:</b> thread-safe; see {@link PrefixIndex} for the locking.
  */
 public final class ApproxPrefixCacheProducer
@@ -69,6 +74,7 @@ public final class ApproxPrefixCacheProducer
   private final PrefixCacheConfig config;
   private final PrefixIndex index = new PrefixIndex();
   private final MetricsRecorder metrics;
+  private final List<InsertListener> listeners = new CopyOnWriteArrayList<>();
 
   /**
    * A producer named {@code name} configured by {@code parameters}, with {@code dialect}'s defaults for those left
@@ -162,6 +168,37 @@ public final class ApproxPrefixCacheProducer
     if (prepared.hashes.length > 0) {
       int capacity = position >= 0 ? prepared.capacities[position] : config.lruCapacityPerServer();
       index.add(target.name(), capacity, prepared.hashes);
+      for (InsertListener listener : listeners) {
+        listener.inserted(target.name(), capacity, prepared.hashes);
+      }
+    }
+  }
+
+  /** Makes {@code listener} hear every later insert {@link #preRequest} makes. */
+  public void addInsertListener(InsertListener listener) {
+    listeners.add(listener);
+  }
+
+  /** Stops {@code listener} hearing inserts; nothing if it was not added. */
+  public void removeInsertListener(InsertListener listener) {
+    listeners.remove(listener);
+  }
+
+  /**
+   * Records that {@code endpoint} holds every hash in {@code hashes}, as another replica's {@link InsertListener}
+   * heard it, without telling this producer's listeners. Ignored for an endpoint that left the pool (until it is
+   * {@linkplain #added added} again).
+   *
+   * @param capacity the endpoint's index capacity if this is its first insert; at least 1
+   * @param hashes the chained block hashes, first block first
+   * @throws IllegalArgumentException if {@code capacity} is below 1
+   */
+  public void applyRemoteInsert(String endpoint, int capacity, long[] hashes) {
+    if (capacity < 1) {
+      throw new IllegalArgumentException("capacity must be at least 1, got " + capacity);
+    }
+    if (hashes.length > 0) {
+      index.add(endpoint, capacity, hashes);
     }
   }
 
@@ -175,6 +212,19 @@ public final class ApproxPrefixCacheProducer
   @Override
   public void removed(Endpoint endpoint) {
     index.remove(endpoint.name());
+  }
+
+  /** Hears the inserts of a producer's {@link #preRequest}, for replicating them to other replicas. */
+  @FunctionalInterface
+  public interface InsertListener {
+
+    /**
+     * Called on the request path after {@code endpoint} was recorded as holding {@code hashes}; must return quickly
+     * without blocking or throwing, and must not modify {@code hashes} (copy it to keep it).
+     *
+     * @param capacity the endpoint's index capacity (hashes it may hold)
+     */
+    void inserted(String endpoint, int capacity, long[] hashes);
   }
 
   /** What {@link #prepareData} leaves for {@link #preRequest}. */

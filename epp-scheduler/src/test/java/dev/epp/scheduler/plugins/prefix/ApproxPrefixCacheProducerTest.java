@@ -288,6 +288,29 @@ class ApproxPrefixCacheProducerTest {
   }
 
   @Test
+  void listenersHearLocalInsertsAndRemoteInsertsMatchWithoutReachingThem() {
+    ApproxPrefixCacheProducer a = blockSizeOne();
+    ApproxPrefixCacheProducer b = blockSizeOne();
+    List<String> heardByA = new ArrayList<>();
+    List<String> heardByB = new ArrayList<>();
+    a.addInsertListener((endpoint, capacity, hashes) -> {
+      heardByA.add(endpoint + "/" + hashes.length);
+      b.applyRemoteInsert(endpoint, capacity, hashes.clone());
+    });
+    b.addInsertListener((endpoint, capacity, hashes) -> heardByB.add(endpoint));
+    route(a, completion("aaaabbbb"), pods(2), routedTo(endpoint(1)));
+    assertEquals(List.of(endpoint(1).name() + "/2"), heardByA);
+    assertEquals(List.of(), heardByB);
+    assertEquals(2, prepare(b, completion("aaaabbbb"), pods(2)).matchedBlocks(1));
+    assertEquals(31250, b.index().capacity(endpoint(1).name()));
+
+    b.removed(endpoint(1));
+    b.applyRemoteInsert(endpoint(1).name(), 10, PrefixHasher.hash("test-model1", "", "aaaabbbb", 4, 256));
+    assertEquals(0, b.indexSize());
+    assertThrows(IllegalArgumentException.class, () -> b.applyRemoteInsert("x", 0, new long[] {1}));
+  }
+
+  @Test
   void removedEndpointIsForgotten() {
     ApproxPrefixCacheProducer producer = blockSizeOne();
     route(producer, completion("aaaabbbb"), pods(2), routedTo(endpoint(0)));

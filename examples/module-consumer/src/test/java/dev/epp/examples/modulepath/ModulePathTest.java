@@ -43,7 +43,7 @@ class ModulePathTest {
   /** The modules with a descriptor of their own; {@code dev.epp.kubernetes} is automatic. */
   private static final List<String> DESCRIBED = List.of(
       "dev.epp.api", "dev.epp.scheduler", "dev.epp.discovery", "dev.epp.metrics", "dev.epp.extproc", "dev.epp.server",
-      "dev.epp.kvcache");
+      "dev.epp.kvcache", "dev.epp.redis");
 
   private static final String PLUGIN_FACTORY = "dev.epp.api.PluginFactory";
 

@@ -142,6 +142,7 @@ public final class Director {
   private final Ticker ticker;
   private final long stalenessNanos;
   private final boolean explainEveryRequest;
+  private final DecisionLog decisionLog; // or null
   private final FlowController flowController;
   private final EndpointStore.Listener dispatchOnPoolChange = new EndpointStore.Listener() {
     @Override
@@ -180,6 +181,7 @@ public final class Director {
     this.ticker = builder.ticker;
     this.stalenessNanos = builder.stalenessThreshold.toNanos();
     this.explainEveryRequest = builder.explainEveryRequest;
+    this.decisionLog = builder.decisionLog;
     config.listenTo(endpoints);
     this.flowController = config.flowControl().map(settings -> FlowController.builder()
         .config(settings)
@@ -330,7 +332,16 @@ public final class Director {
   /** The request's failure, recorded. */
   private CompletableFuture<Routing> failed(InferenceRequest request, InferenceException e) {
     metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
+    if (decisionLog != null && decisionLog.wantsNext()) {
+      logFailure(request, e);
+    }
     return CompletableFuture.failedFuture(e);
+  }
+
+  /** Adds the request's failure to the decision log. */
+  private void logFailure(InferenceRequest request, InferenceException e) {
+    decisionLog.add(new DecisionLog.Decision(System.currentTimeMillis(), request.requestId(), request.incomingModel(),
+        request.targetModel(), null, List.of(), e.code().wireName(), e.getMessage()));
   }
 
   /** The error a request dropped by flow control gets, with llm-d's status, message and dropped-reason header. */
@@ -479,12 +490,21 @@ public final class Director {
   private Routing scheduled(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
       long receivedNanos) {
     InferenceRequest request = context.request();
+    boolean logged = decisionLog != null && decisionLog.wantsNext();
     Routing routing;
     try {
-      routing = schedule(context, parser, body, candidates, receivedNanos);
+      routing = schedule(context, parser, body, candidates, receivedNanos, logged);
     } catch (InferenceException e) {
       metrics.recordRequestError(request.incomingModel(), request.targetModel(), e.code().wireName());
+      if (logged) {
+        logFailure(request, e);
+      }
       throw e;
+    }
+    if (logged) {
+      decisionLog.add(new DecisionLog.Decision(System.currentTimeMillis(), request.requestId(),
+          request.incomingModel(), request.targetModel(), routing.explanation().orElse(null),
+          routing.targets().stream().map(Endpoint::name).toList(), null, null));
     }
     metrics.recordRequest(request.incomingModel(), request.targetModel(), request.priority());
     metrics.recordRequestSize(request.incomingModel(), request.targetModel(), routing.body().length);
@@ -494,7 +514,7 @@ public final class Director {
   }
 
   private Routing schedule(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
-      long receivedNanos) {
+      long receivedNanos, boolean logged) {
     InferenceRequest request = context.request();
     for (PrepareData producer : dataProducers) {
       try {
@@ -512,7 +532,7 @@ public final class Director {
         failures.failed(admission, "Admission", "admitting the request", e);
       }
     }
-    Explanation explanation = explainEveryRequest ? new Explanation() : null;
+    Explanation explanation = explainEveryRequest || logged ? new Explanation() : null;
     SchedulingResult result = scheduler.schedule(context, candidates, explanation);
     if (conditionalDecode(request.headers()) && !holdsCachedPrefix(context, result.targets().get(0))) {
       throw new InferenceException(Code.PRECONDITION_FAILED, "no decode worker has the requested KV cache");
@@ -767,6 +787,7 @@ public final class Director {
     private Ticker ticker = Ticker.system();
     private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
     private boolean explainEveryRequest;
+    private DecisionLog decisionLog;
 
     private Builder(EndpointPickerConfig config, EndpointStore endpoints) {
       this.config = Objects.requireNonNull(config, "config");
@@ -817,6 +838,15 @@ public final class Director {
      */
     public Builder explainEveryRequest(boolean value) {
       this.explainEveryRequest = value;
+      return this;
+    }
+
+    /**
+     * Where to record sampled decisions, each with its {@link Explanation}; default none. See {@link DecisionLog}
+     * for the sampling.
+     */
+    public Builder decisionLog(DecisionLog value) {
+      this.decisionLog = Objects.requireNonNull(value, "decisionLog");
       return this;
     }
 

@@ -4,8 +4,10 @@ import dev.epp.api.MetricsRecorder;
 import dev.epp.api.requestcontrol.Usage;
 import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsRegistry;
+import dev.epp.scheduler.DecisionLog;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.Routing;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -26,7 +28,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * response body with usage, and the end of the request, with Prometheus metrics recorded. {@code optimized} is llm-d's
  * optimized baseline (the request sticks to the pod that served it first, its prefix being known there). The
  * {@code random} configuration (only {@code random-picker}) is the baseline: parsing, metrics and bookkeeping without
- * scoring.
+ * scoring. {@code decisionLog} measures the {@link DecisionLog}'s cost: {@code off} (none), {@code on} (as
+ * {@code EppServer} runs it: one request explained and recorded per 100 ms) and {@code every} (every request explained
+ * and recorded, what sampling avoids).
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar DirectorBenchmark -prof gc}
  */
@@ -46,6 +50,10 @@ public class DirectorBenchmark {
   @Param({"default", "optimized", "random"})
   public String config;
 
+  /** Whether decisions are logged: {@code off}, {@code on} (sampled, the default log) or {@code every}. */
+  @Param({"off", "on", "every"})
+  public String decisionLog;
+
   private Director director;
   private byte[] request;
   private byte[] response;
@@ -54,7 +62,14 @@ public class DirectorBenchmark {
   @Setup
   public void setUp() {
     MetricsRecorder metrics = EppMetrics.create(MetricsRegistry.create());
-    director = Director.builder(Workloads.config(config, metrics), Workloads.pool(100)).build();
+    Director.Builder builder = Director.builder(Workloads.config(config, metrics), Workloads.pool(100));
+    switch (decisionLog) {
+      case "off" -> { }
+      case "on" -> builder.decisionLog(DecisionLog.create());
+      case "every" -> builder.decisionLog(DecisionLog.create(DecisionLog.DEFAULT_CAPACITY, Duration.ZERO));
+      default -> throw new IllegalArgumentException("decisionLog " + decisionLog);
+    }
+    director = builder.build();
     request = Workloads.chatRequest();
     response = Workloads.chatResponse();
   }

@@ -77,12 +77,13 @@ class ServerCommandTest {
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
         "--grpc-max-concurrent-streams int", "--drain-timeout duration", "--max-buffered-body-bytes int",
         "--grpc-max-connection-idle duration", "--grpc-keepalive-time duration", "--grpc-keepalive-timeout duration",
-        "--allow-experimental-plugins", "-h, --help")) {
+        "--allow-experimental-plugins", "--emit-endpoint-scores", "-h, --help")) {
       assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
     }
     for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
         "--grpc-health-port int +.*\\(default 9003\\)", "--metrics-port int +.*\\(default 9090\\)",
         "--secure-serving +.*\\(default true\\)", "--health-checking +.*\\(default false\\)",
+        "--emit-endpoint-scores +.*\\(default false\\)",
         "--metrics-endpoint-auth +.*\\(default false\\)", "--pool-name string +.*\\(default \"\"\\)",
         "--refresh-metrics-interval duration +.*\\(default 50ms\\)",
         "--refresh-prometheus-metrics-interval duration +.*\\(default 5s\\)",
@@ -231,7 +232,7 @@ class ServerCommandTest {
     ServerCommand command = command(Map.of());
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
         "--secure-serving=false", "--grpc-port", "0", "--grpc-health-port=0", "--metrics-port=0",
-        "--pool-name=e2e", "--endpoints-file", endpoints.toString()}));
+        "--pool-name=e2e", "--endpoints-file", endpoints.toString(), "--emit-endpoint-scores"}));
     ManagedChannel health = null;
     ManagedChannel extProc = null;
     try {
@@ -242,6 +243,7 @@ class ServerCommandTest {
 
       awaitServing(health, "readiness");
       assertEquals("127.0.0.1:" + model.getAddress().getPort(), route(extProc));
+      assertTrue(server.options().emitEndpointScores(), "--emit-endpoint-scores reaches the server");
     } finally {
       command.stop();
       assertEquals(0, exit.get(DEADLINE_SECONDS, TimeUnit.SECONDS));

@@ -49,9 +49,11 @@ class LivePageBrowserTest {
         });
         assertTrue(browser.findElements(By.id("xss-probe")).isEmpty(), "a model name is text, not markup");
 
-        assertEquals(200, demo.complete(RunningDemo.MODEL, "Hello", 8).statusCode());
-        eventually().until(() -> browser.findElement(By.id("decisions")).getText()
-            .contains(RunningDemo.MODEL));
+        // One request per poll: a request within the sampling interval of the previous one is not recorded.
+        eventually().pollInterval(Duration.ofMillis(300)).untilAsserted(() -> {
+          assertEquals(200, demo.complete(RunningDemo.MODEL, "Hello", 8).statusCode());
+          assertTrue(browser.findElement(By.id("decisions")).getText().contains(RunningDemo.MODEL));
+        });
         eventually().untilAsserted(() ->
             browser.findElements(By.cssSelector("details.decision")).stream()
                 .filter(d -> d.getText().contains(RunningDemo.MODEL)).findFirst().orElseThrow()

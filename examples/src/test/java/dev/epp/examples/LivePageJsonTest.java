@@ -26,9 +26,11 @@ class LivePageJsonTest {
       assertTrue(page.body().contains("/debug/decisions"), "the page polls the decisions");
       assertEquals(page.body(), demo.get("/ui").body());
 
-      assertEquals(200, demo.complete(RunningDemo.MODEL, "Hello", 8).statusCode());
-      JsonNode decisions = await().atMost(Duration.ofSeconds(20)).until(
-          () -> json.readTree(demo.get("/debug/decisions").body()), d -> d.path("decisions").size() > 0);
+      // One request per poll: a request within the sampling interval of the previous one is not recorded.
+      JsonNode decisions = await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200)).until(() -> {
+        assertEquals(200, demo.complete(RunningDemo.MODEL, "Hello", 8).statusCode());
+        return json.readTree(demo.get("/debug/decisions").body());
+      }, d -> d.path("decisions").size() > 0);
       assertEquals(100, decisions.path("capacity").asInt());
       assertEquals(100, decisions.path("sampleIntervalMillis").asInt());
       JsonNode d = decisions.path("decisions").get(0);

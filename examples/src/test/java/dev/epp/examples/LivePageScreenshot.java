@@ -19,7 +19,7 @@ final class LivePageScreenshot {
   public static void main(String[] args) throws Exception {
     Path output = Path.of(args.length > 0 ? args[0] : "docs/epp-page.png");
     Path profile = Files.createTempDirectory("epp-page-chromium-");
-    try (RunningDemo demo = new RunningDemo(); RunningDemo.Load load = demo.load(6)) {
+    try (RunningDemo demo = new RunningDemo(); RunningDemo.Load load = demo.load(12)) {
       ChromeDriver browser = Chromium.start(profile, 1280, 900);
       try {
         browser.executeCdpCommand("Emulation.setDeviceMetricsOverride",

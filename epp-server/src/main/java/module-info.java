@@ -1,8 +1,10 @@
 /**
  * The complete Endpoint Picker process, {@code EppServer}: discovery, scraping, the {@code Director}, the ext_proc and
- * health gRPC services, the {@code /metrics} endpoint and OpenTelemetry tracing ({@code Tracing}).
+ * health gRPC services, the {@code /metrics} endpoint with its live page, and OpenTelemetry tracing
+ * ({@code Tracing}).
  */
 module dev.epp.server {
+  requires com.fasterxml.jackson.core;
   requires transitive dev.epp.scheduler;
   requires dev.epp.extproc;
   requires dev.epp.metrics;

@@ -4,6 +4,7 @@ import dev.epp.api.MetricsRecorder;
 import dev.epp.api.requestcontrol.Usage;
 import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsRegistry;
+import dev.epp.scheduler.DecisionLog;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.Routing;
 import io.opentelemetry.sdk.OpenTelemetrySdk;
@@ -11,6 +12,7 @@ import io.opentelemetry.sdk.trace.SdkTracerProvider;
 import io.opentelemetry.sdk.trace.export.BatchSpanProcessor;
 import io.opentelemetry.sdk.trace.export.SpanExporter;
 import io.opentelemetry.sdk.trace.samplers.Sampler;
+import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -35,6 +37,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * scoring. {@code tracing=on} traces every request (sampler {@code always_on}, batch span processor, an exporter that
  * drops the spans): the cost of the {@code gateway.request_orchestration} span, its plugin events and the
  * {@code traceparent} header; {@code off} is the default, untraced Director.
+ * {@code decisionLog} measures the {@link DecisionLog}'s cost: {@code off} (none), {@code on} (as
+ * {@code EppServer} runs it: one request explained and recorded per 100 ms) and {@code every} (every request explained
+ * and recorded, what sampling avoids).
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar DirectorBenchmark -prof gc}
  */
@@ -60,6 +65,10 @@ public class DirectorBenchmark {
 
   private OpenTelemetrySdk openTelemetry;
 
+  /** Whether decisions are logged: {@code off}, {@code on} (sampled, the default log) or {@code every}. */
+  @Param({"off", "on", "every"})
+  public String decisionLog;
+
   private Director director;
   private byte[] request;
   private byte[] response;
@@ -75,6 +84,12 @@ public class DirectorBenchmark {
           .addSpanProcessor(BatchSpanProcessor.builder(SpanExporter.composite()).build())
           .build()).build();
       builder.openTelemetry(openTelemetry);
+    }
+    switch (decisionLog) {
+      case "off" -> { }
+      case "on" -> builder.decisionLog(DecisionLog.create());
+      case "every" -> builder.decisionLog(DecisionLog.create(DecisionLog.DEFAULT_CAPACITY, Duration.ZERO));
+      default -> throw new IllegalArgumentException("decisionLog " + decisionLog);
     }
     director = builder.build();
     request = Workloads.chatRequest();

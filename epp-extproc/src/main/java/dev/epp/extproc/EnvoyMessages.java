@@ -36,6 +36,8 @@ final class EnvoyMessages {
   /** Header and {@code envoy.lb} metadata key carrying the chosen endpoints. */
   static final String DESTINATION = "x-gateway-destination-endpoint";
   /** Metadata key with the endpoint the gateway actually used (response path). */
+  /** {@code envoy.lb} metadata key carrying each scored endpoint's score, with {@code --emit-endpoint-scores}. */
+  static final String DESTINATION_SCORES = "x-gateway-destination-endpoint-scores";
   static final String DESTINATION_SERVED = "x-gateway-destination-endpoint-served";
   /** Metadata namespace of the destination. */
   static final String LB_NAMESPACE = "envoy.lb";
@@ -115,6 +117,19 @@ final class EnvoyMessages {
   static Struct destinationMetadata(String destination) {
     return Struct.newBuilder()
         .putFields(LB_NAMESPACE, structValue(Map.of(DESTINATION, destination)))
+        .build();
+  }
+
+  /**
+   * {@code {"envoy.lb": {"x-gateway-destination-endpoint": destination, "x-gateway-destination-endpoint-scores":
+   * {ip:port: score, ...}}}}, llm-d's {@code --emit-endpoint-scores} metadata; without scores the key is left out.
+   */
+  static Struct destinationMetadata(String destination, Map<String, Double> scores) {
+    if (scores.isEmpty()) {
+      return destinationMetadata(destination);
+    }
+    return Struct.newBuilder()
+        .putFields(LB_NAMESPACE, structValue(Map.of(DESTINATION, destination, DESTINATION_SCORES, scores)))
         .build();
   }
 

@@ -17,6 +17,7 @@ import io.opentelemetry.api.trace.propagation.W3CTraceContextPropagator;
 import io.opentelemetry.context.Context;
 import io.opentelemetry.context.Scope;
 import io.opentelemetry.context.propagation.TextMapGetter;
+import dev.epp.scheduler.Explanation;
 import dev.epp.scheduler.Routing;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
@@ -143,6 +144,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   private final long maxBufferedBodyBytes;
   private final AtomicLong bufferedBodyBytes = new AtomicLong();
   private final long idleTimeoutNanos;
+  private final boolean emitEndpointScores;
   private final Set<Stream> streams = ConcurrentHashMap.newKeySet();
   private final ScheduledFuture<?> sweep;
 
@@ -159,6 +161,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
           + " bytes is smaller than the request body limit of " + maxRequestBodyBytes + " bytes");
     }
     this.idleTimeoutNanos = builder.streamIdleTimeout.toNanos();
+    this.emitEndpointScores = builder.emitEndpointScores;
     long period = Math.max(1, Math.min(1000, builder.streamIdleTimeout.toMillis() / 4));
     ScheduledExecutorService sweeper = builder.scheduler != null ? builder.scheduler : SharedSweeper.INSTANCE;
     this.sweep = sweeper.scheduleWithFixedDelay(this::expireIdleStreams, period, period, TimeUnit.MILLISECONDS);
@@ -167,6 +170,26 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   /** A builder of a service routing through {@code director}. */
   public static Builder builder(Director director) {
     return new Builder(director);
+  }
+
+  /**
+   * The weighted total of each endpoint the primary profile scored, by {@code ip:port}; empty without an
+   * explanation.
+   */
+  static Map<String, Double> endpointScores(Routing routing) {
+    if (routing.explanation().isEmpty() || routing.result().isEmpty()) {
+      return Map.of();
+    }
+    Explanation explanation = routing.explanation().get();
+    String primary = routing.result().get().primaryProfile();
+    Map<String, Double> scores = new LinkedHashMap<>();
+    for (Explanation.ProfileRun run : explanation.profiles()) {
+      if (run.profile().equals(primary) && run.pick() != null) {
+        run.pick().totals().forEach((name, total) -> scores.put(explanation.addresses().get(name), total));
+      }
+    }
+    scores.remove(null);
+    return scores;
   }
 
   /** A quarter of the maximum heap, and at least {@code maxRequestBodyBytes}. */
@@ -498,7 +521,8 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
           .setRequestHeaders(HeadersResponse.newBuilder().setResponse(CommonResponse.newBuilder()
               .setClearRouteCache(true)
               .setHeaderMutation(EnvoyMessages.setHeaders(set).addAllRemoveHeaders(removals()))))
-          .setDynamicMetadata(EnvoyMessages.destinationMetadata(routing.destination()))
+          .setDynamicMetadata(EnvoyMessages.destinationMetadata(routing.destination(),
+              emitEndpointScores ? endpointScores(routing) : Map.of()))
           .build());
       for (BodyResponse part : EnvoyMessages.bodyChunks(routing.body(), endOfStream)) {
         send(ProcessingResponse.newBuilder().setRequestBody(part).build());
@@ -701,6 +725,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private ScheduledExecutorService scheduler;
     private MetricsRecorder metrics = MetricsRecorder.noop();
     private OpenTelemetry openTelemetry;
+    private boolean emitEndpointScores;
 
     private Builder(Director director) {
       this.director = Objects.requireNonNull(director, "director");
@@ -769,6 +794,18 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
      */
     public Builder openTelemetry(OpenTelemetry value) {
       this.openTelemetry = Objects.requireNonNull(value, "openTelemetry");
+      return this;
+    }
+
+    /**
+     * Whether the request-headers response's {@code envoy.lb} metadata also carries
+     * {@code x-gateway-destination-endpoint-scores}: each endpoint the primary profile scored ({@code ip:port}) to
+     * its weighted total, including those not picked, as llm-d's {@code --emit-endpoint-scores}; default
+     * {@code false}. Needs a director built with {@link Director.Builder#explainEveryRequest}; without an
+     * explanation the key is left out.
+     */
+    public Builder emitEndpointScores(boolean value) {
+      this.emitEndpointScores = value;
       return this;
     }
 

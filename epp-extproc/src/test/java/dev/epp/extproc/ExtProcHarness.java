@@ -91,10 +91,16 @@ final class ExtProcHarness implements AutoCloseable {
 
   /** A harness whose service has the {@code settings} on top of the harness's director and metrics. */
   ExtProcHarness(String config, UnaryOperator<ExtProcService.Builder> settings) {
+    this(config, UnaryOperator.identity(), settings);
+  }
+
+  /** A harness whose director and service have the given settings on top of the harness's. */
+  ExtProcHarness(String config, UnaryOperator<Director.Builder> directorSettings,
+      UnaryOperator<ExtProcService.Builder> settings) {
     EndpointPickerConfig parsed = EndpointPickerConfig.loader().metrics(metrics).parse(config, "test.yaml");
-    director = Director.builder(parsed, pool)
+    director = directorSettings.apply(Director.builder(parsed, pool)
         .objectives(OBJECTIVES)
-        .modelRewrites(REWRITES)
+        .modelRewrites(REWRITES))
         .build();
     server = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
         .directExecutor() // as the EPP server runs it: callbacks on the event loop, no thread per stream

@@ -151,6 +151,7 @@ public final class Director {
   private final long stalenessNanos;
   private final boolean explainEveryRequest;
   private final Tracer tracer; // null: tracing off
+  private final DecisionLog decisionLog; // or null
   private final FlowController flowController;
   private final EndpointStore.Listener dispatchOnPoolChange = new EndpointStore.Listener() {
     @Override
@@ -190,6 +191,7 @@ public final class Director {
     this.stalenessNanos = builder.stalenessThreshold.toNanos();
     this.explainEveryRequest = builder.explainEveryRequest;
     this.tracer = builder.openTelemetry == null ? null : builder.openTelemetry.getTracer("dev.epp.scheduler");
+    this.decisionLog = builder.decisionLog;
     config.listenTo(endpoints);
     this.flowController = config.flowControl().map(settings -> FlowController.builder()
         .config(settings)
@@ -366,7 +368,16 @@ public final class Director {
   private CompletableFuture<Routing> failed(InferenceRequest request, InferenceException e) {
     metrics.recordRequestError(request.incomingModel(), request.targetModel(), "", request.priority(),
         e.code().wireName());
+    if (decisionLog != null && decisionLog.wantsNext()) {
+      logFailure(request, e);
+    }
     return CompletableFuture.failedFuture(e);
+  }
+
+  /** Adds the request's failure to the decision log. */
+  private void logFailure(InferenceRequest request, InferenceException e) {
+    decisionLog.add(new DecisionLog.Decision(System.currentTimeMillis(), request.requestId(), request.incomingModel(),
+        request.targetModel(), null, List.of(), e.code().wireName(), e.getMessage()));
   }
 
   /** The error a request dropped by flow control gets, with llm-d's status, message and dropped-reason header. */
@@ -515,13 +526,22 @@ public final class Director {
   private Routing scheduled(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
       long receivedNanos, Span span) {
     InferenceRequest request = context.request();
+    boolean logged = decisionLog != null && decisionLog.wantsNext();
     Routing routing;
     try {
-      routing = schedule(context, parser, body, candidates, receivedNanos, span);
+      routing = schedule(context, parser, body, candidates, receivedNanos, span, logged);
     } catch (InferenceException e) {
       metrics.recordRequestError(request.incomingModel(), request.targetModel(), fairness(context),
           request.priority(), e.code().wireName());
+      if (logged) {
+        logFailure(request, e);
+      }
       throw e;
+    }
+    if (logged) {
+      decisionLog.add(new DecisionLog.Decision(System.currentTimeMillis(), request.requestId(),
+          request.incomingModel(), request.targetModel(), routing.explanation().orElse(null),
+          routing.targets().stream().map(Endpoint::name).toList(), null, null));
     }
     String fairness = fairness(context);
     metrics.recordRequest(request.incomingModel(), request.targetModel(), fairness, request.priority());
@@ -534,7 +554,7 @@ public final class Director {
 
   /** Schedules the request; records it on {@code span} unless that is {@code null} (tracing off). */
   private Routing schedule(RequestContext context, RequestParser parser, byte[] body, Candidates candidates,
-      long receivedNanos, Span span) {
+      long receivedNanos, Span span, boolean logged) {
     InferenceRequest request = context.request();
     for (PrepareData producer : dataProducers) {
       try {
@@ -553,7 +573,7 @@ public final class Director {
       }
     }
     Explanation explanation =
-        explainEveryRequest || span != null && span.isRecording() ? new Explanation() : null;
+        explainEveryRequest || logged || span != null && span.isRecording() ? new Explanation() : null;
     SchedulingResult result = scheduler.schedule(context, candidates, explanation);
     if (conditionalDecode(request.headers()) && !holdsCachedPrefix(context, result.targets().get(0))) {
       throw new InferenceException(Code.PRECONDITION_FAILED, "no decode worker has the requested KV cache");
@@ -857,6 +877,7 @@ public final class Director {
     private Duration stalenessThreshold = EndpointMetrics.DEFAULT_STALENESS_THRESHOLD;
     private boolean explainEveryRequest;
     private OpenTelemetry openTelemetry;
+    private DecisionLog decisionLog;
 
     private Builder(EndpointPickerConfig config, EndpointStore endpoints) {
       this.config = Objects.requireNonNull(config, "config");
@@ -917,6 +938,15 @@ public final class Director {
      */
     public Builder openTelemetry(OpenTelemetry value) {
       this.openTelemetry = Objects.requireNonNull(value, "openTelemetry");
+      return this;
+    }
+
+    /**
+     * Where to record sampled decisions, each with its {@link Explanation}; default none. See {@link DecisionLog}
+     * for the sampling.
+     */
+    public Builder decisionLog(DecisionLog value) {
+      this.decisionLog = Objects.requireNonNull(value, "decisionLog");
       return this;
     }
 

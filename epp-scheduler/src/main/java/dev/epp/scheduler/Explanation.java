@@ -5,6 +5,7 @@ import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -22,6 +23,7 @@ public final class Explanation {
 
   private final List<ProfileRun> profiles = new ArrayList<>(2);
   private final List<ProfileRun> view = Collections.unmodifiableList(profiles);
+  private Map<String, String> addresses = Map.of();
 
   /** An empty explanation, for {@link Scheduler#schedule(RequestContext, Candidates, Explanation)} to fill. */
   public Explanation() {}
@@ -29,6 +31,19 @@ public final class Explanation {
   /** The profile runs in run order. */
   public List<ProfileRun> profiles() {
     return view;
+  }
+
+  /** Each candidate's {@link dev.epp.api.Endpoint#hostPort()} by name, in candidate order. */
+  public Map<String, String> addresses() {
+    return addresses;
+  }
+
+  void candidates(Candidates candidates) {
+    Map<String, String> byName = new LinkedHashMap<>(candidates.size() * 2);
+    for (int i = 0; i < candidates.size(); i++) {
+      byName.put(candidates.endpoint(i).name(), candidates.endpoint(i).hostPort());
+    }
+    addresses = Collections.unmodifiableMap(byName);
   }
 
   void add(ProfileRun run) {

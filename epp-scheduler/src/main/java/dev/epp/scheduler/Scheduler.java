@@ -106,6 +106,9 @@ public final class Scheduler {
   public SchedulingResult schedule(RequestContext context, Candidates candidates, Explanation explanation) {
     long start = ticker.nanos();
     String targetModel = context.request().targetModel();
+    if (explanation != null) {
+      explanation.candidates(candidates);
+    }
     try {
       SchedulingResult result = run(context, candidates, explanation == null ? null : explanation::add);
       Endpoint primary = result.targets().get(0);

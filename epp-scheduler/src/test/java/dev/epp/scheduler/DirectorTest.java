@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,6 +27,7 @@ import dev.epp.api.requestcontrol.ResponseHeader;
 import dev.epp.api.requestcontrol.Usage;
 import dev.epp.api.scheduling.Candidates;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -232,6 +234,54 @@ class DirectorTest {
         () -> director.route(headers("sql-lora-sheddable", null), completion("sql-lora-sheddable", "x"), null));
     assertEquals(Code.RESOURCE_EXHAUSTED, shed.code());
     assertEquals("system saturated, sheddable request dropped", shed.getMessage());
+  }
+
+  @Test
+  void decisionLogRecordsSampledDecisionsNewestFirstWithTheirExplanationOrError() {
+    pod(0, 6, 0.2, "sql-lora-1fdg2");
+    pod(1, 0, 0.85);
+    pod(2, 10, 0.9);
+    DecisionLog log = DecisionLog.create(2, Duration.ZERO);
+    Director director = Director.builder(
+        EndpointPickerConfig.loader().registry(registry).parse(HERMETIC_CONFIG, "test.yaml"), pool)
+        .objectives(OBJECTIVES).decisionLog(log).build();
+    Routing first = director.route(headers("my-model", null), completion("my-model", "a"), null);
+    assertTrue(first.explanation().isPresent(), "a sampled request is explained");
+    director.route(headers("sql-lora", "sql-lora-1fdg2"), completion("sql-lora", "b"), null);
+    assertThrows(InferenceException.class,
+        () -> director.route(headers("sql-lora-sheddable", null), completion("sql-lora-sheddable", "x"), null));
+
+    List<DecisionLog.Decision> recent = log.recent();
+    assertEquals(2, recent.size(), "the oldest decision was overwritten");
+    DecisionLog.Decision failed = recent.get(0);
+    assertEquals("sql-lora-sheddable", failed.model());
+    assertEquals(Code.RESOURCE_EXHAUSTED.wireName(), failed.errorCode());
+    assertEquals("system saturated, sheddable request dropped", failed.errorMessage());
+    assertEquals(List.of(), failed.targets());
+    DecisionLog.Decision routed = recent.get(1);
+    assertEquals("sql-lora", routed.model());
+    assertEquals("sql-lora-1fdg2", routed.targetModel());
+    assertEquals(List.of("pod-0-rank-0"), routed.targets());
+    assertNull(routed.errorCode());
+    Explanation.ProfileRun run = routed.explanation().profiles().get(0);
+    assertEquals(List.of("pod-0-rank-0"), run.pick().picked());
+    assertEquals(3, run.pick().totals().size());
+    assertEquals("192.168.1.1:8000", routed.explanation().addresses().get("pod-0-rank-0"));
+  }
+
+  @Test
+  void decisionLogSamplesAtMostOneRequestPerInterval() {
+    pod(0, 0, 0.1);
+    DecisionLog log = DecisionLog.create(10, Duration.ofHours(1));
+    Director director = Director.builder(
+        EndpointPickerConfig.loader().registry(registry).parse(HERMETIC_CONFIG, "test.yaml"), pool)
+        .decisionLog(log).build();
+    List<Boolean> explained = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      explained.add(director.route(headers(null, null), completion("m", "p" + i), null).explanation().isPresent());
+    }
+    assertEquals(List.of(true, false, false), explained);
+    assertEquals(1, log.recent().size());
   }
 
   @Test

@@ -9,6 +9,7 @@ import dev.epp.extproc.MalformedInput;
 import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsExporter;
 import dev.epp.metrics.scrape.MetricsScraper;
+import dev.epp.scheduler.DecisionLog;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.EndpointPool;
@@ -55,6 +56,11 @@ import org.slf4j.LoggerFactory;
  * Other service names are {@code NOT_FOUND}. With {@link Builder#healthChecking(boolean) healthChecking}, the same
  * health service is also served on the ext_proc port. {@link #close()} turns every name but {@code liveness}
  * {@code NOT_SERVING} first.
+ *
+ * <p><b>Live page.</b> The metrics port also serves, under the same bearer token, a live page of the pool, the
+ * configuration and the last scheduling decisions at {@code /} (and {@code /ui}), and its data as JSON at
+ * {@code /debug/pool}, {@code /debug/config} and {@code /debug/decisions} (see {@link DecisionLog} for which requests
+ * are recorded).
  *
  * <p><b>Connections.</b> The ext_proc port closes a connection that has had no stream for
  * {@link Builder#maxConnectionIdle} (GOAWAY, so a gateway reconnects when it needs to), pings a connection that has
@@ -126,6 +132,7 @@ public final class EppServer implements AutoCloseable {
   private final EppServerOptions options;
 
   private final EndpointPool pool = new EndpointPool();
+  private final DecisionLog decisions = DecisionLog.create();
   private final EppMetrics metrics;
   private final HealthReporter health;
   private State state = State.NEW;
@@ -190,7 +197,9 @@ public final class EppServer implements AutoCloseable {
       Director.Builder directorBuilder = Director.builder(config, pool)
           .objectives(o.objectives())
           .modelRewrites(o.modelRewrites())
-          .stalenessThreshold(o.metricsStalenessThreshold());
+          .stalenessThreshold(o.metricsStalenessThreshold())
+          .explainEveryRequest(o.emitEndpointScores())
+          .decisionLog(decisions);
       if (openTelemetry != null) {
         directorBuilder.openTelemetry(openTelemetry);
       }
@@ -220,7 +229,8 @@ public final class EppServer implements AutoCloseable {
           .metrics(metrics)
           .maxRequestBodyBytes(o.maxRequestBodyBytes())
           .maxBufferedBodyBytes(o.maxBufferedBodyBytes())
-          .streamIdleTimeout(o.streamIdleTimeout());
+          .streamIdleTimeout(o.streamIdleTimeout())
+          .emitEndpointScores(o.emitEndpointScores());
       if (scheduler != null) {
         extProcBuilder.scheduler(scheduler);
       }
@@ -246,7 +256,7 @@ public final class EppServer implements AutoCloseable {
           .addService(health.service()), "gRPC health", o.healthPort());
       try {
         exporter = MetricsExporter.start(new InetSocketAddress(o.metricsPort()), metrics.registry(),
-            o.metricsBearerToken());
+            o.metricsBearerToken(), new DebugPages(pool, config, decisions, o).routes());
       } catch (UncheckedIOException e) {
         throw new StartException("cannot listen for metrics on port " + o.metricsPort() + ": " + rootMessage(e), e);
       }
@@ -474,6 +484,7 @@ public final class EppServer implements AutoCloseable {
     private ScheduledExecutorService scheduler;
     private LeaderElection leaderElection;
     private OpenTelemetrySdk openTelemetry;
+    private boolean emitEndpointScores = DEFAULTS.emitEndpointScores();
 
     private Builder(EndpointPickerConfig config, EndpointDiscovery discovery) {
       if (!(config.metrics() instanceof EppMetrics)) {
@@ -666,6 +677,16 @@ public final class EppServer implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Whether ext_proc adds each scored endpoint's score to the request-path metadata
+     * ({@code envoy.lb / x-gateway-destination-endpoint-scores}), as llm-d's {@code --emit-endpoint-scores}; default
+     * {@code false}. Every request is then explained ({@link Director.Builder#explainEveryRequest}).
+     */
+    public Builder emitEndpointScores(boolean value) {
+      this.emitEndpointScores = value;
+      return this;
+    }
+
     /** How long {@link EppServer#close()} lets ext_proc streams in flight finish; default 30 s, as llm-d-router. */
     public Builder drainTimeout(Duration value) {
       this.drainTimeout = EppServerOptions.drainTimeout(value);
@@ -727,7 +748,8 @@ public final class EppServer implements AutoCloseable {
           secureServing, certPath, certReload, healthChecking, readiness, refreshMetricsInterval, poolMetricsInterval,
           stalenessThreshold, modelServerMetricsScheme, modelServerMetricsPath, modelServerMetricsPort,
           modelServerMetricsInsecureSkipVerify, maxRequestBodyBytes, maxBufferedBodyBytes, streamIdleTimeout,
-          maxConcurrentStreams, maxConnectionIdle, keepAliveTime, keepAliveTimeout, drainTimeout, grpcStreamMetrics);
+          maxConcurrentStreams, maxConnectionIdle, keepAliveTime, keepAliveTimeout, drainTimeout, grpcStreamMetrics,
+          emitEndpointScores);
     }
   }
 }

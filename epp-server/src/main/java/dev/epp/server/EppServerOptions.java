@@ -48,7 +48,8 @@ public record EppServerOptions(
     Duration keepAliveTime,
     Duration keepAliveTimeout,
     Duration drainTimeout,
-    boolean grpcStreamMetrics) {
+    boolean grpcStreamMetrics,
+    boolean emitEndpointScores) {
 
   /** Validates every setting. */
   public EppServerOptions {
@@ -88,7 +89,7 @@ public record EppServerOptions(
         EndpointMetrics.DEFAULT_STALENESS_THRESHOLD, "http", "/metrics", 0, true,
         ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES, 0, ExtProcService.DEFAULT_STREAM_IDLE_TIMEOUT,
         Integer.MAX_VALUE, EppServer.DEFAULT_MAX_CONNECTION_IDLE, EppServer.DEFAULT_KEEPALIVE_TIME,
-        EppServer.DEFAULT_KEEPALIVE_TIMEOUT, EppServer.DEFAULT_DRAIN_TIMEOUT, false);
+        EppServer.DEFAULT_KEEPALIVE_TIMEOUT, EppServer.DEFAULT_DRAIN_TIMEOUT, false, false);
   }
 
   // The rules, shared with the builder's setters so that a bad value fails where it is set.

@@ -40,7 +40,7 @@ class EppServerOptionsTest {
         d.modelServerMetricsScheme(), d.modelServerMetricsPath(), d.modelServerMetricsPort(),
         d.modelServerMetricsInsecureSkipVerify(), d.maxRequestBodyBytes(), 10, d.streamIdleTimeout(),
         d.maxConcurrentStreamsPerConnection(), d.maxConnectionIdle(), d.keepAliveTime(), d.keepAliveTimeout(),
-        d.drainTimeout(), d.grpcStreamMetrics()));
+        d.drainTimeout(), d.grpcStreamMetrics(), d.emitEndpointScores()));
     assertEquals(fromBuilder.getMessage(), fromRecord.getMessage());
     assertEquals("max buffered body bytes (10) must be at least max request body bytes (16777216)",
         fromRecord.getMessage());

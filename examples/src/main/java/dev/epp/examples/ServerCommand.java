@@ -104,6 +104,9 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       "reload tls.crt and tls.key from --cert-path when they change");
   private final Cli.Flag<Boolean> healthChecking = flags.bool("health-checking", false,
       "also serve gRPC health on the ext_proc port");
+  private final Cli.Flag<Boolean> emitEndpointScores = flags.bool("emit-endpoint-scores", false,
+      "add each scored endpoint's score to the request-path metadata (envoy.lb / "
+          + "x-gateway-destination-endpoint-scores), as llm-d");
   private final Cli.Flag<String> readiness = flags.choice("readiness", "fresh-metrics",
       List.of("fresh-metrics", "discovery-synced"),
       "ready when an endpoint has fresh metrics, or as soon as discovery has loaded (the Go EPP's rule)");
@@ -388,6 +391,7 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
         .certPath(certPath.get())
         .certReload(certReload.get())
         .healthChecking(healthChecking.get())
+        .emitEndpointScores(emitEndpointScores.get())
         .readiness(readiness.get().equals("fresh-metrics")
             ? EppServer.Readiness.FRESH_METRICS : EppServer.Readiness.DISCOVERY_SYNCED)
         .refreshMetricsInterval(refreshMetrics.get())

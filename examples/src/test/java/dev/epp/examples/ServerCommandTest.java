@@ -77,7 +77,8 @@ class ServerCommandTest {
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
         "--grpc-max-concurrent-streams int", "--drain-timeout duration", "--max-buffered-body-bytes int",
         "--grpc-max-connection-idle duration", "--grpc-keepalive-time duration", "--grpc-keepalive-timeout duration",
-        "--allow-experimental-plugins", "--enable-grpc-stream-metrics", "--tracing", "-h, --help")) {
+        "--allow-experimental-plugins", "--enable-grpc-stream-metrics", "--tracing", "--emit-endpoint-scores",
+        "-h, --help")) {
       assertTrue(help.contains("  " + flag + " "), flag + " in\n" + help);
     }
     for (String line : List.of("--grpc-port int +ext_proc gRPC port \\(default 9002\\)",
@@ -85,6 +86,7 @@ class ServerCommandTest {
         "--secure-serving +.*\\(default true\\)", "--health-checking +.*\\(default false\\)",
         "--metrics-endpoint-auth +.*\\(default false\\)", "--enable-grpc-stream-metrics +.*\\(default false\\)",
         "--pool-name string +.*\\(default \"\"\\)",
+        "--emit-endpoint-scores +.*\\(default false\\)",
         "--refresh-metrics-interval duration +.*\\(default 50ms\\)",
         "--refresh-prometheus-metrics-interval duration +.*\\(default 5s\\)",
         "--metrics-staleness-threshold duration +.*\\(default 2s\\)",
@@ -232,7 +234,7 @@ class ServerCommandTest {
     ServerCommand command = command(Map.of());
     CompletableFuture<Integer> exit = CompletableFuture.supplyAsync(() -> command.run(new String[] {
         "--secure-serving=false", "--grpc-port", "0", "--grpc-health-port=0", "--metrics-port=0",
-        "--pool-name=e2e", "--endpoints-file", endpoints.toString()}));
+        "--pool-name=e2e", "--endpoints-file", endpoints.toString(), "--emit-endpoint-scores"}));
     ManagedChannel health = null;
     ManagedChannel extProc = null;
     try {
@@ -243,6 +245,7 @@ class ServerCommandTest {
 
       awaitServing(health, "readiness");
       assertEquals("127.0.0.1:" + model.getAddress().getPort(), route(extProc));
+      assertTrue(server.options().emitEndpointScores(), "--emit-endpoint-scores reaches the server");
     } finally {
       command.stop();
       assertEquals(0, exit.get(DEADLINE_SECONDS, TimeUnit.SECONDS));

@@ -17,12 +17,18 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.ThreadFactory;
+import java.util.function.Supplier;
 
 /**
  * Serves a {@link MetricsRegistry} at {@code GET /metrics} in the Prometheus text format 0.0.4, as the Go EPP does
  * on its metrics port (default {@value #DEFAULT_PORT}), written the way Go's client writes it (sorted families and
  * series, Go number formatting, no {@code _created} series) so the page matches the Go EPP's line for line. Other
  * paths answer 404, methods other than GET and HEAD 405. A page that cannot be written answers 500.
+ *
+ * <p><b>Other pages.</b> {@link #start(InetSocketAddress, MetricsRegistry, String, Map)} serves more paths, each
+ * a {@link Document} computed per request (e.g. a live page and its JSON), under the same rules: GET and HEAD only,
+ * the same bearer token, the same limits; they are sent with {@code Cache-Control: no-store} and
+ * {@code X-Content-Type-Options: nosniff}.
  *
  * <p><b>Authentication.</b> By default there is none: anyone who can reach the port can read the metrics. This
  * differs on purpose from the Go EPP, whose default ({@code --metrics-endpoint-auth=true}) validates the bearer token
@@ -62,6 +68,21 @@ public final class MetricsExporter implements AutoCloseable {
           + "  curl -H \"Authorization: Bearer $TOKEN\" http://<host>:<port>/metrics\n"
           + "where $TOKEN is the token the EPP was started with.\n").getBytes(StandardCharsets.UTF_8)));
 
+  /**
+   * A page served at another path.
+   *
+   * @param contentType its {@code Content-Type}, e.g. {@code application/json}
+   * @param body its bytes; not modified afterwards
+   */
+  public record Document(String contentType, byte[] body) {
+
+    /** Checks the components. */
+    public Document {
+      Objects.requireNonNull(contentType, "contentType");
+      Objects.requireNonNull(body, "body");
+    }
+  }
+
   private final BoundedHttpServer server;
 
   private MetricsExporter(BoundedHttpServer server) {
@@ -80,29 +101,50 @@ public final class MetricsExporter implements AutoCloseable {
   }
 
   /**
+   * {@link #start(InetSocketAddress, MetricsRegistry, String)}, also serving each of {@code routes}: a path (exact,
+   * without query) to the supplier of its page, called on a rendering thread for each request. A supplier that
+   * throws gets its client a 500.
+   *
+   * @throws IllegalArgumentException if a path does not start with {@code /} or is {@value #PATH}
+   */
+  public static MetricsExporter start(InetSocketAddress address, MetricsRegistry registry, String bearerToken,
+      Map<String, Supplier<Document>> routes) {
+    return start(address, registry, bearerToken, BoundedHttpServer.daemonThreads("epp-metrics-exporter"),
+        HEAD_TIMEOUT, routes);
+  }
+
+  /**
    * {@link #start(InetSocketAddress, MetricsRegistry, String)} on threads made by {@code threads}: one accepting and
    * serving connections, two rendering pages. The exporter starts them and ends them on {@link #close()}.
    */
   public static MetricsExporter start(
       InetSocketAddress address, MetricsRegistry registry, String bearerToken, ThreadFactory threads) {
-    return start(address, registry, bearerToken, threads, HEAD_TIMEOUT);
+    return start(address, registry, bearerToken, threads, HEAD_TIMEOUT, Map.of());
   }
 
   /** {@link #start(InetSocketAddress, MetricsRegistry, String)} with another head timeout, for tests. */
   static MetricsExporter start(
       InetSocketAddress address, MetricsRegistry registry, String bearerToken, Duration headTimeout) {
-    return start(address, registry, bearerToken, BoundedHttpServer.daemonThreads("epp-metrics-exporter"), headTimeout);
+    return start(address, registry, bearerToken, BoundedHttpServer.daemonThreads("epp-metrics-exporter"), headTimeout,
+        Map.of());
   }
 
   private static MetricsExporter start(InetSocketAddress address, MetricsRegistry registry, String bearerToken,
-      ThreadFactory threads, Duration headTimeout) {
+      ThreadFactory threads, Duration headTimeout, Map<String, Supplier<Document>> routes) {
     Objects.requireNonNull(address, "address");
+    routes.forEach((path, page) -> {
+      if (!path.startsWith("/") || path.equals(PATH)) {
+        throw new IllegalArgumentException("cannot serve a page at " + path);
+      }
+      Objects.requireNonNull(page, path);
+    });
     Objects.requireNonNull(registry, "registry");
     Objects.requireNonNull(threads, "threads");
     if (bearerToken != null && bearerToken.isBlank()) {
       throw new IllegalArgumentException("bearer token must not be blank");
     }
-    Pages pages = new Pages(registry, bearerToken == null ? null : bearerToken.getBytes(StandardCharsets.UTF_8));
+    Pages pages = new Pages(registry, bearerToken == null ? null : bearerToken.getBytes(StandardCharsets.UTF_8),
+        Map.copyOf(routes));
     try {
       return new MetricsExporter(BoundedHttpServer.start(address, headTimeout, WRITE_TIMEOUT, threads, pages));
     } catch (UncheckedIOException e) {
@@ -122,11 +164,12 @@ public final class MetricsExporter implements AutoCloseable {
   }
 
   /** Answers requests: errors at once, pages on the server's pool. */
-  private record Pages(MetricsRegistry registry, byte[] token) implements BoundedHttpServer.Handler {
+  private record Pages(MetricsRegistry registry, byte[] token, Map<String, Supplier<Document>> routes)
+      implements BoundedHttpServer.Handler {
 
     @Override
     public Response answer(Request request) {
-      if (!request.path().equals(PATH)) {
+      if (!request.path().equals(PATH) && !routes.containsKey(request.path())) {
         return NOT_FOUND;
       }
       if (!request.method().equals("GET") && !request.method().equals("HEAD")) {
@@ -140,6 +183,12 @@ public final class MetricsExporter implements AutoCloseable {
 
     @Override
     public Response compute(Request request) {
+      Supplier<Document> route = routes.get(request.path());
+      if (route != null) {
+        Document document = route.get();
+        return new Response(200, Map.of("Content-Type", document.contentType(), "Cache-Control", "no-store",
+            "X-Content-Type-Options", "nosniff"), ByteBuffer.wrap(document.body()));
+      }
       Page page = new Page();
       try (Writer writer = new BufferedWriter(new OutputStreamWriter(page, StandardCharsets.UTF_8), 1 << 16)) {
         registry.writeTo(writer);

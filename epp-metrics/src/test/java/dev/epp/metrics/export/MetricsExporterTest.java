@@ -10,8 +10,10 @@ import io.prometheus.client.CollectorRegistry;
 import io.prometheus.client.Counter;
 import java.io.IOException;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -164,5 +166,32 @@ class MetricsExporterTest {
     assertEquals(405, post.statusCode());
     assertEquals("GET, HEAD", post.headers().firstValue("Allow").orElse(""));
     assertEquals(200, request("HEAD", "/metrics", null).statusCode());
+  }
+
+  @Test
+  void servesOtherPagesUnderTheSameTokenAndMethods() throws Exception {
+    AtomicInteger calls = new AtomicInteger();
+    exporter = MetricsExporter.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+        MetricsRegistry.create(), "s3cret", Map.of(
+            "/debug/n", () -> new MetricsExporter.Document("application/json",
+                ("{\"n\":" + calls.incrementAndGet() + "}").getBytes(StandardCharsets.UTF_8)),
+            "/broken", () -> {
+              throw new IllegalStateException("no");
+            }));
+    assertEquals(401, request("GET", "/debug/n", null).statusCode());
+    assertEquals(0, calls.get(), "an unauthorized request computes nothing");
+    HttpResponse<String> first = request("GET", "/debug/n", "Bearer s3cret");
+    assertEquals(200, first.statusCode());
+    assertEquals("{\"n\":1}", first.body());
+    assertEquals("application/json", first.headers().firstValue("Content-Type").orElse(""));
+    assertEquals("no-store", first.headers().firstValue("Cache-Control").orElse(""));
+    assertEquals("{\"n\":2}", request("GET", "/debug/n", "Bearer s3cret").body(), "computed per request");
+    assertEquals(405, request("POST", "/debug/n", "Bearer s3cret").statusCode());
+    assertEquals(500, request("GET", "/broken", "Bearer s3cret").statusCode());
+    assertEquals(404, request("GET", "/debug/other", "Bearer s3cret").statusCode());
+    assertEquals(200, request("GET", "/metrics", "Bearer s3cret").statusCode());
+    assertThrows(IllegalArgumentException.class, () -> MetricsExporter.start(
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), MetricsRegistry.create(), null,
+        Map.of("/metrics", () -> new MetricsExporter.Document("text/plain", new byte[0]))));
   }
 }

@@ -592,8 +592,7 @@ public final class Director {
     String target = request.targetModel();
     boolean rewritten = !incoming.isEmpty() && !incoming.equals(target);
     byte[] forwarded = rewritten ? parser.withModel(body, target) : body;
-    return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos,
-        explainEveryRequest ? explanation : null);
+    return new Routing(context, parser, result, result.targets(), forwarded, rewritten, receivedNanos, explanation);
   }
 
   /** Whether the request prefers {@code if-available} (RFC 7240): llm-d's conditional decode. */

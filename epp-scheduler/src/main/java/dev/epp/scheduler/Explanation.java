@@ -12,7 +12,8 @@ import java.util.Map;
 /**
  * Why one scheduling call chose what it chose: for each profile run, the candidates, what each filter removed, each
  * scorer's score for each survivor, and the picker's totals and picks, with each plugin call's duration. Recorded only
- * for requests that ask for it ({@link Director.Builder#explainEveryRequest}), since recording allocates.
+ * where wanted, since recording allocates: for every request with {@link Director.Builder#explainEveryRequest}, for the
+ * requests a {@link DecisionLog} samples, and for traced requests whose span records.
  *
  * <p>Endpoints are named by {@link dev.epp.api.Endpoint#name()}.
  *

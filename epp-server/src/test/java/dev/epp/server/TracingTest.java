@@ -176,7 +176,7 @@ class TracingTest {
     assertEquals(SpanKind.SERVER, orchestration.getKind());
     assertEquals("00-" + TRACE_ID + "-" + orchestration.getSpanContext().getSpanId() + "-01",
         routing.upstreamHeaders().get("traceparent"));
-    assertTrue(routing.explanation().isEmpty(), "explaining for the span does not explain the routing");
+    assertTrue(routing.explanation().isPresent(), "the routing carries the explanation made for the span");
   }
 
   @Test

@@ -182,10 +182,11 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     }
     Explanation explanation = routing.explanation().get();
     String primary = routing.result().get().primaryProfile();
+    Map<String, String> addresses = explanation.addresses();
     Map<String, Double> scores = new LinkedHashMap<>();
     for (Explanation.ProfileRun run : explanation.profiles()) {
       if (run.profile().equals(primary) && run.pick() != null) {
-        run.pick().totals().forEach((name, total) -> scores.put(explanation.addresses().get(name), total));
+        run.pick().totals().forEach((name, total) -> scores.put(addresses.get(name), total));
       }
     }
     scores.remove(null);

@@ -1,5 +1,6 @@
 package dev.epp.scheduler;
 
+import dev.epp.api.Endpoint;
 import dev.epp.api.RequestContext;
 import dev.epp.api.TypedName;
 import dev.epp.api.scheduling.Candidates;
@@ -15,7 +16,7 @@ import java.util.Map;
  * where wanted, since recording allocates: for every request with {@link Director.Builder#explainEveryRequest}, for the
  * requests a {@link DecisionLog} samples, and for traced requests whose span records.
  *
- * <p>Endpoints are named by {@link dev.epp.api.Endpoint#name()}.
+ * <p>Endpoints are named by {@link Endpoint#name()}.
  *
  * <p><b>Threading:</b> filled by the scheduling thread, then read-only; safe to read from any thread once the
  * {@link Routing} carrying it is published.
@@ -24,7 +25,7 @@ public final class Explanation {
 
   private final List<ProfileRun> profiles = new ArrayList<>(2);
   private final List<ProfileRun> view = Collections.unmodifiableList(profiles);
-  private Map<String, String> addresses = Map.of();
+  private Endpoint[] candidates = new Endpoint[0];
 
   /** An empty explanation, for {@link Scheduler#schedule(RequestContext, Candidates, Explanation)} to fill. */
   public Explanation() {}
@@ -34,17 +35,21 @@ public final class Explanation {
     return view;
   }
 
-  /** Each candidate's {@link dev.epp.api.Endpoint#hostPort()} by name, in candidate order. */
+  /** Each candidate's {@link Endpoint#hostPort()} by name, in candidate order; made at each call. */
   public Map<String, String> addresses() {
-    return addresses;
+    Map<String, String> byName = new LinkedHashMap<>(candidates.length * 2);
+    for (Endpoint candidate : candidates) {
+      byName.put(candidate.name(), candidate.hostPort());
+    }
+    return Collections.unmodifiableMap(byName);
   }
 
   void candidates(Candidates candidates) {
-    Map<String, String> byName = new LinkedHashMap<>(candidates.size() * 2);
-    for (int i = 0; i < candidates.size(); i++) {
-      byName.put(candidates.endpoint(i).name(), candidates.endpoint(i).hostPort());
+    Endpoint[] endpoints = new Endpoint[candidates.size()];
+    for (int i = 0; i < endpoints.length; i++) {
+      endpoints[i] = candidates.endpoint(i);
     }
-    addresses = Collections.unmodifiableMap(byName);
+    this.candidates = endpoints;
   }
 
   void add(ProfileRun run) {

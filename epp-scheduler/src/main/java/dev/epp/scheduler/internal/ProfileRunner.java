@@ -14,8 +14,6 @@ import dev.epp.scheduler.Explanation;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.BitSet;
-import java.util.Collections;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Consumer;
@@ -253,6 +251,7 @@ public final class ProfileRunner {
     private final List<Explanation.ScorerStep> scored = new ArrayList<>(scorers.length);
     private Map<String, Double> totals;
     private long pickNanos;
+    private String[] survivors; // named at the first score, after the filters
 
     Recorder(Candidates candidates) {
       String[] names = new String[candidates.size()];
@@ -292,12 +291,16 @@ public final class ProfileRunner {
       return new Explanation.ProfileRun(name, candidates, List.copyOf(filtered), List.copyOf(scored), pick);
     }
 
-    private static Map<String, Double> byName(SurvivorView view, double[] values) {
-      Map<String, Double> map = new LinkedHashMap<>();
-      for (int i = 0; i < view.size(); i++) {
-        map.put(view.endpoint(i).name(), values[i]);
+    /** The survivors' scores by name; the survivors are named once per run, as scoring does not change them. */
+    private Map<String, Double> byName(SurvivorView view, double[] values) {
+      int size = view.size();
+      if (survivors == null) {
+        survivors = new String[size];
+        for (int i = 0; i < size; i++) {
+          survivors[i] = view.endpoint(i).name();
+        }
       }
-      return Collections.unmodifiableMap(map);
+      return new ScoreMap(survivors, Arrays.copyOf(values, size));
     }
   }
 

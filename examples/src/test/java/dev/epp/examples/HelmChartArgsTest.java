@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import com.sun.net.httpserver.HttpServer;
+import dev.epp.examples.gateway.ModelServer;
 import dev.epp.kubernetes.Fixtures;
 import dev.epp.kubernetes.KubernetesLeaderElection;
 import dev.epp.kubernetes.MockApiServer;
@@ -20,7 +20,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.ByteArrayOutputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
-import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -73,15 +72,15 @@ class HelmChartArgsTest {
       """;
 
   @TempDir Path dir;
-  private HttpServer model;
+  private ModelServer model;
   private MockApiServer api;
   private final List<Replica> replicas = new ArrayList<>();
 
   @BeforeEach
   void startModelServerAndCluster() throws Exception {
-    model = vllmMetricsServer();
+    model = new ModelServer("vllm-0");
     api = new MockApiServer();
-    api.client.resource(Fixtures.pool(POOL, List.of(model.getAddress().getPort()), "app=vllm")).create();
+    api.client.resource(Fixtures.pool(POOL, List.of(model.port()), "app=vllm")).create();
     api.client.resource(Fixtures.pod("vllm-0", "127.0.0.1", true, "app=vllm")).create();
     System.setProperty("kubernetes.master", api.client.getMasterUrl().toString());
     System.setProperty("kubernetes.trust.certificates", "true");
@@ -99,7 +98,7 @@ class HelmChartArgsTest {
       System.clearProperty(property);
     }
     api.close();
-    model.stop(0);
+    model.close();
   }
 
   /** The chart's arguments for one replica ({@code replicas} > 1 adds the election), with the ports moved to 0. */
@@ -221,22 +220,6 @@ class HelmChartArgsTest {
       assertEquals(0, exit.get(DEADLINE_SECONDS, TimeUnit.SECONDS), () -> "exit code; errors: " + err);
       health.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
     }
-  }
-
-  /** A model server whose {@code /metrics} is a small vLLM page. */
-  private static HttpServer vllmMetricsServer() throws Exception {
-    HttpServer model = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
-    byte[] page = ("# TYPE vllm:num_requests_waiting gauge\nvllm:num_requests_waiting 0\n"
-        + "# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 1\n"
-        + "# TYPE vllm:kv_cache_usage_perc gauge\nvllm:kv_cache_usage_perc 0.2\n").getBytes(StandardCharsets.UTF_8);
-    model.createContext("/metrics", exchange -> {
-      try (exchange) {
-        exchange.sendResponseHeaders(200, page.length);
-        exchange.getResponseBody().write(page);
-      }
-    });
-    model.start();
-    return model;
   }
 
   /** Writes to two streams. */

@@ -22,6 +22,7 @@ import java.time.Instant;
 import java.util.Collection;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -52,6 +53,9 @@ final class DebugPages {
   }
 
   /** The paths served, for {@link dev.epp.metrics.export.MetricsExporter}. */
+  /** The page's paths: it holds no data, and asks for the bearer token when its JSON needs one. */
+  static final Set<String> WITHOUT_TOKEN = Set.of("/", "/ui");
+
   Map<String, Supplier<Document>> routes() {
     return Map.of(
         "/", () -> page,

@@ -255,8 +255,9 @@ public final class EppServer implements AutoCloseable {
           .directExecutor()
           .addService(health.service()), "gRPC health", o.healthPort());
       try {
+        DebugPages pages = new DebugPages(pool, config, decisions, o);
         exporter = MetricsExporter.start(new InetSocketAddress(o.metricsPort()), metrics.registry(),
-            o.metricsBearerToken(), new DebugPages(pool, config, decisions, o).routes());
+            o.metricsBearerToken(), pages.routes(), DebugPages.WITHOUT_TOKEN);
       } catch (UncheckedIOException e) {
         throw new StartException("cannot listen for metrics on port " + o.metricsPort() + ": " + rootMessage(e), e);
       }

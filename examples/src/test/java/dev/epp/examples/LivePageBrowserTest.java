@@ -5,6 +5,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.epp.api.Endpoint;
+import dev.epp.discovery.StaticDiscovery;
+import dev.epp.examples.gateway.ModelServer;
+import dev.epp.metrics.export.EppMetrics;
+import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.server.EppServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -77,6 +83,31 @@ class LivePageBrowserTest {
         }
       } finally {
         browser.quit();
+      }
+    }
+  }
+
+  @Test
+  void asksForTheBearerTokenWhenTheMetricsPortWantsOne() throws Exception {
+    try (ModelServer model = new ModelServer("vllm-0")) {
+      EppServer server = EppServer.builder(EndpointPickerConfig.loader().metrics(EppMetrics.create()).defaults(),
+              new StaticDiscovery(List.of(Endpoint.of("vllm-0", "127.0.0.1", model.port()))))
+          .grpcPort(0).healthPort(0).metricsPort(0).secureServing(false).metricsBearerToken("s3cret")
+          .build().start();
+      ChromeDriver browser = Chromium.start(profile, 1280, 900);
+      try {
+        browser.get("http://127.0.0.1:" + server.metricsPort() + "/");
+        eventually().until(() -> browser.findElement(By.id("token-form")).isDisplayed());
+        assertTrue(browser.findElement(By.id("status")).getText().contains("bearer token"));
+        browser.findElement(By.id("token")).sendKeys("s3cret");
+        browser.findElement(By.cssSelector("#token-form button")).click();
+        eventually().untilAsserted(() -> assertEquals(List.of("vllm-0"),
+            browser.findElements(By.cssSelector("tr.endpoint")).stream().map(e -> e.getAttribute("data-name"))
+                .toList()));
+        assertFalse(browser.findElement(By.id("token-form")).isDisplayed());
+      } finally {
+        browser.quit();
+        server.close();
       }
     }
   }

@@ -16,6 +16,7 @@ import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.ThreadFactory;
 import java.util.function.Supplier;
 
@@ -103,14 +104,19 @@ public final class MetricsExporter implements AutoCloseable {
   /**
    * {@link #start(InetSocketAddress, MetricsRegistry, String)}, also serving each of {@code routes}: a path (exact,
    * without query) to the supplier of its page, called on a rendering thread for each request. A supplier that
-   * throws gets its client a 500.
+   * throws gets its client a 500. The paths in {@code withoutToken} are served without the bearer token: pages that
+   * hold no data, such as a page whose script asks for the token before fetching any.
    *
-   * @throws IllegalArgumentException if a path does not start with {@code /} or is {@value #PATH}
+   * @throws IllegalArgumentException if a path does not start with {@code /} or is {@value #PATH}, or a path of
+   *     {@code withoutToken} is not one of {@code routes}
    */
   public static MetricsExporter start(InetSocketAddress address, MetricsRegistry registry, String bearerToken,
-      Map<String, Supplier<Document>> routes) {
+      Map<String, Supplier<Document>> routes, Set<String> withoutToken) {
+    if (!routes.keySet().containsAll(withoutToken)) {
+      throw new IllegalArgumentException("paths without token " + withoutToken + " are not all routes " + routes.keySet());
+    }
     return start(address, registry, bearerToken, BoundedHttpServer.daemonThreads("epp-metrics-exporter"),
-        HEAD_TIMEOUT, routes);
+        HEAD_TIMEOUT, routes, withoutToken);
   }
 
   /**
@@ -119,18 +125,18 @@ public final class MetricsExporter implements AutoCloseable {
    */
   public static MetricsExporter start(
       InetSocketAddress address, MetricsRegistry registry, String bearerToken, ThreadFactory threads) {
-    return start(address, registry, bearerToken, threads, HEAD_TIMEOUT, Map.of());
+    return start(address, registry, bearerToken, threads, HEAD_TIMEOUT, Map.of(), Set.of());
   }
 
   /** {@link #start(InetSocketAddress, MetricsRegistry, String)} with another head timeout, for tests. */
   static MetricsExporter start(
       InetSocketAddress address, MetricsRegistry registry, String bearerToken, Duration headTimeout) {
     return start(address, registry, bearerToken, BoundedHttpServer.daemonThreads("epp-metrics-exporter"), headTimeout,
-        Map.of());
+        Map.of(), Set.of());
   }
 
   private static MetricsExporter start(InetSocketAddress address, MetricsRegistry registry, String bearerToken,
-      ThreadFactory threads, Duration headTimeout, Map<String, Supplier<Document>> routes) {
+      ThreadFactory threads, Duration headTimeout, Map<String, Supplier<Document>> routes, Set<String> withoutToken) {
     Objects.requireNonNull(address, "address");
     routes.forEach((path, page) -> {
       if (!path.startsWith("/") || path.equals(PATH)) {
@@ -144,7 +150,7 @@ public final class MetricsExporter implements AutoCloseable {
       throw new IllegalArgumentException("bearer token must not be blank");
     }
     Pages pages = new Pages(registry, bearerToken == null ? null : bearerToken.getBytes(StandardCharsets.UTF_8),
-        Map.copyOf(routes));
+        Map.copyOf(routes), Set.copyOf(withoutToken));
     try {
       return new MetricsExporter(BoundedHttpServer.start(address, headTimeout, WRITE_TIMEOUT, threads, pages));
     } catch (UncheckedIOException e) {
@@ -164,8 +170,8 @@ public final class MetricsExporter implements AutoCloseable {
   }
 
   /** Answers requests: errors at once, pages on the server's pool. */
-  private record Pages(MetricsRegistry registry, byte[] token, Map<String, Supplier<Document>> routes)
-      implements BoundedHttpServer.Handler {
+  private record Pages(MetricsRegistry registry, byte[] token, Map<String, Supplier<Document>> routes,
+      Set<String> withoutToken) implements BoundedHttpServer.Handler {
 
     @Override
     public Response answer(Request request) {
@@ -175,7 +181,8 @@ public final class MetricsExporter implements AutoCloseable {
       if (!request.method().equals("GET") && !request.method().equals("HEAD")) {
         return NOT_ALLOWED;
       }
-      if (token != null && !authorized(request.headers().get("authorization"))) {
+      if (token != null && !withoutToken.contains(request.path())
+          && !authorized(request.headers().get("authorization"))) {
         return UNAUTHORIZED;
       }
       return null;

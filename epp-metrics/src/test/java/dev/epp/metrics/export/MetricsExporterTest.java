@@ -177,7 +177,10 @@ class MetricsExporterTest {
                 ("{\"n\":" + calls.incrementAndGet() + "}").getBytes(StandardCharsets.UTF_8)),
             "/broken", () -> {
               throw new IllegalStateException("no");
-            }));
+            },
+            "/", () -> new MetricsExporter.Document("text/html", "<p>no data</p>".getBytes(StandardCharsets.UTF_8))),
+        Set.of("/"));
+    assertEquals(200, request("GET", "/", null).statusCode(), "a page without data needs no token");
     assertEquals(401, request("GET", "/debug/n", null).statusCode());
     assertEquals(0, calls.get(), "an unauthorized request computes nothing");
     HttpResponse<String> first = request("GET", "/debug/n", "Bearer s3cret");
@@ -192,6 +195,9 @@ class MetricsExporterTest {
     assertEquals(200, request("GET", "/metrics", "Bearer s3cret").statusCode());
     assertThrows(IllegalArgumentException.class, () -> MetricsExporter.start(
         new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), MetricsRegistry.create(), null,
-        Map.of("/metrics", () -> new MetricsExporter.Document("text/plain", new byte[0]))));
+        Map.of("/metrics", () -> new MetricsExporter.Document("text/plain", new byte[0])), Set.of()));
+    assertThrows(IllegalArgumentException.class, () -> MetricsExporter.start(
+        new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), MetricsRegistry.create(), null, Map.of(),
+        Set.of("/elsewhere")));
   }
 }

@@ -2,6 +2,7 @@ package dev.epp.kubernetes;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.scheduler.EndpointPickerConfig;
@@ -166,6 +167,43 @@ class ManifestsTest {
     assertEquals(List.of("coordination.k8s.io"), rule.getApiGroups());
     assertEquals(List.of("leases"), rule.getResources());
     assertTrue(rule.getVerbs().containsAll(List.of("get", "create", "update")), rule.getVerbs().toString());
+  }
+
+  @Test
+  void theActiveActiveOverlayRunsTwoReplicasSharingTheirIndexThroughItsRedis() throws IOException {
+    JsonNode kustomization = new YAMLMapper().readTree(DIR.resolve("active-active/kustomization.yaml").toFile());
+    assertEquals(List.of("..", "redis.yaml"), kustomization.path("resources").valueStream()
+        .map(JsonNode::asString).toList());
+    assertEquals(List.of("deployment.yaml", "config.yaml"), kustomization.path("patches").valueStream()
+        .map(patch -> patch.path("path").asString()).toList());
+
+    List<HasMetadata> base = load("epp.yaml");
+    Deployment patch = only(load("active-active/deployment.yaml"), Deployment.class);
+    assertEquals(only(base, Deployment.class).getMetadata().getName(), patch.getMetadata().getName());
+    assertTrue(patch.getSpec().getReplicas() > 1, "more than one replica");
+    assertNull(patch.getSpec().getTemplate(), "the base's pods, without an election: every replica routes");
+
+    ConfigMap baseConfig = only(base, ConfigMap.class);
+    ConfigMap config = only(load("active-active/config.yaml"), ConfigMap.class);
+    assertEquals(baseConfig.getMetadata().getName(), config.getMetadata().getName());
+    assertEquals(baseConfig.getData().keySet(), config.getData().keySet(), "the key --config-file names");
+    String yaml = config.getData().values().iterator().next();
+    EndpointPickerConfig parsed = EndpointPickerConfig.parse(yaml); // the real plugin, with its parameters checked
+    try {
+      assertTrue(parsed.plugin("redis-prefix-index-sync").isPresent());
+    } finally {
+      parsed.close();
+    }
+
+    List<HasMetadata> redis = load("active-active/redis.yaml");
+    Service service = only(redis, Service.class);
+    Deployment deployment = only(redis, Deployment.class);
+    assertEquals(deployment.getSpec().getTemplate().getMetadata().getLabels(), service.getSpec().getSelector());
+    String address = new YAMLMapper().readTree(yaml).path("plugins").valueStream()
+        .filter(p -> p.path("type").asString().equals("redis-prefix-index-sync")).findFirst().orElseThrow()
+        .path("parameters").path("address").asString();
+    assertEquals("redis://" + service.getMetadata().getName() + ":" + service.getSpec().getPorts().get(0).getPort(),
+        address);
   }
 
   @Test

@@ -169,6 +169,15 @@ public interface MetricsRecorder {
    */
   default void addPrefixIndexSize(LongSupplier size) {}
 
+  /** Removes {@code size} (the same instance) added with {@link #addPrefixIndexSize}, when its plugin is closed. */
+  default void removePrefixIndexSize(LongSupplier size) {}
+
+  /**
+   * The configuration file was re-read and applied ({@code success}), or refused because it did not load or changed
+   * what cannot change live ({@code llm_d_epp_config_reloads_total{result="success"|"failure"}}).
+   */
+  default void recordConfigReload(boolean success) {}
+
   /**
    * A disaggregation profile handler ({@code plugin}) routed a request for {@code targetModel} with
    * {@code decisionType} {@code decode-only}, {@code prefill-decode}, {@code encode-decode} or

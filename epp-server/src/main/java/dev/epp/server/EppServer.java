@@ -304,6 +304,11 @@ public final class EppServer implements AutoCloseable {
     }
   }
 
+  /** The configuration new ext_proc streams route with: the one given, or the last one reloaded. */
+  public EndpointPickerConfig config() {
+    return config;
+  }
+
   /** The server's settings. */
   public EppServerOptions options() {
     return options;

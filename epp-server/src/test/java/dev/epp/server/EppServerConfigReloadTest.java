@@ -2,6 +2,7 @@ package dev.epp.server;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -71,18 +72,24 @@ class EppServerConfigReloadTest {
   }
 
   private static String prefixConfig(int weight) {
+    return prefixConfig(weight, 31_250);
+  }
+
+  private static String prefixConfig(int weight, int lruCapacity) {
     return """
         apiVersion: llm-d.ai/v1alpha1
         kind: EndpointPickerConfig
         plugins:
         - type: approx-prefix-cache-producer
+          parameters:
+            lruCapacityPerServer: %d
         - type: prefix-cache-scorer
         schedulingProfiles:
         - name: default
           plugins:
           - pluginRef: prefix-cache-scorer
             weight: %d
-        """.formatted(weight);
+        """.formatted(lruCapacity, weight);
   }
 
   @Test
@@ -172,6 +179,26 @@ class EppServerConfigReloadTest {
     String other = scores.keySet().stream().filter(k -> !k.equals(holder)).findFirst().orElseThrow();
     assertTrue(scores.get(holder).getNumberValue() > 1.0, "weight 3 times a prefix match: " + scores);
     assertEquals(0.0, scores.get(other).getNumberValue(), scores.toString());
+  }
+
+  @Test
+  void aReplacedProducerIsClosedOnceItsStreamsEndedAndItsIndexNoLongerReported() throws Exception {
+    ModelServer first = modelServer(0, 0.1);
+    ModelServer second = modelServer(0, 0.1);
+    Path file = dir.resolve("config.yaml");
+    write(file, prefixConfig(1));
+    EppServer server = start(file, false, first, second);
+    ManagedChannel channel = channel(server);
+    await(() -> EppServerTest.metricsPage(server.metricsPort())
+        .contains("inference_pool_ready_pods{name=\"default-pool\"} 2"), "both servers scraped");
+    EppServerTest.route(channel, "You are a careful assistant. ".repeat(40));
+    await(() -> indexSize(server) > 0, "the prompt indexed");
+    Plugin producer = server.config().plugin(ApproxPrefixCacheProducer.TYPE).orElseThrow();
+
+    write(file, prefixConfig(1, 1000));
+    await(() -> reloads(server, "success") == 1, "the reload");
+    assertNotSame(producer, server.config().plugin(ApproxPrefixCacheProducer.TYPE).orElseThrow());
+    await(() -> indexSize(server) == 0, "the new producer's empty index reported alone");
   }
 
   @Test
@@ -301,6 +328,12 @@ class EppServerConfigReloadTest {
     String prefix = "llm_d_epp_config_reloads_total{result=\"" + result + "\"} ";
     return EppServerTest.metricsPage(server.metricsPort()).lines().filter(l -> l.startsWith(prefix))
         .mapToDouble(l -> Double.parseDouble(l.substring(prefix.length()))).sum();
+  }
+
+  private static long indexSize(EppServer server) {
+    String prefix = "inference_extension_prefix_indexer_size ";
+    return EppServerTest.metricsPage(server.metricsPort()).lines().filter(l -> l.startsWith(prefix))
+        .mapToLong(l -> (long) Double.parseDouble(l.substring(prefix.length()))).sum();
   }
 
   private static void await(BooleanSupplier condition, String what) {

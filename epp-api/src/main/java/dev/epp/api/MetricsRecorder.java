@@ -265,6 +265,9 @@ public interface MetricsRecorder {
    */
   default void addKvCacheIndex(KvCacheIndexStats index) {}
 
+  /** Removes {@code index} added with {@link #addKvCacheIndex}, when its plugin is closed. */
+  default void removeKvCacheIndex(KvCacheIndexStats index) {}
+
   /** What a precise prefix-cache index has counted since it started; read at every collection. */
   interface KvCacheIndexStats {
     /** The block keys held now. */

@@ -789,6 +789,11 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
     kvCacheIndexes.add(Objects.requireNonNull(index, "index"));
   }
 
+  @Override
+  public void removeKvCacheIndex(KvCacheIndexStats index) {
+    kvCacheIndexes.remove(index);
+  }
+
   /**
    * Reports {@code inference_extension_grpc_malformed_input_total} as {@code total}, read at every scrape; the family
    * is left out while it is 0, so an EPP that sees no malformed input serves the Go EPP's page.

@@ -65,6 +65,10 @@ import org.slf4j.LoggerFactory;
  * {@code /debug/pool}, {@code /debug/config} and {@code /debug/decisions} (see {@link DecisionLog} for which requests
  * are recorded).
  *
+ * <p><b>Configuration reload.</b> With {@link Builder#watchConfigFile}, a changed configuration file is applied
+ * without a restart: ext_proc streams that open afterwards route with it, those in flight finish with the
+ * configuration they started with.
+ *
  * <p><b>Connections.</b> The ext_proc port closes a connection that has had no stream for
  * {@link Builder#maxConnectionIdle} (GOAWAY, so a gateway reconnects when it needs to), pings a connection that has
  * been silent for {@link Builder#keepAliveTime} and closes it if the ping is not answered within
@@ -292,8 +296,12 @@ public final class EppServer implements AutoCloseable {
       }
       if (watcher != null) {
         ticks.add(ticker.scheduleWithFixedDelay(() -> {
-          watcher.poll();
-          retireDrained();
+          try {
+            watcher.poll();
+            retireDrained();
+          } catch (RuntimeException e) { // a bug: keep watching
+            log.error("Reloading the configuration file {} failed", watched.file(), e);
+          }
         }, READINESS_TICK_MILLIS, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS));
       }
       return this;
@@ -478,8 +486,16 @@ public final class EppServer implements AutoCloseable {
         refuse(source + ": " + fixed + " cannot change while the EPP runs; restart it to apply the file");
         return;
       }
+      Director replacement;
+      try {
+        replacement = director(next);
+      } catch (RuntimeException e) {
+        next.retire(running, pool);
+        refuse(source + ": " + e.getMessage());
+        return;
+      }
       Director old = director;
-      director = director(next);
+      director = replacement;
       config = next;
       retiring.add(new Retiring(old, running, next, System.nanoTime() + options.drainTimeout().toNanos()));
       metrics.recordConfigReload(true);

@@ -677,7 +677,7 @@ final class ConfigBinder {
     }
     for (String dependency : before.lookups()) {
       Plugin now = plugins.containsKey(dependency) ? plugins.get(dependency) : createDeclared(dependency);
-      if (now == null || now != running.plugin(dependency).orElse(null)) {
+      if (now != running.plugin(dependency).orElse(null)) { // absent then and now is the same
         return null;
       }
     }

@@ -95,6 +95,31 @@ class EndpointPickerConfigReloadTest {
   }
 
   @Test
+  void aPluginThatLookedUpAReplacedPluginIsReplacedToo() {
+    String named = """
+        apiVersion: llm-d.ai/v1alpha1
+        kind: EndpointPickerConfig
+        plugins:
+        - name: p
+          type: approx-prefix-cache-producer
+          parameters:
+            lruCapacityPerServer: %d
+        - type: prefix-cache-scorer
+          parameters:
+            prefixMatchInfoProducerName: p
+        - type: queue-scorer
+        """;
+    EndpointPickerConfig running = loader().parse(named.formatted(1000), "a.yaml");
+    EndpointPickerConfig same = loader().reusing(running).parse(named.formatted(1000), "a.yaml");
+    assertSame(running.plugin("prefix-cache-scorer").orElseThrow(), same.plugin("prefix-cache-scorer").orElseThrow());
+
+    EndpointPickerConfig next = loader().reusing(same).parse(named.formatted(2000), "a.yaml");
+    assertNotSame(same.plugin("p").orElseThrow(), next.plugin("p").orElseThrow());
+    assertNotSame(same.plugin("prefix-cache-scorer").orElseThrow(), next.plugin("prefix-cache-scorer").orElseThrow());
+    assertSame(same.plugin("queue-scorer").orElseThrow(), next.plugin("queue-scorer").orElseThrow());
+  }
+
+  @Test
   void aRefusedDocumentLeavesTheReusedPluginsOpen() {
     EndpointPickerConfig running = loader().parse(config(1, 1000), "a.yaml");
     String dangling = config(2, 1000).replace("- pluginRef: queue-scorer", "- pluginRef: nope");

@@ -169,6 +169,15 @@ public interface MetricsRecorder {
    */
   default void addPrefixIndexSize(LongSupplier size) {}
 
+  /** Removes {@code size} (the same instance) added with {@link #addPrefixIndexSize}, when its plugin is closed. */
+  default void removePrefixIndexSize(LongSupplier size) {}
+
+  /**
+   * The configuration file was re-read and applied ({@code success}), or refused because it did not load or changed
+   * what cannot change live ({@code llm_d_epp_config_reloads_total{result="success"|"failure"}}).
+   */
+  default void recordConfigReload(boolean success) {}
+
   /**
    * A disaggregation profile handler ({@code plugin}) routed a request for {@code targetModel} with
    * {@code decisionType} {@code decode-only}, {@code prefill-decode}, {@code encode-decode} or
@@ -255,6 +264,9 @@ public interface MetricsRecorder {
    * before the first index is.
    */
   default void addKvCacheIndex(KvCacheIndexStats index) {}
+
+  /** Removes {@code index} added with {@link #addKvCacheIndex}, when its plugin is closed. */
+  default void removeKvCacheIndex(KvCacheIndexStats index) {}
 
   /** What a precise prefix-cache index has counted since it started; read at every collection. */
   interface KvCacheIndexStats {

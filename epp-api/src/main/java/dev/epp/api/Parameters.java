@@ -19,6 +19,9 @@ import java.util.Set;
  * returns, the framework reports any key that was never read as an unknown parameter ({@link #unreadKeys()}). A value
  * of the wrong type fails with a {@link PluginConfigException} naming the key.
  *
+ * <p>Two instances are equal when they hold equal values, whatever was read from them (the values' own equality:
+ * YAML's {@code 1} and {@code 1.0} differ).
+ *
  * <p><b>Threading:</b> not thread-safe; used while a configuration is built.
  */
 public final class Parameters {
@@ -253,6 +256,16 @@ public final class Parameters {
    */
   public void markAllRead() {
     read.addAll(values.keySet());
+  }
+
+  @Override
+  public boolean equals(Object other) {
+    return other instanceof Parameters parameters && values.equals(parameters.values);
+  }
+
+  @Override
+  public int hashCode() {
+    return values.hashCode();
   }
 
   @Override

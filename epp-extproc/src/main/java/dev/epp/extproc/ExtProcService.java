@@ -136,7 +136,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     return thread;
   });
 
-  private final Director director;
+  private final Supplier<Director> directors;
   private final MetricsRecorder metrics;
   private final Tracer tracer; // null: tracing off
   private final Ticker ticker;
@@ -149,10 +149,10 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   private final ScheduledFuture<?> sweep;
 
   private ExtProcService(Builder builder) {
-    this.director = builder.director;
+    this.directors = builder.directors;
     this.metrics = builder.metrics;
     this.tracer = builder.openTelemetry == null ? null : builder.openTelemetry.getTracer("dev.epp.extproc");
-    this.ticker = director.ticker();
+    this.ticker = directors.get().ticker();
     this.maxRequestBodyBytes = builder.maxRequestBodyBytes;
     this.maxBufferedBodyBytes = builder.maxBufferedBodyBytes != 0 ? builder.maxBufferedBodyBytes
         : defaultMaxBufferedBodyBytes(builder.maxRequestBodyBytes);
@@ -169,7 +169,31 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
 
   /** A builder of a service routing through {@code director}. */
   public static Builder builder(Director director) {
-    return new Builder(director);
+    Objects.requireNonNull(director, "director");
+    return new Builder(() -> director);
+  }
+
+  /**
+   * A builder of a service routing each stream through the director {@code directors} supplies when the stream
+   * opens (read once per stream, so a stream's request and response go through one director even if the supplied
+   * one changes meanwhile, as on a configuration reload). The directors must share one ticker.
+   */
+  public static Builder builder(Supplier<Director> directors) {
+    return new Builder(Objects.requireNonNull(directors, "directors"));
+  }
+
+  /**
+   * How many open streams route through {@code director}: when it is 0 after {@code director} stopped being
+   * supplied, no stream uses it any more.
+   */
+  public int streamsOn(Director director) {
+    int count = 0;
+    for (Stream stream : streams) {
+      if (stream.director == director) {
+        count++;
+      }
+    }
+    return count;
   }
 
   /**
@@ -274,6 +298,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
   /** One HTTP request's exchange. Synchronised because the idle sweeper may end it from another thread. */
   private final class Stream implements StreamObserver<ProcessingRequest> {
     private final StreamObserver<ProcessingResponse> out;
+    private final Director director = directors.get();
     private RequestPhase phase = RequestPhase.AWAITING_HEADERS;
     private Map<String, String> headers = Map.of();
     private List<String> subsetHint;
@@ -719,7 +744,7 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
 
   /** Builds {@link ExtProcService}s. Not thread-safe. */
   public static final class Builder {
-    private final Director director;
+    private final Supplier<Director> directors;
     private int maxRequestBodyBytes = DEFAULT_MAX_REQUEST_BODY_BYTES;
     private long maxBufferedBodyBytes;
     private Duration streamIdleTimeout = DEFAULT_STREAM_IDLE_TIMEOUT;
@@ -728,8 +753,8 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     private OpenTelemetry openTelemetry;
     private boolean emitEndpointScores;
 
-    private Builder(Director director) {
-      this.director = Objects.requireNonNull(director, "director");
+    private Builder(Supplier<Director> directors) {
+      this.directors = directors;
     }
 
 

@@ -95,6 +95,7 @@ public final class PrecisePrefixCacheProducer
   private final LongAdder requestsWithoutTokens = new LongAdder();
   private Subscriptions subscriptions;
   private boolean closed;
+  private Runnable unregisterMetrics = () -> {};
 
   /**
    * Speculative indexing: after a pick, the target holds the request's blocks for {@code ttl} (removed by a task on
@@ -219,10 +220,14 @@ public final class PrecisePrefixCacheProducer
     index.clear(endpoint.name());
   }
 
-  /** Closes the subscriptions; later pool changes are ignored. Idempotent. */
+  /**
+   * Closes the subscriptions and stops reporting the index's metrics (a configuration reload replaced the producer);
+   * later pool changes are ignored. Idempotent.
+   */
   @Override
   public synchronized void close() {
     closed = true;
+    unregisterMetrics.run();
     if (subscriptions != null) {
       subscriptions.close();
       subscriptions = null;
@@ -260,12 +265,9 @@ public final class PrecisePrefixCacheProducer
     public PrecisePrefixCacheProducer create(PluginSpec spec, PluginHandle handle) {
       PrecisePrefixConfig config = PrecisePrefixConfig.parse(spec.parameters());
       MetricsRecorder metrics = handle.metrics();
-      if (config.enableMetrics()) {
-        metrics.addKvCacheIndex(new IndexStats(config.index()));
-      }
       Speculation speculation = config.speculativeIndexing()
           ? new Speculation(config.speculativeTtl(), handle.scheduler()) : null;
-      return new PrecisePrefixCacheProducer(spec.name(), config.index(), subscriptions != null ? subscriptions
+      PrecisePrefixCacheProducer producer = new PrecisePrefixCacheProducer(spec.name(), config.index(), subscriptions != null ? subscriptions
           : sink -> new KvSubscriptions(KvEventSubscribers.builder(sink)
               .socketPort(config.socketPort())
               .topicFilter(config.topicFilter())
@@ -273,6 +275,12 @@ public final class PrecisePrefixCacheProducer
               .replaySocketPort(config.replaySocketPort())
               .metrics(metrics)
               .build()), speculation);
+      if (config.enableMetrics()) {
+        IndexStats stats = new IndexStats(config.index());
+        metrics.addKvCacheIndex(stats);
+        producer.unregisterMetrics = () -> metrics.removeKvCacheIndex(stats);
+      }
+      return producer;
     }
   }
 

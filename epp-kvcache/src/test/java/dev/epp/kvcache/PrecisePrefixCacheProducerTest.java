@@ -226,12 +226,18 @@ class PrecisePrefixCacheProducerTest {
 
   @ParameterizedTest
   @CsvSource({"true, 1", "false, 0"})
-  void enableMetricsExportsTheIndexCountersThroughTheRealFactory(boolean enabled, int indexesAdded) {
+  void enableMetricsExportsTheIndexCountersThroughTheRealFactoryUntilClosed(boolean enabled, int indexesAdded) {
     List<MetricsRecorder.KvCacheIndexStats> added = new CopyOnWriteArrayList<>();
+    List<MetricsRecorder.KvCacheIndexStats> removed = new CopyOnWriteArrayList<>();
     MetricsRecorder recorder = new MetricsRecorder() {
       @Override
       public void addKvCacheIndex(KvCacheIndexStats index) {
         added.add(index);
+      }
+
+      @Override
+      public void removeKvCacheIndex(KvCacheIndexStats index) {
+        removed.add(index);
       }
     };
     EndpointPickerConfig config = EndpointPickerConfig.loader()
@@ -255,6 +261,7 @@ class PrecisePrefixCacheProducerTest {
       assertEquals(2, stats.lookupHits());
     }
     config.close();
+    assertEquals(added, removed, "closing the producer removes its index from the metrics");
   }
 
   @Test

@@ -26,6 +26,8 @@ import dev.epp.scheduler.plugins.prefix.PrefixCacheScorer;
 import dev.epp.scheduler.plugins.prefix.PrefixMatchProducer;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -75,9 +77,12 @@ final class ConfigBinder {
   private final ScheduledExecutorService scheduler;
   private final String source;
   private final boolean allowExperimental;
+  private final EndpointPickerConfig running; // whose unchanged plugins are reused, or null
   private YamlTree tree;
   private ConfigDialect dialect;
   private final Map<String, Plugin> plugins = new LinkedHashMap<>();
+  private final Map<String, EndpointPickerConfig.Origin> origins = new LinkedHashMap<>();
+  private final Set<Plugin> reused = Collections.newSetFromMap(new IdentityHashMap<>());
   /**
    * Plugins declared under {@code plugins} and not created yet: created in their order, or earlier when a plugin
    * created before looks them up through its {@link PluginHandle} (as llm-d, declaration order does not matter).
@@ -89,11 +94,14 @@ final class ConfigBinder {
   /**
    * A binder whose plugins get {@code random} (each thread's own random source if {@code null}), {@code metrics} and
    * {@code scheduler} (the shared default if {@code null}); {@linkplain dev.epp.api.PluginFactory#experimental()
-   * experimental} plugin types are refused unless {@code allowExperimental}.
+   * experimental} plugin types are refused unless {@code allowExperimental}; a plugin of {@code running} (if not
+   * {@code null}) whose name, type, parameters and dialect are unchanged, and whose plugins looked up through its
+   * {@link PluginHandle} are themselves reused, is reused rather than created.
    */
   ConfigBinder(PluginRegistry registry, Ticker ticker, RandomGenerator random, MetricsRecorder metrics,
-      ScheduledExecutorService scheduler, String source, boolean allowExperimental) {
+      ScheduledExecutorService scheduler, String source, boolean allowExperimental, EndpointPickerConfig running) {
     this.allowExperimental = allowExperimental;
+    this.running = running;
     this.registry = registry;
     this.ticker = ticker;
     this.random = random;
@@ -104,7 +112,7 @@ final class ConfigBinder {
 
   /**
    * Binds {@code yaml}; if that fails, closes the {@link AutoCloseable} plugins created so far (such as one that
-   * started threads), in reverse order, before rethrowing.
+   * started threads), in reverse order, before rethrowing; reused plugins are left alone.
    */
   EndpointPickerConfig bind(String yaml) {
     try {
@@ -112,7 +120,7 @@ final class ConfigBinder {
     } catch (RuntimeException e) {
       List<Plugin> created = new ArrayList<>(plugins.values());
       for (int i = created.size() - 1; i >= 0; i--) {
-        if (created.get(i) instanceof AutoCloseable closeable) {
+        if (created.get(i) instanceof AutoCloseable closeable && !reused.contains(created.get(i))) {
           try {
             closeable.close();
           } catch (Exception suppressed) {
@@ -158,7 +166,7 @@ final class ConfigBinder {
     FlowControlConfig flowControlConfig = bindFlowControl(flowControl, featureGates.contains("flowControl"));
     bindDataLayer(root.get("dataLayer"));
     return new EndpointPickerConfig(List.copyOf(plugins.values()), profiles, handler, featureGates, parsers, detector,
-        flowControlConfig, handle().scheduler(), metrics);
+        flowControlConfig, handle(new ArrayList<>()).scheduler(), metrics, origins, reused);
   }
 
   /**
@@ -470,9 +478,18 @@ final class ConfigBinder {
   }
 
   private Plugin create(PluginSpec spec, String path) {
+    Plugin kept = reusable(spec);
+    if (kept != null) {
+      plugins.put(spec.name(), kept);
+      origins.put(spec.name(), running.origin(spec.name()));
+      reused.add(kept);
+      return kept;
+    }
     try {
-      Plugin plugin = registry.create(spec, handle());
+      List<String> lookups = new ArrayList<>();
+      Plugin plugin = registry.create(spec, handle(lookups));
       plugins.put(spec.name(), plugin);
+      origins.put(spec.name(), new EndpointPickerConfig.Origin(spec, dialect, List.copyOf(lookups)));
       return plugin;
     } catch (PluginConfigException e) {
       String at = e.parameter() == null ? path : path + ".parameters." + e.parameter();
@@ -649,7 +666,26 @@ final class ConfigBinder {
     return type.cast(plugin);
   }
 
-  private PluginHandle handle() {
+  /**
+   * The running configuration's plugin for {@code spec} if it can be reused: same spec and dialect, and each plugin
+   * it looked up is (after being bound now) the same instance as then.
+   */
+  private Plugin reusable(PluginSpec spec) {
+    EndpointPickerConfig.Origin before = running == null ? null : running.origin(spec.name());
+    if (before == null || !before.spec().equals(spec) || before.dialect() != dialect) {
+      return null;
+    }
+    for (String dependency : before.lookups()) {
+      Plugin now = plugins.containsKey(dependency) ? plugins.get(dependency) : createDeclared(dependency);
+      if (now != running.plugin(dependency).orElse(null)) { // absent then and now is the same
+        return null;
+      }
+    }
+    return running.plugin(spec.name()).orElse(null);
+  }
+
+  /** A handle for one plugin's factory; the names it looks up are added to {@code lookups}. */
+  private PluginHandle handle(List<String> lookups) {
     return new PluginHandle() {
       @Override
       public Ticker ticker() {
@@ -678,6 +714,7 @@ final class ConfigBinder {
 
       @Override
       public <T> Optional<T> plugin(String name, Class<T> type) {
+        lookups.add(name);
         Plugin plugin = plugins.containsKey(name) ? plugins.get(name) : createDeclared(name);
         return type.isInstance(plugin) ? Optional.of(type.cast(plugin)) : Optional.empty();
       }

@@ -1,8 +1,10 @@
 package dev.epp.scheduler;
 
+import dev.epp.api.ConfigDialect;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.Plugin;
+import dev.epp.api.PluginSpec;
 import dev.epp.api.Ticker;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.SaturationDetector;
@@ -17,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -65,6 +68,13 @@ public final class EndpointPickerConfig {
   private final FlowControlConfig flowControl;
   private final ScheduledExecutorService scheduler;
   private final MetricsRecorder metrics;
+  private final Map<String, Origin> origins;
+  private final Set<Plugin> reused;
+
+  /**
+   * How a plugin instance was made: its spec, the dialect of its configuration and the plugins its factory looked up.
+   */
+  record Origin(PluginSpec spec, ConfigDialect dialect, List<String> lookups) {}
 
   private static Map<String, Integer> defaultScorers() {
     Map<String, Integer> scorers = new LinkedHashMap<>();
@@ -84,7 +94,9 @@ public final class EndpointPickerConfig {
       SaturationDetector saturationDetector,
       FlowControlConfig flowControl,
       ScheduledExecutorService scheduler,
-      MetricsRecorder metrics) {
+      MetricsRecorder metrics,
+      Map<String, Origin> origins,
+      Set<Plugin> reused) {
     this.plugins = List.copyOf(plugins);
     this.profiles = List.copyOf(profiles);
     this.profileHandler = Objects.requireNonNull(profileHandler);
@@ -97,6 +109,10 @@ public final class EndpointPickerConfig {
     this.flowControl = flowControl;
     this.scheduler = Objects.requireNonNull(scheduler);
     this.metrics = Objects.requireNonNull(metrics);
+    this.origins = Map.copyOf(origins);
+    Set<Plugin> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+    kept.addAll(reused);
+    this.reused = Collections.unmodifiableSet(kept);
   }
 
   /**
@@ -148,10 +164,14 @@ public final class EndpointPickerConfig {
    * Registers every plugin that implements {@link EndpointStore.Listener} (such as the prefix-cache producer, which
    * forgets endpoints that leave) with {@code store}, and tells each of the endpoints already there (a store does not
    * replay them; an endpoint added meanwhile may be told twice). Call it once, right after creating the store for
-   * this configuration; the request director does.
+   * this configuration; the request director does. Plugins {@linkplain #reused() reused} from a running
+   * configuration are skipped: they already listen to the store of that configuration.
    */
   public void listenTo(EndpointStore store) {
     for (EndpointStore.Listener listener : plugins(EndpointStore.Listener.class)) {
+      if (reused.contains(listener)) {
+        continue;
+      }
       store.addListener(listener);
       Candidates present = store.snapshot();
       for (int i = 0; i < present.size(); i++) {
@@ -168,15 +188,56 @@ public final class EndpointPickerConfig {
     if (closed.getAndSet(true)) {
       return;
     }
-    List<AutoCloseable> closeables = plugins(AutoCloseable.class);
-    for (int i = closeables.size() - 1; i >= 0; i--) {
-      AutoCloseable closeable = closeables.get(i);
+    for (int i = plugins.size() - 1; i >= 0; i--) {
+      closeQuietly(plugins.get(i));
+    }
+  }
+
+  /**
+   * The plugin instances taken over from the configuration this one was {@linkplain Loader#reusing loaded reusing}
+   * (name, type, parameters and dialect unchanged), by identity; empty otherwise.
+   */
+  public Set<Plugin> reused() {
+    return reused;
+  }
+
+  /**
+   * Retires this configuration in favour of {@code successor}: each plugin that {@code successor} does not hold (by
+   * identity) stops listening to {@code store} and is closed if {@link AutoCloseable}, in reverse configuration order
+   * (a failure is logged); plugins {@code successor} holds are left alone. Also undoes a configuration that was
+   * loaded reusing {@code successor} and then refused. Idempotent, like {@link #close()}.
+   */
+  public void retire(EndpointPickerConfig successor, EndpointStore store) {
+    if (closed.getAndSet(true)) {
+      return;
+    }
+    Set<Plugin> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+    kept.addAll(successor.plugins);
+    for (int i = plugins.size() - 1; i >= 0; i--) {
+      Plugin plugin = plugins.get(i);
+      if (kept.contains(plugin)) {
+        continue;
+      }
+      if (plugin instanceof EndpointStore.Listener listener) {
+        store.removeListener(listener);
+      }
+      closeQuietly(plugin);
+    }
+  }
+
+  private static void closeQuietly(Plugin plugin) {
+    if (plugin instanceof AutoCloseable closeable) {
       try {
         closeable.close();
       } catch (Exception e) {
-        log.warn("Closing plugin {} failed", ((Plugin) closeable).typedName(), e);
+        log.warn("Closing plugin {} failed", plugin.typedName(), e);
       }
     }
+  }
+
+  /** How the plugin {@code name} was made, or {@code null} if this configuration has no such plugin. */
+  Origin origin(String name) {
+    return origins.get(name);
   }
 
   /** The scheduling profiles, in configuration order. */
@@ -243,8 +304,21 @@ public final class EndpointPickerConfig {
     private MetricsRecorder metrics = MetricsRecorder.noop();
     private ScheduledExecutorService scheduler;
     private boolean allowExperimentalPlugins;
+    private EndpointPickerConfig running;
 
     private Loader() {}
+
+    /**
+     * Reuse the plugins of {@code value}, a configuration this loader's settings loaded and that still runs: a plugin
+     * whose name, type, parameters and {@code apiVersion} dialect are unchanged (and whose plugins looked up by name
+     * are themselves reused) keeps its instance and state, such as a prefix index, instead of being created anew. See
+     * {@link EndpointPickerConfig#reused()} and {@link EndpointPickerConfig#retire}. Default: none, every plugin is
+     * created.
+     */
+    public Loader reusing(EndpointPickerConfig value) {
+      this.running = Objects.requireNonNull(value, "value");
+      return this;
+    }
 
     /**
      * Whether plugin types whose factory is {@linkplain dev.epp.api.PluginFactory#experimental() experimental} (llm-d's
@@ -320,7 +394,17 @@ public final class EndpointPickerConfig {
       } catch (IOException e) {
         throw new ConfigException(file + ": cannot read configuration: " + e.getMessage());
       }
-      return parse(utf8(bytes, file.toString()), file.toString());
+      return parse(bytes, file.toString());
+    }
+
+    /**
+     * Loads YAML that must be UTF-8 text, such as a file's content.
+     *
+     * @param source names the text in error messages, e.g. a file name
+     * @throws ConfigException if the bytes are not UTF-8 or the document is invalid
+     */
+    public EndpointPickerConfig parse(byte[] bytes, String source) {
+      return parse(utf8(bytes, source), source);
     }
 
     /** {@code bytes} decoded as UTF-8; the first byte that is not UTF-8 is a {@link ConfigException} locating it. */
@@ -358,7 +442,8 @@ public final class EndpointPickerConfig {
     }
 
     private ConfigBinder binder(String source) {
-      return new ConfigBinder(registry(), ticker, random, metrics, scheduler, source, allowExperimentalPlugins);
+      return new ConfigBinder(registry(), ticker, random, metrics, scheduler, source, allowExperimentalPlugins,
+          running);
     }
 
     private PluginRegistry registry() {

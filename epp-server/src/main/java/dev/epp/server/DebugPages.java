@@ -39,12 +39,14 @@ final class DebugPages {
   private static final JsonFactory FACTORY = new JsonFactory();
 
   private final EndpointPool pool;
-  private final EndpointPickerConfig config;
+  private final Supplier<EndpointPickerConfig> config;
   private final DecisionLog decisions;
   private final EppServerOptions options;
   private final Document page;
 
-  DebugPages(EndpointPool pool, EndpointPickerConfig config, DecisionLog decisions, EppServerOptions options) {
+  /** Pages over {@code pool} and the configuration {@code config} supplies (the one in use when a page is made). */
+  DebugPages(EndpointPool pool, Supplier<EndpointPickerConfig> config, DecisionLog decisions,
+      EppServerOptions options) {
     this.pool = pool;
     this.config = config;
     this.decisions = decisions;
@@ -129,6 +131,7 @@ final class DebugPages {
 
   /** {@code {"profileHandler", "profiles": [...], "plugins": [...], "featureGates", "parsers", ...}}. */
   private void config(JsonGenerator json) throws IOException {
+    EndpointPickerConfig config = this.config.get();
     json.writeStartObject();
     typedName(json, "profileHandler", config.profileHandler().typedName());
     json.writeArrayFieldStart("profiles");

@@ -9,6 +9,7 @@ import dev.epp.extproc.MalformedInput;
 import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsExporter;
 import dev.epp.metrics.scrape.MetricsScraper;
+import dev.epp.scheduler.ConfigException;
 import dev.epp.scheduler.DecisionLog;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
@@ -24,7 +25,9 @@ import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
@@ -61,6 +64,10 @@ import org.slf4j.LoggerFactory;
  * configuration and the last scheduling decisions at {@code /} (and {@code /ui}), and its data as JSON at
  * {@code /debug/pool}, {@code /debug/config} and {@code /debug/decisions} (see {@link DecisionLog} for which requests
  * are recorded).
+ *
+ * <p><b>Configuration reload.</b> With {@link Builder#watchConfigFile}, a changed configuration file is applied
+ * without a restart: ext_proc streams that open afterwards route with it, those in flight finish with the
+ * configuration they started with.
  *
  * <p><b>Connections.</b> The ext_proc port closes a connection that has had no stream for
  * {@link Builder#maxConnectionIdle} (GOAWAY, so a gateway reconnects when it needs to), pings a connection that has
@@ -127,7 +134,7 @@ public final class EppServer implements AutoCloseable {
 
   private enum State { NEW, STARTED, CLOSED }
 
-  private final EndpointPickerConfig config;
+  private volatile EndpointPickerConfig config;
   private final EndpointDiscovery discovery;
   private final EppServerOptions options;
 
@@ -138,7 +145,11 @@ public final class EppServer implements AutoCloseable {
   private State state = State.NEW;
   private boolean discoveryStarted;
   private MetricsScraper scraper;
-  private Director director;
+  private volatile Director director; // read once per ext_proc stream
+  private final ConfigSource watched; // null: the configuration is not reloaded
+  private final Object reloadLock = new Object(); // guards config, director, retiring and stopped against a reload
+  private final Deque<Retiring> retiring = new ArrayDeque<>();
+  private boolean stopped;
   private Server grpcServer;
   private ExtProcService extProc;
   private Server healthServer;
@@ -149,9 +160,18 @@ public final class EppServer implements AutoCloseable {
   private ScheduledExecutorService readinessTicker; // owned
   private final OpenTelemetrySdk openTelemetry; // owned; null: tracing off
 
+  /** The file the configuration is reloaded from, and the loader it is loaded with. */
+  private record ConfigSource(Path file, EndpointPickerConfig.Loader loader) {}
+
+  /** A director and configuration replaced by a reload, closed once no stream uses the director. */
+  private record Retiring(Director director, EndpointPickerConfig config, EndpointPickerConfig successor,
+      long deadlineNanos) {}
+
   private EppServer(EndpointPickerConfig config, EndpointDiscovery discovery, EppServerOptions options,
-      ScheduledExecutorService scheduler, LeaderElection leaderElection, OpenTelemetrySdk openTelemetry) {
+      ScheduledExecutorService scheduler, LeaderElection leaderElection, OpenTelemetrySdk openTelemetry,
+      ConfigSource watched) {
     this.config = config;
+    this.watched = watched;
     this.leaderElection = leaderElection;
     this.openTelemetry = openTelemetry;
     this.metrics = (EppMetrics) config.metrics();
@@ -194,16 +214,8 @@ public final class EppServer implements AutoCloseable {
           ? ServerTls.keyManager(o.certPath()) : null;
       ServerCredentials credentials = !o.secureServing() ? InsecureServerCredentials.create()
           : keyManager != null ? ServerTls.credentials(keyManager) : ServerTls.selfSigned();
-      Director.Builder directorBuilder = Director.builder(config, pool)
-          .objectives(o.objectives())
-          .modelRewrites(o.modelRewrites())
-          .stalenessThreshold(o.metricsStalenessThreshold())
-          .explainEveryRequest(o.emitEndpointScores())
-          .decisionLog(decisions);
-      if (openTelemetry != null) {
-        directorBuilder.openTelemetry(openTelemetry);
-      }
-      director = directorBuilder.build();
+      ConfigFileWatcher watcher = watched == null ? null : watcher();
+      director = director(config);
       scraper = scraper();
       try {
         discovery.start(pool);
@@ -225,7 +237,7 @@ public final class EppServer implements AutoCloseable {
       if (o.grpcStreamMetrics()) {
         metrics.enableGrpcStreamMetrics();
       }
-      ExtProcService.Builder extProcBuilder = ExtProcService.builder(director)
+      ExtProcService.Builder extProcBuilder = ExtProcService.builder(() -> director)
           .metrics(metrics)
           .maxRequestBodyBytes(o.maxRequestBodyBytes())
           .maxBufferedBodyBytes(o.maxBufferedBodyBytes())
@@ -255,7 +267,7 @@ public final class EppServer implements AutoCloseable {
           .directExecutor()
           .addService(health.service()), "gRPC health", o.healthPort());
       try {
-        DebugPages pages = new DebugPages(pool, config, decisions, o);
+        DebugPages pages = new DebugPages(pool, () -> config, decisions, o);
         exporter = MetricsExporter.start(new InetSocketAddress(o.metricsPort()), metrics.registry(),
             o.metricsBearerToken(), pages.routes(), DebugPages.WITHOUT_TOKEN);
       } catch (UncheckedIOException e) {
@@ -283,12 +295,27 @@ public final class EppServer implements AutoCloseable {
         ticks.add(ticker.scheduleWithFixedDelay(keyManager::reloadIfChanged, READINESS_TICK_MILLIS,
             READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS));
       }
+      if (watcher != null) {
+        ticks.add(ticker.scheduleWithFixedDelay(() -> {
+          try {
+            watcher.poll();
+            retireDrained();
+          } catch (RuntimeException e) { // a bug: keep watching
+            log.error("Reloading the configuration file {} failed", watched.file(), e);
+          }
+        }, READINESS_TICK_MILLIS, READINESS_TICK_MILLIS, TimeUnit.MILLISECONDS));
+      }
       return this;
     } catch (RuntimeException e) {
       stop(Duration.ZERO);
       state = State.CLOSED;
       throw e;
     }
+  }
+
+  /** The configuration new ext_proc streams route with: the one given, or the last one reloaded. */
+  public EndpointPickerConfig config() {
+    return config;
   }
 
   /** The server's settings. */
@@ -362,8 +389,14 @@ public final class EppServer implements AutoCloseable {
       }
     }
     health.drain();
-    if (director != null) {
-      director.close(); // requests waiting in flow control get rejected-shutting-down; routed ones drain
+    synchronized (reloadLock) {
+      stopped = true;
+      if (director != null) {
+        director.close(); // requests waiting in flow control get rejected-shutting-down; routed ones drain
+      }
+      for (Retiring old : retiring) {
+        old.director().close();
+      }
     }
     if (grpcServer != null) {
       grpcServer.shutdown();
@@ -391,10 +424,107 @@ public final class EppServer implements AutoCloseable {
     if (discoveryStarted) {
       discovery.close();
     }
-    config.close();
+    synchronized (reloadLock) {
+      for (Retiring old : retiring) {
+        old.config().retire(old.successor(), pool);
+      }
+      retiring.clear();
+      config.close();
+    }
     metrics.close();
     if (openTelemetry != null) {
       openTelemetry.close(); // exports the spans still batched
+    }
+  }
+
+  /** A director over the pool with {@code routing}'s plugins and the server's settings. */
+  private Director director(EndpointPickerConfig routing) {
+    Director.Builder builder = Director.builder(routing, pool)
+        .objectives(options.objectives())
+        .modelRewrites(options.modelRewrites())
+        .stalenessThreshold(options.metricsStalenessThreshold())
+        .explainEveryRequest(options.emitEndpointScores())
+        .decisionLog(decisions);
+    if (openTelemetry != null) {
+      builder.openTelemetry(openTelemetry);
+    }
+    return builder.build();
+  }
+
+  /** A watcher of the configuration file, from its content now. */
+  private ConfigFileWatcher watcher() {
+    try {
+      return new ConfigFileWatcher(watched.file(), ConfigFileWatcher.read(watched.file()), this::reload);
+    } catch (IOException e) {
+      throw new StartException("cannot read the configuration file " + watched.file() + " to watch it: "
+          + rootMessage(e), e);
+    }
+  }
+
+  /**
+   * Applies the configuration file's new content {@code bytes}: loads it reusing the running configuration's
+   * unchanged plugins, builds a director over the same pool and makes it the one new streams use; the replaced
+   * director and configuration retire when their streams have ended ({@link #retireDrained}). A file that does not
+   * load, or that changes what cannot change live, changes nothing.
+   */
+  private void reload(byte[] bytes) {
+    String source = watched.file().toString();
+    synchronized (reloadLock) {
+      if (stopped) {
+        return;
+      }
+      EndpointPickerConfig running = config;
+      EndpointPickerConfig next;
+      try {
+        next = watched.loader().reusing(running).parse(bytes, source);
+      } catch (ConfigException e) {
+        refuse(e.getMessage());
+        return;
+      }
+      String fixed = ConfigReload.unchangeable(running, next);
+      if (fixed != null) {
+        next.retire(running, pool);
+        refuse(source + ": " + fixed + " cannot change while the EPP runs; restart it to apply the file");
+        return;
+      }
+      Director replacement;
+      try {
+        replacement = director(next);
+      } catch (RuntimeException e) {
+        next.retire(running, pool);
+        refuse(source + ": " + e.getMessage());
+        return;
+      }
+      Director old = director;
+      director = replacement;
+      config = next;
+      retiring.add(new Retiring(old, running, next, System.nanoTime() + options.drainTimeout().toNanos()));
+      metrics.recordConfigReload(true);
+      log.info("Configuration reloaded from {}: {}", source, ConfigReload.changes(running, next));
+    }
+    retireDrained();
+  }
+
+  private void refuse(String message) {
+    metrics.recordConfigReload(false);
+    log.warn("Configuration reload refused, keeping the running configuration: {}", message);
+  }
+
+  /**
+   * Closes the replaced directors and retires their configurations, oldest first, once no ext_proc stream uses them
+   * (or the drain timeout has passed).
+   */
+  private void retireDrained() {
+    synchronized (reloadLock) {
+      while (!retiring.isEmpty() && !stopped) {
+        Retiring old = retiring.peekFirst();
+        if (extProc.streamsOn(old.director()) > 0 && System.nanoTime() - old.deadlineNanos() < 0) {
+          return;
+        }
+        retiring.removeFirst();
+        old.director().close();
+        old.config().retire(old.successor(), pool);
+      }
     }
   }
 
@@ -481,6 +611,7 @@ public final class EppServer implements AutoCloseable {
     private Duration keepAliveTime = DEFAULTS.keepAliveTime();
     private Duration keepAliveTimeout = DEFAULTS.keepAliveTimeout();
     private Duration drainTimeout = DEFAULTS.drainTimeout();
+    private ConfigSource watched;
     private boolean grpcStreamMetrics = DEFAULTS.grpcStreamMetrics();
     private ScheduledExecutorService scheduler;
     private LeaderElection leaderElection;
@@ -710,7 +841,7 @@ public final class EppServer implements AutoCloseable {
      * @throws IllegalArgumentException if {@link #maxBufferedBodyBytes} is smaller than {@link #maxRequestBodyBytes}
      */
     public EppServer build() {
-      return new EppServer(config, discovery, options(), scheduler, leaderElection, openTelemetry);
+      return new EppServer(config, discovery, options(), scheduler, leaderElection, openTelemetry, watched);
     }
 
     /**
@@ -741,6 +872,23 @@ public final class EppServer implements AutoCloseable {
      */
     public Builder openTelemetry(OpenTelemetrySdk value) {
       this.openTelemetry = Objects.requireNonNull(value, "openTelemetry");
+      return this;
+    }
+
+    /**
+     * Reloads the configuration when {@code file} changes, without a restart; default off. The file is read every
+     * second; new content is applied once two consecutive reads agree (through the path, so a Kubernetes ConfigMap
+     * volume's symlink swap is seen), loaded with {@code loader} (the loader the configuration was loaded with,
+     * which the server takes over) {@linkplain EndpointPickerConfig.Loader#reusing reusing} the running
+     * configuration's unchanged plugins and their state. New ext_proc streams route with the new configuration; those
+     * in flight finish with the one they started with, which is closed (with the plugins not reused) when they have
+     * ended or after the {@link #drainTimeout}. A file that does not load changes nothing: one WARN line with its
+     * {@code file:line: message}, counted in {@code llm_d_epp_config_reloads_total{result="failure"}} (applied ones
+     * in {@code result="success"}, each logged at INFO with what changed). The feature gates and the data-layer
+     * plugins (the scraping) cannot change live: a file changing them is refused the same way.
+     */
+    public Builder watchConfigFile(Path file, EndpointPickerConfig.Loader loader) {
+      this.watched = new ConfigSource(Objects.requireNonNull(file, "file"), Objects.requireNonNull(loader, "loader"));
       return this;
     }
 

@@ -617,7 +617,19 @@ class EppServerTest {
   }
 
   /** {@link #route(ManagedChannel)} with {@code prompt} as the user's message. */
-  private static String route(ManagedChannel channel, String prompt) throws Exception {
+  static String route(ManagedChannel channel, String prompt) throws Exception {
+    ProcessingResponse response = headersResponse(channel, prompt);
+    for (HeaderValueOption option
+        : response.getRequestHeaders().getResponse().getHeaderMutation().getSetHeadersList()) {
+      if (option.getHeader().getKey().equals("x-gateway-destination-endpoint")) {
+        return option.getHeader().getRawValue().toStringUtf8();
+      }
+    }
+    throw new AssertionError("no destination header in " + response);
+  }
+
+  /** Sends one chat request with {@code prompt} through ext_proc and returns the request-headers response. */
+  static ProcessingResponse headersResponse(ManagedChannel channel, String prompt) throws Exception {
     BlockingQueue<Object> responses = new LinkedBlockingQueue<>();
     StreamObserver<ProcessingRequest> requests = ExternalProcessorGrpc.newStub(channel)
         .withDeadlineAfter(20, TimeUnit.SECONDS)
@@ -654,23 +666,22 @@ class EppServerTest {
     if (!(first instanceof ProcessingResponse response) || !response.hasRequestHeaders()) {
       throw new AssertionError("expected a request-headers response, got " + first);
     }
-    for (HeaderValueOption option
-        : response.getRequestHeaders().getResponse().getHeaderMutation().getSetHeadersList()) {
-      if (option.getHeader().getKey().equals("x-gateway-destination-endpoint")) {
-        return option.getHeader().getRawValue().toStringUtf8();
-      }
-    }
-    throw new AssertionError("no destination header in " + response);
+    return response;
   }
 
   private static HeaderValue header(String key, String value) {
     return HeaderValue.newBuilder().setKey(key).setRawValue(ByteString.copyFromUtf8(value)).build();
   }
 
-  private static String metricsPage(int port) {
+  static String metricsPage(int port) {
+    return httpGet(port, "/metrics");
+  }
+
+  /** The body of {@code GET path} on the metrics port, which must answer 200. */
+  static String httpGet(int port, String path) {
     try {
       HttpResponse<String> response = HttpClient.newHttpClient().send(
-          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).timeout(DEADLINE).build(),
+          HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).timeout(DEADLINE).build(),
           HttpResponse.BodyHandlers.ofString());
       assertEquals(200, response.statusCode());
       return response.body();
@@ -743,7 +754,7 @@ class EppServerTest {
   }
 
   /** A loopback HTTP server publishing a minimal vLLM metrics page. */
-  private static final class ModelServer implements AutoCloseable {
+  static final class ModelServer implements AutoCloseable {
     private final HttpServer server;
     private final CountDownLatch released = new CountDownLatch(1);
     private volatile boolean hung;

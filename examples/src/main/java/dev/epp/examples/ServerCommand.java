@@ -112,6 +112,9 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       "ready when an endpoint has fresh metrics, or as soon as discovery has loaded (the Go EPP's rule)");
   private final Cli.Flag<Path> configFile = flags.path("config-file",
       "EndpointPickerConfig YAML file; without it and --config-text the default configuration");
+  private final Cli.Flag<Boolean> watchConfigFile = flags.bool("watch-config-file", false,
+      "re-read --config-file when it changes and apply it without a restart (unchanged plugins keep their state; "
+          + "a file that does not load changes nothing)");
   private final Cli.Flag<String> configText = flags.string("config-text", "",
       "EndpointPickerConfig YAML text");
   private final Cli.Flag<Boolean> allowExperimental = flags.bool("allow-experimental-plugins", false,
@@ -199,6 +202,9 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       if (configFile.isSet() && configText.isSet()) {
         throw new Cli.UsageException("--config-file and --config-text are mutually exclusive");
       }
+      if (watchConfigFile.get() && !configFile.isSet()) {
+        throw new Cli.UsageException("--watch-config-file needs --config-file");
+      }
       if (!scrapePath.get().startsWith("/")) {
         throw new Cli.UsageException("--model-server-metrics-path must start with '/'");
       }
@@ -224,6 +230,9 @@ final class ServerCommand extends LongRunningCommand<EppServer> {
       EppServer.Builder builder = configure(EppServer.builder(config, discovery), token);
       if (leaderElection.get()) {
         builder.leaderElection(leaderElection());
+      }
+      if (watchConfigFile.get()) {
+        builder.watchConfigFile(configFile.get(), loader);
       }
       if (traced != null) {
         builder.openTelemetry(Tracing.openTelemetry(traced));

@@ -71,7 +71,7 @@ class ServerCommandTest {
     for (String flag : List.of("--pool-name string", "--pool-namespace string", "--endpoints string",
         "--endpoints-file path", "--grpc-port int", "--grpc-health-port int", "--metrics-port int",
         "--metrics-endpoint-auth", "--secure-serving", "--cert-path path", "--health-checking", "--readiness",
-        "--config-file path", "--config-text string", "--refresh-metrics-interval duration",
+        "--config-file path", "--watch-config-file", "--config-text string", "--refresh-metrics-interval duration",
         "--refresh-prometheus-metrics-interval duration", "--metrics-staleness-threshold duration",
         "--model-server-metrics-scheme", "--model-server-metrics-path string", "--model-server-metrics-port int",
         "--model-server-metrics-https-insecure-skip-verify", "--max-request-body-bytes int",
@@ -101,6 +101,7 @@ class ServerCommandTest {
         "--grpc-max-connection-idle duration +.*\\(default 5m\\)",
         "--grpc-keepalive-time duration +.*\\(default 1m\\)",
         "--grpc-keepalive-timeout duration +.*\\(default 20s\\)",
+        "--watch-config-file +re-read --config-file when it changes .*\\(default false\\)",
         "--allow-experimental-plugins +.*\\(default false\\)", "--tracing +.*\\(default true\\)")) {
       assertTrue(help.lines().anyMatch(l -> l.matches("  " + line)), line + " in\n" + help);
     }
@@ -149,6 +150,10 @@ class ServerCommandTest {
         "--endpoints=10.0.0.1:8000", "--max-request-body-bytes=1000", "--max-buffered-body-bytes=999");
     assertUsage("server: --config-file and --config-text are mutually exclusive (see --help)",
         "--endpoints=10.0.0.1:8000", "--config-file=x", "--config-text=y");
+    assertUsage("server: --watch-config-file needs --config-file (see --help)",
+        "--endpoints=10.0.0.1:8000", "--watch-config-file");
+    assertUsage("server: --watch-config-file needs --config-file (see --help)",
+        "--endpoints=10.0.0.1:8000", "--config-text=y", "--watch-config-file");
     assertUsage("server: invalid --endpoints entry '10.0.0.1': expected ip:port ([ipv6]:port) (see --help)",
         "--endpoints=10.0.0.1");
     assertUsage("server: invalid --endpoints entry '999.1.1.1:80': '999.1.1.1' is not an IP address: an IPv4 or IPv6"

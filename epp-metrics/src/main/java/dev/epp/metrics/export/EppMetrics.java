@@ -185,6 +185,7 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   private final Gauge flowControlCapacityRequests;
   private final Gauge flowControlCapacityBytes;
   private final Counter tokenizationFailures;
+  private final Counter configReloads;
   private final Map<PrefixIndexSync, Counter> prefixIndexSync = new EnumMap<>(PrefixIndexSync.class);
 
   private volatile StreamMetrics streams;
@@ -344,6 +345,8 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
         "inference_pool", "priority");
     tokenizationFailures = counter("llm_d_epp_tokenization_failures_total",
         "Total number of requests a token producer could not tokenize", "plugin_name", "plugin_type", "reason");
+    configReloads = counter("llm_d_epp_config_reloads_total",
+        "Configuration file reloads, applied (success) or refused (failure) (this EPP's own metric)", "result");
     for (PrefixIndexSync sync : PrefixIndexSync.values()) {
       String name = sync.name().toLowerCase(Locale.ROOT);
       prefixIndexSync.put(sync, counter("llm_d_epp_prefix_index_sync_" + name + "_total",
@@ -772,8 +775,23 @@ public final class EppMetrics implements MetricsRecorder, AutoCloseable {
   }
 
   @Override
+  public void removePrefixIndexSize(LongSupplier size) {
+    prefixIndexSizes.remove(size);
+  }
+
+  @Override
+  public void recordConfigReload(boolean success) {
+    configReloads.labels(success ? "success" : "failure").inc();
+  }
+
+  @Override
   public void addKvCacheIndex(KvCacheIndexStats index) {
     kvCacheIndexes.add(Objects.requireNonNull(index, "index"));
+  }
+
+  @Override
+  public void removeKvCacheIndex(KvCacheIndexStats index) {
+    kvCacheIndexes.remove(index);
   }
 
   /**

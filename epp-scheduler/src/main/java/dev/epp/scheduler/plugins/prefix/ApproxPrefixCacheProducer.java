@@ -20,6 +20,7 @@ import dev.epp.api.scheduling.Candidates;
 import dev.epp.api.scheduling.ProfileResult;
 import dev.epp.api.scheduling.SchedulingResult;
 import java.util.List;
+import java.util.function.LongSupplier;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
@@ -59,7 +60,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * <p><b>Threading:</b> thread-safe; see {@link PrefixIndex} for the locking.
  */
 public final class ApproxPrefixCacheProducer
-    implements PrefixMatchProducer, PrepareData, PreRequest, EndpointStore.Listener {
+    implements PrefixMatchProducer, PrepareData, PreRequest, EndpointStore.Listener, AutoCloseable {
 
   /** The plugin type. */
   public static final String TYPE = "approx-prefix-cache-producer";
@@ -74,6 +75,7 @@ public final class ApproxPrefixCacheProducer
   private final PrefixCacheConfig config;
   private final PrefixIndex index = new PrefixIndex();
   private final MetricsRecorder metrics;
+  private final LongSupplier indexSize = index::size;
   private final List<InsertListener> listeners = new CopyOnWriteArrayList<>();
 
   /**
@@ -88,7 +90,13 @@ public final class ApproxPrefixCacheProducer
     this.matchKey = StateKey.of(TYPE + "/" + name, PrefixMatch.class);
     this.config = PrefixCacheConfig.parse(parameters, dialect);
     this.metrics = metrics;
-    metrics.addPrefixIndexSize(index::size);
+    metrics.addPrefixIndexSize(indexSize);
+  }
+
+  /** Stops reporting this producer's index size (a configuration reload replaced it). Idempotent. */
+  @Override
+  public void close() {
+    metrics.removePrefixIndexSize(indexSize);
   }
 
   @Override

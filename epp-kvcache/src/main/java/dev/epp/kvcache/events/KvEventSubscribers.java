@@ -57,6 +57,11 @@ public final class KvEventSubscribers implements AutoCloseable {
   static final long MAX_QUEUED_BYTES = 64L << 20;
   /** ZeroMQ's receive high-water mark per socket, in messages. */
   static final int RECEIVE_HIGH_WATER_MARK = 256;
+  /**
+   * How long a connection's ZeroMQ handshake may take before the socket drops it and connects again (ZeroMQ's
+   * default is 30 s, so a handshake that stalls would hold the pod's events back that long).
+   */
+  static final int HANDSHAKE_TIMEOUT_MILLIS = 2_000;
 
   private static final Logger log = LoggerFactory.getLogger(KvEventSubscribers.class);
   private static final Pattern RANK = Pattern.compile("-rank-(\\d{1,5})$");
@@ -284,6 +289,7 @@ public final class KvEventSubscribers implements AutoCloseable {
     ZMQ.Socket socket = context.createSocket(SocketType.SUB);
     socket.setLinger(0);
     socket.setRcvHWM(RECEIVE_HIGH_WATER_MARK);
+    socket.setHandshakeIvl(HANDSHAKE_TIMEOUT_MILLIS);
     socket.setMaxMsgSize(KvEventDecoder.MAX_PAYLOAD_BYTES);
     socket.setIPv6(url.startsWith("tcp://["));
     socket.subscribe(topicFilter);

@@ -101,7 +101,11 @@ public final class KubernetesLeaderElection implements AutoCloseable {
           log.info("No longer leading: this replica ({}) gave up or lost lease {}/{}", identity, namespace, leaseName);
           onLost.run();
         },
-        leader -> log.info("Lease {}/{} is held by {}", namespace, leaseName, leader));
+        leader -> {
+          if (leader != null && !leader.isEmpty()) { // fabric8 reports a released lease as a null leader
+            log.info("Lease {}/{} is held by {}", namespace, leaseName, leader);
+          }
+        });
     LeaderElectionConfig config = new LeaderElectionConfig(new LeaseLock(namespace, leaseName, identity),
         leaseDuration, renewDeadline, retryPeriod, callbacks, true, leaseName);
     campaign = client.leaderElector().withConfig(config).build().start();

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointMetrics;
 import dev.epp.scheduler.EndpointPool;
+import dev.epp.testkit.LogCapture;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;

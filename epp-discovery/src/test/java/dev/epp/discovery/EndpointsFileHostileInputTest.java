@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.epp.api.Endpoint;
 import dev.epp.api.EndpointStore;
 import dev.epp.scheduler.EndpointPool;
+import dev.epp.testkit.LogCapture;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;

@@ -10,6 +10,7 @@ import dev.epp.api.InferenceException;
 import dev.epp.api.MetricsRecorder;
 import dev.epp.api.TypedName;
 import dev.epp.scheduler.plugins.disagg.RoleFilter;
+import dev.epp.testkit.LogCapture;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;

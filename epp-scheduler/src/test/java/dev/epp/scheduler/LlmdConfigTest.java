@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.epp.api.Plugin;
+import dev.epp.testkit.LogCapture;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;

@@ -15,6 +15,7 @@ import dev.epp.api.TypedName;
 import dev.epp.api.requestcontrol.ParsedRequest;
 import dev.epp.api.requestcontrol.RequestParser;
 import dev.epp.api.requestcontrol.Usage;
+import dev.epp.testkit.LogCapture;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;

@@ -14,6 +14,7 @@ import dev.epp.metrics.export.EppMetrics;
 import dev.epp.scheduler.EndpointPickerConfig;
 import dev.epp.scheduler.plugins.prefix.ApproxPrefixCacheProducer;
 import dev.epp.server.EppServerTest.ModelServer;
+import dev.epp.testkit.LogCapture;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;

@@ -9,6 +9,7 @@ import dev.epp.api.EndpointMetrics;
 import dev.epp.api.EndpointStore;
 import dev.epp.api.Ticker;
 import dev.epp.scheduler.EndpointPool;
+import dev.epp.testkit.LogCapture;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetAddress;

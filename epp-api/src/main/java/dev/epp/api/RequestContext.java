@@ -13,7 +13,7 @@ import java.util.Objects;
  */
 public final class RequestContext {
 
-  private final InferenceRequest request;
+  private InferenceRequest request;
   private static final StateKey<?>[] NO_KEYS = {};
   private static final Object[] NO_VALUES = {};
 
@@ -25,9 +25,26 @@ public final class RequestContext {
     this.request = Objects.requireNonNull(request, "request");
   }
 
-  /** The request being routed. */
+  /**
+   * The request being routed. Once it is routed (after the pre-request hooks), its body's
+   * {@link RequestBody#prompt() prompt} is empty: see {@link #releasePrompt()}.
+   */
   public InferenceRequest request() {
     return request;
+  }
+
+  /**
+   * Drops the request's prompt, keeping the rest of its body: afterwards {@code request().body().prompt()} is empty.
+   * The Director calls this once a request is routed, so that a request in flight (for minutes, with a long prompt)
+   * holds none of its prompt; scheduling plugins and pre-request hooks see the prompt, response hooks do not.
+   */
+  public void releasePrompt() {
+    RequestBody body = request.body();
+    if (!body.prompt().isEmpty()) {
+      request = new InferenceRequest(request.requestId(), request.incomingModel(), request.targetModel(),
+          request.headers(), new RequestBody(body.api(), body.stream(), body.cacheSalt(), ""), request.priority(),
+          request.sizeBytes());
+    }
   }
 
   /** The value stored under {@code key}, or {@code null} if none. */

@@ -37,6 +37,8 @@ import org.openjdk.jmh.annotations.Warmup;
  * scoring. {@code tracing=on} traces every request (sampler {@code always_on}, batch span processor, an exporter that
  * drops the spans): the cost of the {@code gateway.request_orchestration} span, its plugin events and the
  * {@code traceparent} header; {@code off} is the default, untraced Director.
+ * {@code bodyBytes} sets the request's size: {@code small} is the 800-character chat request, a number an agent's
+ * chat request of that many bytes ({@link Workloads#chatRequest(int)}; 400000 is about 100k tokens).
  * {@code decisionLog} measures the {@link DecisionLog}'s cost: {@code off} (none), {@code on} (as
  * {@code EppServer} runs it: one request explained and recorded per 100 ms) and {@code every} (every request explained
  * and recorded, what sampling avoids).
@@ -69,6 +71,10 @@ public class DirectorBenchmark {
   @Param({"off", "on", "every"})
   public String decisionLog;
 
+  /** The request body: {@code small}, or its size in bytes. */
+  @Param({"small", "4000", "64000", "400000", "4000000"})
+  public String bodyBytes;
+
   private Director director;
   private byte[] request;
   private byte[] response;
@@ -92,7 +98,7 @@ public class DirectorBenchmark {
       default -> throw new IllegalArgumentException("decisionLog " + decisionLog);
     }
     director = builder.build();
-    request = Workloads.chatRequest();
+    request = bodyBytes.equals("small") ? Workloads.chatRequest() : Workloads.chatRequest(Integer.parseInt(bodyBytes));
     response = Workloads.chatResponse();
   }
 

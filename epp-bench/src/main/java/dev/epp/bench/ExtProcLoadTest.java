@@ -12,9 +12,13 @@ import java.util.concurrent.atomic.AtomicLong;
  * turns in one-second slices for {@code --seconds} each, so that a shared machine's changing load falls on all three
  * alike. Prints each one's throughput, latency percentiles and process CPU time per exchange (client and server
  * together, so the EPP's share is its difference from a baseline), then the EPP's ratios to {@code replay}. With
- * {@code --concurrency 1} it measures sequential round trips.
+ * {@code --concurrency 1} it measures sequential round trips. {@code --body-bytes N} sends an agent's chat request of
+ * N bytes ({@link Workloads#chatRequest(int)}, in chunks of {@value LoopbackEpp#CHUNK_BYTES} bytes as Envoy sends
+ * them) instead of the 800-character one; {@code --config} picks the EPP's configuration ({@code default},
+ * {@code optimized}; see {@link Workloads#config}).
  *
  * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ExtProcLoadTest --seconds 10 --concurrency 16}
+ * or, for 100k-token prompts, {@code ... --concurrency 16 --body-bytes 400000 --config optimized}
  */
 public final class ExtProcLoadTest {
 
@@ -29,10 +33,14 @@ public final class ExtProcLoadTest {
   public static void main(String[] args) throws Exception {
     int seconds = 10;
     int concurrency = 64;
+    byte[] body = Workloads.chatRequest();
+    String config = "default";
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--seconds" -> seconds = Integer.parseInt(args[i + 1]);
         case "--concurrency" -> concurrency = Integer.parseInt(args[i + 1]);
+        case "--body-bytes" -> body = Workloads.chatRequest(Integer.parseInt(args[i + 1]));
+        case "--config" -> config = args[i + 1];
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
@@ -40,7 +48,7 @@ public final class ExtProcLoadTest {
     Result[] results = new Result[PROCESSORS.length];
     try {
       for (int p = 0; p < PROCESSORS.length; p++) {
-        servers[p] = new LoopbackEpp(PROCESSORS[p]);
+        servers[p] = new LoopbackEpp(PROCESSORS[p], config, body);
         results[p] = new Result();
       }
       for (int slice = 0; slice < WARM_UP_SLICES + seconds; slice++) {
@@ -56,6 +64,7 @@ public final class ExtProcLoadTest {
         }
       }
     }
+    System.out.printf("%d-byte chat requests, configuration %s%n", body.length, config);
     for (int p = 0; p < PROCESSORS.length; p++) {
       Result r = results[p];
       System.out.printf("%-6s concurrency %d: %,.0f requests/s, p50 %.3f ms, p99 %.3f ms, max %.3f ms, "

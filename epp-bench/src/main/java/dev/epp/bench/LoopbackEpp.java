@@ -6,7 +6,6 @@ import dev.epp.extproc.ExtProcService;
 import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsRegistry;
 import dev.epp.scheduler.Director;
-import dev.epp.scheduler.EndpointPickerConfig;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
 import io.envoyproxy.envoy.service.ext_proc.v3.BodyResponse;
@@ -15,7 +14,6 @@ import io.envoyproxy.envoy.service.ext_proc.v3.HeadersResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpBody;
 import io.envoyproxy.envoy.service.ext_proc.v3.HttpHeaders;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
-import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest.RequestCase;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.grpc.BindableService;
 import io.grpc.ManagedChannel;
@@ -27,30 +25,41 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * An ext_proc server on loopback (the EPP with the default configuration over a 100-pod pool, or a baseline answering
- * the same messages with the EPP's recorded answers or with empty ones) and a client that sends one full request:
- * request headers, a chat body, response headers and a JSON response body with usage.
+ * An ext_proc server on loopback (the EPP with a configuration of {@link Workloads#config} over a 100-pod pool, or a
+ * baseline answering the same messages with the EPP's recorded answers or with empty ones) and a client that sends
+ * one full request as Envoy sends it: request headers, a chat body in chunks of at most {@value #CHUNK_BYTES} bytes,
+ * response headers and a JSON response body with usage.
  */
 final class LoopbackEpp implements AutoCloseable {
 
-  private static final List<ProcessingRequest> REQUEST = fullRequest();
+  /** The largest request body chunk sent, as Envoy's buffers hand them to ext_proc. */
+  static final int CHUNK_BYTES = 62_000;
 
+  private final List<ProcessingRequest> request;
   private final Server server;
   private final ManagedChannel channel;
   private final ExternalProcessorGrpc.ExternalProcessorStub stub;
 
-  /** Starts {@code processor}: {@code epp}, {@code replay} or {@code noop}. */
+  /** Starts {@code processor} ({@code epp}, {@code replay} or {@code noop}) for the small chat request. */
   LoopbackEpp(String processor) {
+    this(processor, "default", Workloads.chatRequest());
+  }
+
+  /**
+   * Starts {@code processor} ({@code epp}, {@code replay} or {@code noop}), the EPP with configuration {@code config},
+   * for requests with {@code body}.
+   */
+  LoopbackEpp(String processor, String config, byte[] body) {
+    request = fullRequest(body);
     BindableService service = switch (processor) {
-      case "epp" -> epp();
-      case "replay" -> new ReplayProcessor(recordedAnswers());
+      case "epp" -> epp(config);
+      case "replay" -> new ReplayProcessor(recordedAnswers(config, request));
       case "noop" -> new NoopProcessor();
       default -> throw new IllegalArgumentException("unknown processor " + processor);
     };
@@ -68,10 +77,9 @@ final class LoopbackEpp implements AutoCloseable {
     stub = ExternalProcessorGrpc.newStub(channel);
   }
 
-  private static ExtProcService epp() {
+  private static ExtProcService epp(String config) {
     MetricsRecorder metrics = EppMetrics.create(MetricsRegistry.create());
-    Director director =
-        Director.builder(EndpointPickerConfig.loader().metrics(metrics).defaults(), Workloads.pool(100)).build();
+    Director director = Director.builder(Workloads.config(config, metrics), Workloads.pool(100)).build();
     return ExtProcService.builder(director).build();
   }
 
@@ -96,7 +104,7 @@ final class LoopbackEpp implements AutoCloseable {
         done.complete(responses);
       }
     });
-    REQUEST.forEach(requests::onNext);
+    request.forEach(requests::onNext);
     requests.onCompleted();
     return done;
   }
@@ -116,26 +124,35 @@ final class LoopbackEpp implements AutoCloseable {
     server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
   }
 
-  private static List<ProcessingRequest> fullRequest() {
+  /**
+   * A full request with {@code body} as Envoy sends it: request headers, body chunks, response headers and a JSON
+   * response body with usage.
+   */
+  static List<ProcessingRequest> fullRequest(byte[] body) {
     HeaderMap.Builder headers = HeaderMap.newBuilder();
     Map.of(":path", "/v1/chat/completions", ":method", "POST", "content-type", "application/json",
-            "x-request-id", "bench-request")
+            "content-length", Integer.toString(body.length), "x-request-id", "bench-request")
         .forEach((k, v) -> headers.addHeaders(HeaderValue.newBuilder().setKey(k).setRawValue(ByteString.copyFromUtf8(v))));
     HeaderMap.Builder responseHeaders = HeaderMap.newBuilder()
         .addHeaders(HeaderValue.newBuilder().setKey("content-type").setRawValue(ByteString.copyFromUtf8("application/json")));
-    return List.of(
-        ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(headers)).build(),
-        ProcessingRequest.newBuilder().setRequestBody(
-            HttpBody.newBuilder().setBody(ByteString.copyFrom(Workloads.chatRequest())).setEndOfStream(true)).build(),
-        ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder().setHeaders(responseHeaders)).build(),
-        ProcessingRequest.newBuilder().setResponseBody(
-            HttpBody.newBuilder().setBody(ByteString.copyFrom(Workloads.chatResponse())).setEndOfStream(true)).build());
+    List<ProcessingRequest> messages = new ArrayList<>();
+    messages.add(ProcessingRequest.newBuilder().setRequestHeaders(HttpHeaders.newBuilder().setHeaders(headers)).build());
+    ByteString bytes = ByteString.copyFrom(body);
+    for (int offset = 0; offset < body.length; offset += CHUNK_BYTES) {
+      int end = Math.min(body.length, offset + CHUNK_BYTES);
+      messages.add(ProcessingRequest.newBuilder().setRequestBody(
+          HttpBody.newBuilder().setBody(bytes.substring(offset, end)).setEndOfStream(end == body.length)).build());
+    }
+    messages.add(ProcessingRequest.newBuilder().setResponseHeaders(HttpHeaders.newBuilder().setHeaders(responseHeaders)).build());
+    messages.add(ProcessingRequest.newBuilder().setResponseBody(
+        HttpBody.newBuilder().setBody(ByteString.copyFrom(Workloads.chatResponse())).setEndOfStream(true)).build());
+    return List.copyOf(messages);
   }
 
-  /** The EPP's answers to {@link #REQUEST}, by the kind of message that caused them. */
-  private static Map<RequestCase, List<ProcessingResponse>> recordedAnswers() {
-    ExtProcService epp = epp();
-    Map<RequestCase, List<ProcessingResponse>> answers = new EnumMap<>(RequestCase.class);
+  /** The EPP's answers to each message of {@code request}, in order. */
+  private static List<List<ProcessingResponse>> recordedAnswers(String config, List<ProcessingRequest> request) {
+    ExtProcService epp = epp(config);
+    List<List<ProcessingResponse>> answers = new ArrayList<>();
     List<ProcessingResponse> sent = new ArrayList<>();
     StreamObserver<ProcessingRequest> stream = epp.process(new StreamObserver<>() {
       @Override
@@ -149,9 +166,9 @@ final class LoopbackEpp implements AutoCloseable {
       @Override
       public void onCompleted() {}
     });
-    for (ProcessingRequest request : REQUEST) {
-      stream.onNext(request);
-      answers.put(request.getRequestCase(), List.copyOf(sent));
+    for (ProcessingRequest message : request) {
+      stream.onNext(message);
+      answers.add(List.copyOf(sent));
       sent.clear();
     }
     stream.onCompleted();
@@ -161,18 +178,20 @@ final class LoopbackEpp implements AutoCloseable {
 
   /** Answers every message with the EPP's recorded answer to it: the same bytes on the wire, without the work. */
   private static final class ReplayProcessor extends ExternalProcessorGrpc.ExternalProcessorImplBase {
-    private final Map<RequestCase, List<ProcessingResponse>> answers;
+    private final List<List<ProcessingResponse>> answers;
 
-    ReplayProcessor(Map<RequestCase, List<ProcessingResponse>> answers) {
+    ReplayProcessor(List<List<ProcessingResponse>> answers) {
       this.answers = answers;
     }
 
     @Override
     public StreamObserver<ProcessingRequest> process(StreamObserver<ProcessingResponse> out) {
       return new StreamObserver<>() {
+        private int received;
+
         @Override
         public void onNext(ProcessingRequest request) {
-          answers.getOrDefault(request.getRequestCase(), List.of()).forEach(out::onNext);
+          answers.get(received++).forEach(out::onNext);
         }
 
         @Override
@@ -197,8 +216,10 @@ final class LoopbackEpp implements AutoCloseable {
           switch (request.getRequestCase()) {
             case REQUEST_HEADERS -> { } // answered with the body, as the EPP does
             case REQUEST_BODY -> {
-              out.onNext(response.setRequestHeaders(HeadersResponse.getDefaultInstance()).build());
-              out.onNext(ProcessingResponse.newBuilder().setRequestBody(BodyResponse.getDefaultInstance()).build());
+              if (request.getRequestBody().getEndOfStream()) {
+                out.onNext(response.setRequestHeaders(HeadersResponse.getDefaultInstance()).build());
+                out.onNext(ProcessingResponse.newBuilder().setRequestBody(BodyResponse.getDefaultInstance()).build());
+              }
             }
             case RESPONSE_HEADERS -> out.onNext(response.setResponseHeaders(HeadersResponse.getDefaultInstance()).build());
             case RESPONSE_BODY -> out.onNext(response.setResponseBody(BodyResponse.getDefaultInstance()).build());

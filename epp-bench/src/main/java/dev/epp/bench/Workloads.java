@@ -97,6 +97,30 @@ final class Workloads {
     return chatBody("llama", "You are a helpful assistant.", text(800, 3));
   }
 
+  /**
+   * An agent's chat request of exactly {@code bodyBytes} bytes (at least 200): a system prompt, then user, assistant and
+   * tool messages of about 4,000 characters each, as a long agentic conversation is, with the JSON escapes
+   * ({@code \\n}, {@code \\"}) such text carries. At four characters per token, 400,000 bytes are about 100k tokens.
+   */
+  static byte[] chatRequest(int bodyBytes) {
+    String[] roles = {"user", "assistant", "tool"};
+    StringBuilder json = new StringBuilder(bodyBytes + 64)
+        .append("{\"model\":\"llama\",\"stream\":false,\"max_tokens\":128,\"messages\":[")
+        .append("{\"role\":\"system\",\"content\":\"You are a coding agent. Use the tools.\"}");
+    int turn = 0;
+    for (; bodyBytes - json.length() > 8_200; turn++) {
+      json.append(",{\"role\":\"").append(roles[turn % roles.length]).append("\",\"content\":\"")
+          .append(text(4_000, turn).replace("pod ", "\\\"pod\\\"\\n")).append("\"}");
+    }
+    json.append(",{\"role\":\"user\",\"content\":\"");
+    String end = "\"}]}";
+    int room = bodyBytes - json.length() - end.length();
+    if (room < 1) {
+      throw new IllegalArgumentException("a chat request of " + bodyBytes + " bytes cannot be built");
+    }
+    return json.append(text(room, turn)).append(end).toString().getBytes(StandardCharsets.UTF_8);
+  }
+
   /** A non-streamed chat completion answering {@link #chatRequest()}, with usage. */
   static byte[] chatResponse() {
     return ("{\"object\":\"chat.completion\",\"choices\":[{\"message\":{\"role\":\"assistant\","

@@ -75,7 +75,9 @@ import java.util.concurrent.ThreadLocalRandom;
  *       (llm-d's conditional decode) with {@code PRECONDITION_FAILED} (412) when the primary endpoint holds none of
  *       its prompt's prefix by the {@code approx-prefix-cache-producer}; run pre-request hooks, which may add
  *       {@linkplain Routing#upstreamHeaders() upstream headers};
- *   <li>re-serialise the body only if the model was rewritten.
+ *   <li>re-serialise the body only if the model was rewritten;
+ *   <li>drop the prompt from the request ({@link RequestContext#releasePrompt()}): a routed request in flight holds
+ *       no copy of its prompt, only the body in {@link Routing#body()} until the gateway releases it.
  * </ol>
  *
  * <p><b>Metrics.</b> The director records each request's lifecycle through the configuration's
@@ -549,6 +551,7 @@ public final class Director {
         routing.body().length);
     metrics.requestStarted(request.incomingModel(), request.targetModel(), fairness, request.priority());
     routing.start();
+    context.releasePrompt();
     return routing;
   }
 

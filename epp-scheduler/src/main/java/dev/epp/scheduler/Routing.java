@@ -17,11 +17,13 @@ import java.util.Optional;
  */
 public final class Routing {
 
+  private static final byte[] EMPTY = {};
+
   private final RequestContext context;
   private final RequestParser parser;
   private final SchedulingResult result;
   private final List<Endpoint> targets;
-  private final byte[] body;
+  private byte[] body;
   private final boolean bodyChanged;
   private InferenceResponse response;
   private final long receivedNanos;
@@ -93,9 +95,20 @@ public final class Routing {
     return UpstreamHeaders.of(context);
   }
 
-  /** The body to forward upstream: the client's, or re-serialised with the rewritten model. Do not modify. */
+  /**
+   * The body to forward upstream: the client's, or re-serialised with the rewritten model; empty after
+   * {@link #releaseBody()}. Do not modify.
+   */
   public byte[] body() {
     return body;
+  }
+
+  /**
+   * Drops this routing's reference to the body, once the gateway has sent it upstream, so that a request in flight
+   * does not hold it; {@link #body()} is empty afterwards. {@link #bodyChanged()} keeps its value.
+   */
+  public void releaseBody() {
+    body = EMPTY;
   }
 
   /**

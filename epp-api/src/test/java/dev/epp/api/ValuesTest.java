@@ -69,4 +69,18 @@ class ValuesTest {
     assertEquals("my-queue/queue-scorer", new TypedName("queue-scorer", "my-queue").toString());
     assertEquals(TypedName.of("x"), new TypedName("x", "x"));
   }
+
+  @Test
+  void releasingThePromptKeepsTheRestOfTheRequestAndItsState() {
+    StateKey<String> key = StateKey.of("test", String.class);
+    InferenceRequest request = InferenceRequest.builder().requestId("r").model("m").targetModel("t")
+        .headers(Map.of("h", "v")).body(new RequestBody(RequestBody.Api.CHAT_COMPLETIONS, true, "salt", "[{}]"))
+        .priority(-1).sizeBytes(42).build();
+    RequestContext context = new RequestContext(request);
+    context.put(key, "kept");
+    context.releasePrompt();
+    assertEquals(new InferenceRequest("r", "m", "t", Map.of("h", "v"),
+        new RequestBody(RequestBody.Api.CHAT_COMPLETIONS, true, "salt", ""), -1, 42), context.request());
+    assertEquals("kept", context.get(key));
+  }
 }

@@ -31,15 +31,17 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * An open-loop load test of the whole EPP server ({@link EppServer} over 100 endpoints, in a child JVM) with long
  * prompts, measuring what the EPP process costs: starts {@code --rate} requests per second for {@code --seconds}
- * (after {@code --warmup} seconds), each sent as Envoy sends it (request headers, then the chat body of
+ * (after {@code --warmup} seconds rising to that rate), each sent as Envoy sends it (request headers, then the chat body of
  * {@code --body-bytes} in chunks of {@value LoopbackEpp#CHUNK_BYTES} bytes), holds each routed request open for
  * {@code --hold-ms} (the model server's prefill and decode, during which the EPP still tracks the request), then sends
  * its response. Prints the routing latency (first message sent to the routed request's last body chunk received), the
  * child's CPU (cores, and per request) and its resident memory (peak, and at the end). ext_proc runs over TLS with
- * the server's self-signed certificate, as by default, unless {@code --tls false}.
+ * the server's self-signed certificate, as by default, unless {@code --tls false}, over {@code --connections}
+ * HTTP/2 connections (default 2: Envoy opens one per worker thread, and runs a worker per core).
  *
  * <p>The endpoints' metrics are not scraped (nothing serves them), so every endpoint looks idle: this measures the
- * request path's cost, not routing quality. The child runs with {@code --xmx} (default 512m).
+ * request path's cost, not routing quality. The child runs with {@code --xmx} (default 512m) and each
+ * {@code --jvm-option}.
  *
  * <p>Run: {@code java -cp epp-bench/target/benchmarks.jar dev.epp.bench.ExtProcRateTest --body-bytes 4000000 --rate 10
  * --seconds 30 --hold-ms 10000}
@@ -64,6 +66,8 @@ public final class ExtProcRateTest {
     String config = "default";
     String xmx = "512m";
     boolean tls = true;
+    int connections = 2;
+    List<String> jvmOptions = new ArrayList<>();
     for (int i = 0; i + 1 < args.length; i += 2) {
       switch (args[i]) {
         case "--body-bytes" -> bodyBytes = Integer.parseInt(args[i + 1]);
@@ -74,18 +78,28 @@ public final class ExtProcRateTest {
         case "--config" -> config = args[i + 1];
         case "--xmx" -> xmx = args[i + 1];
         case "--tls" -> tls = Boolean.parseBoolean(args[i + 1]);
+        case "--connections" -> connections = Integer.parseInt(args[i + 1]);
+        case "--jvm-option" -> jvmOptions.add(args[i + 1]);
         default -> throw new IllegalArgumentException("unknown flag " + args[i]);
       }
     }
     String java = ProcessHandle.current().info().command().orElse("java");
-    Process child = new ProcessBuilder(java, "-Xmx" + xmx, "-XX:+ExitOnOutOfMemoryError",
-        "-Dorg.slf4j.simpleLogger.defaultLogLevel=error", "-cp",
-        System.getProperty("java.class.path"), ExtProcRateTest.class.getName(), "--serve", config, Boolean.toString(tls))
-        .redirectError(ProcessBuilder.Redirect.INHERIT)
-        .start();
+    List<String> command = new ArrayList<>(List.of(java, "-Xmx" + xmx, "-XX:+ExitOnOutOfMemoryError",
+        "-Dorg.slf4j.simpleLogger.defaultLogLevel=error"));
+    command.addAll(jvmOptions);
+    command.addAll(List.of("-cp", System.getProperty("java.class.path"), ExtProcRateTest.class.getName(), "--serve",
+        config, Boolean.toString(tls)));
+    Process child = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.INHERIT).start();
     try {
       BufferedReader lines = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
-      int port = Integer.parseInt(lines.readLine().trim());
+      String line;
+      do { // the JVM may print lines of its own first (e.g. a flight recording starting)
+        line = lines.readLine();
+        if (line == null) {
+          throw new IllegalStateException("the EPP exited before it listened");
+        }
+      } while (!line.startsWith("port "));
+      int port = Integer.parseInt(line.substring("port ".length()).trim());
       List<ProcessingRequest> request = LoopbackEpp.fullRequest(Workloads.chatRequest(bodyBytes));
       NettyChannelBuilder builder = NettyChannelBuilder.forAddress("127.0.0.1", port);
       if (tls) { // the server's self-signed certificate, as Envoy is configured to accept it
@@ -93,10 +107,17 @@ public final class ExtProcRateTest {
       } else {
         builder.usePlaintext();
       }
-      ManagedChannel channel = builder.build();
+      List<ManagedChannel> channels = new ArrayList<>();
       try {
-        Load load = new Load(ExternalProcessorGrpc.newStub(channel), request, holdMs);
-        load.run(rate, warmup, null);
+        List<ExternalProcessorGrpc.ExternalProcessorStub> stubs = new ArrayList<>();
+        for (int i = 0; i < connections; i++) {
+          channels.add(builder.build());
+          stubs.add(ExternalProcessorGrpc.newStub(channels.get(i)));
+        }
+        Load load = new Load(stubs, request, holdMs);
+        for (int step : new int[] {10, 3, 1}) { // a cold JIT would fall behind the full rate at once
+          load.run(Math.max(1, rate / step), Math.max(1, warmup / 3), null);
+        }
         long pid = child.pid();
         Usage before = Usage.of(pid);
         Result result = new Result();
@@ -116,7 +137,9 @@ public final class ExtProcRateTest {
         System.out.printf("EPP process: %.3f cores, %.0f µs CPU per request; resident memory peak %d MiB, now %d MiB%n",
             cores, cores * 1e6 / rate, after.peakRssKib / 1024, after.rssKib / 1024);
       } finally {
-        channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        for (ManagedChannel channel : channels) {
+          channel.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        }
       }
     } finally {
       if (child.isAlive()) {
@@ -145,7 +168,7 @@ public final class ExtProcRateTest {
         .refreshMetricsInterval(Duration.ofHours(1))
         .build();
     server.start();
-    System.out.println(server.grpcPort());
+    System.out.println("port " + server.grpcPort());
     System.out.flush();
     try {
       while (System.in.read() >= 0) {
@@ -158,7 +181,7 @@ public final class ExtProcRateTest {
 
   /** Starts requests at a fixed rate and completes each after its hold time. */
   private static final class Load {
-    private final ExternalProcessorGrpc.ExternalProcessorStub stub;
+    private final List<ExternalProcessorGrpc.ExternalProcessorStub> stubs;
     private final List<ProcessingRequest> request;
     private final int bodyMessages;
     private final int holdMs;
@@ -170,8 +193,10 @@ public final class ExtProcRateTest {
     private final AtomicInteger open = new AtomicInteger();
     private final AtomicLong failed = new AtomicLong();
 
-    Load(ExternalProcessorGrpc.ExternalProcessorStub stub, List<ProcessingRequest> request, int holdMs) {
-      this.stub = stub;
+    private int sent;
+
+    Load(List<ExternalProcessorGrpc.ExternalProcessorStub> stubs, List<ProcessingRequest> request, int holdMs) {
+      this.stubs = stubs;
       this.request = request;
       this.bodyMessages = (int) request.stream().filter(ProcessingRequest::hasRequestBody).count();
       this.holdMs = holdMs;
@@ -208,7 +233,7 @@ public final class ExtProcRateTest {
       }
 
       synchronized void start() {
-        requests = stub.process(this);
+        requests = stubs.get(sent++ % stubs.size()).process(this);
         request.subList(0, 1 + bodyMessages).forEach(requests::onNext);
       }
 

@@ -22,9 +22,9 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * The two parsers on the hot paths: an OpenAI chat body (1 KB, 32 KB, 256 KB, prompt-dominated) read by
- * {@code openai-parser}, and a realistic 51 KB vLLM {@code /metrics} page read by the vLLM engine mapping. Divide the
- * input size by the time per operation for throughput.
+ * The two parsers on the hot paths: an agent's OpenAI chat body ({@link Workloads#chatRequest(int)}: 1 KB to 400 KB,
+ * about 100k tokens) read by {@code openai-parser}, and a realistic 51 KB vLLM {@code /metrics} page read by the vLLM
+ * engine mapping. Divide the input size by the time per operation for throughput.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar ParseBenchmark -prof gc}
  */
@@ -36,8 +36,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(1)
 public class ParseBenchmark {
 
-  /** Request body size in bytes (approximately). */
-  @Param({"1024", "32768", "262144"})
+  /** Request body size in bytes. */
+  @Param({"1024", "4096", "32768", "262144", "400000"})
   public int bodyBytes;
 
   private final OpenAiParser parser = new OpenAiParser(OpenAiParser.TYPE);
@@ -49,7 +49,7 @@ public class ParseBenchmark {
   /** Builds the body and loads the page. */
   @Setup
   public void setUp() {
-    body = Workloads.chatBody("llama", "You are a helpful assistant.", Workloads.text(bodyBytes - 160, 1));
+    body = Workloads.chatRequest(bodyBytes);
     try (InputStream in = ParseBenchmark.class.getResourceAsStream("vllm-metrics.txt")) {
       page = in.readAllBytes();
     } catch (IOException e) {

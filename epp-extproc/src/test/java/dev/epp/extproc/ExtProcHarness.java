@@ -12,6 +12,7 @@ import dev.epp.metrics.export.EppMetrics;
 import dev.epp.metrics.export.MetricsRegistry;
 import dev.epp.scheduler.Director;
 import dev.epp.scheduler.EndpointPickerConfig;
+import dev.epp.scheduler.PluginRegistry;
 import dev.epp.scheduler.EndpointPool;
 import io.envoyproxy.envoy.config.core.v3.HeaderMap;
 import io.envoyproxy.envoy.config.core.v3.HeaderValue;
@@ -97,7 +98,18 @@ final class ExtProcHarness implements AutoCloseable {
   /** A harness whose director and service have the given settings on top of the harness's. */
   ExtProcHarness(String config, UnaryOperator<Director.Builder> directorSettings,
       UnaryOperator<ExtProcService.Builder> settings) {
-    EndpointPickerConfig parsed = EndpointPickerConfig.loader().metrics(metrics).parse(config, "test.yaml");
+    this(config, PluginRegistry.defaultRegistry(), directorSettings, settings);
+  }
+
+  /** A harness whose configuration's plugins come from {@code registry}. */
+  ExtProcHarness(String config, PluginRegistry registry) {
+    this(config, registry, UnaryOperator.identity(), UnaryOperator.identity());
+  }
+
+  private ExtProcHarness(String config, PluginRegistry registry, UnaryOperator<Director.Builder> directorSettings,
+      UnaryOperator<ExtProcService.Builder> settings) {
+    EndpointPickerConfig parsed =
+        EndpointPickerConfig.loader().registry(registry).metrics(metrics).parse(config, "test.yaml");
     director = directorSettings.apply(Director.builder(parsed, pool)
         .objectives(OBJECTIVES)
         .modelRewrites(REWRITES))

@@ -8,23 +8,37 @@ import static dev.epp.extproc.ExtProcHarness.requestHeaders;
 import static dev.epp.extproc.ExtProcHarness.responseBody;
 import static dev.epp.extproc.ExtProcHarness.responseHeaders;
 import static dev.epp.extproc.ExtProcHarness.withSubset;
+import static org.awaitility.Awaitility.await;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.epp.api.Plugin;
+import dev.epp.api.PluginFactory;
+import dev.epp.api.PluginHandle;
+import dev.epp.api.PluginSpec;
+import dev.epp.api.TypedName;
+import dev.epp.api.requestcontrol.ParsedRequest;
+import dev.epp.api.requestcontrol.RequestParser;
+import dev.epp.api.requestcontrol.Usage;
 import dev.epp.extproc.ExtProcHarness.Exchange;
+import dev.epp.scheduler.PluginRegistry;
+import dev.epp.scheduler.plugins.parser.OpenAiParser;
 import io.envoyproxy.envoy.config.core.v3.HeaderValueOption;
 import io.envoyproxy.envoy.service.ext_proc.v3.CommonResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ImmediateResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingRequest;
 import io.envoyproxy.envoy.service.ext_proc.v3.ProcessingResponse;
 import io.envoyproxy.envoy.service.ext_proc.v3.StreamedBodyResponse;
+import java.lang.ref.WeakReference;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -475,5 +489,94 @@ class ExtProcServiceTest {
       clients.shutdownNow();
     }
     assertTrue(epp.scrape().contains("inference_extension_scheduler_e2e_duration_seconds_count 200"));
+  }
+
+  @Test
+  void aBodyAtTheLimitIsForwardedIntactAndARoutedRequestInFlightHoldsNeitherItsBodyNorItsPrompt() {
+    List<WeakReference<Object>> parsed = new CopyOnWriteArrayList<>();
+    PluginRegistry registry = PluginRegistry.defaultRegistry();
+    registry.register(new CapturingParser.Factory(parsed));
+    epp = new ExtProcHarness(HEADER + """
+        plugins:
+        - type: capturing-parser
+        - type: queue-scorer
+        schedulingProfiles:
+        - name: default
+          plugins:
+          - pluginRef: queue-scorer
+        parser:
+          pluginRef: capturing-parser
+        """, registry);
+    epp.pod(0, 0, 0.1);
+    String prefix = "{\"model\":\"my-model\",\"prompt\":\"";
+    int size = ExtProcService.DEFAULT_MAX_REQUEST_BODY_BYTES;
+    String body = prefix + "x".repeat(size - prefix.length() - 2) + "\"}";
+    Exchange exchange = epp.open();
+    exchange.send(requestHeaders(Map.of(":path", "/v1/completions"), false));
+    for (int offset = 0; offset < size; offset += 62_000) {
+      int end = Math.min(size, offset + 62_000);
+      exchange.send(requestBody(body.substring(offset, end), end == size));
+    }
+    int chunks = (size + EnvoyMessages.MAX_CHUNK - 1) / EnvoyMessages.MAX_CHUNK;
+    StringBuilder forwarded = new StringBuilder(size);
+    for (ProcessingResponse response : exchange.awaitResponses(1 + chunks).subList(1, 1 + chunks)) {
+      forwarded.append(response.getRequestBody().getResponse().getBodyMutation().getStreamedResponse().getBody()
+          .toStringUtf8());
+    }
+    assertEquals(body, forwarded.toString());
+    assertEquals(2, parsed.size(), "the body and its prompt");
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      System.gc();
+      return parsed.stream().allMatch(reference -> reference.get() == null);
+    });
+    exchange.send(responseHeaders(Map.of(":status", "200")));
+    exchange.send(responseBody("{}", true));
+    exchange.halfClose();
+    assertEquals(1 + chunks + 2, exchange.await().size());
+  }
+
+  /** {@code openai-parser}, keeping weak references to each body it parses and its prompt. */
+  private static final class CapturingParser implements RequestParser {
+    private final OpenAiParser parser = new OpenAiParser("capturing-parser");
+    private final List<WeakReference<Object>> parsed;
+
+    CapturingParser(List<WeakReference<Object>> parsed) {
+      this.parsed = parsed;
+    }
+
+    @Override
+    public TypedName typedName() {
+      return new TypedName("capturing-parser", "capturing-parser");
+    }
+
+    @Override
+    public ParsedRequest parseRequest(byte[] body, Map<String, String> headers) {
+      ParsedRequest request = parser.parseRequest(body, headers);
+      parsed.add(new WeakReference<>(body));
+      parsed.add(new WeakReference<>(request.body().prompt()));
+      return request;
+    }
+
+    @Override
+    public byte[] withModel(byte[] body, String model) {
+      return parser.withModel(body, model);
+    }
+
+    @Override
+    public Usage parseResponse(byte[] chunk, boolean eventStream) {
+      return parser.parseResponse(chunk, eventStream);
+    }
+
+    record Factory(List<WeakReference<Object>> parsed) implements PluginFactory {
+      @Override
+      public String type() {
+        return "capturing-parser";
+      }
+
+      @Override
+      public Plugin create(PluginSpec spec, PluginHandle handle) {
+        return new CapturingParser(parsed);
+      }
+    }
   }
 }

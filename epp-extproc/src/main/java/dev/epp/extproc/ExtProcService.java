@@ -788,8 +788,9 @@ public final class ExtProcService implements ExternalProcessorGrpc.AsyncService,
     /**
      * The most request and response body bytes all streams together may buffer; a chunk that does not fit fails its
      * request with 429. Must be at least {@link #maxRequestBodyBytes}; 0 (default) means a quarter of the maximum
-     * heap (at least {@link #maxRequestBodyBytes}): routing a body briefly needs about three times its size (the
-     * chunks, one contiguous copy, a rewritten copy), so the buffers stay well inside the heap.
+     * heap (at least {@link #maxRequestBodyBytes}): routing a body briefly needs up to three times its size (the
+     * chunks and their contiguous copy; then that copy, the prompt's text and, for a model rewrite, a rewritten
+     * copy), so the buffers stay well inside the heap. A routed request holds none of them.
      */
     public Builder maxBufferedBodyBytes(long value) {
       if (value < 0) {

@@ -30,7 +30,8 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * The EPP's own work for one full request, without the transport: the request {@link ExtProcBenchmark} sends (an
- * 800-character chat body), routed with the default configuration over 100 pods, then its response headers, its JSON
+ * 800-character chat body), routed with the default configuration over {@code endpoints} pods (100 unless set, e.g.
+ * {@code -p endpoints=100,1000,5000}), then its response headers, its JSON
  * response body with usage, and the end of the request, with Prometheus metrics recorded. {@code optimized} is llm-d's
  * optimized baseline (the request sticks to the pod that served it first, its prefix being known there). The
  * {@code random} configuration (only {@code random-picker}) is the baseline: parsing, metrics and bookkeeping without
@@ -61,6 +62,10 @@ public class DirectorBenchmark {
   @Param({"default", "optimized", "random"})
   public String config;
 
+  /** Endpoints in the pool. */
+  @Param({"100"})
+  public int endpoints;
+
   /** Whether the Director traces. */
   @Param({"off", "on"})
   public String tracing;
@@ -83,7 +88,7 @@ public class DirectorBenchmark {
   @Setup
   public void setUp() {
     MetricsRecorder metrics = EppMetrics.create(MetricsRegistry.create());
-    Director.Builder builder = Director.builder(Workloads.config(config, metrics), Workloads.pool(100));
+    Director.Builder builder = Director.builder(Workloads.config(config, metrics), Workloads.pool(endpoints));
     if (tracing.equals("on")) {
       openTelemetry = OpenTelemetrySdk.builder().setTracerProvider(SdkTracerProvider.builder()
           .setSampler(Sampler.alwaysOn())

@@ -39,7 +39,11 @@ import org.openjdk.jmh.infra.Blackhole;
  * are 0. {@code optimized-sticky} is the optimized baseline on its sticky path: eight prompts sharing most of their
  * text were routed and completed through a {@link Director} at setup (so their blocks are indexed and nothing is in
  * flight), and each operation runs the producers' {@code prepareData} for the next of them before scheduling it, so
- * the affinity filter finds sticky pods and runs its load gate.
+ * the affinity filter finds sticky pods and runs its load gate. {@code pd} is llm-d's prefill/decode sample over a
+ * pool whose every fourth pod prefills, for an 800-character prompt nothing has indexed: each operation runs the
+ * producers' {@code prepareData} first, and both profiles run (the decider finds the prompt uncached). The precise
+ * prefix-cache sample ({@code examples/configs/precise-prefix.yaml}) is not measured here: its {@code token-producer}
+ * asks a vLLM server to tokenize each prompt.
  *
  * <p>Run: {@code java -jar epp-bench/target/benchmarks.jar SchedulerBenchmark -prof gc}
  */
@@ -56,17 +60,17 @@ public class SchedulerBenchmark {
   private static final int STICKY_PROMPTS = 8;
 
   /** Endpoints in the pool. */
-  @Param({"5", "25", "100", "1000"})
+  @Param({"5", "25", "100", "1000", "5000"})
   public int endpoints;
 
   /** Which configuration schedules. */
-  @Param({"default", "optimized", "optimized-sticky", "random"})
+  @Param({"default", "optimized", "optimized-sticky", "pd", "random"})
   public String config;
 
   private Scheduler scheduler;
   private Candidates candidates;
   private InferenceRequest request;
-  /** {@code optimized-sticky}: the producers run before each decision, and the prompts they cycle through. */
+  /** {@code optimized-sticky} and {@code pd}: producers that run before each decision; the prompts they cycle. */
   private List<PrepareData> producers = List.of();
   private InferenceRequest[] sticky;
   private int next;
@@ -74,7 +78,7 @@ public class SchedulerBenchmark {
   /** Builds the pool and the scheduler; for {@code optimized-sticky}, indexes the prompts through a director. */
   @Setup
   public void setUp() {
-    EndpointPool pool = Workloads.pool(endpoints);
+    EndpointPool pool = config.equals("pd") ? Workloads.pdPool(endpoints) : Workloads.pool(endpoints);
     candidates = pool.snapshot();
     EndpointPickerConfig configuration = Workloads.config(config, MetricsRecorder.noop());
     scheduler = new Scheduler(configuration);
@@ -91,6 +95,9 @@ public class SchedulerBenchmark {
             null));
       }
       request = sticky[0];
+    } else if (config.equals("pd")) {
+      producers = configuration.plugins(PrepareData.class);
+      sticky = new InferenceRequest[] {request(Workloads.text(800, 7))};
     }
   }
 
@@ -98,7 +105,7 @@ public class SchedulerBenchmark {
     return InferenceRequest.builder().requestId("bench").model(MODEL).body(RequestBody.completion(prompt)).build();
   }
 
-  /** Schedules one request (for {@code optimized-sticky}, after its producers prepared its data). */
+  /** Schedules one request (for {@code optimized-sticky} and {@code pd}, after their producers prepared its data). */
   @Benchmark
   public SchedulingResult schedule() {
     RequestContext context;
@@ -106,7 +113,7 @@ public class SchedulerBenchmark {
       context = new RequestContext(request);
     } else {
       context = new RequestContext(sticky[next]);
-      next = (next + 1) % STICKY_PROMPTS;
+      next = (next + 1) % sticky.length;
       for (int i = 0; i < producers.size(); i++) {
         producers.get(i).prepareData(context, candidates);
       }

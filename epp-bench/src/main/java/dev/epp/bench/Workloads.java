@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Random;
 import java.util.Set;
 
@@ -19,15 +20,17 @@ final class Workloads {
 
   /**
    * The configuration named {@code name}: {@code default} (the built-in one), {@code optimized} (llm-d's optimized
-   * baseline, {@code examples/configs/optimized-baseline.yaml} as shipped; {@code optimized-sticky} too) or
-   * {@code random} (only
-   * {@code random-picker}, the framework's fixed cost without scoring), recording to {@code metrics}.
+   * baseline, {@code examples/configs/optimized-baseline.yaml} as shipped; {@code optimized-sticky} too),
+   * {@code pd} (llm-d's prefill/decode sample, {@code examples/configs/pd.yaml} as shipped: for a {@link #pdPool}) or
+   * {@code random} (only {@code random-picker}, the framework's fixed cost without scoring), recording to
+   * {@code metrics}.
    */
   static EndpointPickerConfig config(String name, MetricsRecorder metrics) {
     EndpointPickerConfig.Loader loader = EndpointPickerConfig.loader().metrics(metrics);
     return switch (name) {
       case "default" -> loader.defaults();
       case "optimized", "optimized-sticky" -> loader.parse(resource("optimized-baseline.yaml"), "optimized-baseline.yaml");
+      case "pd" -> loader.parse(resource("pd.yaml"), "pd.yaml");
       case "random" -> loader.parse("""
           apiVersion: inference.networking.x-k8s.io/v1alpha1
           kind: EndpointPickerConfig
@@ -52,11 +55,21 @@ final class Workloads {
 
   /** A pool of {@code n} pods with skewed (Zipf-like) queues, random KV use and a few LoRA adapters. */
   static EndpointPool pool(int n) {
+    return pool(n, false);
+  }
+
+  /** A {@link #pool} whose every fourth pod is labelled {@code llm-d.ai/role: prefill}, the others {@code decode}. */
+  static EndpointPool pdPool(int n) {
+    return pool(n, true);
+  }
+
+  private static EndpointPool pool(int n, boolean roles) {
     Random random = new Random(42);
     EndpointPool pool = new EndpointPool();
     for (int i = 0; i < n; i++) {
       String name = "pod-" + i + "-rank-0";
-      pool.upsert(Endpoint.of(name, "10.0." + (i / 250) + "." + (i % 250 + 1), 8000));
+      Map<String, String> labels = roles ? Map.of("llm-d.ai/role", i % 4 == 0 ? "prefill" : "decode") : Map.of();
+      pool.upsert(new Endpoint(name, "10.0." + (i / 250) + "." + (i % 250 + 1), 8000, labels));
       pool.updateMetrics(name, EndpointMetrics.builder()
           .waitingQueueSize(50 / (1 + random.nextInt(n)))
           .runningRequests(random.nextInt(64))

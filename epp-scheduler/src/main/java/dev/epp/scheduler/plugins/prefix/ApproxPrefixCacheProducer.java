@@ -69,6 +69,7 @@ public final class ApproxPrefixCacheProducer
   public static final String PREFILL_PROFILE = "prefill";
 
   private static final StateKey<Prepared> PREPARED = StateKey.of(TYPE, Prepared.class);
+  private static final int[] NO_MATCH = {};
 
   private final TypedName typedName;
   private final StateKey<PrefixMatch> matchKey;
@@ -133,22 +134,17 @@ public final class ApproxPrefixCacheProducer
     long[] hashes = PrefixHasher.hash(
         request.targetModel(), body.cacheSalt(), body.prompt(), blockChars, config.maxBlocks(tokens));
     PrefixIndex.Matches matches = index.match(hashes);
-    int[] matched = new int[n];
-    Endpoint[] endpoints = new Endpoint[n];
-    int[] capacities = new int[n];
-    for (int i = 0; i < n; i++) {
-      int position = candidates.position(i);
-      Endpoint endpoint = candidates.endpoint(i);
-      endpoints[position] = endpoint;
-      capacities[position] = config.capacity(candidates.metrics(i));
-      if (!matches.isEmpty()) {
-        matched[position] = matches.blocks(index.id(endpoint.name()));
+    int[] matched = NO_MATCH;
+    if (!matches.isEmpty()) {
+      matched = new int[n];
+      for (int i = 0; i < n; i++) {
+        matched[candidates.position(i)] = matches.blocks(index.id(candidates.endpoint(i).name()));
       }
     }
-    PrefixMatch match = new PrefixMatch(matched, endpoints, hashes.length, tokens);
+    PrefixMatch match = new PrefixMatch(matched, candidates, hashes.length, tokens);
     context.put(PrefixMatch.KEY, match);
     context.put(matchKey, match);
-    context.put(PREPARED, new Prepared(match, hashes, capacities));
+    context.put(PREPARED, new Prepared(match, hashes, candidates));
   }
 
   /** Records the primary (and {@value #PREFILL_PROFILE}) target as holding the prompt's blocks. */
@@ -158,23 +154,28 @@ public final class ApproxPrefixCacheProducer
     if (prepared == null) {
       return;
     }
+    PrefixMatch match = prepared.match;
     Endpoint target = result.targets().get(0);
-    int position = prepared.match.position(target);
-    record(prepared, target, position);
+    int i = match.index(target);
+    record(prepared, target, i);
     ProfileResult prefill = result.profileResults().get(PREFILL_PROFILE);
     if (prefill != null && !prefill.isEmpty() && !PREFILL_PROFILE.equals(result.primaryProfile())) {
       Endpoint prefillTarget = prefill.targets().get(0);
-      record(prepared, prefillTarget, prepared.match.position(prefillTarget));
+      record(prepared, prefillTarget, match.index(prefillTarget));
     }
-    PrefixMatch match = prepared.match;
-    PrefixCacheHit hit = new PrefixCacheHit(match.matchedBlocks(position), match.totalBlocks(), match.blockSizeTokens());
+    int matched = i < 0 ? 0 : match.matchedBlocks(prepared.candidates.position(i));
+    PrefixCacheHit hit = new PrefixCacheHit(matched, match.totalBlocks(), match.blockSizeTokens());
     context.put(PrefixCacheHit.KEY, hit);
     metrics.recordPrefixCacheMatch(hit.hitBytes(), hit.totalBytes());
   }
 
-  private void record(Prepared prepared, Endpoint target, int position) {
+  /**
+   * Indexes {@code target}, candidate {@code i} (-1 if none), as holding the prompt's blocks, with the capacity its
+   * metrics give.
+   */
+  private void record(Prepared prepared, Endpoint target, int i) {
     if (prepared.hashes.length > 0) {
-      int capacity = position >= 0 ? prepared.capacities[position] : config.lruCapacityPerServer();
+      int capacity = i >= 0 ? config.capacity(prepared.candidates.metrics(i)) : config.lruCapacityPerServer();
       index.add(target.name(), capacity, prepared.hashes);
       for (InsertListener listener : listeners) {
         listener.inserted(target.name(), capacity, prepared.hashes);
@@ -236,7 +237,7 @@ public final class ApproxPrefixCacheProducer
   }
 
   /** What {@link #prepareData} leaves for {@link #preRequest}. */
-  private record Prepared(PrefixMatch match, long[] hashes, int[] capacities) {}
+  private record Prepared(PrefixMatch match, long[] hashes, Candidates candidates) {}
 
   /** Creates {@link ApproxPrefixCacheProducer}s. */
   public static final class Factory implements PluginFactory {

@@ -28,15 +28,17 @@ final class HolderTable {
    *
    * Within one table a slot's key is written once, before its holders (with release semantics), and never changes,
    * so a reader that sees a slot's holders (with acquire semantics) also sees its key, and never mistakes another
-   * key's holders for its own. overflow[slot] is written before its slot says OVERFLOW and is never cleared while
-   * the table lives, so a reader that saw OVERFLOW finds an array of that key (perhaps a newer one). Tombstones are
+   * key's holders for its own. The overflow array is created when a slot first overflows (most tables never need it:
+   * few hashes have more than three holders); it and overflow[slot] are written before the slot says OVERFLOW, and
+   * overflow[slot] is never cleared while the table lives, so a reader that saw OVERFLOW finds an array of that key
+   * (perhaps a newer one). Tombstones are
    * not reused; when keys and tombstones would fill three quarters of the slots, the writer copies the live keys into
    * a table of at least twice their number and publishes it. A reader still probing the old table sees its state at
    * that moment; writers hold the segment lock, so no write goes to a table that has been replaced.
    *
-   * Memory: a segment's table holds at most twice its live keys after a rebuild and four thirds of them (plus the
-   * tombstones it is about to drop) before the next, i.e. about 24 to 48 bytes per held hash; it never shrinks
-   * below 16 slots nor before the next insertion into its segment.
+   * Memory: a segment's table has two to four slots per live key after a rebuild and four thirds of a slot (plus the
+   * tombstones it is about to drop) before the next, i.e. about 21 to 64 bytes per held hash, 4 more per slot once
+   * a slot overflowed; it never shrinks below 16 slots nor before the next insertion into its segment.
    */
 
   /** The number of independently locked segments. */
@@ -106,7 +108,7 @@ final class HolderTable {
       return 0;
     }
     if (holders == OVERFLOW) {
-      return advance(ids, blocks, i, (int[]) ARRAYS.getAcquire(table.overflow, slot));
+      return advance(ids, blocks, i, table.overflow(slot));
     }
     int advanced = 0;
     for (int j = 0, f = 0; j < ids.length && f < INLINE; ) {
@@ -253,7 +255,7 @@ final class HolderTable {
   /** The holders of a slot whose value is not empty or {@link #NONE}, as a fresh or the overflow array. */
   private static int[] decode(Table table, int slot, long holders) {
     if (holders == OVERFLOW) {
-      return (int[]) ARRAYS.getAcquire(table.overflow, slot);
+      return table.overflow(slot);
     }
     int[] ids = new int[count(holders)];
     for (int f = 0; f < ids.length; f++) {
@@ -304,7 +306,9 @@ final class HolderTable {
           long key = old.slots[2 * slot];
           int to = fresh.claim(key, mix(key ^ seed));
           fresh.slots[2 * to + 1] = holders;
-          fresh.overflow[to] = holders == OVERFLOW ? old.overflow[slot] : null;
+          if (holders == OVERFLOW) {
+            fresh.overflows()[to] = old.overflow(slot);
+          }
         }
       }
       used = live;
@@ -313,16 +317,28 @@ final class HolderTable {
     }
   }
 
-  /** An open-addressing table of two longs per slot, plus the overflow arrays. */
+  /** An open-addressing table of two longs per slot, plus the overflow arrays once a slot overflowed. */
   private static final class Table {
     final long[] slots;
-    final int[][] overflow;
     final int mask;
+    private int[][] overflow; // written before the first slot that says OVERFLOW (release), read after it (acquire)
 
     Table(int capacity) {
       this.slots = new long[2 * capacity];
-      this.overflow = new int[capacity][];
       this.mask = capacity - 1;
+    }
+
+    /** The holders of a slot that says OVERFLOW. */
+    int[] overflow(int slot) {
+      return (int[]) ARRAYS.getAcquire(overflow, slot);
+    }
+
+    /** The overflow arrays, created if none; called with the segment's monitor held. */
+    int[][] overflows() {
+      if (overflow == null) {
+        overflow = new int[capacity()][];
+      }
+      return overflow;
     }
 
     int capacity() {
@@ -361,7 +377,7 @@ final class HolderTable {
         }
         LONGS.setRelease(slots, 2 * slot + 1, inline);
       } else {
-        ARRAYS.setRelease(overflow, slot, ids);
+        ARRAYS.setRelease(overflows(), slot, ids);
         LONGS.setRelease(slots, 2 * slot + 1, OVERFLOW);
       }
     }

@@ -48,6 +48,7 @@ public final class PrefixMatch {
 
   private final int[] matchedBlocks;
   private final Endpoint[] endpoints;
+  private final Candidates candidates;
   private final int totalBlocks;
   private final int blockSizeTokens;
 
@@ -58,8 +59,24 @@ public final class PrefixMatch {
    * @param endpoints the candidates, indexed alike (for {@link #matchedBlocks(Endpoint)})
    */
   PrefixMatch(int[] matchedBlocks, Endpoint[] endpoints, int totalBlocks, int blockSizeTokens) {
+    this(matchedBlocks, endpoints, null, totalBlocks, blockSizeTokens);
+  }
+
+  /**
+   * A match over {@code candidates} (kept, not copied: a snapshot); takes ownership of the array.
+   *
+   * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}; may be shorter than
+   *     {@code candidates} (the rest hold none), e.g. empty when no candidate holds the first block
+   */
+  PrefixMatch(int[] matchedBlocks, Candidates candidates, int totalBlocks, int blockSizeTokens) {
+    this(matchedBlocks, NO_ENDPOINTS, candidates, totalBlocks, blockSizeTokens);
+  }
+
+  private PrefixMatch(int[] matchedBlocks, Endpoint[] endpoints, Candidates candidates, int totalBlocks,
+      int blockSizeTokens) {
     this.matchedBlocks = matchedBlocks;
     this.endpoints = endpoints;
+    this.candidates = candidates;
     this.totalBlocks = totalBlocks;
     this.blockSizeTokens = blockSizeTokens;
   }
@@ -83,6 +100,10 @@ public final class PrefixMatch {
 
   /** The position of {@code endpoint} (by name) among the candidates the match was computed for, or -1. */
   public int position(Endpoint endpoint) {
+    if (candidates != null) {
+      int i = index(endpoint);
+      return i < 0 ? -1 : candidates.position(i);
+    }
     for (int i = 0; i < endpoints.length; i++) {
       if (endpoints[i] != null && endpoints[i].name().equals(endpoint.name())) {
         return i;
@@ -93,7 +114,22 @@ public final class PrefixMatch {
 
   /** The number of leading prompt blocks {@code endpoint} holds in a row; 0 for an endpoint the producer did not see. */
   public int matchedBlocks(Endpoint endpoint) {
-    return matchedBlocks(position(endpoint));
+    return matchedBlocks.length == 0 ? 0 : matchedBlocks(position(endpoint));
+  }
+
+  /**
+   * The index of {@code endpoint} (by name) in the {@link Candidates} this match was built over, or -1 (also for a
+   * match built from an array of endpoints).
+   */
+  int index(Endpoint endpoint) {
+    if (candidates != null) {
+      for (int i = 0; i < candidates.size(); i++) {
+        if (candidates.endpoint(i).name().equals(endpoint.name())) {
+          return i;
+        }
+      }
+    }
+    return -1;
   }
 
   /**

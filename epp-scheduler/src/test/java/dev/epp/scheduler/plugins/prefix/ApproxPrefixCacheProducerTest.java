@@ -160,6 +160,56 @@ class ApproxPrefixCacheProducerTest {
   }
 
   @Test
+  void matchesAndCapacitiesFollowTheCandidatesPositions() {
+    // Three pods whose positions run backwards (pod1 at position 2); each pod's capacity is its cacheNumBlocks.
+    ApproxPrefixCacheProducer producer = producer(Map.of("blockSizeTokens", 1));
+    Candidates scraped = candidates(List.of(blocks(10), blocks(20), blocks(30)));
+    Candidates reversed = new Candidates() {
+      @Override
+      public int size() {
+        return scraped.size();
+      }
+
+      @Override
+      public Endpoint endpoint(int i) {
+        return scraped.endpoint(i);
+      }
+
+      @Override
+      public EndpointMetrics metrics(int i) {
+        return scraped.metrics(i);
+      }
+
+      @Override
+      public int position(int i) {
+        return scraped.size() - 1 - i;
+      }
+    };
+    SchedulingResult result = new SchedulingResult("default", Map.of(
+        "default", new ProfileResult(List.of(endpoint(1))),
+        "prefill", new ProfileResult(List.of(endpoint(0)))));
+    PrefixMatch cold = route(producer, completion("aaaabbbb"), reversed, result);
+    assertEquals(0, cold.matchedBlocks(endpoint(1)));
+    assertEquals(1, cold.position(endpoint(1)));
+    assertEquals(2, cold.position(endpoint(0)));
+    assertEquals(-1, cold.position(endpoint(3)));
+    assertEquals(20, producer.index().capacity(endpoint(1).name()));
+    assertEquals(10, producer.index().capacity(endpoint(0).name()));
+
+    PrefixMatch warm = prepare(producer, completion("aaaabbbbcccc"), reversed);
+    assertEquals(2, warm.matchedBlocks(2), "pod1 at position 2");
+    assertEquals(2, warm.matchedBlocks(1), "pod2 at position 1");
+    assertEquals(0, warm.matchedBlocks(0), "pod3 at position 0");
+    assertEquals(2, warm.matchedBlocks(endpoint(0)));
+    assertEquals(0, warm.matchedBlocks(endpoint(2)));
+    assertEquals(0, warm.matchedBlocks(endpoint(3)), "not a candidate");
+  }
+
+  private static EndpointMetrics blocks(int cacheNumBlocks) {
+    return EndpointMetrics.builder().cacheNumBlocks(cacheNumBlocks).build();
+  }
+
+  @Test
   void chatConversationGrowingAcrossTurnsMatchesItsEarlierTurns() {
     // Go TestPrefixPluginChatCompletionsGrowth: blockSizeTokens 2 (8 characters), autoTune off. The prompt is the
     // JSON of the messages, as the parser provides it.

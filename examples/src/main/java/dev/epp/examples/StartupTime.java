@@ -25,12 +25,14 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 
 /**
  * The {@code startup-time} command: starts {@code java -jar epp-examples.jar server} as a child process over three
  * simulated model servers (listed in an endpoints file) several times, and reports how long each start took until the
  * gRPC health service answered {@code SERVING} for every readiness name, and until the first ext_proc exchange was
- * answered with a destination. With {@code --compare-jvm-args}, runs alternate between two JVM command lines.
+ * answered with a destination. With {@code --compare-jvm-args}, runs alternate between two JVM command lines. The
+ * server runs from this command's jar, another ({@code --jar}) or a class path ({@code --class-path}).
  *
  * <p>Times are measured from just before the child process is started; the child is stopped with SIGTERM after each
  * run (so that {@code -XX:ArchiveClassesAtExit} in {@code --jvm-args} writes its archive).
@@ -39,6 +41,7 @@ final class StartupTime {
 
   private static final InetAddress LOOPBACK = InetAddress.getLoopbackAddress();
   private static final Duration POLL = Duration.ofMillis(5);
+  private static final Pattern JVM_LOG = Pattern.compile("\\[\\d+\\.\\d+s]");
 
   private StartupTime() {}
 
@@ -55,21 +58,32 @@ final class StartupTime {
     Cli.Flag<Integer> requests = flags.integer("requests", 1, 1, 100_000,
         "ext_proc requests routed per start, the first one timed");
     Cli.Flag<String> jar = flags.string("jar", "", "the server's jar; empty: the jar this command runs from");
+    Cli.Flag<String> classPath = flags.string("class-path", "",
+        "run the server with this class path (java -cp ... " + Main.class.getName() + " server) instead of a jar");
     Cli.Flag<List<String>> jvmArgs = flags.list("jvm-args", "the child JVM's options, e.g. -XX:SharedArchiveFile=F");
     Cli.Flag<List<String>> compareJvmArgs = flags.list("compare-jvm-args",
         "a second set of JVM options; runs alternate between --jvm-args and these");
-    Cli.Flag<List<String>> serverArgs = flags.list("server-args", "more server flags, e.g. --readiness=discovery-synced");
+    Cli.Flag<List<String>> serverArgs = flags.list("server-args",
+        "more server flags, e.g. --readiness=discovery-synced");
     Cli.Flag<Boolean> tls = flags.bool("secure-serving", true, "the server's --secure-serving (self-signed TLS)");
     Cli.Flag<Duration> timeout = flags.duration("timeout", "60s", "the longest one start may take");
-    Path jarFile;
+    List<String> program;
     try {
       if (!flags.parse(args)) {
         flags.printHelp(out);
         return 0;
       }
-      jarFile = jar.get().isEmpty() ? ownJar() : Path.of(jar.get());
-      if (!Files.isRegularFile(jarFile)) {
-        throw new Cli.UsageException("no jar " + jarFile + "; give --jar PATH");
+      if (jar.isSet() && classPath.isSet()) {
+        throw new Cli.UsageException("--jar and --class-path are mutually exclusive");
+      }
+      if (classPath.isSet()) {
+        program = List.of("-cp", classPath.get(), Main.class.getName());
+      } else {
+        Path jarFile = jar.get().isEmpty() ? ownJar() : Path.of(jar.get());
+        if (!Files.isRegularFile(jarFile)) {
+          throw new Cli.UsageException("no jar " + jarFile + "; give --jar PATH");
+        }
+        program = List.of("-jar", jarFile.toString());
       }
     } catch (Cli.UsageException e) {
       err.println("startup-time: " + e.getMessage() + " (see --help)");
@@ -84,7 +98,7 @@ final class StartupTime {
       dir = Files.createTempDirectory("epp-startup-time");
       try (SimulatedPods pods = new SimulatedPods(dir.resolve("endpoints.txt"), 0, 3, false)) {
         pods.scale(3);
-        Launch launch = new Launch(jarFile, dir, serverArgs.get(), tls.get(), requests.get(), timeout.get());
+        Launch launch = new Launch(program, dir, serverArgs.get(), tls.get(), requests.get(), timeout.get());
         for (int i = 0; i < runs.get(); i++) {
           for (int v = 0; v < variants.size(); v++) {
             Run run = launch.start(variants.get(v), pods);
@@ -133,17 +147,34 @@ final class StartupTime {
   }
 
   /** How to start the server and what to ask it. */
-  private record Launch(Path jar, Path dir, List<String> serverArgs, boolean tls, int requests, Duration timeout) {
+  private record Launch(List<String> program, Path dir, List<String> serverArgs, boolean tls, int requests,
+      Duration timeout) {
 
-    /** One start of the server with {@code jvmArgs}, stopped again before returning. */
+    /**
+     * One start of the server with {@code jvmArgs}, stopped again before returning; started again (up to three times)
+     * if one of the free ports it was given was taken by another process meanwhile.
+     */
     Run start(List<String> jvmArgs, SimulatedPods pods) throws IOException, InterruptedException {
-      int grpc = freePort();
-      int health = freePort();
-      int metrics = freePort();
+      for (int attempt = 1; ; attempt++) {
+        try {
+          return start(jvmArgs, pods, freePorts());
+        } catch (PortTaken e) {
+          if (attempt == 3) {
+            throw new IllegalStateException(e.getMessage());
+          }
+        }
+      }
+    }
+
+    private Run start(List<String> jvmArgs, SimulatedPods pods, int[] ports) throws IOException, InterruptedException {
+      int grpc = ports[0];
+      int health = ports[1];
+      int metrics = ports[2];
       List<String> command = new ArrayList<>();
       command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       command.addAll(jvmArgs);
-      command.addAll(List.of("-jar", jar.toString(), "server", "--endpoints-file", dir.resolve("endpoints.txt")
+      command.addAll(program);
+      command.addAll(List.of("server", "--endpoints-file", dir.resolve("endpoints.txt")
               .toString(), "--grpc-port", String.valueOf(grpc), "--grpc-health-port", String.valueOf(health),
           "--metrics-port", String.valueOf(metrics), "--secure-serving=" + tls));
       command.addAll(serverArgs);
@@ -238,7 +269,8 @@ final class StartupTime {
     /** Sleeps a little; fails if the server exited or the deadline passed. */
     private static void pause(Process process, long deadline, Path log, String failure) throws InterruptedException {
       if (!process.isAlive()) {
-        throw new IllegalStateException("the server exited with " + process.exitValue() + ": " + tail(log));
+        String message = "the server exited with " + process.exitValue() + ": " + tail(log);
+        throw message.contains("cannot listen") ? new PortTaken(message) : new IllegalStateException(message);
       }
       if (System.nanoTime() > deadline) {
         throw new IllegalStateException(failure + " in time: " + tail(log));
@@ -247,18 +279,30 @@ final class StartupTime {
     }
   }
 
+  /** A start failed because another process took one of its ports after they were found free. */
+  private static final class PortTaken extends IllegalStateException {
+    private static final long serialVersionUID = 1L;
+
+    PortTaken(String message) {
+      super(message);
+    }
+  }
+
+  /** The server's last three lines, without the JVM's own log lines ({@code [1.234s][warning][cds] ...}). */
   private static String tail(Path log) {
     try {
-      List<String> lines = Files.readAllLines(log);
+      List<String> lines = Files.readAllLines(log).stream().filter(line -> !JVM_LOG.matcher(line).lookingAt()).toList();
       return String.join(" | ", lines.subList(Math.max(0, lines.size() - 3), lines.size()));
     } catch (IOException e) {
       return "(no log: " + e.getMessage() + ")";
     }
   }
 
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, LOOPBACK)) {
-      return socket.getLocalPort();
+  /** Three different ports free at the moment. */
+  private static int[] freePorts() throws IOException {
+    try (ServerSocket a = new ServerSocket(0); ServerSocket b = new ServerSocket(0);
+        ServerSocket c = new ServerSocket(0)) {
+      return new int[] {a.getLocalPort(), b.getLocalPort(), c.getLocalPort()};
     }
   }
 

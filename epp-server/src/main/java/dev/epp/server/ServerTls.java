@@ -5,12 +5,13 @@ import io.grpc.TlsServerCredentials;
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.security.KeyStore;
 import java.security.PrivateKey;
 import java.security.SecureRandom;
@@ -19,15 +20,17 @@ import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.time.temporal.ChronoUnit;
 import java.util.Arrays;
 import java.util.Base64;
-import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import javax.net.ssl.KeyManagerFactory;
 
 /**
@@ -48,7 +51,12 @@ final class ServerTls {
     0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00};
   private static final byte[] EC_PUBLIC_KEY_OID = { // OID 1.2.840.10045.2.1 (id-ecPublicKey)
     0x06, 0x07, 0x2a, (byte) 0x86, 0x48, (byte) 0xce, 0x3d, 0x02, 0x01};
-  private static final String PASSWORD_ENV = "EPP_SELF_SIGNED_STORE_PASSWORD";
+  private static final byte[] SHA256_WITH_RSA = { // SEQUENCE { OID 1.2.840.113549.1.1.11, NULL }
+    0x30, 0x0d, 0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00};
+  private static final byte[] ORGANIZATION_OID = {0x06, 0x03, 0x55, 0x04, 0x0a}; // 2.5.4.10
+  private static final byte[] EXTENDED_KEY_USAGE_OID = {0x06, 0x03, 0x55, 0x1d, 0x25}; // 2.5.29.37
+  private static final byte[] SERVER_AUTH_OID = { // 1.3.6.1.5.5.7.3.1
+    0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01};
 
   private ServerTls() {}
 
@@ -76,56 +84,63 @@ final class ServerTls {
 
   /**
    * Credentials with a new self-signed certificate: RSA 2048, {@code O=Inference Ext}, server authentication, valid
-   * ten years (the Go EPP uses RSA 4096; 2048 bits start faster and are as widely accepted). It is made with the JDK's
-   * {@code keytool} in a temporary PKCS#12 store, which is deleted once loaded; the key stays in memory only.
+   * ten years (the Go EPP uses RSA 4096; 2048 bits start faster and are as widely accepted). The certificate is
+   * encoded and signed in this process (no {@code keytool} process: that took a second or more of the start); the key
+   * stays in memory only.
    */
   static ServerCredentials selfSigned() {
-    String executable = System.getProperty("os.name").startsWith("Windows") ? "keytool.exe" : "keytool";
-    Path keytool = Path.of(System.getProperty("java.home"), "bin", executable);
-    if (!Files.isExecutable(keytool)) {
-      throw new EppServer.StartException("cannot generate a self-signed certificate: " + keytool
-          + " is missing; give a certificate directory (--cert-path) or turn TLS off (--secure-serving=false)");
-    }
-    byte[] secret = new byte[18];
-    new SecureRandom().nextBytes(secret);
-    char[] password = HexFormat.of().formatHex(secret).toCharArray();
-    Path dir = null;
     try {
-      dir = Files.createTempDirectory("epp-tls");
-      Path storeFile = dir.resolve("self-signed.p12");
-      Path log = dir.resolve("keytool.log");
-      ProcessBuilder builder = new ProcessBuilder(keytool.toString(), "-genkeypair", "-noprompt",
-          "-alias", "epp", "-keyalg", "RSA", "-keysize", "2048", "-validity", "3650",
-          "-dname", "O=Inference Ext", "-ext", "EKU=serverAuth",
-          "-storetype", "PKCS12", "-keystore", storeFile.toString(), "-storepass:env", PASSWORD_ENV)
-          .redirectErrorStream(true)
-          .redirectOutput(log.toFile());
-      builder.environment().put(PASSWORD_ENV, new String(password));
-      Process process = builder.start();
-      process.getOutputStream().close();
-      if (!process.waitFor(60, TimeUnit.SECONDS)) {
-        process.destroyForcibly();
-        throw new EppServer.StartException("cannot generate a self-signed certificate: keytool did not finish "
-            + "within 60 s");
-      }
-      if (process.exitValue() != 0) {
-        String output = Files.readString(log).strip().replace('\n', ' ');
-        throw new EppServer.StartException("cannot generate a self-signed certificate: keytool exited with "
-            + process.exitValue() + ": " + output);
-      }
+      return credentials(selfSignedStore(), new char[0]);
+    } catch (GeneralSecurityException e) {
+      throw new EppServer.StartException("cannot use the self-signed certificate: " + e, e);
+    }
+  }
+
+  /** A key store with the key and certificate of {@link #selfSigned()} under the empty password. */
+  static KeyStore selfSignedStore() {
+    try {
+      KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
+      generator.initialize(2048);
+      KeyPair pair = generator.generateKeyPair();
+      byte[] serial = new byte[16];
+      new SecureRandom().nextBytes(serial);
+      serial[0] = (byte) ((serial[0] & 0x7f) | 0x40); // positive, 16 bytes
+      byte[] name = sequence(tlv(0x31, sequence(ORGANIZATION_OID,
+          tlv(0x0c, "Inference Ext".getBytes(StandardCharsets.UTF_8)))));
+      Instant now = Instant.now().truncatedTo(ChronoUnit.SECONDS);
+      byte[] tbs = sequence(
+          tlv(0xa0, new byte[] {0x02, 0x01, 0x02}), // version 3
+          tlv(0x02, serial),
+          SHA256_WITH_RSA,
+          name,
+          sequence(time(now.minus(Duration.ofMinutes(5))), time(now.plus(Duration.ofDays(3650)))),
+          name,
+          pair.getPublic().getEncoded(), // SubjectPublicKeyInfo
+          tlv(0xa3, sequence(sequence(EXTENDED_KEY_USAGE_OID, tlv(0x04, sequence(SERVER_AUTH_OID))))));
+      Signature signer = Signature.getInstance("SHA256withRSA");
+      signer.initSign(pair.getPrivate());
+      signer.update(tbs);
+      byte[] signature = signer.sign();
+      byte[] bitString = new byte[signature.length + 1]; // no unused bits
+      System.arraycopy(signature, 0, bitString, 1, signature.length);
+      Certificate certificate = CertificateFactory.getInstance("X.509")
+          .generateCertificate(new ByteArrayInputStream(sequence(tbs, SHA256_WITH_RSA, tlv(0x03, bitString))));
+      char[] password = new char[0];
       KeyStore store = KeyStore.getInstance("PKCS12");
-      try (InputStream in = Files.newInputStream(storeFile)) {
-        store.load(in, password);
-      }
-      return credentials(store, password);
+      store.load(null, password);
+      store.setKeyEntry("epp", pair.getPrivate(), password, new Certificate[] {certificate});
+      return store;
     } catch (IOException | GeneralSecurityException e) {
       throw new EppServer.StartException("cannot generate a self-signed certificate: " + e, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new EppServer.StartException("interrupted while generating a self-signed certificate", e);
-    } finally {
-      deleteRecursively(dir);
     }
+  }
+
+  /** A certificate's validity time: {@code UTCTime} until 2049, {@code GeneralizedTime} after (RFC 5280). */
+  private static byte[] time(Instant instant) {
+    ZonedDateTime utc = instant.atZone(ZoneOffset.UTC);
+    boolean utcTime = utc.getYear() < 2050;
+    String text = DateTimeFormatter.ofPattern(utcTime ? "yyMMddHHmmss'Z'" : "yyyyMMddHHmmss'Z'").format(utc);
+    return tlv(utcTime ? 0x17 : 0x18, text.getBytes(StandardCharsets.US_ASCII));
   }
 
   private static ServerCredentials credentials(KeyStore store, char[] password) throws GeneralSecurityException {
@@ -272,18 +287,5 @@ final class ServerTls {
     }
     out.writeBytes(value);
     return out.toByteArray();
-  }
-
-  private static void deleteRecursively(Path dir) {
-    if (dir == null) {
-      return;
-    }
-    try (Stream<Path> files = Files.walk(dir)) {
-      for (Path path : files.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(path);
-      }
-    } catch (IOException e) {
-      // harmless: the store left behind is encrypted with a password that only ever existed in memory
-    }
   }
 }

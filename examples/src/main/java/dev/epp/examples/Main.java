@@ -21,6 +21,7 @@ public final class Main {
       case "gateway" -> untilSignal(new GatewayCommand(System.out, System.err), rest);
       case "simulator" -> System.exit(SimulatorCommand.run(rest, System.out, System.err));
       case "routing-bench" -> System.exit(RoutingBench.run(rest, System.out, System.err));
+      case "startup-time" -> System.exit(StartupTime.run(rest, System.out, System.err));
       case "help", "--help", "-h" -> usage(System.out);
       default -> {
         if (!command.isEmpty()) {
@@ -63,6 +64,8 @@ public final class Main {
     out.println("      route requests in-process with the scheduler library over three simulated pods");
     SimulatorCommand.usage(out);
     RoutingBench.usage(out);
+    out.println("  startup-time [--runs 5] [--jvm-args OPTS] [--compare-jvm-args OPTS]");
+    out.println("      time 'server' from process start to ready and to its first routed request over simulated pods");
     out.println("  help    show this message");
   }
 }

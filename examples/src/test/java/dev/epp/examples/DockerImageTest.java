@@ -43,6 +43,23 @@ class DockerImageTest {
     }
   }
 
+  @Test
+  void theImageTrainsTheAppCdsArchiveItsEntrypointUsesWithTheSameJvmOptions() throws Exception {
+    List<String> entrypoint = entrypoint();
+    List<String> jvmOptions = new ArrayList<>(entrypoint.subList(1, entrypoint.indexOf("-jar")));
+    assertTrue(jvmOptions.remove("-XX:SharedArchiveFile=/app/epp-examples.jsa"), jvmOptions.toString());
+    String dockerfile = Files.readString(Path.of("kubernetes", "Dockerfile")).replace("\\\n", " ");
+    List<String> training = dockerfile.lines().filter(line -> line.startsWith("RUN ")).findFirst()
+        .map(line -> Arrays.asList(line.strip().split("\\s+"))).orElseThrow();
+
+    assertEquals(List.of("RUN", "java", "-jar", "/app/epp-examples.jar", "startup-time"), training.subList(0, 5));
+    List<String> trainingJvmOptions = training.stream().filter(arg -> arg.startsWith("--jvm-args="))
+        .map(arg -> Arrays.asList(arg.substring("--jvm-args=".length()).split(","))).findFirst().orElseThrow();
+    List<String> expected = new ArrayList<>(List.of("-XX:ArchiveClassesAtExit=/app/epp-examples.jsa"));
+    expected.addAll(jvmOptions);
+    assertEquals(expected, trainingJvmOptions);
+  }
+
   /** The exec-form ENTRYPOINT of the Dockerfile. */
   private static List<String> entrypoint() throws Exception {
     for (String line : Files.readAllLines(Path.of("kubernetes", "Dockerfile"))) {

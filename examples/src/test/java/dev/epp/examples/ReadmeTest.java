@@ -98,6 +98,7 @@ class ReadmeTest {
     assertDocumented("Quick start", out -> new DemoCommand(out, System.err).run(new String[] {"--help"}));
     assertDocumented("Routing quality", out -> RoutingBench.run(new String[] {"--help"}, out, System.err));
     assertDocumented("Simulated model server", out -> SimulatorCommand.run(new String[] {"--help"}, out, System.err));
+    assertDocumented("Running the EPP server", out -> StartupTime.run(new String[] {"--help"}, out, System.err));
   }
 
   /** Checks that every flag in a command's help is named in the README section {@code title}. */

@@ -76,6 +76,11 @@ public final class HttpPollLoop implements AutoCloseable {
   private final Selector selector;
   private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   private final List<Poll> polls = new ArrayList<>(); // the loop's thread only
+  /**
+   * When some poll next needs a tick (a poll to start or a deadline to enforce); the loop's thread only. The polls are
+   * scanned only then, not on every wake-up for a response, and a poll whose next need comes earlier lowers it.
+   */
+  private long nextScan = System.nanoTime();
   private final AtomicInteger size = new AtomicInteger();
   private final ByteBuffer idleRead = ByteBuffer.allocate(256);
   /** Read buffers of finished polls: a poll takes one when its response starts to arrive. */
@@ -119,7 +124,10 @@ public final class HttpPollLoop implements AutoCloseable {
   public Poll add(String host, int port, String path, String accept, long initialDelayNanos, Listener listener) {
     Poll poll = new Poll(host, port, path, accept, System.nanoTime() + initialDelayNanos, listener);
     size.incrementAndGet();
-    execute(() -> polls.add(poll));
+    execute(() -> {
+      polls.add(poll);
+      poll.needTick(poll.next);
+    });
     return poll;
   }
 
@@ -162,10 +170,13 @@ public final class HttpPollLoop implements AutoCloseable {
           task.run();
         }
         long now = System.nanoTime();
-        long wait = MAX_SLEEP_NANOS;
-        for (int i = 0; i < polls.size(); i++) {
-          wait = Math.min(wait, polls.get(i).tick(now) - now);
+        if (nextScan - now <= 0) {
+          nextScan = now + MAX_SLEEP_NANOS;
+          for (int i = 0; i < polls.size(); i++) {
+            polls.get(i).needTick(polls.get(i).tick(now));
+          }
         }
+        long wait = nextScan - now;
         if (wait <= 0) {
           selector.selectNow(this::ready);
         } else {
@@ -449,6 +460,14 @@ public final class HttpPollLoop implements AutoCloseable {
       long now = System.nanoTime();
       if (next - now <= 0) {
         next += ((now - next) / intervalNanos + 1) * intervalNanos;
+      }
+      needTick(next);
+    }
+
+    /** Makes the loop scan the polls at {@code time} at the latest. */
+    private void needTick(long time) {
+      if (time - nextScan < 0) {
+        nextScan = time;
       }
     }
 

@@ -16,6 +16,7 @@ import java.lang.management.MemoryMXBean;
 import java.lang.management.ThreadMXBean;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SelectionKey;
 import java.nio.channels.Selector;
@@ -29,10 +30,10 @@ import javax.management.ObjectName;
 
 /**
  * What the metrics scraper costs for many endpoints: a child JVM serves the 51 KB vLLM {@code /metrics} page on
- * {@code --endpoints} loopback ports (one selector thread per 2,500 ports, each scrape on its own kept-alive
- * connection, as pods are), and this JVM scrapes them all with the real {@link MetricsScraper} ({@code --threads}
- * poll loops, default 2) into an {@link EndpointPool} every {@code --interval-ms} for {@code --seconds} after a
- * warm-up. It prints:
+ * {@code --endpoints} loopback ports (one selector thread per 2,500 ports; each endpoint is scraped on its own
+ * kept-alive connection, as pods are; header and body go out in two writes), and this JVM scrapes them all with the
+ * real {@link MetricsScraper} ({@code --threads} poll loops, default 2) into an {@link EndpointPool} every
+ * {@code --interval-ms} for {@code --seconds} after a warm-up. It prints:
  *
  * <ul>
  *   <li>the time from {@link MetricsScraper#start()} until every endpoint has been scraped successfully once;
@@ -211,7 +212,8 @@ public final class ScrapeCpuTest {
     }
     byte[] head = ("HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: " + page.length
         + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
-    ByteBuffer response = ByteBuffer.allocateDirect(head.length + page.length).put(head).put(page).flip();
+    ByteBuffer[] response = {ByteBuffer.allocateDirect(head.length).put(head).flip(),
+        ByteBuffer.allocateDirect(page.length).put(page).flip()};
     InetAddress loopback = InetAddress.getLoopbackAddress();
     for (int from = 0; from < n; from += PORTS_PER_SELECTOR) {
       Selector selector = Selector.open();
@@ -229,8 +231,12 @@ public final class ScrapeCpuTest {
     Thread.currentThread().join(); // until the parent destroys this process
   }
 
-  /** Accepts connections and answers every request (a header block ending in a blank line) with {@code response}. */
-  private static void serveLoop(Selector selector, ByteBuffer response) {
+  /**
+   * Accepts connections and answers every request (a header block ending in a blank line) with {@code response}: the
+   * header, then the body, in separate writes on a TCP_NODELAY socket, as a Python model server's HTTP stack sends
+   * them.
+   */
+  private static void serveLoop(Selector selector, ByteBuffer[] response) {
     try {
       while (true) {
         selector.select();
@@ -240,6 +246,7 @@ public final class ScrapeCpuTest {
               SocketChannel channel = ((ServerSocketChannel) key.channel()).accept();
               if (channel != null) {
                 channel.configureBlocking(false);
+                channel.setOption(StandardSocketOptions.TCP_NODELAY, true);
                 channel.register(selector, SelectionKey.OP_READ, new Connection());
               }
             } else {
@@ -260,11 +267,12 @@ public final class ScrapeCpuTest {
   /** One server-side connection: the request bytes read so far and the response being written. */
   private static final class Connection {
     final ByteBuffer in = ByteBuffer.allocate(4096);
-    ByteBuffer out;
+    ByteBuffer head;
+    ByteBuffer body;
 
-    void ready(SelectionKey key, ByteBuffer response) throws IOException {
+    void ready(SelectionKey key, ByteBuffer[] response) throws IOException {
       SocketChannel channel = (SocketChannel) key.channel();
-      if (out == null) {
+      if (head == null) {
         if (channel.read(in) < 0) {
           key.cancel();
           channel.close();
@@ -279,13 +287,19 @@ public final class ScrapeCpuTest {
         }
         in.flip().position(end);
         in.compact();
-        out = response.duplicate();
+        head = response[0].duplicate();
+        body = response[1].duplicate();
       }
-      channel.write(out);
-      if (out.hasRemaining()) {
+      if (head.hasRemaining()) {
+        channel.write(head);
+      }
+      if (!head.hasRemaining()) {
+        channel.write(body);
+      }
+      if (body.hasRemaining()) {
         key.interestOps(SelectionKey.OP_WRITE);
       } else {
-        out = null;
+        head = null;
         key.interestOps(SelectionKey.OP_READ);
       }
     }

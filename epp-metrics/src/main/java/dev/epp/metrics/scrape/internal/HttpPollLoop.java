@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Polls plain-HTTP URLs at a fixed rate from one thread: a selector loop over non-blocking HTTP/1.1 GETs, each URL on
- * its own kept-alive connection. A poll is abandoned after the timeout (connection to last body byte); a new poll of
- * a URL starts only when its previous one has finished, and the ticks that passed meanwhile are skipped.
+ * its own kept-alive connection. A poll is abandoned after the timeout (connection to last body byte), but what has
+ * arrived by then is read first: a response that came in time while the thread was busy with other polls counts. A
+ * new poll of a URL starts only when its previous one has finished, and the ticks that passed meanwhile are skipped.
  *
  * <p>Ticks are batched: when the loop wakes for one URL's tick, it also starts every poll whose tick falls within the
  * next tenth of the interval. So the thread wakes a few times per interval however many URLs it polls, and reads the
@@ -269,6 +270,16 @@ public final class HttpPollLoop implements AutoCloseable {
           return next; // failed at once
         }
       } else if (deadline - now <= 0) {
+        if (state == RECEIVING) { // what arrived while the loop was busy elsewhere still counts
+          try {
+            receive();
+          } catch (IOException e) {
+            fail(e);
+          }
+          if (state == IDLE) {
+            return next;
+          }
+        }
         fail(new HttpTimeoutException("no complete response within " + timeoutNanos / 1_000_000 + " ms"));
         return next;
       }

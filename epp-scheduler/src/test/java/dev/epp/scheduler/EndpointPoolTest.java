@@ -108,4 +108,79 @@ class EndpointPoolTest {
     reader.join();
     assertEquals(null, failure.get());
   }
+
+  @Test
+  void aMetricsUpdateLeavesEarlierSnapshotsAloneAndLaterOnesShowIt() {
+    EndpointPool pool = new EndpointPool();
+    pool.upsert(Endpoint.of("a", "10.0.0.1", 8000));
+    pool.upsert(Endpoint.of("b", "10.0.0.2", 8000));
+    pool.updateMetrics("a", queue(1));
+    Candidates before = pool.snapshot();
+    assertSame(before, pool.snapshot(), "no change: the snapshot is shared");
+
+    assertTrue(pool.updateMetrics("b", queue(2)));
+    Candidates after = pool.snapshot();
+    assertEquals(1, before.metrics(0).waitingQueueSize());
+    assertSame(EndpointMetrics.none(), before.metrics(1));
+    assertEquals(1, after.metrics(0).waitingQueueSize());
+    assertEquals(2, after.metrics(1).waitingQueueSize());
+    assertSame(before.endpoint(1), after.endpoint(1));
+
+    pool.updateMetrics("a", queue(3));
+    pool.updateMetrics("a", queue(4));
+    assertEquals(4, pool.snapshot().metrics(0).waitingQueueSize(), "the last of several updates");
+    assertEquals(2, after.metrics(1).waitingQueueSize());
+    assertEquals(1, after.metrics(0).waitingQueueSize());
+  }
+
+  @Test
+  void metricsListenersFireInOrderAndSeeTheUpdate() {
+    EndpointPool pool = new EndpointPool();
+    pool.upsert(Endpoint.of("a", "10.0.0.1", 8000));
+    pool.upsert(Endpoint.of("b", "10.0.0.2", 8000));
+    List<String> events = new ArrayList<>();
+    pool.addListener(new dev.epp.api.EndpointStore.Listener() {
+      @Override
+      public void added(Endpoint endpoint) {}
+
+      @Override
+      public void removed(Endpoint endpoint) {}
+
+      @Override
+      public void metricsUpdated(Endpoint endpoint) {
+        Candidates c = pool.snapshot();
+        int i = endpoint.name().equals("a") ? 0 : 1;
+        events.add(endpoint.name() + "=" + c.metrics(i).waitingQueueSize());
+      }
+    });
+    pool.updateMetrics("b", queue(5));
+    pool.updateMetrics("a", queue(6));
+    pool.updateMetrics("b", queue(7));
+    pool.updateMetrics("missing", queue(8));
+    assertEquals(List.of("b=5", "a=6", "b=7"), events);
+  }
+
+  @Test
+  void updatesAfterMembershipChangesLandOnTheRightEndpoint() {
+    EndpointPool pool = new EndpointPool();
+    for (String name : List.of("a", "b", "c")) {
+      pool.upsert(Endpoint.of(name, "10.0.0.1", 8000));
+    }
+    pool.updateMetrics("c", queue(3));
+    Candidates three = pool.snapshot();
+    pool.remove("a");
+    pool.updateMetrics("b", queue(2));
+    Candidates two = pool.snapshot();
+    assertEquals(List.of("b", "c"), List.of(two.endpoint(0).name(), two.endpoint(1).name()));
+    assertEquals(2, two.metrics(0).waitingQueueSize());
+    assertEquals(3, two.metrics(1).waitingQueueSize());
+    assertSame(EndpointMetrics.none(), three.metrics(1), "the snapshot taken before keeps b unscraped");
+    pool.upsert(Endpoint.of("d", "10.0.0.4", 8000));
+    pool.updateMetrics("d", queue(4));
+    pool.updateMetrics("c", queue(9));
+    Candidates next = pool.snapshot();
+    assertEquals(List.of(2, 9, 4), List.of(next.metrics(0).waitingQueueSize(), next.metrics(1).waitingQueueSize(),
+        next.metrics(2).waitingQueueSize()));
+    assertEquals(3, two.metrics(1).waitingQueueSize());
+  }
 }

@@ -27,8 +27,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Polls plain-HTTP URLs at a fixed rate from one thread: a selector loop over non-blocking HTTP/1.1 GETs, each URL on
- * its own kept-alive connection. A poll is abandoned after the timeout (connection to last body byte); a new poll of
- * a URL starts only when its previous one has finished, and the ticks that passed meanwhile are skipped.
+ * its own kept-alive connection. A poll is abandoned after the timeout (connection to last body byte), but what has
+ * arrived by then is read first: a response that came in time while the thread was busy with other polls counts. A
+ * new poll of a URL starts only when its previous one has finished, and the ticks that passed meanwhile are skipped.
  *
  * <p>Ticks are batched: when the loop wakes for one URL's tick, it also starts every poll whose tick falls within the
  * next tenth of the interval. So the thread wakes a few times per interval however many URLs it polls, and reads the
@@ -76,6 +77,11 @@ public final class HttpPollLoop implements AutoCloseable {
   private final Selector selector;
   private final Queue<Runnable> tasks = new ConcurrentLinkedQueue<>();
   private final List<Poll> polls = new ArrayList<>(); // the loop's thread only
+  /**
+   * When some poll next needs a tick (a poll to start or a deadline to enforce); the loop's thread only. The polls are
+   * scanned only then, not on every wake-up for a response, and a poll whose next need comes earlier lowers it.
+   */
+  private long nextScan = System.nanoTime();
   private final AtomicInteger size = new AtomicInteger();
   private final ByteBuffer idleRead = ByteBuffer.allocate(256);
   /** Read buffers of finished polls: a poll takes one when its response starts to arrive. */
@@ -119,7 +125,10 @@ public final class HttpPollLoop implements AutoCloseable {
   public Poll add(String host, int port, String path, String accept, long initialDelayNanos, Listener listener) {
     Poll poll = new Poll(host, port, path, accept, System.nanoTime() + initialDelayNanos, listener);
     size.incrementAndGet();
-    execute(() -> polls.add(poll));
+    execute(() -> {
+      polls.add(poll);
+      poll.needTick(poll.next);
+    });
     return poll;
   }
 
@@ -162,10 +171,13 @@ public final class HttpPollLoop implements AutoCloseable {
           task.run();
         }
         long now = System.nanoTime();
-        long wait = MAX_SLEEP_NANOS;
-        for (int i = 0; i < polls.size(); i++) {
-          wait = Math.min(wait, polls.get(i).tick(now) - now);
+        if (nextScan - now <= 0) {
+          nextScan = now + MAX_SLEEP_NANOS;
+          for (int i = 0; i < polls.size(); i++) {
+            polls.get(i).needTick(polls.get(i).tick(now));
+          }
         }
+        long wait = nextScan - now;
         if (wait <= 0) {
           selector.selectNow(this::ready);
         } else {
@@ -258,6 +270,16 @@ public final class HttpPollLoop implements AutoCloseable {
           return next; // failed at once
         }
       } else if (deadline - now <= 0) {
+        if (state == RECEIVING) { // what arrived while the loop was busy elsewhere still counts
+          try {
+            receive();
+          } catch (IOException e) {
+            fail(e);
+          }
+          if (state == IDLE) {
+            return next;
+          }
+        }
         fail(new HttpTimeoutException("no complete response within " + timeoutNanos / 1_000_000 + " ms"));
         return next;
       }
@@ -449,6 +471,14 @@ public final class HttpPollLoop implements AutoCloseable {
       long now = System.nanoTime();
       if (next - now <= 0) {
         next += ((now - next) / intervalNanos + 1) * intervalNanos;
+      }
+      needTick(next);
+    }
+
+    /** Makes the loop scan the polls at {@code time} at the latest. */
+    private void needTick(long time) {
+      if (time - nextScan < 0) {
+        nextScan = time;
       }
     }
 

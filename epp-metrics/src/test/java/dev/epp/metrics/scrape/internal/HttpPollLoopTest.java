@@ -21,6 +21,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -99,7 +100,7 @@ class HttpPollLoopTest {
   }
 
   /** The outcomes of one URL's polls, in order: a body as a string, or the exception. */
-  private static final class Outcomes implements HttpPollLoop.Listener {
+  private static class Outcomes implements HttpPollLoop.Listener {
     final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
 
     @Override
@@ -449,6 +450,52 @@ class HttpPollLoopTest {
         assertEquals("ok", outcomes.page(), "poll " + i);
       }
       assertEquals(4, connections.get(), "one new connection per poll after the first");
+    }
+  }
+
+  /**
+   * A response that arrived in time while the loop was busy elsewhere (here in a listener that holds it past the
+   * deadline) is read at the deadline, not failed as late.
+   */
+  @Test
+  void aResponseThatArrivedWhileTheLoopWasBusyIsReadAtTheDeadline() throws Exception {
+    try (ServerSocket first = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        ServerSocket second = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+      CountDownLatch loopBusy = new CountDownLatch(1);
+      String ok = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+      daemon(() -> answer(first, ok, null));
+      daemon(() -> answer(second, ok, loopBusy));
+      HttpPollLoop loop = loop(60_000, 300, 1 << 20);
+      Outcomes busy = new Outcomes() {
+        @Override
+        public void page(byte[] page, int length) {
+          super.page(page, length);
+          loopBusy.countDown();
+          try {
+            Thread.sleep(1000); // past the other poll's deadline
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+          }
+        }
+      };
+      loop.add("127.0.0.1", first.getLocalPort(), "/metrics", "text/plain", 0, busy);
+      Outcomes late = poll(loop, second.getLocalPort());
+      assertEquals("ok", busy.page());
+      assertEquals("ok", late.page());
+    }
+  }
+
+  /** Answers one request on {@code server} with {@code response}, once {@code before} (if any) has opened. */
+  private static void answer(ServerSocket server, String response, CountDownLatch before) {
+    try (Socket s = server.accept()) {
+      readRequest(s.getInputStream());
+      if (before != null) {
+        before.await();
+      }
+      s.getOutputStream().write(response.getBytes(StandardCharsets.ISO_8859_1));
+      s.getInputStream().read(); // until the client closes
+    } catch (IOException | InterruptedException e) {
+      // the test ended
     }
   }
 

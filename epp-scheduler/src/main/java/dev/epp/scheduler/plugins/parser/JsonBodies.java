@@ -15,9 +15,7 @@ import dev.epp.api.InferenceException.Code;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * What the JSON parsers share: one bounded streaming pass over a request body's top-level fields with errors in the
@@ -29,9 +27,6 @@ final class JsonBodies {
 
   /** The deepest nesting of arrays and objects a request body may have. */
   static final int MAX_NESTING_DEPTH = 256;
-
-  /** Bodies from this size are scanned for their top-level fields before the JSON library reads any. */
-  static final int SCAN_MIN_BYTES = 4096;
 
   private static final StreamReadConstraints LIMITS =
       StreamReadConstraints.builder().maxNestingDepth(MAX_NESTING_DEPTH).build();
@@ -75,59 +70,6 @@ final class JsonBodies {
     } catch (IOException e) {
       throw badRequest("error unmarshaling request body: the body is not valid JSON");
     }
-  }
-
-  /** Receives a top-level field kept as JSON text: the text and, for an array, its element count, else -1. */
-  @FunctionalInterface
-  interface RawFieldReader {
-    void read(String name, String json, int elements);
-  }
-
-  /**
-   * As {@link #readObject(byte[], FieldReader)}, except that the fields named in {@code rawFields} go to {@code raw}
-   * as JSON text. A body of at least {@value #SCAN_MIN_BYTES} bytes is first scanned by {@link JsonScanner}, eight
-   * bytes at a time, and only the other fields are read by the JSON library; a body the scanner refuses is read by
-   * the library alone, which says what is wrong with it.
-   */
-  static void readObject(byte[] body, Set<String> rawFields, RawFieldReader raw, FieldReader fields) {
-    List<JsonScanner.Field> scanned =
-        body.length >= SCAN_MIN_BYTES && utf8(body) ? JsonScanner.fields(body) : null;
-    if (scanned == null) {
-      readObject(body, (name, value, parser) -> {
-        if (rawFields.contains(name)) {
-          int start = start(parser);
-          int elements = value == JsonToken.START_ARRAY ? count(parser) : -1;
-          raw.read(name, raw(parser, body, start), elements);
-        } else {
-          fields.read(name, value, parser);
-        }
-      });
-      return;
-    }
-    for (JsonScanner.Field field : scanned) {
-      int length = field.end() - field.start();
-      if (rawFields.contains(field.name())) {
-        raw.read(field.name(), new String(body, field.start(), length, StandardCharsets.UTF_8), field.elements());
-        continue;
-      }
-      try (JsonParser parser = JSON.createParser(body, field.start(), length)) {
-        fields.read(field.name(), parser.nextToken(), parser);
-      } catch (JsonProcessingException e) {
-        throw badRequest("error unmarshaling request body: " + describe(e));
-      } catch (IOException e) {
-        throw badRequest("error unmarshaling request body: the body is not valid JSON");
-      }
-    }
-  }
-
-  /** Counts the elements of the array the parser is at, leaving it at the array's end. */
-  private static int count(JsonParser parser) throws IOException {
-    int count = 0;
-    while (parser.nextToken() != JsonToken.END_ARRAY) {
-      parser.skipChildren();
-      count++;
-    }
-    return count;
   }
 
   /** A string value, {@code ""} for {@code null}; {@code what} names the field in the error otherwise. */

@@ -14,7 +14,6 @@ import dev.epp.api.requestcontrol.Usage;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * Parses OpenAI-style JSON: completions, chat completions, responses, conversations and embeddings, chosen by the
@@ -45,9 +44,6 @@ public final class OpenAiParser implements RequestParser {
 
   private static final UsageReader USAGE = new UsageReader(JsonBodies.JSON);
 
-  /** The fields whose JSON text the prompt is made of. */
-  private static final Set<String> RAW_FIELDS = Set.of("messages", "items", "input", "instructions", "tools");
-
   private static final List<String> PATHS =
       List.of("chat/completions", "completions", "embeddings", "responses", "conversations");
 
@@ -77,7 +73,7 @@ public final class OpenAiParser implements RequestParser {
   public ParsedRequest parseRequest(byte[] body, Map<String, String> headers) {
     Api api = api(headers);
     RequestFields fields = new RequestFields();
-    JsonBodies.readObject(body, RAW_FIELDS, fields::raw, fields::read);
+    JsonBodies.readObject(body, (name, value, parser) -> fields.read(name, value, parser, body));
     return new ParsedRequest(fields.model, new RequestBody(api, fields.stream, fields.cacheSalt, fields.prompt(api)));
   }
 
@@ -142,7 +138,7 @@ public final class OpenAiParser implements RequestParser {
     String instructions;
     String tools;
 
-    void read(String name, JsonToken value, JsonParser parser) throws IOException {
+    void read(String name, JsonToken value, JsonParser parser, byte[] body) throws IOException {
       switch (name) {
         case "model" -> model = JsonBodies.string(name, value, parser);
         case "stream" -> stream = JsonBodies.stream(value);
@@ -151,24 +147,20 @@ public final class OpenAiParser implements RequestParser {
           promptPresent = true;
           completionPrompt = prompt(value, parser);
         }
-        default -> parser.skipChildren();
-      }
-    }
-
-    /** One of {@link #RAW_FIELDS}. */
-    void raw(String name, String json, int elements) {
-      switch (name) {
         case "messages" -> {
-          messageCount = elements;
-          messages = json;
+          int start = JsonBodies.start(parser);
+          messageCount = value == JsonToken.START_ARRAY ? count(parser) : -1;
+          messages = JsonBodies.raw(parser, body, start);
         }
         case "items" -> {
-          itemCount = elements;
-          items = json;
+          int start = JsonBodies.start(parser);
+          itemCount = value == JsonToken.START_ARRAY ? count(parser) : -1;
+          items = JsonBodies.raw(parser, body, start);
         }
-        case "input" -> input = json;
-        case "instructions" -> instructions = json;
-        default -> tools = json;
+        case "input" -> input = JsonBodies.raw(parser, body, JsonBodies.start(parser));
+        case "instructions" -> instructions = JsonBodies.raw(parser, body, JsonBodies.start(parser));
+        case "tools" -> tools = JsonBodies.raw(parser, body, JsonBodies.start(parser));
+        default -> parser.skipChildren();
       }
     }
 
@@ -240,6 +232,15 @@ public final class OpenAiParser implements RequestParser {
       return valid ? joined.toString() : null;
     }
 
+    /** Counts the elements of the array the parser is at, leaving it at the array's end. */
+    private static int count(JsonParser parser) throws IOException {
+      int count = 0;
+      while (parser.nextToken() != JsonToken.END_ARRAY) {
+        parser.skipChildren();
+        count++;
+      }
+      return count;
+    }
   }
 
   /** Creates {@link OpenAiParser}s. */

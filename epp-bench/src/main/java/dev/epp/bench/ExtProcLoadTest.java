@@ -1,7 +1,6 @@
 package dev.epp.bench;
 
 import java.lang.management.ManagementFactory;
-import java.util.Arrays;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,13 +68,13 @@ public final class ExtProcLoadTest {
       Result r = results[p];
       System.out.printf("%-6s concurrency %d: %,.0f requests/s, p50 %.3f ms, p99 %.3f ms, max %.3f ms, "
               + "CPU %.0f µs/request%n",
-          PROCESSORS[p], concurrency, r.count / (double) seconds, r.percentile(0.50), r.percentile(0.99),
+          PROCESSORS[p], concurrency, r.count() / (double) seconds, r.percentile(0.50), r.percentile(0.99),
           r.percentile(1.0), r.cpuPerRequestMicros());
     }
     Result replay = results[1];
     Result epp = results[2];
     System.out.printf("epp / replay: throughput %.2f, p50 %.2f, p99 %.2f, CPU per request %.2f%n",
-        epp.count / (double) replay.count, epp.percentile(0.50) / replay.percentile(0.50),
+        epp.count() / (double) replay.count(), epp.percentile(0.50) / replay.percentile(0.50),
         epp.percentile(0.99) / replay.percentile(0.99), epp.cpuPerRequestMicros() / replay.cpuPerRequestMicros());
   }
 
@@ -94,7 +93,7 @@ public final class ExtProcLoadTest {
         if (error != null) {
           errors.incrementAndGet();
         } else {
-          result.add(System.nanoTime() - start);
+          result.latencies.add(System.nanoTime() - start);
         }
         inFlight.release();
       });
@@ -108,25 +107,19 @@ public final class ExtProcLoadTest {
 
   /** The latencies and CPU time of one processor's exchanges. */
   private static final class Result {
-    private long[] latencies = new long[1 << 16];
-    private int count;
+    private final Latencies latencies = new Latencies();
     private long cpuNanos;
 
-    synchronized void add(long nanos) {
-      if (count == latencies.length) {
-        latencies = Arrays.copyOf(latencies, count * 2);
-      }
-      latencies[count++] = nanos;
+    double percentile(double p) {
+      return latencies.percentileMillis(p);
     }
 
-    synchronized double percentile(double p) {
-      long[] sorted = Arrays.copyOf(latencies, count);
-      Arrays.sort(sorted);
-      return sorted[Math.min(count - 1, (int) (p * count))] / 1e6;
+    int count() {
+      return latencies.count();
     }
 
     double cpuPerRequestMicros() {
-      return cpuNanos / 1e3 / count;
+      return cpuNanos / 1e3 / count();
     }
   }
 }

@@ -20,7 +20,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -120,7 +119,7 @@ public final class ExtProcRateTest {
         }
         long pid = child.pid();
         Usage before = Usage.of(pid);
-        Result result = new Result();
+        Latencies result = new Latencies();
         load.run(rate, seconds, result);
         if (!child.isAlive()) {
           throw new IllegalStateException("the EPP exited with status " + child.exitValue());
@@ -132,8 +131,8 @@ public final class ExtProcRateTest {
         System.out.printf("%d-byte chat requests at %d/s for %d s, held %d ms, configuration %s, -Xmx%s, TLS %s%n",
             bodyBytes, rate, seconds, holdMs, config, xmx, tls);
         System.out.printf("routed %d, failed %d; routing latency p50 %.2f ms, p99 %.2f ms, max %.2f ms%n",
-            result.count, load.failed.get(), result.percentile(0.50), result.percentile(0.99),
-            result.percentile(1.0));
+            result.count(), load.failed.get(), result.percentileMillis(0.50),
+            result.percentileMillis(0.99), result.percentileMillis(1.0));
         System.out.printf("EPP process: %.3f cores, %.0f µs CPU per request; resident memory peak %d MiB, now %d MiB%n",
             cores, cores * 1e6 / rate, after.peakRssKib / 1024, after.rssKib / 1024);
       } finally {
@@ -203,7 +202,7 @@ public final class ExtProcRateTest {
     }
 
     /** Starts {@code rate} requests per second for {@code seconds}; their routing latencies go to {@code result}. */
-    void run(int rate, int seconds, Result result) throws InterruptedException {
+    void run(int rate, int seconds, Latencies result) throws InterruptedException {
       long start = System.nanoTime();
       long total = (long) rate * seconds;
       for (long i = 0; i < total; i++) {
@@ -216,7 +215,7 @@ public final class ExtProcRateTest {
       }
     }
 
-    private void send(long startNanos, Result result) {
+    private void send(long startNanos, Latencies result) {
       open.incrementAndGet();
       new Exchange(startNanos, result).start();
     }
@@ -224,10 +223,10 @@ public final class ExtProcRateTest {
     /** One request's stream: its headers and body, then, once routed and held, its response. */
     private final class Exchange implements StreamObserver<ProcessingResponse> {
       private final long startNanos;
-      private final Result result;
+      private final Latencies result;
       private StreamObserver<ProcessingRequest> requests;
 
-      Exchange(long startNanos, Result result) {
+      Exchange(long startNanos, Latencies result) {
         this.startNanos = startNanos;
         this.result = result;
       }
@@ -299,28 +298,6 @@ public final class ExtProcRateTest {
         }
       }
       return new Usage(System.nanoTime(), ticks, rss, peak);
-    }
-  }
-
-  /** Routing latencies. */
-  private static final class Result {
-    private long[] latencies = new long[1 << 12];
-    private int count;
-
-    synchronized void add(long nanos) {
-      if (count == latencies.length) {
-        latencies = Arrays.copyOf(latencies, count * 2);
-      }
-      latencies[count++] = nanos;
-    }
-
-    synchronized double percentile(double p) {
-      if (count == 0) {
-        return Double.NaN;
-      }
-      long[] sorted = Arrays.copyOf(latencies, count);
-      Arrays.sort(sorted);
-      return sorted[Math.min(count - 1, (int) (p * count))] / 1e6;
     }
   }
 }

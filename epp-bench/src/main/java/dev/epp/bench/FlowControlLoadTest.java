@@ -20,7 +20,6 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.net.InetSocketAddress;
-import java.util.Arrays;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
@@ -242,23 +241,15 @@ public final class FlowControlLoadTest {
     final AtomicLong sent = new AtomicLong();
     final AtomicLong ended = new AtomicLong();
     final Map<String, AtomicLong> dropped = new ConcurrentHashMap<>();
-    private long[] waits = new long[1 << 12];
-    private int routed;
+    private final Latencies waits = new Latencies();
 
-    synchronized void routed(long nanos) {
-      if (routed == waits.length) {
-        waits = Arrays.copyOf(waits, routed * 2);
-      }
-      waits[routed++] = nanos;
+    void routed(long nanos) {
+      waits.add(nanos);
     }
 
-    synchronized double percentile(double p) {
-      if (routed == 0) {
-        return 0;
-      }
-      long[] sorted = Arrays.copyOf(waits, routed);
-      Arrays.sort(sorted);
-      return sorted[Math.min(routed - 1, (int) (p * routed))] / 1e6;
+    /** The {@code p} quantile of the routed requests' waits in milliseconds; 0 if none was routed. */
+    double percentile(double p) {
+      return waits.count() == 0 ? 0 : waits.percentileMillis(p);
     }
 
     void awaitEnded() throws InterruptedException {
@@ -268,9 +259,9 @@ public final class FlowControlLoadTest {
       }
     }
 
-    synchronized void print(String phase, String name) {
+    void print(String phase, String name) {
       System.out.printf("%-14s %-9s sent %,7d  routed %,7d  dropped %s  time in EPP p50 %.2f ms, p99 %.2f ms,"
-              + " max %.2f ms%n", phase, name, sent.get(), routed, new TreeMap<>(dropped), percentile(0.5),
+              + " max %.2f ms%n", phase, name, sent.get(), waits.count(), new TreeMap<>(dropped), percentile(0.5),
           percentile(0.99), percentile(1.0));
     }
   }

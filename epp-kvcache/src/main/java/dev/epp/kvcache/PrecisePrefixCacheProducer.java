@@ -154,13 +154,10 @@ public final class PrecisePrefixCacheProducer
     }
     double[] scores = index.match(keys, names);
     int[] matched = new int[n];
-    Endpoint[] endpoints = new Endpoint[n];
     for (int i = 0; i < n; i++) {
-      int position = candidates.position(i);
-      endpoints[position] = candidates.endpoint(i);
-      matched[position] = (int) scores[i];
+      matched[candidates.position(i)] = (int) scores[i];
     }
-    PrefixMatch match = PrefixMatch.of(matched, endpoints, keys.length, blockKeys.blockSize());
+    PrefixMatch match = PrefixMatch.of(matched, candidates, keys.length, blockKeys.blockSize());
     context.put(PrefixMatch.KEY, match);
     context.put(matchKey, match);
     if (speculation != null) {

@@ -141,7 +141,7 @@ public final class ApproxPrefixCacheProducer
         matched[candidates.position(i)] = matches.blocks(index.id(candidates.endpoint(i).name()));
       }
     }
-    PrefixMatch match = new PrefixMatch(matched, candidates, hashes.length, tokens);
+    PrefixMatch match = PrefixMatch.of(matched, candidates, hashes.length, tokens);
     context.put(PrefixMatch.KEY, match);
     context.put(matchKey, match);
     context.put(PREPARED, new Prepared(match, hashes, candidates));

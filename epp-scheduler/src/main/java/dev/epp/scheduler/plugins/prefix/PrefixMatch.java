@@ -44,72 +44,41 @@ public final class PrefixMatch {
             + " plugin '" + name + "' (nor other prefix-match producer) under plugins"));
   }
 
-  private static final Endpoint[] NO_ENDPOINTS = {};
-
   private final int[] matchedBlocks;
-  private final Endpoint[] endpoints;
-  private final Candidates candidates;
+  private final Candidates candidates; // null for a match that knows positions only
   private final int totalBlocks;
   private final int blockSizeTokens;
 
-  /**
-   * A match; takes ownership of the arrays.
-   *
-   * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}
-   * @param endpoints the candidates, indexed alike (for {@link #matchedBlocks(Endpoint)})
-   */
-  PrefixMatch(int[] matchedBlocks, Endpoint[] endpoints, int totalBlocks, int blockSizeTokens) {
-    this(matchedBlocks, endpoints, null, totalBlocks, blockSizeTokens);
-  }
-
-  /**
-   * A match over {@code candidates} (kept, not copied: a snapshot); takes ownership of the array.
-   *
-   * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}; may be shorter than
-   *     {@code candidates} (the rest hold none), e.g. empty when no candidate holds the first block
-   */
-  PrefixMatch(int[] matchedBlocks, Candidates candidates, int totalBlocks, int blockSizeTokens) {
-    this(matchedBlocks, NO_ENDPOINTS, candidates, totalBlocks, blockSizeTokens);
-  }
-
-  private PrefixMatch(int[] matchedBlocks, Endpoint[] endpoints, Candidates candidates, int totalBlocks,
-      int blockSizeTokens) {
+  private PrefixMatch(int[] matchedBlocks, Candidates candidates, int totalBlocks, int blockSizeTokens) {
     this.matchedBlocks = matchedBlocks;
-    this.endpoints = endpoints;
     this.candidates = candidates;
     this.totalBlocks = totalBlocks;
     this.blockSizeTokens = blockSizeTokens;
   }
 
   /**
-   * A match for a {@link PrefixMatchProducer}; takes ownership of the arrays.
+   * A match for a {@link PrefixMatchProducer} over {@code candidates} (kept, not copied: a snapshot); takes ownership
+   * of the array.
    *
-   * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}
-   * @param endpoints the candidates, indexed alike
+   * @param matchedBlocks leading blocks held, indexed by {@link Candidates#position(int)}; may be shorter than
+   *     {@code candidates} (the rest hold none), e.g. empty when no candidate holds the first block
+   * @param candidates the candidates the match was computed for
    * @param totalBlocks the blocks the prompt was split into
    * @param blockSizeTokens tokens per block
    */
-  public static PrefixMatch of(int[] matchedBlocks, Endpoint[] endpoints, int totalBlocks, int blockSizeTokens) {
-    return new PrefixMatch(matchedBlocks, endpoints, totalBlocks, blockSizeTokens);
+  public static PrefixMatch of(int[] matchedBlocks, Candidates candidates, int totalBlocks, int blockSizeTokens) {
+    return new PrefixMatch(matchedBlocks, candidates, totalBlocks, blockSizeTokens);
   }
 
   /** A match that knows positions only, not endpoints. */
   PrefixMatch(int[] matchedBlocks, int totalBlocks, int blockSizeTokens) {
-    this(matchedBlocks, NO_ENDPOINTS, totalBlocks, blockSizeTokens);
+    this(matchedBlocks, null, totalBlocks, blockSizeTokens);
   }
 
   /** The position of {@code endpoint} (by name) among the candidates the match was computed for, or -1. */
   public int position(Endpoint endpoint) {
-    if (candidates != null) {
-      int i = index(endpoint);
-      return i < 0 ? -1 : candidates.position(i);
-    }
-    for (int i = 0; i < endpoints.length; i++) {
-      if (endpoints[i] != null && endpoints[i].name().equals(endpoint.name())) {
-        return i;
-      }
-    }
-    return -1;
+    int i = index(endpoint);
+    return i < 0 ? -1 : candidates.position(i);
   }
 
   /** The number of leading prompt blocks {@code endpoint} holds in a row; 0 for an endpoint the producer did not see. */
@@ -119,7 +88,7 @@ public final class PrefixMatch {
 
   /**
    * The index of {@code endpoint} (by name) in the {@link Candidates} this match was built over, or -1 (also for a
-   * match built from an array of endpoints).
+   * match that knows positions only).
    */
   int index(Endpoint endpoint) {
     if (candidates != null) {
